@@ -1,0 +1,306 @@
+/*
+ * dmamap/platform.h - the seam between libdmamap and a machine.
+ *
+ * Owns: what the library needs from a machine (memory, caches, and the
+ * hooks for hypervisors and IOMMU hardware), how a machine describes its
+ * devices to the library (the firmware's job), and the system-level calls
+ * an OS makes (create a context, add devices, read statistics).
+ *
+ * Must never contain policy (which backend a device gets: src/) or a
+ * hardware model (sim/).  The simulator is one implementation of
+ * struct dmamap_platform; an embedder writes another.
+ *
+ * Preconditions common to every callback: `plat` is the platform's own
+ * pointer from struct dmamap_platform.priv; callbacks are called from any
+ * thread the driver calls the library from and must be thread-safe; none
+ * may call back into the library.
+ */
+#ifndef DMAMAP_PLATFORM_H
+#define DMAMAP_PLATFORM_H
+
+#include <dmamap/types.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/*
+ * A linear range: CPU pointers [cpu, cpu + size) are physical addresses
+ * [phys, phys + size).  When the platform lists these, the library turns
+ * CPU pointers into physical addresses inline (the dma-direct fast path)
+ * instead of calling virt_to_phys.
+ */
+struct dmamap_linear_range {
+	void *cpu;
+	dmamap_phys_addr_t phys;
+	uint64_t size;
+};
+
+/* Which Linux architecture's rules to follow where they differ. */
+enum dmamap_arch {
+	DMAMAP_ARCH_X86 = 0,
+	DMAMAP_ARCH_ARM64 = 1,
+	DMAMAP_ARCH_POWERPC = 2,
+};
+
+struct dmamap_platform_ops {
+	/* ---- memory (required) ---- */
+
+	/* CPU pointer for a RAM physical address; NULL when not RAM. */
+	void *(*phys_to_virt)(void *plat, dmamap_phys_addr_t phys);
+	/* 0 and *phys set, or -EFAULT when cpu is not in RAM's linear map. */
+	int (*virt_to_phys)(void *plat, const void *cpu,
+			    dmamap_phys_addr_t *phys);
+	/* True when all of [phys, phys + size) is RAM. */
+	bool (*phys_is_ram)(void *plat, dmamap_phys_addr_t phys,
+			    uint64_t size);
+	/*
+	 * Physically contiguous pages whose last byte is at or below `limit`,
+	 * start aligned to align_pages pages (a power of two).  Platforms
+	 * prefer the highest zone the limit allows (low memory is scarce).
+	 * 0 and *phys set, or -ENOMEM.  Contents are unspecified.
+	 */
+	int (*alloc_pages)(void *plat, uint64_t npages, uint64_t align_pages,
+			   dmamap_phys_addr_t limit, dmamap_phys_addr_t *phys);
+	void (*free_pages)(void *plat, dmamap_phys_addr_t phys,
+			   uint64_t npages);
+
+	/* ---- caches (required when any device is non-coherent) ---- */
+
+	/* Write dirty CPU cache lines covering the range back to memory. */
+	void (*cache_clean)(void *plat, dmamap_phys_addr_t phys, uint64_t size);
+	/*
+	 * Discard CPU cache lines covering the range so the CPU next reads
+	 * memory.  Partial lines at either end are cleaned first (the bytes
+	 * outside the range are kept), as arm64 does.
+	 */
+	void (*cache_invalidate)(void *plat, dmamap_phys_addr_t phys,
+				 uint64_t size);
+	/*
+	 * Make the CPU's view of the range uncached (true) or cached again
+	 * (false): coherent allocations for non-coherent devices.  Optional.
+	 */
+	void (*set_uncached)(void *plat, dmamap_phys_addr_t phys, uint64_t size,
+			     bool uncached);
+
+	/* ---- hooks filled by later platforms (NULL: not present) ---- */
+
+	/* Hypervisor calls (Xen-like); see struct dmamap_hv_ops. */
+	const struct dmamap_hv_ops *hv;
+	/* IOMMU hardware drivers; see struct dmamap_iommu_hw_ops. */
+	const struct dmamap_iommu_hw_ops *iommu;
+};
+
+/*
+ * Hypervisor calls.  Frames are 4 KiB.  Every call returns 0 or a
+ * negative errno.
+ */
+struct dmamap_hv_ops {
+	/* Bus (machine) frame backing guest frame pfn. */
+	int (*pfn_to_bfn)(void *plat, uint64_t pfn, uint64_t *bfn);
+	/* Guest frame that machine frame bfn is mapped at, or -ENOENT. */
+	int (*bfn_to_pfn)(void *plat, uint64_t bfn, uint64_t *pfn);
+	/*
+	 * Replace the machine frames behind [pfn, pfn + 2^order) with
+	 * machine-contiguous frames whose end is below 2^address_bits.
+	 * *bfn receives the first new machine frame.  -ENOMEM when the
+	 * hypervisor's low memory is exhausted.
+	 */
+	int (*exchange_contiguous)(void *plat, uint64_t pfn,
+				   unsigned int order,
+				   unsigned int address_bits, uint64_t *bfn);
+	/* Give back what exchange_contiguous took. */
+	int (*destroy_contiguous)(void *plat, uint64_t pfn,
+				  unsigned int order);
+	/* Cache maintenance by machine frame (foreign pages): op 0 clean, 1 invalidate. */
+	int (*cache_flush_bfn)(void *plat, uint64_t bfn, uint32_t offset,
+			       uint32_t size, int op);
+};
+
+/* IOMMU protection bits. */
+#define DMAMAP_IOMMU_READ (1u << 0)  /* the device may read */
+#define DMAMAP_IOMMU_WRITE (1u << 1) /* the device may write */
+#define DMAMAP_IOMMU_PRIV (1u << 2)  /* privileged accesses only */
+
+/* An IOMMU hardware driver.  Every call returns 0 or a negative errno. */
+struct dmamap_iommu_hw_ops {
+	/* Bit n set: pages of 2^n bytes supported. */
+	uint64_t (*page_sizes)(void *plat, int iommu_id);
+	int (*map)(void *plat, int domain_id, dmamap_dma_addr_t iova,
+		   dmamap_phys_addr_t phys, uint64_t size, unsigned int prot);
+	/* Bytes unmapped into *unmapped. */
+	int (*unmap)(void *plat, int domain_id, dmamap_dma_addr_t iova,
+		     uint64_t size, uint64_t *unmapped);
+	/* Invalidate the IOTLB for a range. */
+	int (*iotlb_sync)(void *plat, int domain_id, dmamap_dma_addr_t iova,
+			  uint64_t size);
+	int (*flush_all)(void *plat, int domain_id);
+};
+
+struct dmamap_platform {
+	const struct dmamap_platform_ops *ops;
+	void *priv;
+
+	/* Facts, filled once at start-up. */
+	enum dmamap_arch arch;
+	unsigned int ncpus;              /* logical CPUs (>= 1) */
+	dmamap_phys_addr_t max_ram_end;  /* last byte of the highest RAM */
+	uint64_t total_ram;              /* bytes of RAM */
+	/* Top of the DMA zone (x86: 16 MiB - 1; arm64: from the tree). */
+	dmamap_phys_addr_t zone_dma_limit;
+	const struct dmamap_linear_range *linear; /* may be NULL */
+	unsigned int nlinear;
+};
+
+/* ---- a context: one OS instance on one platform ------------------------- */
+
+enum dmamap_swiotlb_mode {
+	DMAMAP_SWIOTLB_AUTO = 0, /* on when RAM reaches above 4 GiB (x86's rule) */
+	DMAMAP_SWIOTLB_ON,
+	DMAMAP_SWIOTLB_OFF,
+};
+
+struct dmamap_config {
+	/* Kernel command line: swiotlb=, iommu=, iommu.strict=.  May be NULL. */
+	const char *bootargs;
+	enum dmamap_swiotlb_mode swiotlb_mode;
+	/* Default pool bytes (0: 64 MiB, or 6% of RAM for a confidential VM). */
+	uint64_t swiotlb_bytes;
+	/* Grow the pool when full (Linux's CONFIG_SWIOTLB_DYNAMIC). */
+	bool swiotlb_dynamic;
+	/* Confidential VM: every mapping bounces; pool 6% of RAM, 64 MiB..1 GiB. */
+	bool cc_guest;
+	dmamap_log_fn log;
+	void *log_priv;
+};
+
+/*
+ * Creates a context.  0, -EINVAL (bad config or bootargs; the log says
+ * which word) or -ENOMEM (no memory for the bounce pool).
+ */
+int dmamap_ctx_create(const struct dmamap_platform *plat,
+		      const struct dmamap_config *cfg,
+		      struct dmamap_ctx **out);
+/* Devices must have been removed first: -EBUSY otherwise. */
+int dmamap_ctx_destroy(struct dmamap_ctx *ctx);
+
+/* The logical CPU the calling thread counts as (per-CPU areas, stats). */
+void dmamap_set_cpu(unsigned int cpu);
+unsigned int dmamap_current_cpu(void);
+
+/* ---- restricted DMA pools (device tree: restricted-dma-pool) ------------- */
+
+struct dmamap_swiotlb;
+/*
+ * A bounce pool in the RAM range [phys, phys + size), which the platform
+ * has already set aside.  Devices given it bounce everything through it
+ * and take their coherent allocations from it.
+ */
+int dmamap_restricted_pool_create(struct dmamap_ctx *ctx,
+				  dmamap_phys_addr_t phys, uint64_t size,
+				  struct dmamap_swiotlb **out);
+int dmamap_restricted_pool_destroy(struct dmamap_swiotlb *pool);
+
+/* ---- devices: what firmware tells the OS ---------------------------------- */
+
+/* One dma-ranges entry: bus [dma, dma + size) reaches CPU [cpu, cpu + size). */
+struct dmamap_dma_range {
+	dmamap_phys_addr_t cpu;
+	dmamap_dma_addr_t dma;
+	uint64_t size;
+};
+
+enum dmamap_bus {
+	DMAMAP_BUS_PLATFORM = 0,
+	DMAMAP_BUS_PCI = 1,
+};
+
+#define DMAMAP_MAX_DMA_RANGES 8
+
+struct dmamap_device_desc {
+	const char *name;
+	enum dmamap_bus bus;
+	bool coherent;
+	/* dma-ranges composed to the root; 0 ranges: bus == phys, unlimited. */
+	struct dmamap_dma_range ranges[DMAMAP_MAX_DMA_RANGES];
+	unsigned int nranges;
+	/* Highest bus address the interconnect passes (0: none). */
+	dmamap_dma_addr_t bus_dma_limit;
+	/* A restricted pool (NULL: the default pool). */
+	struct dmamap_swiotlb *restricted_pool;
+	/* Initial masks (0: 32 bits, Linux's default). */
+	uint64_t dma_mask;
+	uint64_t coherent_dma_mask;
+};
+
+int dmamap_device_add(struct dmamap_ctx *ctx,
+		      const struct dmamap_device_desc *desc,
+		      struct dmamap_device **out);
+/*
+ * Removes a device.  Live mappings are leaks: counted into *leaked (may be
+ * NULL) and reported through the log.
+ */
+int dmamap_device_remove(struct dmamap_device *dev, uint64_t *leaked);
+const char *dmamap_device_name(const struct dmamap_device *dev);
+struct dmamap_ctx *dmamap_device_ctx(const struct dmamap_device *dev);
+
+/* ---- statistics ----------------------------------------------------------- */
+
+struct dmamap_device_stats {
+	uint64_t maps;           /* successful streaming map calls (sg: per entry) */
+	uint64_t map_failures;
+	uint64_t bytes_mapped;
+	uint64_t bounced_maps;
+	uint64_t bounced_bytes;  /* bytes placed in bounce buffers by maps */
+	uint64_t live_mappings;  /* maps not yet unmapped */
+	uint64_t coherent_allocs;
+	uint64_t coherent_bytes;
+};
+void dmamap_device_get_stats(struct dmamap_device *dev,
+			     struct dmamap_device_stats *st);
+/* Backend name (direct, swiotlb, iommu, iommu-bypass, xen-swiotlb). */
+const char *dmamap_device_ops_name(const struct dmamap_device *dev);
+/* One line saying why the device got that backend. */
+const char *dmamap_device_ops_reason(const struct dmamap_device *dev);
+
+struct dmamap_swiotlb_stats {
+	bool enabled;
+	bool force;                 /* every mapping bounces */
+	unsigned int nareas;
+	unsigned int npools;        /* the boot pool plus grown pools */
+	uint64_t boot_total_bytes;  /* right after boot, before growth */
+	uint64_t total_bytes;
+	uint64_t below_4g_bytes;
+	uint64_t used_bytes;        /* slots in use, in bytes */
+	/*
+	 * Sum of per-area high-water marks: exact while one area is in use,
+	 * never below the true peak (no global atomic on the hot path).
+	 */
+	uint64_t used_hiwater_bytes;
+	uint64_t bounced_bytes;     /* bytes copied at map time */
+	uint64_t full_failures;     /* maps refused because no slot was free */
+	uint64_t transient_pools;   /* one-request pools made while growing */
+};
+/* Default pool (pool NULL) or a restricted pool. */
+void dmamap_swiotlb_get_stats(struct dmamap_ctx *ctx,
+			      struct dmamap_swiotlb *pool,
+			      struct dmamap_swiotlb_stats *st);
+
+struct dmamap_swiotlb_area_stats {
+	uint64_t total_slots;
+	uint64_t used_slots;
+	uint64_t hiwater_slots;
+};
+int dmamap_swiotlb_get_area_stats(struct dmamap_ctx *ctx,
+				  struct dmamap_swiotlb *pool,
+				  unsigned int area,
+				  struct dmamap_swiotlb_area_stats *st);
+
+/* The error name for a negative errno this library returns ("EIO"). */
+const char *dmamap_strerror(int err);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* DMAMAP_PLATFORM_H */

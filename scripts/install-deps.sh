@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Installs what dmamap needs to build and test, from Debian 12's packages.
+# Idempotent: installs only what is missing.  Needs root (or sudo) when
+# something is missing.
+set -euo pipefail
+
+PKGS=(build-essential cmake pkg-config libcmocka-dev libfdt-dev
+      device-tree-compiler libyaml-dev libjansson-dev clang)
+
+missing=()
+for p in "${PKGS[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+echo "install-deps: installing ${missing[*]}"
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then
+	command -v sudo >/dev/null || { echo "install-deps: need root to install: ${missing[*]}" >&2; exit 1; }
+	SUDO=sudo
+fi
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"

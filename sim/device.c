@@ -1,0 +1,200 @@
+/*
+ * sim/device.c - simulated devices and their DMA engines.
+ *
+ * Owns: device descriptions, what firmware reports about a device, and the
+ * bus path of a DMA access: address truncation to the engine's real width,
+ * the interconnect's bus limit and dma-ranges windows, the RAM check, the
+ * per-device event ring and statistics.  Memory itself is reached through
+ * the cache model (cache.c).  Must never decide DMA policy (the device
+ * does what it is told, wrong addresses included) and never include
+ * anything from src/.
+ *
+ * Invariants: a device's description is immutable after creation (so the
+ * DMA path reads it without a lock); dev->lock guards stats and the event
+ * ring and is taken once per access, after the data moved; an access that
+ * fails moves no byte into memory.  Devices live until the machine dies.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sim_internal.h"
+
+int sim_device_create(struct sim_machine *m, const struct sim_device_desc *d,
+		      struct sim_device **out)
+{
+	if (!m || !d || !out || d->addr_bits < 1 || d->addr_bits > 64 ||
+	    d->nranges > DMAMAP_MAX_DMA_RANGES)
+		return -EINVAL;
+	for (unsigned int i = 0; i < d->nranges; i++) {
+		const struct dmamap_dma_range *r = &d->ranges[i];
+		if (r->size == 0 || r->dma + (r->size - 1) < r->dma ||
+		    r->cpu + (r->size - 1) < r->cpu)
+			return -EINVAL;
+	}
+	struct sim_device *dev = calloc(1, sizeof(*dev));
+	if (!dev)
+		return -ENOMEM;
+	dev->m = m;
+	dev->desc = *d;
+	dev->desc.name = strdup(d->name ? d->name : "sim-device");
+	if (!dev->desc.name || pthread_mutex_init(&dev->lock, NULL)) {
+		free((char *)dev->desc.name);
+		free(dev);
+		return -ENOMEM;
+	}
+	pthread_mutex_lock(&m->dev_lock);
+	dev->next = m->devices;
+	m->devices = dev;
+	pthread_mutex_unlock(&m->dev_lock);
+	*out = dev;
+	return 0;
+}
+
+void simi_devices_fini(struct sim_machine *m)
+{
+	struct sim_device *dev = m->devices;
+	while (dev) {
+		struct sim_device *next = dev->next;
+		pthread_mutex_destroy(&dev->lock);
+		free((char *)dev->desc.name);
+		free(dev);
+		dev = next;
+	}
+	m->devices = NULL;
+}
+
+const struct sim_device_desc *sim_device_desc(const struct sim_device *dev)
+{
+	return &dev->desc;
+}
+
+void sim_device_firmware_desc(const struct sim_device *dev,
+			      struct dmamap_device_desc *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->name = dev->desc.name;
+	out->bus = dev->desc.bus;
+	out->coherent = dev->desc.coherent;
+	memcpy(out->ranges, dev->desc.ranges, sizeof(out->ranges));
+	out->nranges = dev->desc.nranges;
+	out->bus_dma_limit = dev->desc.bus_dma_limit;
+	/* restricted_pool NULL and masks 0: the OS applies its defaults. */
+}
+
+/*
+ * The interconnect: bus [emitted, emitted + len) to physical, or false
+ * (a bus error).  The whole access must pass the bus limit and lie in one
+ * window; no windows means bus == phys.
+ */
+static bool bus_to_phys(const struct sim_device_desc *d, uint64_t emitted,
+			uint64_t len, uint64_t *phys)
+{
+	uint64_t last = emitted + (len - 1);
+	if (last < emitted)
+		return false;
+	if (d->bus_dma_limit && last > d->bus_dma_limit)
+		return false;
+	if (d->nranges == 0) {
+		*phys = emitted;
+		return true;
+	}
+	for (unsigned int i = 0; i < d->nranges; i++) {
+		const struct dmamap_dma_range *r = &d->ranges[i];
+		if (emitted >= r->dma && last - r->dma <= r->size - 1) {
+			*phys = r->cpu + (emitted - r->dma);
+			return true;
+		}
+	}
+	return false;
+}
+
+static void push_event(struct sim_device *dev, enum sim_event_kind kind,
+		       bool write, uint64_t bus, uint64_t emitted, uint64_t len)
+{
+	dev->ev[dev->nev % SIM_DEV_EVENTS] = (struct sim_event){
+		.kind = kind, .write = write, .bus_addr = bus,
+		.emitted = emitted, .len = len,
+	};
+	dev->nev++;
+}
+
+/*
+ * One access.  Statistics: reads/writes and their bytes count accesses
+ * that reached memory; a bus error counts only in bus_errors; a truncated
+ * address counts in truncated and then proceeds (or fails) like any other.
+ * A zero-length access touches nothing and counts nothing but truncation.
+ */
+static int dma_access(struct sim_device *dev, uint64_t bus, void *buf,
+		      size_t len, bool write)
+{
+	const struct sim_device_desc *d = &dev->desc;
+	uint64_t emitted = bus & DMAMAP_BIT_MASK(d->addr_bits);
+	const struct simi_mapping *mp = NULL;
+	uint64_t phys = 0;
+	if (len && bus_to_phys(d, emitted, len, &phys))
+		mp = simi_mapping_of(dev->m, phys, len);
+	if (mp) {
+		if (write)
+			simi_cache_dev_write(dev->m, mp, phys, buf, len,
+					     d->coherent);
+		else
+			simi_cache_dev_read(dev->m, mp, phys, buf, len,
+					    d->coherent);
+	} else if (len && !write) {
+		memset(buf, 0xff, len); /* what a master reads on an abort */
+	}
+
+	pthread_mutex_lock(&dev->lock);
+	if (emitted != bus) {
+		dev->st.truncated++;
+		push_event(dev, SIM_EV_TRUNCATED, write, bus, emitted, len);
+	}
+	if (mp) {
+		if (write) {
+			dev->st.writes++;
+			dev->st.bytes_written += len;
+		} else {
+			dev->st.reads++;
+			dev->st.bytes_read += len;
+		}
+	} else if (len) {
+		dev->st.bus_errors++;
+		push_event(dev, SIM_EV_BUS_ERROR, write, bus, emitted, len);
+	}
+	pthread_mutex_unlock(&dev->lock);
+	return mp || !len ? 0 : -EFAULT;
+}
+
+int sim_dma_read(struct sim_device *dev, uint64_t bus_addr, void *dst,
+		 size_t len)
+{
+	return dma_access(dev, bus_addr, dst, len, false);
+}
+
+int sim_dma_write(struct sim_device *dev, uint64_t bus_addr, const void *src,
+		  size_t len)
+{
+	/* The write path never stores through buf. */
+	return dma_access(dev, bus_addr, (void *)src, len, true);
+}
+
+void sim_device_get_stats(struct sim_device *dev, struct sim_device_stats *st)
+{
+	pthread_mutex_lock(&dev->lock);
+	*st = dev->st;
+	pthread_mutex_unlock(&dev->lock);
+}
+
+unsigned int sim_device_events(struct sim_device *dev, struct sim_event *ev,
+			       unsigned int max)
+{
+	pthread_mutex_lock(&dev->lock);
+	uint64_t kept = dev->nev < SIM_DEV_EVENTS ? dev->nev : SIM_DEV_EVENTS;
+	unsigned int n = kept < max ? (unsigned int)kept : max;
+	/* The newest n, oldest of them first. */
+	for (unsigned int i = 0; i < n; i++)
+		ev[i] = dev->ev[(dev->nev - n + i) % SIM_DEV_EVENTS];
+	pthread_mutex_unlock(&dev->lock);
+	return n;
+}

@@ -1,0 +1,565 @@
+/*
+ * src/core.c - contexts, devices, the per-CPU index, logging, statistics.
+ *
+ * Owns: dmamap_ctx_create/destroy (boot: options, the default bounce
+ * pool), device registration, masks and per-device parameters, counters.
+ * Must never map anything (mapping.c dispatches, backends map) and never
+ * touch the platform's memory except through the platform ops.
+ *
+ * Invariant: a device's ops, direct_limit and force_bounce are only ever
+ * changed by dm_policy_select(), called with a mask that passed the
+ * supported check, so a refused mask leaves the device exactly as it was.
+ */
+#include "internal.h"
+#include "swiotlb.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+/* ---- per-CPU index ------------------------------------------------------ */
+
+_Thread_local int dm_tls_cpu = -1;
+static _Atomic unsigned int dm_next_cpu;
+
+unsigned int dm_cpu_slow(void)
+{
+	unsigned int c = atomic_fetch_add(&dm_next_cpu, 1) & 0x7fffffffu;
+	dm_tls_cpu = (int)c;
+	return c;
+}
+
+void dmamap_set_cpu(unsigned int cpu)
+{
+	dm_tls_cpu = (int)(cpu & 0x7fffffffu);
+}
+
+unsigned int dmamap_current_cpu(void)
+{
+	return dm_cpu();
+}
+
+/* ---- logging -------------------------------------------------------------- */
+
+void dm_log(struct dmamap_ctx *ctx, enum dmamap_log_level lvl,
+	    const char *fmt, ...)
+{
+	if (!ctx || !ctx->cfg.log)
+		return;
+	char buf[512];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	ctx->cfg.log(ctx->cfg.log_priv, lvl, buf);
+}
+
+uint64_t dm_now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+void dm_ratelimit_init(struct dm_ratelimit *rl)
+{
+	pthread_mutex_init(&rl->lock, NULL);
+	rl->begin_ns = 0;
+	rl->printed = 0;
+	rl->missed = 0;
+}
+
+bool dm_ratelimit_ok(struct dmamap_ctx *ctx, struct dm_ratelimit *rl,
+		     const char *what)
+{
+	pthread_mutex_lock(&rl->lock);
+	uint64_t now = dm_now_ns();
+	if (rl->begin_ns == 0 || now - rl->begin_ns >= DM_RATELIMIT_INTERVAL_NS) {
+		if (rl->missed)
+			dm_log(ctx, DMAMAP_LOG_WARN, "%s: %u callbacks suppressed",
+			       what, rl->missed);
+		rl->begin_ns = now;
+		rl->printed = 0;
+		rl->missed = 0;
+	}
+	bool ok = rl->printed < DM_RATELIMIT_BURST;
+	if (ok)
+		rl->printed++;
+	else
+		rl->missed++;
+	pthread_mutex_unlock(&rl->lock);
+	return ok;
+}
+
+const char *dmamap_strerror(int err)
+{
+	switch (err) {
+	case 0: return "OK";
+	case -EINVAL: return "EINVAL";
+	case -ENOMEM: return "ENOMEM";
+	case -EIO: return "EIO";
+	case -EBUSY: return "EBUSY";
+	case -ENODEV: return "ENODEV";
+	case -EFAULT: return "EFAULT";
+	case -ENOENT: return "ENOENT";
+	case -EOPNOTSUPP: return "EOPNOTSUPP";
+	case -EINPROGRESS: return "EINPROGRESS";
+	case -ETIMEDOUT: return "ETIMEDOUT";
+	case -E2BIG: return "E2BIG";
+	default: return "unknown error";
+	}
+}
+
+/* ---- contexts ---------------------------------------------------------------- */
+
+static bool dm_platform_valid(const struct dmamap_platform *p)
+{
+	const struct dmamap_platform_ops *o = p ? p->ops : NULL;
+	return o && o->phys_to_virt && o->virt_to_phys && o->phys_is_ram &&
+	       o->alloc_pages && o->free_pages && p->ncpus >= 1;
+}
+
+static uint64_t dm_clamp_u64(uint64_t v, uint64_t lo, uint64_t hi)
+{
+	return v < lo ? lo : v > hi ? hi : v;
+}
+
+/*
+ * Linux's swiotlb detection, reduced to its observable rule: on unless
+ * swiotlb=noforce; on when asked (mode ON, iommu=soft, force, a
+ * confidential VM) or, in AUTO, when RAM reaches above 4 GiB.
+ */
+static bool dm_want_swiotlb(const struct dmamap_ctx *ctx)
+{
+	const struct dm_bootopts *o = &ctx->opts;
+	if (o->swiotlb_noforce)
+		return false;
+	if (o->swiotlb_force || ctx->cfg.cc_guest ||
+	    o->iommu_mode == DM_IOMMU_SOFT)
+		return true;
+	switch (ctx->cfg.swiotlb_mode) {
+	case DMAMAP_SWIOTLB_ON: return true;
+	case DMAMAP_SWIOTLB_OFF: return false;
+	default: return ctx->plat.max_ram_end > DM_SZ_4G - 1;
+	}
+}
+
+static int dm_boot_swiotlb(struct dmamap_ctx *ctx)
+{
+	uint64_t bytes;
+	if (ctx->opts.swiotlb_set)
+		bytes = ctx->opts.swiotlb_nslabs << DM_IO_TLB_SHIFT;
+	else if (ctx->cfg.swiotlb_bytes)
+		bytes = ctx->cfg.swiotlb_bytes;
+	else if (ctx->cfg.cc_guest)
+		/* Linux's confidential-VM sizing: 6% of RAM, 64 MiB..1 GiB. */
+		bytes = dm_clamp_u64(ctx->plat.total_ram * 6 / 100,
+				     DM_IO_TLB_DEFAULT_SIZE, 1ULL << 30);
+	else
+		bytes = DM_IO_TLB_DEFAULT_SIZE;
+
+	struct dm_swiotlb_params p = {
+		.nslabs = (bytes + DM_IO_TLB_SIZE - 1) >> DM_IO_TLB_SHIFT,
+		.nareas = ctx->opts.swiotlb_nareas ? ctx->opts.swiotlb_nareas
+						   : ctx->plat.ncpus,
+		.phys_limit = DM_SZ_4G - 1, /* the boot pool lives in low memory */
+		.dynamic = ctx->cfg.swiotlb_dynamic,
+		.force = ctx->opts.swiotlb_force || ctx->cfg.cc_guest,
+	};
+	/* As Linux: halve the request down to 1 MiB when low memory is short. */
+	int rc = -ENOMEM;
+	while (p.nslabs >= DM_IO_TLB_MIN_SLABS) {
+		rc = dm_swiotlb_create(ctx, &p, &ctx->swiotlb);
+		if (rc != -ENOMEM)
+			break;
+		p.nslabs /= 2;
+	}
+	if (rc == -ENOMEM && ctx->plat.max_ram_end <= DM_SZ_4G - 1) {
+		dm_log(ctx, DMAMAP_LOG_ERR,
+		       "swiotlb: no memory for a bounce pool of %llu bytes",
+		       (unsigned long long)bytes);
+		return rc;
+	}
+	if (rc == -ENOMEM) {
+		/* No low memory at all: take the pool wherever RAM is. */
+		p.nslabs = (bytes + DM_IO_TLB_SIZE - 1) >> DM_IO_TLB_SHIFT;
+		p.phys_limit = ~0ULL;
+		rc = dm_swiotlb_create(ctx, &p, &ctx->swiotlb);
+	}
+	if (rc) {
+		dm_log(ctx, DMAMAP_LOG_ERR, "swiotlb: cannot create the bounce pool: %s",
+		       dmamap_strerror(rc));
+		return rc;
+	}
+	if (ctx->opts.swiotlb_set && (bytes >> DM_IO_TLB_SHIFT) != p.nslabs)
+		dm_log(ctx, DMAMAP_LOG_WARN, "swiotlb: pool reduced to %llu slots",
+		       (unsigned long long)p.nslabs);
+	return 0;
+}
+
+int dmamap_ctx_create(const struct dmamap_platform *plat,
+		      const struct dmamap_config *cfg, struct dmamap_ctx **out)
+{
+	static const struct dmamap_config no_cfg = { 0 };
+	if (!out)
+		return -EINVAL;
+	*out = NULL;
+	if (!cfg)
+		cfg = &no_cfg;
+	struct dmamap_ctx *ctx = calloc(1, sizeof(*ctx));
+	if (!ctx)
+		return -ENOMEM;
+	ctx->cfg = *cfg;
+	if (!dm_platform_valid(plat)) {
+		dm_log(ctx, DMAMAP_LOG_ERR,
+		       "platform: missing a required memory callback or ncpus is 0");
+		free(ctx);
+		return -EINVAL;
+	}
+	ctx->plat = *plat;
+	if (cfg->bootargs) {
+		ctx->bootargs_copy = strdup(cfg->bootargs);
+		if (!ctx->bootargs_copy) {
+			free(ctx);
+			return -ENOMEM;
+		}
+		ctx->cfg.bootargs = ctx->bootargs_copy;
+	}
+	pthread_mutex_init(&ctx->lock, NULL);
+	const char *bad = NULL;
+	int rc = dm_parse_bootargs(ctx->cfg.bootargs, &ctx->opts, &bad);
+	if (rc) {
+		size_t n = strcspn(bad, " \t\n");
+		dm_log(ctx, DMAMAP_LOG_ERR, "bootargs: malformed option '%.*s'",
+		       (int)n, bad);
+		goto fail;
+	}
+	if (dm_want_swiotlb(ctx)) {
+		rc = dm_boot_swiotlb(ctx);
+		if (rc)
+			goto fail;
+	}
+	*out = ctx;
+	return 0;
+fail:
+	pthread_mutex_destroy(&ctx->lock);
+	free(ctx->bootargs_copy);
+	free(ctx);
+	return rc;
+}
+
+int dmamap_ctx_destroy(struct dmamap_ctx *ctx)
+{
+	if (!ctx)
+		return -EINVAL;
+	pthread_mutex_lock(&ctx->lock);
+	unsigned int ndev = ctx->ndevices, nres = ctx->nrestricted;
+	pthread_mutex_unlock(&ctx->lock);
+	if (ndev || nres) {
+		dm_log(ctx, DMAMAP_LOG_ERR,
+		       "context destroyed with %u devices and %u restricted pools still present",
+		       ndev, nres);
+		return -EBUSY;
+	}
+	if (ctx->swiotlb)
+		dm_swiotlb_destroy(ctx->swiotlb);
+	free(ctx->devices);
+	pthread_mutex_destroy(&ctx->lock);
+	free(ctx->bootargs_copy);
+	free(ctx);
+	return 0;
+}
+
+/* ---- devices --------------------------------------------------------------------- */
+
+static int dm_check_ranges(struct dmamap_ctx *ctx, const struct dmamap_device_desc *d)
+{
+	if (d->nranges > DMAMAP_MAX_DMA_RANGES) {
+		dm_log(ctx, DMAMAP_LOG_ERR, "%s: %u dma-ranges (at most %u)",
+		       d->name, d->nranges, DMAMAP_MAX_DMA_RANGES);
+		return -EINVAL;
+	}
+	for (unsigned int i = 0; i < d->nranges; i++) {
+		const struct dmamap_dma_range *a = &d->ranges[i];
+		if (a->size == 0 || a->cpu + (a->size - 1) < a->cpu ||
+		    a->dma + (a->size - 1) < a->dma) {
+			dm_log(ctx, DMAMAP_LOG_ERR, "%s: dma-ranges entry %u is empty or wraps",
+			       d->name, i);
+			return -EINVAL;
+		}
+		for (unsigned int j = 0; j < i; j++) {
+			const struct dmamap_dma_range *b = &d->ranges[j];
+			bool cpu_overlap = a->cpu <= b->cpu + (b->size - 1) &&
+					   b->cpu <= a->cpu + (a->size - 1);
+			bool dma_overlap = a->dma <= b->dma + (b->size - 1) &&
+					   b->dma <= a->dma + (a->size - 1);
+			if (cpu_overlap || dma_overlap) {
+				dm_log(ctx, DMAMAP_LOG_ERR,
+				       "%s: dma-ranges entries %u and %u overlap", d->name, j, i);
+				return -EINVAL;
+			}
+		}
+	}
+	return 0;
+}
+
+int dmamap_device_add(struct dmamap_ctx *ctx, const struct dmamap_device_desc *desc,
+		      struct dmamap_device **out)
+{
+	if (!ctx || !desc || !out || !desc->name || !desc->name[0])
+		return -EINVAL;
+	*out = NULL;
+	int rc = dm_check_ranges(ctx, desc);
+	if (rc)
+		return rc;
+	struct dmamap_device *dev = aligned_alloc(DM_CACHELINE,
+			(sizeof(*dev) + DM_CACHELINE - 1) & ~(size_t)(DM_CACHELINE - 1));
+	if (!dev)
+		return -ENOMEM;
+	memset(dev, 0, sizeof(*dev));
+	dev->name = strdup(desc->name);
+	if (!dev->name) {
+		free(dev);
+		return -ENOMEM;
+	}
+	dev->ctx = ctx;
+	dev->bus = desc->bus;
+	dev->coherent = desc->coherent;
+	dev->nranges = desc->nranges;
+	memcpy(dev->ranges, desc->ranges, sizeof(dev->ranges));
+	dev->bus_dma_limit = desc->bus_dma_limit;
+	dev->dma_mask = desc->dma_mask ? desc->dma_mask : DMAMAP_BIT_MASK(32);
+	dev->coherent_dma_mask = desc->coherent_dma_mask ? desc->coherent_dma_mask
+							 : DMAMAP_BIT_MASK(32);
+	dev->max_seg_size = 65536;
+	dev->seg_boundary_mask = ~0ULL;
+	dev->min_align_mask = 0;
+	dev->restricted = desc->restricted_pool != NULL;
+	dev->swiotlb = desc->restricted_pool ? desc->restricted_pool : ctx->swiotlb;
+	dm_policy_select(dev);
+
+	pthread_mutex_lock(&ctx->lock);
+	if (ctx->ndevices == ctx->devices_cap) {
+		unsigned int cap = ctx->devices_cap ? ctx->devices_cap * 2 : 8;
+		struct dmamap_device **n = realloc(ctx->devices, cap * sizeof(*n));
+		if (!n) {
+			pthread_mutex_unlock(&ctx->lock);
+			free(dev->name);
+			free(dev);
+			return -ENOMEM;
+		}
+		ctx->devices = n;
+		ctx->devices_cap = cap;
+	}
+	ctx->devices[ctx->ndevices++] = dev;
+	pthread_mutex_unlock(&ctx->lock);
+	dm_log(ctx, DMAMAP_LOG_DEBUG, "%s: %s: %s", dev->name, dev->ops_name, dev->reason);
+	*out = dev;
+	return 0;
+}
+
+static uint64_t dm_sum(struct dmamap_device *dev, size_t off)
+{
+	uint64_t s = 0;
+	for (unsigned int i = 0; i < DM_NR_PCPU_STATS; i++)
+		s += atomic_load_explicit((_Atomic uint64_t *)((char *)&dev->stats[i] + off),
+					  memory_order_relaxed);
+	return s;
+}
+
+#define DM_SUM(dev, field) dm_sum(dev, offsetof(struct dm_pcpu_stats, field))
+
+void dmamap_device_get_stats(struct dmamap_device *dev, struct dmamap_device_stats *st)
+{
+	memset(st, 0, sizeof(*st));
+	if (!dev)
+		return;
+	st->maps = DM_SUM(dev, maps);
+	st->map_failures = DM_SUM(dev, map_failures);
+	st->bytes_mapped = DM_SUM(dev, bytes_mapped);
+	st->bounced_maps = DM_SUM(dev, bounced_maps);
+	st->bounced_bytes = DM_SUM(dev, bounced_bytes);
+	st->live_mappings = DM_SUM(dev, opened) - DM_SUM(dev, closed);
+	st->coherent_allocs = DM_SUM(dev, coherent_allocs);
+	st->coherent_bytes = DM_SUM(dev, coherent_bytes);
+}
+
+int dmamap_device_remove(struct dmamap_device *dev, uint64_t *leaked)
+{
+	if (!dev)
+		return -EINVAL;
+	struct dmamap_ctx *ctx = dev->ctx;
+	uint64_t live = DM_SUM(dev, opened) - DM_SUM(dev, closed);
+	if (leaked)
+		*leaked = live;
+	if (live)
+		dm_log(ctx, DMAMAP_LOG_WARN,
+		       "%s: removed with %llu live mappings or allocations (leaked)",
+		       dev->name, (unsigned long long)live);
+	pthread_mutex_lock(&ctx->lock);
+	for (unsigned int i = 0; i < ctx->ndevices; i++) {
+		if (ctx->devices[i] == dev) {
+			ctx->devices[i] = ctx->devices[--ctx->ndevices];
+			break;
+		}
+	}
+	pthread_mutex_unlock(&ctx->lock);
+	free(dev->name);
+	free(dev);
+	return 0;
+}
+
+const char *dmamap_device_name(const struct dmamap_device *dev)
+{
+	return dev ? dev->name : "(null)";
+}
+
+struct dmamap_ctx *dmamap_device_ctx(const struct dmamap_device *dev)
+{
+	return dev ? dev->ctx : NULL;
+}
+
+const char *dmamap_device_ops_name(const struct dmamap_device *dev)
+{
+	return dev ? dev->ops_name : "(null)";
+}
+
+const char *dmamap_device_ops_reason(const struct dmamap_device *dev)
+{
+	return dev ? dev->reason : "(null)";
+}
+
+/* ---- masks ------------------------------------------------------------------------- */
+
+int dmamap_supported(struct dmamap_device *dev, uint64_t mask)
+{
+	if (!dev || mask == 0)
+		return 0;
+	return dm_direct_supported(dev, mask);
+}
+
+int dmamap_set_mask(struct dmamap_device *dev, uint64_t mask)
+{
+	if (!dev || !dmamap_supported(dev, mask))
+		return -EIO;
+	dev->dma_mask = mask;
+	dm_policy_select(dev);
+	return 0;
+}
+
+int dmamap_set_coherent_mask(struct dmamap_device *dev, uint64_t mask)
+{
+	if (!dev || !dmamap_supported(dev, mask))
+		return -EIO;
+	dev->coherent_dma_mask = mask;
+	dm_policy_select(dev);
+	return 0;
+}
+
+int dmamap_set_mask_and_coherent(struct dmamap_device *dev, uint64_t mask)
+{
+	/* Checked once for both, so either both change or neither does. */
+	if (!dev || !dmamap_supported(dev, mask))
+		return -EIO;
+	dev->dma_mask = mask;
+	dev->coherent_dma_mask = mask;
+	dm_policy_select(dev);
+	return 0;
+}
+
+uint64_t dmamap_get_mask(struct dmamap_device *dev)
+{
+	return dev ? dev->dma_mask : 0;
+}
+
+uint64_t dmamap_get_coherent_mask(struct dmamap_device *dev)
+{
+	return dev ? dev->coherent_dma_mask : 0;
+}
+
+uint64_t dmamap_get_required_mask(struct dmamap_device *dev)
+{
+	return dev ? dm_direct_required_mask(dev) : 0;
+}
+
+bool dmamap_addressing_limited(struct dmamap_device *dev)
+{
+	return dev && dev->direct_limit < dm_direct_required_mask(dev);
+}
+
+size_t dmamap_max_mapping_size(struct dmamap_device *dev)
+{
+	if (!dev)
+		return 0;
+	if (dev->ops && dev->ops->max_mapping_size)
+		return dev->ops->max_mapping_size(dev);
+	return dm_direct_max_mapping_size(dev);
+}
+
+size_t dmamap_opt_mapping_size(struct dmamap_device *dev)
+{
+	if (!dev)
+		return 0;
+	size_t max = dmamap_max_mapping_size(dev);
+	if (dev->ops && dev->ops->opt_mapping_size) {
+		size_t opt = dev->ops->opt_mapping_size(dev);
+		return opt < max ? opt : max;
+	}
+	return max;
+}
+
+bool dmamap_need_sync(struct dmamap_device *dev, dmamap_dma_addr_t addr)
+{
+	if (!dev)
+		return false;
+	if (!dev->coherent || dev->force_bounce)
+		return true;
+	if (dev->ops)
+		return true;
+	dmamap_phys_addr_t phys = dm_dma_to_phys(dev, addr);
+	return dev->swiotlb && dm_swiotlb_contains(dev->swiotlb, phys);
+}
+
+/* ---- parameters ---------------------------------------------------------------------- */
+
+int dmamap_set_max_seg_size(struct dmamap_device *dev, unsigned int size)
+{
+	if (!dev || size == 0)
+		return -EINVAL;
+	dev->max_seg_size = size;
+	return 0;
+}
+
+unsigned int dmamap_get_max_seg_size(struct dmamap_device *dev)
+{
+	return dev ? dev->max_seg_size : 0;
+}
+
+int dmamap_set_seg_boundary(struct dmamap_device *dev, uint64_t mask)
+{
+	/* A boundary mask is 2^n - 1 and at least a page (Linux's rule). */
+	if (!dev || (mask & (mask + 1)) || mask < DMAMAP_PAGE_SIZE - 1)
+		return -EINVAL;
+	dev->seg_boundary_mask = mask;
+	return 0;
+}
+
+uint64_t dmamap_get_seg_boundary(struct dmamap_device *dev)
+{
+	return dev ? dev->seg_boundary_mask : 0;
+}
+
+int dmamap_set_min_align_mask(struct dmamap_device *dev, unsigned int mask)
+{
+	if (!dev || (mask & (mask + 1)))
+		return -EINVAL;
+	dev->min_align_mask = mask;
+	return 0;
+}
+
+unsigned int dmamap_get_min_align_mask(struct dmamap_device *dev)
+{
+	return dev ? dev->min_align_mask : 0;
+}

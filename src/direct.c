@@ -1,0 +1,388 @@
+/*
+ * src/direct.c - dma-direct: bus address = phys translated by dma-ranges.
+ *
+ * Owns: the capable check, the decision to bounce (policy of the mapping,
+ * as Linux's direct.h), cache maintenance for non-coherent devices, and
+ * coherent / non-coherent allocations from the page allocator.  Must never
+ * manage bounce slots itself (swiotlb.c does) and never bounce non-RAM.
+ *
+ * A mapping bounces when the device is forced to (restricted pool,
+ * swiotlb=force) or when [dma, dma + size) is not capable: beyond
+ * min(mask, bus limit) or outside every dma-ranges window.  With no pool,
+ * that mapping fails instead.
+ */
+#include "internal.h"
+#include "swiotlb.h"
+
+#include <stdint.h>
+#include <string.h>
+
+static inline bool dm_dir_syncs_to_cpu(enum dmamap_data_direction dir)
+{
+	return dir == DMAMAP_FROM_DEVICE || dir == DMAMAP_BIDIRECTIONAL;
+}
+
+/* arch_sync_dma_for_device: clean, whatever the direction (arm64 does). */
+static inline void dm_arch_for_device(struct dmamap_ctx *ctx,
+				      dmamap_phys_addr_t phys, size_t size)
+{
+	if (ctx->plat.ops->cache_clean)
+		ctx->plat.ops->cache_clean(ctx->plat.priv, phys, size);
+}
+
+/* arch_sync_dma_for_cpu: invalidate unless the device only read. */
+static inline void dm_arch_for_cpu(struct dmamap_ctx *ctx, dmamap_phys_addr_t phys,
+				   size_t size, enum dmamap_data_direction dir)
+{
+	if (dir != DMAMAP_TO_DEVICE && ctx->plat.ops->cache_invalidate)
+		ctx->plat.ops->cache_invalidate(ctx->plat.priv, phys, size);
+}
+
+/* The slow path: bounce, or explain why not. */
+static dmamap_dma_addr_t dm_direct_bounce(struct dmamap_device *dev,
+					  dmamap_phys_addr_t phys, size_t size,
+					  enum dmamap_data_direction dir,
+					  unsigned long attrs, int *err)
+{
+	struct dmamap_ctx *ctx = dev->ctx;
+	if (!dev->swiotlb) {
+		*err = -EIO;
+		if (!(attrs & DMAMAP_ATTR_NO_WARN))
+			dm_log(ctx, DMAMAP_LOG_ERR,
+			       "%s: DMA addr 0x%llx+%zu overflow (limit 0x%llx) and no swiotlb to bounce it",
+			       dev->name, (unsigned long long)dm_phys_to_dma(dev, phys), size,
+			       (unsigned long long)dev->direct_limit);
+		return DMAMAP_MAPPING_ERROR;
+	}
+	if (!ctx->plat.ops->phys_is_ram(ctx->plat.priv, phys, size)) {
+		*err = -EIO;
+		dm_log(ctx, DMAMAP_LOG_ERR,
+		       "%s: 0x%llx+%zu is not RAM: refusing to bounce MMIO",
+		       dev->name, (unsigned long long)phys, size);
+		return DMAMAP_MAPPING_ERROR;
+	}
+	if (size > dm_swiotlb_max_mapping_size(dev)) {
+		*err = -EINVAL;
+		if (!(attrs & DMAMAP_ATTR_NO_WARN))
+			dm_log(ctx, DMAMAP_LOG_ERR,
+			       "%s: mapping of %zu bytes exceeds the bounce limit of %zu",
+			       dev->name, size, dm_swiotlb_max_mapping_size(dev));
+		return DMAMAP_MAPPING_ERROR;
+	}
+	dmamap_phys_addr_t tlb = dm_swiotlb_tbl_map(dev, dev->swiotlb, phys, size, 0,
+						    dir, attrs);
+	if (tlb == DM_SWIOTLB_ERROR) {
+		*err = -ENOMEM;
+		return DMAMAP_MAPPING_ERROR;
+	}
+	dmamap_dma_addr_t dma = dm_phys_to_dma(dev, tlb);
+	if (dm_unlikely(!dm_capable(dev, dma, size, dev->direct_limit))) {
+		dm_swiotlb_tbl_unmap(dev, dev->swiotlb, tlb, size, dir,
+				     attrs | DMAMAP_ATTR_SKIP_CPU_SYNC);
+		*err = -EIO;
+		dm_log(ctx, DMAMAP_LOG_ERR,
+		       "%s: swiotlb addr 0x%llx+%zu overflow (limit 0x%llx): the pool is out of the device's reach",
+		       dev->name, (unsigned long long)dma, size,
+		       (unsigned long long)dev->direct_limit);
+		return DMAMAP_MAPPING_ERROR;
+	}
+	if (!dev->coherent && !(attrs & DMAMAP_ATTR_SKIP_CPU_SYNC))
+		dm_arch_for_device(ctx, tlb, size);
+	struct dm_pcpu_stats *st = dm_dev_stats(dev);
+	dm_stat_add(&st->bounced_maps, 1);
+	dm_stat_add(&st->bounced_bytes, size);
+	return dma;
+}
+
+dmamap_dma_addr_t dm_direct_map_err(struct dmamap_device *dev,
+				    dmamap_phys_addr_t phys, size_t size,
+				    enum dmamap_data_direction dir,
+				    unsigned long attrs, int *err)
+{
+	dmamap_dma_addr_t dma = dm_phys_to_dma(dev, phys);
+	if (dm_unlikely(dev->force_bounce ||
+			!dm_capable(dev, dma, size, dev->direct_limit)))
+		return dm_direct_bounce(dev, phys, size, dir, attrs, err);
+	if (!dev->coherent && !(attrs & DMAMAP_ATTR_SKIP_CPU_SYNC))
+		dm_arch_for_device(dev->ctx, phys, size);
+	return dma;
+}
+
+dmamap_dma_addr_t dm_direct_map_phys(struct dmamap_device *dev,
+				     dmamap_phys_addr_t phys, size_t size,
+				     enum dmamap_data_direction dir,
+				     unsigned long attrs)
+{
+	int err;
+	return dm_direct_map_err(dev, phys, size, dir, attrs, &err);
+}
+
+void dm_direct_sync_for_cpu(struct dmamap_device *dev, dmamap_dma_addr_t addr,
+			    size_t size, enum dmamap_data_direction dir)
+{
+	dmamap_phys_addr_t phys = dm_dma_to_phys(dev, addr);
+	if (!dev->coherent)
+		dm_arch_for_cpu(dev->ctx, phys, size, dir);
+	if (dev->swiotlb && dm_swiotlb_contains(dev->swiotlb, phys))
+		dm_swiotlb_sync_for_cpu(dev, dev->swiotlb, phys, size, dir);
+}
+
+void dm_direct_sync_for_device(struct dmamap_device *dev, dmamap_dma_addr_t addr,
+			       size_t size, enum dmamap_data_direction dir)
+{
+	dmamap_phys_addr_t phys = dm_dma_to_phys(dev, addr);
+	if (dev->swiotlb && dm_swiotlb_contains(dev->swiotlb, phys))
+		dm_swiotlb_sync_for_device(dev, dev->swiotlb, phys, size, dir);
+	if (!dev->coherent)
+		dm_arch_for_device(dev->ctx, phys, size);
+}
+
+void dm_direct_unmap_phys(struct dmamap_device *dev, dmamap_dma_addr_t addr,
+			  size_t size, enum dmamap_data_direction dir,
+			  unsigned long attrs)
+{
+	dmamap_phys_addr_t phys = dm_dma_to_phys(dev, addr);
+	/* Coherent and not bounced: nothing to do (the fast path). */
+	bool bounced = dev->swiotlb && dm_swiotlb_contains(dev->swiotlb, phys);
+	if (!(attrs & DMAMAP_ATTR_SKIP_CPU_SYNC)) {
+		if (!dev->coherent)
+			dm_arch_for_cpu(dev->ctx, phys, size, dir);
+		if (bounced && dm_dir_syncs_to_cpu(dir))
+			dm_swiotlb_sync_for_cpu(dev, dev->swiotlb, phys, size, dir);
+	}
+	if (bounced)
+		dm_swiotlb_tbl_unmap(dev, dev->swiotlb, phys, size, dir,
+				     attrs | DMAMAP_ATTR_SKIP_CPU_SYNC);
+}
+
+int dm_direct_map_sg(struct dmamap_device *dev, struct dmamap_sg *sg, int nents,
+		     enum dmamap_data_direction dir, unsigned long attrs)
+{
+	struct dmamap_ctx *ctx = dev->ctx;
+	int i, err = -EIO;
+	for (i = 0; i < nents; i++) {
+		dmamap_phys_addr_t phys;
+		if (dm_virt_to_phys(ctx, sg[i].cpu, &phys)) {
+			err = -EINVAL;
+			dm_log(ctx, DMAMAP_LOG_ERR, "%s: sg entry %d: %p is not RAM",
+			       dev->name, i, sg[i].cpu);
+			goto undo;
+		}
+		sg[i].dma_address = dm_direct_map_err(dev, phys, sg[i].length, dir,
+						      attrs, &err);
+		if (sg[i].dma_address == DMAMAP_MAPPING_ERROR)
+			goto undo;
+		sg[i].dma_length = sg[i].length;
+	}
+	return nents;
+undo:
+	while (--i >= 0)
+		dm_direct_unmap_phys(dev, sg[i].dma_address, sg[i].dma_length, dir,
+				     attrs | DMAMAP_ATTR_SKIP_CPU_SYNC);
+	return err;
+}
+
+void dm_direct_unmap_sg(struct dmamap_device *dev, struct dmamap_sg *sg, int nents,
+			enum dmamap_data_direction dir, unsigned long attrs)
+{
+	for (int i = 0; i < nents; i++)
+		dm_direct_unmap_phys(dev, sg[i].dma_address, sg[i].dma_length, dir, attrs);
+}
+
+dmamap_dma_addr_t dm_direct_map_resource(struct dmamap_device *dev,
+					 dmamap_phys_addr_t phys, size_t size,
+					 enum dmamap_data_direction dir,
+					 unsigned long attrs)
+{
+	(void)dir;
+	(void)attrs;
+	/* MMIO is never bounced and, as in Linux, not translated by dma-ranges. */
+	uint64_t end = phys + (size ? size - 1 : 0);
+	if (end < phys || end > dev->direct_limit) {
+		dm_log(dev->ctx, DMAMAP_LOG_ERR,
+		       "%s: MMIO 0x%llx+%zu is beyond the device's reach (limit 0x%llx); MMIO is never bounced",
+		       dev->name, (unsigned long long)phys, size,
+		       (unsigned long long)dev->direct_limit);
+		return DMAMAP_MAPPING_ERROR;
+	}
+	return phys;
+}
+
+/* ---- limits ----------------------------------------------------------------- */
+
+/* Highest bus address RAM has for this device. */
+static dmamap_dma_addr_t dm_max_ram_dma(const struct dmamap_device *dev)
+{
+	dmamap_phys_addr_t top = dev->ctx->plat.max_ram_end;
+	dmamap_dma_addr_t dma = dm_phys_to_dma(dev, top);
+	if (dma != DMAMAP_MAPPING_ERROR)
+		return dma;
+	/* RAM's top is outside every window: the highest window end is needed. */
+	dmamap_dma_addr_t best = 0;
+	for (unsigned int i = 0; i < dev->nranges; i++) {
+		uint64_t e = dev->ranges[i].dma + dev->ranges[i].size - 1;
+		if (e > best)
+			best = e;
+	}
+	return best;
+}
+
+static uint64_t dm_mask_covering(uint64_t v)
+{
+	unsigned int n = 0;
+	while (n < 64 && (v >> n))
+		n++;
+	return DMAMAP_BIT_MASK(n ? n : 1);
+}
+
+uint64_t dm_direct_required_mask(struct dmamap_device *dev)
+{
+	return dm_mask_covering(dm_max_ram_dma(dev));
+}
+
+int dm_direct_supported(struct dmamap_device *dev, uint64_t mask)
+{
+	/*
+	 * Linux's rule: 32-bit masks are always satisfiable (ZONE_DMA32 or an
+	 * IOMMU); narrower ones only if they reach the top of the DMA zone
+	 * (or all of RAM when it is smaller).
+	 */
+	if (mask >= DMAMAP_BIT_MASK(32))
+		return 1;
+	const struct dmamap_platform *p = &dev->ctx->plat;
+	dmamap_phys_addr_t min_mask = p->max_ram_end & ~(uint64_t)(DMAMAP_PAGE_SIZE - 1);
+	if (p->zone_dma_limit && p->zone_dma_limit < min_mask)
+		min_mask = p->zone_dma_limit;
+	dmamap_dma_addr_t need = dm_phys_to_dma(dev, min_mask);
+	if (need == DMAMAP_MAPPING_ERROR)
+		need = min_mask;
+	return mask >= need;
+}
+
+size_t dm_direct_max_mapping_size(struct dmamap_device *dev)
+{
+	if (dev->swiotlb &&
+	    (dev->force_bounce || dev->direct_limit < dm_direct_required_mask(dev)))
+		return dm_swiotlb_max_mapping_size(dev);
+	return SIZE_MAX;
+}
+
+/* ---- allocations ------------------------------------------------------------- */
+
+/* Highest phys whose bus address is at or below limit (0 if none). */
+static dmamap_phys_addr_t dm_phys_limit(const struct dmamap_device *dev, uint64_t limit)
+{
+	if (dev->nranges == 0)
+		return limit;
+	dmamap_phys_addr_t best = 0;
+	for (unsigned int i = 0; i < dev->nranges; i++) {
+		const struct dmamap_dma_range *r = &dev->ranges[i];
+		if (r->dma > limit)
+			continue;
+		uint64_t span = limit - r->dma;
+		if (span > r->size - 1)
+			span = r->size - 1;
+		if (r->cpu + span > best)
+			best = r->cpu + span;
+	}
+	return best;
+}
+
+static uint64_t dm_order_pages(uint64_t npages)
+{
+	uint64_t a = 1;
+	while (a < npages)
+		a <<= 1;
+	return a;
+}
+
+/*
+ * Pages for a coherent-mask-limited allocation: the zone the limit allows
+ * first, then lower zones when the result is not reachable (Linux's
+ * dma_direct_alloc retry).
+ */
+static int dm_alloc_reachable(struct dmamap_device *dev, uint64_t npages,
+			      uint64_t coh_limit, dmamap_phys_addr_t *out)
+{
+	const struct dmamap_platform *p = &dev->ctx->plat;
+	dmamap_phys_addr_t plim = dm_phys_limit(dev, coh_limit);
+	dmamap_phys_addr_t zdma = p->zone_dma_limit ? p->zone_dma_limit : (16ULL << 20) - 1;
+	dmamap_phys_addr_t ladder[3];
+	unsigned int n = 0;
+	if (plim > DM_SZ_4G - 1)
+		ladder[n++] = plim;
+	if (plim > zdma)
+		ladder[n++] = plim < DM_SZ_4G - 1 ? plim : DM_SZ_4G - 1;
+	ladder[n++] = plim < zdma ? plim : zdma;
+	uint64_t align = dm_order_pages(npages);
+	if (align > 1024)
+		align = 1024; /* beyond 4 MiB Linux uses CMA: page alignment suffices */
+	for (unsigned int i = 0; i < n; i++) {
+		dmamap_phys_addr_t phys;
+		if (p->ops->alloc_pages(p->priv, npages, align, ladder[i], &phys))
+			continue;
+		if (dm_capable(dev, dm_phys_to_dma(dev, phys), npages << DMAMAP_PAGE_SHIFT,
+			       coh_limit)) {
+			*out = phys;
+			return 0;
+		}
+		p->ops->free_pages(p->priv, phys, npages);
+	}
+	return -ENOMEM;
+}
+
+void *dm_direct_alloc(struct dmamap_device *dev, size_t size, dmamap_dma_addr_t *handle,
+		      unsigned long attrs, bool coherent_mapping)
+{
+	struct dmamap_ctx *ctx = dev->ctx;
+	const struct dmamap_platform_ops *ops = ctx->plat.ops;
+	(void)attrs;
+	if (size == 0)
+		return NULL;
+	bool uncached = coherent_mapping && !dev->coherent;
+	if (uncached && !ops->set_uncached) {
+		dm_log(ctx, DMAMAP_LOG_ERR,
+		       "%s: coherent allocation for a non-coherent device needs uncached mappings, which the platform lacks",
+		       dev->name);
+		return NULL;
+	}
+	uint64_t npages = (size + DMAMAP_PAGE_SIZE - 1) >> DMAMAP_PAGE_SHIFT;
+	dmamap_phys_addr_t phys;
+	if (dev->restricted) {
+		void *cpu = dm_swiotlb_alloc(dev, dev->swiotlb, npages << DMAMAP_PAGE_SHIFT, &phys);
+		if (!cpu)
+			return NULL;
+	} else {
+		uint64_t lim = dev->coherent_dma_mask;
+		if (dev->bus_dma_limit && dev->bus_dma_limit < lim)
+			lim = dev->bus_dma_limit;
+		if (dm_alloc_reachable(dev, npages, lim, &phys))
+			return NULL;
+	}
+	void *cpu = dm_phys_to_virt(ctx, phys);
+	memset(cpu, 0, npages << DMAMAP_PAGE_SHIFT);
+	if (uncached) {
+		/* Write the zeroes back and drop the lines before going uncached. */
+		dm_arch_for_device(ctx, phys, npages << DMAMAP_PAGE_SHIFT);
+		ops->set_uncached(ctx->plat.priv, phys, npages << DMAMAP_PAGE_SHIFT, true);
+	}
+	*handle = dm_phys_to_dma(dev, phys);
+	return cpu;
+}
+
+void dm_direct_free(struct dmamap_device *dev, size_t size, void *cpu,
+		    dmamap_dma_addr_t handle, unsigned long attrs, bool coherent_mapping)
+{
+	struct dmamap_ctx *ctx = dev->ctx;
+	(void)attrs;
+	(void)cpu;
+	uint64_t npages = (size + DMAMAP_PAGE_SIZE - 1) >> DMAMAP_PAGE_SHIFT;
+	dmamap_phys_addr_t phys = dm_dma_to_phys(dev, handle);
+	if (coherent_mapping && !dev->coherent)
+		ctx->plat.ops->set_uncached(ctx->plat.priv, phys, npages << DMAMAP_PAGE_SHIFT,
+					    false);
+	if (dev->restricted &&
+	    dm_swiotlb_free(dev, dev->swiotlb, phys, npages << DMAMAP_PAGE_SHIFT))
+		return;
+	ctx->plat.ops->free_pages(ctx->plat.priv, phys, npages);
+}

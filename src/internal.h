@@ -1,0 +1,343 @@
+/*
+ * src/internal.h - what the library's files share and nobody else sees.
+ *
+ * Owns: the context and device structures, the backend ops table, the
+ * per-CPU index, logging helpers, boot options.  Never included by
+ * drivers, the simulator or embedders; never includes a sim/ header.
+ *
+ * Naming: public symbols are dmamap_*, cross-file internals dm_*,
+ * file-local ones are static.
+ */
+#ifndef DM_INTERNAL_H
+#define DM_INTERNAL_H
+
+#include <dmamap/dma.h>
+#include <dmamap/platform.h>
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+
+#define dm_likely(x) __builtin_expect(!!(x), 1)
+#define dm_unlikely(x) __builtin_expect(!!(x), 0)
+#define DM_CACHELINE 64
+#define DM_ALIGNED_CL _Alignas(DM_CACHELINE)
+
+#define DM_SZ_4G (1ULL << 32)
+
+/* ---- per-CPU index ---------------------------------------------------- */
+
+/*
+ * Each thread counts as one logical CPU: the first call hands out the next
+ * number, dmamap_set_cpu() overrides it.  One TLS load on the fast path.
+ */
+extern _Thread_local int dm_tls_cpu;
+unsigned int dm_cpu_slow(void);
+static inline unsigned int dm_cpu(void)
+{
+	int c = dm_tls_cpu;
+	return dm_likely(c >= 0) ? (unsigned int)c : dm_cpu_slow();
+}
+
+/* ---- boot options (kernel command line) -------------------------------- */
+
+enum dm_iommu_mode {
+	DM_IOMMU_DEFAULT = 0, /* translate when an IOMMU is present */
+	DM_IOMMU_PT,          /* iommu=pt: identity (passthrough) domains */
+	DM_IOMMU_NOPT,        /* iommu=nopt */
+	DM_IOMMU_SOFT,        /* iommu=soft: use the software bounce pool */
+	DM_IOMMU_OFF,         /* iommu=off */
+};
+
+struct dm_bootopts {
+	bool swiotlb_set;         /* swiotlb=<slabs> given */
+	uint64_t swiotlb_nslabs;  /* rounded up to a 128-slot segment */
+	unsigned int swiotlb_nareas; /* 0: not given; else a power of two */
+	bool swiotlb_force;       /* swiotlb=...,force */
+	bool swiotlb_noforce;     /* swiotlb=noforce: no swiotlb at all */
+	enum dm_iommu_mode iommu_mode;
+	int iommu_strict;         /* -1 unset, 0 lazy, 1 strict */
+};
+
+/*
+ * Parses a kernel command line.  Words it does not know are ignored (a
+ * command line carries many subsystems' options); a malformed value of a
+ * known option is -EINVAL with *bad_word pointing at it.
+ */
+int dm_parse_bootargs(const char *args, struct dm_bootopts *o,
+		      const char **bad_word);
+
+/* ---- logging ------------------------------------------------------------ */
+
+void dm_log(struct dmamap_ctx *ctx, enum dmamap_log_level lvl,
+	    const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/*
+ * Linux's ratelimit defaults: at most 10 messages per 5 s interval; the
+ * number suppressed is reported when the next interval opens.
+ */
+struct dm_ratelimit {
+	pthread_mutex_t lock;
+	uint64_t begin_ns;
+	unsigned int printed;
+	unsigned int missed;
+};
+#define DM_RATELIMIT_BURST 10
+#define DM_RATELIMIT_INTERVAL_NS (5ULL * 1000000000ULL)
+void dm_ratelimit_init(struct dm_ratelimit *rl);
+/* True when the caller may print; reports suppressed counts itself. */
+bool dm_ratelimit_ok(struct dmamap_ctx *ctx, struct dm_ratelimit *rl,
+		     const char *what);
+uint64_t dm_now_ns(void);
+
+/* ---- backends -------------------------------------------------------------- */
+
+/*
+ * A backend.  dma-direct is not one of these: a device with ops == NULL
+ * takes the inline direct path (as Linux's dma_map_direct()).  Return
+ * rules are the driver API's (dma.h); map_sg returns > 0 or a negative
+ * errno, which the dispatcher turns into 0 for dmamap_map_sg.
+ */
+struct dm_ops {
+	const char *name;
+	dmamap_dma_addr_t (*map_phys)(struct dmamap_device *dev,
+				      dmamap_phys_addr_t phys, size_t size,
+				      enum dmamap_data_direction dir,
+				      unsigned long attrs);
+	void (*unmap_phys)(struct dmamap_device *dev, dmamap_dma_addr_t addr,
+			   size_t size, enum dmamap_data_direction dir,
+			   unsigned long attrs);
+	int (*map_sg)(struct dmamap_device *dev, struct dmamap_sg *sg,
+		      int nents, enum dmamap_data_direction dir,
+		      unsigned long attrs);
+	void (*unmap_sg)(struct dmamap_device *dev, struct dmamap_sg *sg,
+			 int nents, enum dmamap_data_direction dir,
+			 unsigned long attrs);
+	void (*sync_for_cpu)(struct dmamap_device *dev, dmamap_dma_addr_t addr,
+			     size_t size, enum dmamap_data_direction dir);
+	void (*sync_for_device)(struct dmamap_device *dev,
+				dmamap_dma_addr_t addr, size_t size,
+				enum dmamap_data_direction dir);
+	void *(*alloc)(struct dmamap_device *dev, size_t size,
+		       dmamap_dma_addr_t *handle, unsigned long attrs);
+	void (*free)(struct dmamap_device *dev, size_t size, void *cpu,
+		     dmamap_dma_addr_t handle, unsigned long attrs);
+	dmamap_dma_addr_t (*map_resource)(struct dmamap_device *dev,
+					  dmamap_phys_addr_t phys, size_t size,
+					  enum dmamap_data_direction dir,
+					  unsigned long attrs);
+	void (*unmap_resource)(struct dmamap_device *dev,
+			       dmamap_dma_addr_t addr, size_t size,
+			       enum dmamap_data_direction dir,
+			       unsigned long attrs);
+	size_t (*max_mapping_size)(struct dmamap_device *dev);
+	size_t (*opt_mapping_size)(struct dmamap_device *dev);
+};
+
+/* ---- the context ----------------------------------------------------------- */
+
+struct dmamap_ctx {
+	struct dmamap_platform plat;     /* copied at create; facts are constant */
+	struct dmamap_config cfg;        /* bootargs points at bootargs_copy */
+	char *bootargs_copy;
+	struct dm_bootopts opts;
+	/* The default bounce pool; NULL when swiotlb is off. */
+	struct dmamap_swiotlb *swiotlb;
+	pthread_mutex_t lock;            /* guards devices, ndevices */
+	struct dmamap_device **devices;
+	unsigned int ndevices, devices_cap;
+	unsigned int nrestricted;        /* restricted pools alive */
+};
+
+/* ---- devices ------------------------------------------------------------------ */
+
+/*
+ * Per-CPU device counters: no shared cache line on the map path.  Updated
+ * with relaxed load+store (no locked instruction): exact while each slot
+ * has one writer thread, which holds for up to DM_NR_PCPU_STATS CPUs.
+ */
+struct dm_pcpu_stats {
+	DM_ALIGNED_CL _Atomic uint64_t maps;
+	_Atomic uint64_t map_failures;
+	_Atomic uint64_t bytes_mapped;
+	_Atomic uint64_t bounced_maps;
+	_Atomic uint64_t bounced_bytes;
+	_Atomic uint64_t opened;   /* mappings and allocations made */
+	_Atomic uint64_t closed;   /* ... and released */
+	_Atomic uint64_t coherent_allocs;
+	_Atomic uint64_t coherent_bytes;
+};
+#define DM_NR_PCPU_STATS 64 /* power of two; CPUs beyond share slots */
+
+static inline void dm_stat_add(_Atomic uint64_t *c, uint64_t v)
+{
+	atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + v,
+			      memory_order_relaxed);
+}
+
+/* How a device's ops were chosen; set with the mask. */
+#define DM_REASON_LEN 200
+
+struct dmamap_device {
+	/* --- hot: read on every map, written only when masks change --- */
+	const struct dm_ops *ops;        /* NULL: inline dma-direct */
+	/* min_not_zero(dma_mask, bus_dma_limit): the capable check's limit */
+	dmamap_dma_addr_t direct_limit;
+	struct dmamap_swiotlb *swiotlb;  /* pool to bounce through, or NULL */
+	struct dmamap_ctx *ctx;
+	bool coherent;
+	bool force_bounce;               /* restricted pool or swiotlb=force / cc */
+	unsigned int nranges;            /* 0: bus == phys */
+	struct dmamap_dma_range ranges[DMAMAP_MAX_DMA_RANGES];
+
+	/* --- masks and parameters --- */
+	uint64_t dma_mask;
+	uint64_t coherent_dma_mask;
+	dmamap_dma_addr_t bus_dma_limit; /* 0: none */
+	unsigned int max_seg_size;
+	uint64_t seg_boundary_mask;
+	unsigned int min_align_mask;
+
+	/* --- identity --- */
+	enum dmamap_bus bus;
+	char *name;
+	bool restricted;                 /* swiotlb is a restricted pool */
+	const char *ops_name;
+	char reason[DM_REASON_LEN];
+
+	struct dm_pcpu_stats stats[DM_NR_PCPU_STATS];
+};
+
+static inline struct dm_pcpu_stats *dm_dev_stats(struct dmamap_device *dev)
+{
+	return &dev->stats[dm_cpu() & (DM_NR_PCPU_STATS - 1)];
+}
+
+/* ---- address translation (dma-ranges) ------------------------------------------ */
+
+/* Bus address of phys for this device, or DMAMAP_MAPPING_ERROR when no window covers it. */
+static inline dmamap_dma_addr_t dm_phys_to_dma(const struct dmamap_device *dev,
+					       dmamap_phys_addr_t phys)
+{
+	if (dm_likely(dev->nranges == 0))
+		return phys;
+	for (unsigned int i = 0; i < dev->nranges; i++) {
+		const struct dmamap_dma_range *r = &dev->ranges[i];
+		if (phys >= r->cpu && phys - r->cpu < r->size)
+			return phys - r->cpu + r->dma;
+	}
+	return DMAMAP_MAPPING_ERROR;
+}
+
+/* Phys behind a bus address, or DMAMAP_MAPPING_ERROR when no window covers it. */
+static inline dmamap_phys_addr_t dm_dma_to_phys(const struct dmamap_device *dev,
+						dmamap_dma_addr_t dma)
+{
+	if (dm_likely(dev->nranges == 0))
+		return dma;
+	for (unsigned int i = 0; i < dev->nranges; i++) {
+		const struct dmamap_dma_range *r = &dev->ranges[i];
+		if (dma >= r->dma && dma - r->dma < r->size)
+			return dma - r->dma + r->cpu;
+	}
+	return DMAMAP_MAPPING_ERROR;
+}
+
+/*
+ * Linux's dma_capable(): [dma, dma + size) lies below the limit and in one
+ * window.  size 0 counts as 1 byte.
+ */
+static inline bool dm_capable(const struct dmamap_device *dev,
+			      dmamap_dma_addr_t dma, size_t size,
+			      dmamap_dma_addr_t limit)
+{
+	if (dma == DMAMAP_MAPPING_ERROR)
+		return false;
+	uint64_t end = dma + (size ? size - 1 : 0);
+	if (end < dma || end > limit)
+		return false;
+	/* Both ends in the same window (ranges never overlap). */
+	return dev->nranges == 0 ||
+	       dm_dma_to_phys(dev, end) - dm_dma_to_phys(dev, dma) == end - dma;
+}
+
+/* CPU pointer -> phys through the platform's linear ranges or callback. */
+static inline int dm_virt_to_phys(const struct dmamap_ctx *ctx, const void *cpu,
+				  dmamap_phys_addr_t *phys)
+{
+	uintptr_t p = (uintptr_t)cpu;
+	for (unsigned int i = 0; i < ctx->plat.nlinear; i++) {
+		const struct dmamap_linear_range *r = &ctx->plat.linear[i];
+		if (p >= (uintptr_t)r->cpu && p - (uintptr_t)r->cpu < r->size) {
+			*phys = r->phys + (p - (uintptr_t)r->cpu);
+			return 0;
+		}
+	}
+	return ctx->plat.ops->virt_to_phys(ctx->plat.priv, cpu, phys);
+}
+
+static inline void *dm_phys_to_virt(const struct dmamap_ctx *ctx,
+				    dmamap_phys_addr_t phys)
+{
+	for (unsigned int i = 0; i < ctx->plat.nlinear; i++) {
+		const struct dmamap_linear_range *r = &ctx->plat.linear[i];
+		if (phys >= r->phys && phys - r->phys < r->size)
+			return (char *)r->cpu + (phys - r->phys);
+	}
+	return ctx->plat.ops->phys_to_virt(ctx->plat.priv, phys);
+}
+
+/* ---- dma-direct (direct.c) --------------------------------------------------------- */
+
+/*
+ * Map with the reason for a failure: -EIO (unreachable, nothing to bounce
+ * with, or not RAM), -ENOMEM (bounce pool full), -EINVAL (too large to
+ * bounce).  *err is only written on failure.
+ */
+dmamap_dma_addr_t dm_direct_map_err(struct dmamap_device *dev,
+				    dmamap_phys_addr_t phys, size_t size,
+				    enum dmamap_data_direction dir,
+				    unsigned long attrs, int *err);
+
+dmamap_dma_addr_t dm_direct_map_phys(struct dmamap_device *dev,
+				     dmamap_phys_addr_t phys, size_t size,
+				     enum dmamap_data_direction dir,
+				     unsigned long attrs);
+void dm_direct_unmap_phys(struct dmamap_device *dev, dmamap_dma_addr_t addr,
+			  size_t size, enum dmamap_data_direction dir,
+			  unsigned long attrs);
+int dm_direct_map_sg(struct dmamap_device *dev, struct dmamap_sg *sg,
+		     int nents, enum dmamap_data_direction dir,
+		     unsigned long attrs);
+void dm_direct_unmap_sg(struct dmamap_device *dev, struct dmamap_sg *sg,
+			int nents, enum dmamap_data_direction dir,
+			unsigned long attrs);
+void dm_direct_sync_for_cpu(struct dmamap_device *dev, dmamap_dma_addr_t addr,
+			    size_t size, enum dmamap_data_direction dir);
+void dm_direct_sync_for_device(struct dmamap_device *dev,
+			       dmamap_dma_addr_t addr, size_t size,
+			       enum dmamap_data_direction dir);
+void *dm_direct_alloc(struct dmamap_device *dev, size_t size,
+		      dmamap_dma_addr_t *handle, unsigned long attrs,
+		      bool coherent_mapping);
+void dm_direct_free(struct dmamap_device *dev, size_t size, void *cpu,
+		    dmamap_dma_addr_t handle, unsigned long attrs,
+		    bool coherent_mapping);
+dmamap_dma_addr_t dm_direct_map_resource(struct dmamap_device *dev,
+					 dmamap_phys_addr_t phys, size_t size,
+					 enum dmamap_data_direction dir,
+					 unsigned long attrs);
+size_t dm_direct_max_mapping_size(struct dmamap_device *dev);
+int dm_direct_supported(struct dmamap_device *dev, uint64_t mask);
+uint64_t dm_direct_required_mask(struct dmamap_device *dev);
+
+/* ---- policy (policy.c): which ops a device gets, and why ------------------------------ */
+
+/*
+ * Chooses ops for the device given a prospective streaming mask.  Fills
+ * the device's ops, ops_name, reason, force_bounce, swiotlb.  Called with
+ * the new mask already validated.
+ */
+void dm_policy_select(struct dmamap_device *dev);
+
+#endif /* DM_INTERNAL_H */

@@ -1,0 +1,476 @@
+/*
+ * src/mapping.c - the dispatcher: the one place that validates a driver's
+ * call, picks the device's backend, calls it and counts.
+ *
+ * Owns: every driver-API entry point of dma.h except masks/parameters
+ * (core.c) and DMA pools (pool.c); scatterlist helpers.  Must never
+ * decide whether to bounce (direct.c) or manage slots (swiotlb.c).
+ *
+ * Fast path: a device with ops == NULL calls dma-direct directly (as
+ * Linux's dma_map_direct), with no indirect call.
+ */
+#include "internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static inline bool dm_valid_dir(enum dmamap_data_direction dir)
+{
+	return (unsigned int)dir <= DMAMAP_FROM_DEVICE;
+}
+
+/* Reports a misuse once per call site class; never crashes. */
+static bool dm_bad_call(struct dmamap_device *dev, const char *fn,
+			enum dmamap_data_direction dir, size_t size)
+{
+	if (dm_unlikely(!dev))
+		return true;
+	if (dm_unlikely(!dm_valid_dir(dir))) {
+		dm_log(dev->ctx, DMAMAP_LOG_ERR, "%s: %s with invalid direction %d",
+		       dev->name, fn, (int)dir);
+		return true;
+	}
+	if (dm_unlikely(size == 0)) {
+		dm_log(dev->ctx, DMAMAP_LOG_ERR, "%s: %s of 0 bytes", dev->name, fn);
+		return true;
+	}
+	return false;
+}
+
+static inline void dm_count_map(struct dmamap_device *dev, dmamap_dma_addr_t a,
+				size_t size)
+{
+	struct dm_pcpu_stats *st = dm_dev_stats(dev);
+	if (dm_likely(a != DMAMAP_MAPPING_ERROR)) {
+		dm_stat_add(&st->maps, 1);
+		dm_stat_add(&st->bytes_mapped, size);
+		dm_stat_add(&st->opened, 1);
+	} else {
+		dm_stat_add(&st->map_failures, 1);
+	}
+}
+
+dmamap_dma_addr_t dmamap_map_phys(struct dmamap_device *dev, dmamap_phys_addr_t phys,
+				  size_t size, enum dmamap_data_direction dir,
+				  unsigned long attrs)
+{
+	if (dm_bad_call(dev, "map", dir, size)) {
+		if (dev)
+			dm_stat_add(&dm_dev_stats(dev)->map_failures, 1);
+		return DMAMAP_MAPPING_ERROR;
+	}
+	dmamap_dma_addr_t a;
+	if (dm_likely(!dev->ops))
+		a = dm_direct_map_phys(dev, phys, size, dir, attrs);
+	else
+		a = dev->ops->map_phys(dev, phys, size, dir, attrs);
+	dm_count_map(dev, a, size);
+	return a;
+}
+
+void dmamap_unmap_phys(struct dmamap_device *dev, dmamap_dma_addr_t addr, size_t size,
+		       enum dmamap_data_direction dir, unsigned long attrs)
+{
+	if (dm_bad_call(dev, "unmap", dir, size))
+		return;
+	if (dm_unlikely(addr == DMAMAP_MAPPING_ERROR)) {
+		dm_log(dev->ctx, DMAMAP_LOG_ERR, "%s: unmap of DMAMAP_MAPPING_ERROR",
+		       dev->name);
+		return;
+	}
+	if (dm_likely(!dev->ops))
+		dm_direct_unmap_phys(dev, addr, size, dir, attrs);
+	else
+		dev->ops->unmap_phys(dev, addr, size, dir, attrs);
+	dm_stat_add(&dm_dev_stats(dev)->closed, 1);
+}
+
+dmamap_dma_addr_t dmamap_map_single_attrs(struct dmamap_device *dev, void *cpu,
+					  size_t size, enum dmamap_data_direction dir,
+					  unsigned long attrs)
+{
+	dmamap_phys_addr_t phys;
+	if (dm_unlikely(!dev))
+		return DMAMAP_MAPPING_ERROR;
+	if (dm_unlikely(dm_virt_to_phys(dev->ctx, cpu, &phys))) {
+		dm_log(dev->ctx, DMAMAP_LOG_ERR,
+		       "%s: map_single of %p: not in RAM's linear map (stack or foreign memory?)",
+		       dev->name, cpu);
+		dm_stat_add(&dm_dev_stats(dev)->map_failures, 1);
+		return DMAMAP_MAPPING_ERROR;
+	}
+	return dmamap_map_phys(dev, phys, size, dir, attrs);
+}
+
+void dmamap_unmap_single_attrs(struct dmamap_device *dev, dmamap_dma_addr_t addr,
+			       size_t size, enum dmamap_data_direction dir,
+			       unsigned long attrs)
+{
+	dmamap_unmap_phys(dev, addr, size, dir, attrs);
+}
+
+dmamap_dma_addr_t dmamap_map_page_attrs(struct dmamap_device *dev,
+					struct dmamap_page *page, size_t offset,
+					size_t size, enum dmamap_data_direction dir,
+					unsigned long attrs)
+{
+	return dmamap_map_single_attrs(dev, (char *)dmamap_page_address(page) + offset,
+				       size, dir, attrs);
+}
+
+void dmamap_unmap_page_attrs(struct dmamap_device *dev, dmamap_dma_addr_t addr,
+			     size_t size, enum dmamap_data_direction dir,
+			     unsigned long attrs)
+{
+	dmamap_unmap_phys(dev, addr, size, dir, attrs);
+}
+
+dmamap_dma_addr_t dmamap_map_resource(struct dmamap_device *dev, dmamap_phys_addr_t phys,
+				      size_t size, enum dmamap_data_direction dir,
+				      unsigned long attrs)
+{
+	if (dm_bad_call(dev, "map_resource", dir, size))
+		return DMAMAP_MAPPING_ERROR;
+	if (dev->ctx->plat.ops->phys_is_ram(dev->ctx->plat.priv, phys, size)) {
+		dm_log(dev->ctx, DMAMAP_LOG_ERR,
+		       "%s: map_resource of RAM 0x%llx+%zu: use map_phys/map_single",
+		       dev->name, (unsigned long long)phys, size);
+		dm_stat_add(&dm_dev_stats(dev)->map_failures, 1);
+		return DMAMAP_MAPPING_ERROR;
+	}
+	dmamap_dma_addr_t a;
+	if (!dev->ops || !dev->ops->map_resource)
+		a = dm_direct_map_resource(dev, phys, size, dir, attrs);
+	else
+		a = dev->ops->map_resource(dev, phys, size, dir, attrs);
+	dm_count_map(dev, a, size);
+	return a;
+}
+
+void dmamap_unmap_resource(struct dmamap_device *dev, dmamap_dma_addr_t addr, size_t size,
+			   enum dmamap_data_direction dir, unsigned long attrs)
+{
+	if (dm_bad_call(dev, "unmap_resource", dir, size))
+		return;
+	if (dev->ops && dev->ops->unmap_resource)
+		dev->ops->unmap_resource(dev, addr, size, dir, attrs);
+	dm_stat_add(&dm_dev_stats(dev)->closed, 1);
+}
+
+int dmamap_mapping_error(struct dmamap_device *dev, dmamap_dma_addr_t addr)
+{
+	(void)dev;
+	return addr == DMAMAP_MAPPING_ERROR ? -ENOMEM : 0;
+}
+
+/* ---- scatterlists ---------------------------------------------------------- */
+
+void dmamap_sg_init_table(struct dmamap_sg *sg, unsigned int nents)
+{
+	if (!sg || nents == 0)
+		return;
+	memset(sg, 0, nents * sizeof(*sg));
+	sg[nents - 1].flags = DMAMAP_SG_END;
+}
+
+void dmamap_sg_set_buf(struct dmamap_sg *sg, void *buf, unsigned int len)
+{
+	sg->cpu = buf;
+	sg->length = len;
+}
+
+void dmamap_sg_set_page(struct dmamap_sg *sg, struct dmamap_page *page,
+			unsigned int len, unsigned int offset)
+{
+	sg->cpu = (char *)dmamap_page_address(page) + offset;
+	sg->length = len;
+}
+
+void dmamap_sg_init_one(struct dmamap_sg *sg, void *buf, unsigned int len)
+{
+	dmamap_sg_init_table(sg, 1);
+	dmamap_sg_set_buf(sg, buf, len);
+}
+
+struct dmamap_sg *dmamap_sg_next(struct dmamap_sg *sg)
+{
+	return (!sg || (sg->flags & DMAMAP_SG_END)) ? NULL : sg + 1;
+}
+
+int dmamap_sg_alloc_table(struct dmamap_sg_table *sgt, unsigned int nents)
+{
+	if (!sgt || nents == 0)
+		return -EINVAL;
+	sgt->sgl = calloc(nents, sizeof(*sgt->sgl));
+	if (!sgt->sgl)
+		return -ENOMEM;
+	dmamap_sg_init_table(sgt->sgl, nents);
+	sgt->orig_nents = nents;
+	sgt->nents = 0;
+	return 0;
+}
+
+void dmamap_sg_free_table(struct dmamap_sg_table *sgt)
+{
+	if (!sgt)
+		return;
+	free(sgt->sgl);
+	sgt->sgl = NULL;
+	sgt->nents = sgt->orig_nents = 0;
+}
+
+/* The list must have nents entries and no zero-length segment. */
+static int dm_check_sg(struct dmamap_device *dev, struct dmamap_sg *sg, int nents,
+		       enum dmamap_data_direction dir)
+{
+	if (!dev)
+		return -EINVAL;
+	if (!sg || nents <= 0 || !dm_valid_dir(dir)) {
+		dm_log(dev->ctx, DMAMAP_LOG_ERR, "%s: map_sg with %s", dev->name,
+		       !sg ? "no list" : nents <= 0 ? "no entries" : "an invalid direction");
+		return -EINVAL;
+	}
+	for (int i = 0; i < nents; i++) {
+		if (sg[i].length == 0 || !sg[i].cpu) {
+			dm_log(dev->ctx, DMAMAP_LOG_ERR, "%s: map_sg entry %d is empty",
+			       dev->name, i);
+			return -EINVAL;
+		}
+		if ((sg[i].flags & DMAMAP_SG_END) && i != nents - 1) {
+			dm_log(dev->ctx, DMAMAP_LOG_ERR,
+			       "%s: map_sg of %d entries but entry %d ends the list",
+			       dev->name, nents, i);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+static int dm_map_sg(struct dmamap_device *dev, struct dmamap_sg *sg, int nents,
+		     enum dmamap_data_direction dir, unsigned long attrs)
+{
+	int rc = dm_check_sg(dev, sg, nents, dir);
+	if (rc) {
+		if (dev)
+			dm_stat_add(&dm_dev_stats(dev)->map_failures, 1);
+		return rc;
+	}
+	if (dm_likely(!dev->ops))
+		rc = dm_direct_map_sg(dev, sg, nents, dir, attrs);
+	else
+		rc = dev->ops->map_sg(dev, sg, nents, dir, attrs);
+	struct dm_pcpu_stats *st = dm_dev_stats(dev);
+	if (rc > 0) {
+		uint64_t bytes = 0;
+		for (int i = 0; i < nents; i++)
+			bytes += sg[i].length;
+		dm_stat_add(&st->maps, (uint64_t)nents);
+		dm_stat_add(&st->bytes_mapped, bytes);
+		dm_stat_add(&st->opened, 1);
+	} else {
+		dm_stat_add(&st->map_failures, 1);
+	}
+	return rc;
+}
+
+int dmamap_map_sg_attrs(struct dmamap_device *dev, struct dmamap_sg *sg, int nents,
+			enum dmamap_data_direction dir, unsigned long attrs)
+{
+	int rc = dm_map_sg(dev, sg, nents, dir, attrs);
+	return rc > 0 ? rc : 0;
+}
+
+void dmamap_unmap_sg_attrs(struct dmamap_device *dev, struct dmamap_sg *sg, int nents,
+			   enum dmamap_data_direction dir, unsigned long attrs)
+{
+	if (dm_check_sg(dev, sg, nents, dir))
+		return;
+	if (dm_likely(!dev->ops))
+		dm_direct_unmap_sg(dev, sg, nents, dir, attrs);
+	else
+		dev->ops->unmap_sg(dev, sg, nents, dir, attrs);
+	dm_stat_add(&dm_dev_stats(dev)->closed, 1);
+}
+
+int dmamap_map_sgtable(struct dmamap_device *dev, struct dmamap_sg_table *sgt,
+		       enum dmamap_data_direction dir, unsigned long attrs)
+{
+	if (!sgt || sgt->orig_nents == 0 || sgt->orig_nents > INT32_MAX)
+		return -EINVAL;
+	int rc = dm_map_sg(dev, sgt->sgl, (int)sgt->orig_nents, dir, attrs);
+	if (rc < 0)
+		return rc;
+	sgt->nents = (unsigned int)rc;
+	return 0;
+}
+
+void dmamap_unmap_sgtable(struct dmamap_device *dev, struct dmamap_sg_table *sgt,
+			  enum dmamap_data_direction dir, unsigned long attrs)
+{
+	if (sgt)
+		dmamap_unmap_sg_attrs(dev, sgt->sgl, (int)sgt->orig_nents, dir, attrs);
+}
+
+/* ---- syncs -------------------------------------------------------------------- */
+
+void dmamap_sync_single_for_cpu(struct dmamap_device *dev, dmamap_dma_addr_t addr,
+				size_t size, enum dmamap_data_direction dir)
+{
+	if (dm_bad_call(dev, "sync_for_cpu", dir, size))
+		return;
+	if (dm_likely(!dev->ops))
+		dm_direct_sync_for_cpu(dev, addr, size, dir);
+	else
+		dev->ops->sync_for_cpu(dev, addr, size, dir);
+}
+
+void dmamap_sync_single_for_device(struct dmamap_device *dev, dmamap_dma_addr_t addr,
+				   size_t size, enum dmamap_data_direction dir)
+{
+	if (dm_bad_call(dev, "sync_for_device", dir, size))
+		return;
+	if (dm_likely(!dev->ops))
+		dm_direct_sync_for_device(dev, addr, size, dir);
+	else
+		dev->ops->sync_for_device(dev, addr, size, dir);
+}
+
+void dmamap_sync_single_range_for_cpu(struct dmamap_device *dev, dmamap_dma_addr_t addr,
+				      size_t offset, size_t size,
+				      enum dmamap_data_direction dir)
+{
+	dmamap_sync_single_for_cpu(dev, addr + offset, size, dir);
+}
+
+void dmamap_sync_single_range_for_device(struct dmamap_device *dev,
+					 dmamap_dma_addr_t addr, size_t offset,
+					 size_t size, enum dmamap_data_direction dir)
+{
+	dmamap_sync_single_for_device(dev, addr + offset, size, dir);
+}
+
+/*
+ * Syncs walk the CPU entries (nents as passed to map): every bus segment
+ * a backend produced covers whole CPU entries, and dma-direct keeps one
+ * bus segment per entry.
+ */
+void dmamap_sync_sg_for_cpu(struct dmamap_device *dev, struct dmamap_sg *sg, int nents,
+			    enum dmamap_data_direction dir)
+{
+	if (dm_check_sg(dev, sg, nents, dir))
+		return;
+	for (int i = 0; i < nents; i++)
+		if (sg[i].dma_length)
+			dmamap_sync_single_for_cpu(dev, sg[i].dma_address,
+						   sg[i].dma_length, dir);
+}
+
+void dmamap_sync_sg_for_device(struct dmamap_device *dev, struct dmamap_sg *sg,
+			       int nents, enum dmamap_data_direction dir)
+{
+	if (dm_check_sg(dev, sg, nents, dir))
+		return;
+	for (int i = 0; i < nents; i++)
+		if (sg[i].dma_length)
+			dmamap_sync_single_for_device(dev, sg[i].dma_address,
+						      sg[i].dma_length, dir);
+}
+
+void dmamap_sync_sgtable_for_cpu(struct dmamap_device *dev, struct dmamap_sg_table *sgt,
+				 enum dmamap_data_direction dir)
+{
+	if (sgt)
+		dmamap_sync_sg_for_cpu(dev, sgt->sgl, (int)sgt->orig_nents, dir);
+}
+
+void dmamap_sync_sgtable_for_device(struct dmamap_device *dev,
+				    struct dmamap_sg_table *sgt,
+				    enum dmamap_data_direction dir)
+{
+	if (sgt)
+		dmamap_sync_sg_for_device(dev, sgt->sgl, (int)sgt->orig_nents, dir);
+}
+
+/* ---- allocations ----------------------------------------------------------------- */
+
+static void *dm_alloc(struct dmamap_device *dev, size_t size, dmamap_dma_addr_t *handle,
+		      unsigned long attrs, bool coherent_mapping)
+{
+	if (!dev || !handle || size == 0) {
+		if (dev)
+			dm_log(dev->ctx, DMAMAP_LOG_ERR, "%s: allocation of %zu bytes%s",
+			       dev->name, size, handle ? "" : " without a handle");
+		return NULL;
+	}
+	*handle = DMAMAP_MAPPING_ERROR;
+	void *cpu = dev->ops && dev->ops->alloc
+			    ? dev->ops->alloc(dev, size, handle, attrs)
+			    : dm_direct_alloc(dev, size, handle, attrs, coherent_mapping);
+	if (cpu) {
+		struct dm_pcpu_stats *st = dm_dev_stats(dev);
+		dm_stat_add(&st->coherent_allocs, 1);
+		dm_stat_add(&st->coherent_bytes, size);
+		dm_stat_add(&st->opened, 1);
+	}
+	return cpu;
+}
+
+/* The CPU pointer must be the one allocated for this handle. */
+static bool dm_free_ok(struct dmamap_device *dev, void *cpu, dmamap_dma_addr_t handle,
+		       size_t size)
+{
+	if (!dev || !cpu || size == 0)
+		return false;
+	if (dev->ops && dev->ops->free)
+		return true; /* translated handles: the backend checks */
+	dmamap_phys_addr_t phys;
+	if (dm_virt_to_phys(dev->ctx, cpu, &phys) || dm_phys_to_dma(dev, phys) != handle) {
+		dm_log(dev->ctx, DMAMAP_LOG_ERR,
+		       "%s: free of %p with handle 0x%llx that does not belong to it: not freed",
+		       dev->name, cpu, (unsigned long long)handle);
+		return false;
+	}
+	return true;
+}
+
+void *dmamap_alloc_attrs(struct dmamap_device *dev, size_t size, dmamap_dma_addr_t *handle,
+			 unsigned long attrs)
+{
+	return dm_alloc(dev, size, handle, attrs, true);
+}
+
+void dmamap_free_attrs(struct dmamap_device *dev, size_t size, void *cpu,
+		       dmamap_dma_addr_t handle, unsigned long attrs)
+{
+	if (!dm_free_ok(dev, cpu, handle, size))
+		return;
+	if (dev->ops && dev->ops->free)
+		dev->ops->free(dev, size, cpu, handle, attrs);
+	else
+		dm_direct_free(dev, size, cpu, handle, attrs, true);
+	dm_stat_add(&dm_dev_stats(dev)->closed, 1);
+}
+
+void *dmamap_alloc_noncoherent(struct dmamap_device *dev, size_t size,
+			       dmamap_dma_addr_t *handle, enum dmamap_data_direction dir)
+{
+	if (dev && !dm_valid_dir(dir))
+		return NULL;
+	/* Backends with their own alloc give coherent memory, which is also valid. */
+	if (dev && dev->ops && dev->ops->alloc)
+		return dm_alloc(dev, size, handle, 0, true);
+	return dm_alloc(dev, size, handle, 0, false);
+}
+
+void dmamap_free_noncoherent(struct dmamap_device *dev, size_t size, void *cpu,
+			     dmamap_dma_addr_t handle, enum dmamap_data_direction dir)
+{
+	(void)dir;
+	if (!dm_free_ok(dev, cpu, handle, size))
+		return;
+	if (dev->ops && dev->ops->free)
+		dev->ops->free(dev, size, cpu, handle, 0);
+	else
+		dm_direct_free(dev, size, cpu, handle, 0, false);
+	dm_stat_add(&dm_dev_stats(dev)->closed, 1);
+}

@@ -1,0 +1,68 @@
+/*
+ * src/policy.c - which backend a device gets, and why.
+ *
+ * Owns: the decision, made when a mask is set (never when one is merely
+ * queried: seed 004), and its one-line reason.  Must never map, copy or
+ * touch memory: mechanism lives in the backends.
+ *
+ * Invariant: after dm_policy_select, dev->direct_limit is
+ * min_not_zero(dma_mask, bus_dma_limit), the limit every dma-direct
+ * capable check uses.
+ */
+#include "internal.h"
+#include "swiotlb.h"
+
+#include <stdio.h>
+
+static unsigned int dm_mask_bits(uint64_t mask)
+{
+	unsigned int n = 0;
+	while (n < 64 && (mask >> n))
+		n++;
+	return n;
+}
+
+void dm_policy_select(struct dmamap_device *dev)
+{
+	struct dmamap_ctx *ctx = dev->ctx;
+	uint64_t limit = dev->dma_mask;
+	if (dev->bus_dma_limit && dev->bus_dma_limit < limit)
+		limit = dev->bus_dma_limit;
+	dev->direct_limit = limit;
+	dev->ops = NULL;
+
+	uint64_t required = dm_direct_required_mask(dev);
+	unsigned int bits = dm_mask_bits(dev->dma_mask);
+	const char *limiter = dev->bus_dma_limit && dev->bus_dma_limit < dev->dma_mask
+				      ? "bus limit" : "mask";
+
+	if (dev->restricted) {
+		dev->force_bounce = true;
+		dev->ops_name = "swiotlb";
+		snprintf(dev->reason, sizeof(dev->reason),
+			 "restricted-dma-pool: every mapping and coherent allocation uses the device's own pool");
+		return;
+	}
+	if (dev->swiotlb && dm_swiotlb_is_force(dev->swiotlb)) {
+		dev->force_bounce = true;
+		dev->ops_name = "swiotlb";
+		snprintf(dev->reason, sizeof(dev->reason),
+			 "swiotlb=force%s: every mapping bounces",
+			 ctx->cfg.cc_guest ? " (confidential VM)" : "");
+		return;
+	}
+	dev->force_bounce = false;
+	dev->ops_name = "direct";
+	if (limit >= required)
+		snprintf(dev->reason, sizeof(dev->reason),
+			 "%u-bit mask reaches all RAM (required mask 0x%llx): nothing bounces",
+			 bits, (unsigned long long)required);
+	else if (dev->swiotlb)
+		snprintf(dev->reason, sizeof(dev->reason),
+			 "%s 0x%llx is below RAM's top (required 0x%llx): buffers beyond it bounce through swiotlb",
+			 limiter, (unsigned long long)limit, (unsigned long long)required);
+	else
+		snprintf(dev->reason, sizeof(dev->reason),
+			 "%s 0x%llx is below RAM's top (required 0x%llx) and swiotlb is off: maps beyond it fail",
+			 limiter, (unsigned long long)limit, (unsigned long long)required);
+}

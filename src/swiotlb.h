@@ -1,0 +1,112 @@
+/*
+ * src/swiotlb.h - the software bounce-buffer pool, as the rest of the
+ * library sees it.
+ *
+ * swiotlb.c is mechanism only: it finds slots, copies, releases, counts.
+ * Whether to bounce is decided by its callers (direct.c, later iommu.c and
+ * xen.c).  It never does cache maintenance (the caller does, on the bounce
+ * address) and never looks at masks beyond the device parameters named
+ * below.
+ *
+ * Geometry (Linux's, reproduced): 2 KiB slots; 128-slot segments (no
+ * allocation crosses one, so the largest mapping is 256 KiB less the
+ * min_align_mask round-up); default pool 64 MiB; nareas a power of two,
+ * each area with its own lock; allocations of >= 4 KiB start page aligned.
+ */
+#ifndef DM_SWIOTLB_H
+#define DM_SWIOTLB_H
+
+#include "internal.h"
+
+#define DM_IO_TLB_SHIFT 11
+#define DM_IO_TLB_SIZE (1u << DM_IO_TLB_SHIFT)       /* 2 KiB */
+#define DM_IO_TLB_SEGSIZE 128u                        /* slots per segment */
+#define DM_IO_TLB_DEFAULT_SIZE (64ULL << 20)          /* 64 MiB */
+#define DM_IO_TLB_MIN_SLABS ((1u << 20) >> DM_IO_TLB_SHIFT) /* 1 MiB */
+
+/* Returned instead of a bounce address on failure. */
+#define DM_SWIOTLB_ERROR (~(dmamap_phys_addr_t)0)
+
+struct dm_swiotlb_params {
+	uint64_t nslabs;          /* slots; rounded up to a segment */
+	unsigned int nareas;      /* rounded up to a power of two, limited so
+				   * each area has at least one segment */
+	dmamap_phys_addr_t phys_limit; /* pool memory must end at or below */
+	bool dynamic;             /* grow when full */
+	bool force;               /* every mapping of its users bounces */
+};
+
+/*
+ * A pool backed by memory allocated from the platform below phys_limit.
+ * 0, -EINVAL, or -ENOMEM.
+ */
+int dm_swiotlb_create(struct dmamap_ctx *ctx, const struct dm_swiotlb_params *p,
+		      struct dmamap_swiotlb **out);
+/* A pool over memory the caller provides (restricted pools); 1 area. */
+int dm_swiotlb_create_at(struct dmamap_ctx *ctx, dmamap_phys_addr_t phys,
+			 uint64_t size, struct dmamap_swiotlb **out);
+/* Frees memory it allocated; memory given with _create_at stays. */
+void dm_swiotlb_destroy(struct dmamap_swiotlb *mem);
+
+/* Is phys inside one of mem's pools (boot, grown or transient)?  Cheap. */
+bool dm_swiotlb_contains(const struct dmamap_swiotlb *mem,
+			 dmamap_phys_addr_t phys);
+
+/*
+ * Bounce [orig, orig + mapping_size) for dev.  Honours dev->min_align_mask
+ * (the low bits of orig reappear in the result), alloc_align_mask (extra
+ * alignment of the allocation, 0 for none) and dev->seg_boundary_mask
+ * (computed on bus addresses through dm_phys_to_dma).  Copies the original
+ * in even for DMA_FROM_DEVICE (a short device write must not expose stale
+ * pool data).  Returns the bounce address (phys) or DM_SWIOTLB_ERROR:
+ * mapping too large, or no slot free (counted, and a rate-limited
+ * "swiotlb buffer is full" message unless DMAMAP_ATTR_NO_WARN).
+ * *bounced_bytes (may be NULL) receives mapping_size on success.
+ */
+dmamap_phys_addr_t dm_swiotlb_tbl_map(struct dmamap_device *dev,
+				      struct dmamap_swiotlb *mem,
+				      dmamap_phys_addr_t orig,
+				      size_t mapping_size,
+				      unsigned int alloc_align_mask,
+				      enum dmamap_data_direction dir,
+				      unsigned long attrs);
+/*
+ * Release a mapping made by dm_swiotlb_tbl_map (tlb is what it returned).
+ * Copies back first when dir is FROM_DEVICE or BIDIRECTIONAL and
+ * SKIP_CPU_SYNC is not set.
+ */
+void dm_swiotlb_tbl_unmap(struct dmamap_device *dev,
+			  struct dmamap_swiotlb *mem, dmamap_phys_addr_t tlb,
+			  size_t mapping_size, enum dmamap_data_direction dir,
+			  unsigned long attrs);
+/* tlb may be anywhere inside a live mapping; the range must stay inside it. */
+void dm_swiotlb_sync_for_cpu(struct dmamap_device *dev,
+			     struct dmamap_swiotlb *mem, dmamap_phys_addr_t tlb,
+			     size_t size, enum dmamap_data_direction dir);
+void dm_swiotlb_sync_for_device(struct dmamap_device *dev,
+				struct dmamap_swiotlb *mem,
+				dmamap_phys_addr_t tlb, size_t size,
+				enum dmamap_data_direction dir);
+
+/* 256 KiB less roundup(min_align_mask, 2 KiB). */
+size_t dm_swiotlb_max_mapping_size(const struct dmamap_device *dev);
+
+/* Pages from the pool for coherent allocations (restricted pools). */
+void *dm_swiotlb_alloc(struct dmamap_device *dev, struct dmamap_swiotlb *mem,
+		       size_t size, dmamap_phys_addr_t *phys);
+/* False when phys is not a pool allocation (caller frees elsewhere). */
+bool dm_swiotlb_free(struct dmamap_device *dev, struct dmamap_swiotlb *mem,
+		     dmamap_phys_addr_t phys, size_t size);
+
+bool dm_swiotlb_is_force(const struct dmamap_swiotlb *mem);
+
+/* Raw slot allocator, for the benchmark's no-copy figure and tests. */
+dmamap_phys_addr_t dm_swiotlb_find_slots_raw(struct dmamap_device *dev,
+					     struct dmamap_swiotlb *mem,
+					     dmamap_phys_addr_t orig,
+					     size_t size);
+void dm_swiotlb_release_raw(struct dmamap_device *dev,
+			    struct dmamap_swiotlb *mem,
+			    dmamap_phys_addr_t tlb, size_t size);
+
+#endif /* DM_SWIOTLB_H */

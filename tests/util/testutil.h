@@ -1,0 +1,77 @@
+/*
+ * tests/util/testutil.h - shared test fixtures: a simulated machine with a
+ * libdmamap context on it, a captured log, byte patterns.
+ *
+ * Tests only; never linked into the library or the command.
+ */
+#ifndef DMAMAP_TESTUTIL_H
+#define DMAMAP_TESTUTIL_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <dmamap/dma.h>
+#include <dmamap/platform.h>
+#include "sim.h"
+
+#define TU_GIB (1ULL << 30)
+#define TU_MIB (1ULL << 20)
+#define TU_LOG_MAX 64
+
+struct tu_env {
+	struct sim_machine *m;
+	struct dmamap_ctx *ctx;
+	char log[TU_LOG_MAX][256]; /* captured log lines, oldest first */
+	unsigned int nlog;         /* lines captured (saturates at TU_LOG_MAX) */
+	unsigned int nlog_total;   /* lines seen */
+};
+
+struct tu_opts {
+	uint64_t ram_gib;      /* total RAM: [0, min(ram, 3 GiB)) + the rest from 4 GiB (0: 8) */
+	const char *bootargs;  /* may be NULL */
+	enum dmamap_swiotlb_mode swiotlb_mode;
+	uint64_t swiotlb_bytes;
+	bool dynamic;
+	bool cc_guest;
+	unsigned int ncpus;    /* 0: 4 */
+};
+
+/* A machine with RAM below and above 4 GiB and a context on it; asserts on failure. */
+void tu_env_init(struct tu_env *e, const struct tu_opts *o);
+/* Same, but returns dmamap_ctx_create's result instead of asserting (ctx NULL on error). */
+int tu_env_try_init(struct tu_env *e, const struct tu_opts *o);
+void tu_env_fini(struct tu_env *e);
+
+/* A simulated device plus its library device (masks from firmware defaults). */
+struct tu_dev {
+	struct sim_device *sd;
+	struct dmamap_device *dev;
+};
+void tu_dev_add(struct tu_env *e, struct tu_dev *d, const char *name,
+		unsigned int addr_bits, bool coherent, enum dmamap_bus bus);
+/* Same with a full hardware description and optional restricted pool. */
+void tu_dev_add_desc(struct tu_env *e, struct tu_dev *d,
+		     const struct sim_device_desc *sdesc,
+		     struct dmamap_swiotlb *restricted);
+void tu_dev_remove(struct tu_dev *d);
+
+/* npages of RAM inside [lo, hi] and its CPU pointer; asserts on failure. */
+void *tu_alloc(struct tu_env *e, uint64_t npages, uint64_t lo, uint64_t hi,
+	       uint64_t *phys);
+void tu_free(struct tu_env *e, void *cpu, uint64_t npages);
+/* Buffers below and at/above 4 GiB. */
+void *tu_alloc_low(struct tu_env *e, uint64_t npages, uint64_t *phys);
+void *tu_alloc_high(struct tu_env *e, uint64_t npages, uint64_t *phys);
+
+/* Deterministic pattern: byte i of pattern seed s. */
+void tu_fill(void *buf, size_t len, uint32_t seed);
+/* Index of the first byte that differs from the pattern, or -1. */
+long tu_check(const void *buf, size_t len, uint32_t seed);
+
+/* True when some captured log line contains needle. */
+bool tu_log_has(const struct tu_env *e, const char *needle);
+
+#endif
