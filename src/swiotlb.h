@@ -109,4 +109,12 @@ void dm_swiotlb_release_raw(struct dmamap_device *dev,
 			    struct dmamap_swiotlb *mem,
 			    dmamap_phys_addr_t tlb, size_t size);
 
+/*
+ * Bookkeeping memory of mem's boot and grown pools in bytes (headers,
+ * per-slot records, bitmaps, areas); *nslots (may be NULL) receives their
+ * slot count.  For tests: the budget is at most 16 bytes per slot.
+ */
+uint64_t dm_swiotlb_bookkeeping_bytes(const struct dmamap_swiotlb *mem,
+				      uint64_t *nslots);
+
 #endif /* DM_SWIOTLB_H */

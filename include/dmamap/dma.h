@@ -26,6 +26,9 @@
 extern "C" {
 #endif
 
+/* The library is built with hidden visibility; what is declared here is its ABI. */
+#pragma GCC visibility push(default)
+
 /* ---- pages --------------------------------------------------------- */
 
 /*
@@ -265,6 +268,8 @@ int dmamap_pool_free(struct dmamap_pool *pool, void *cpu,
 		     dmamap_dma_addr_t handle);
 /* -EBUSY (and nothing freed) while any block is allocated. */
 int dmamap_pool_destroy(struct dmamap_pool *pool);
+
+#pragma GCC visibility pop
 
 #ifdef __cplusplus
 }

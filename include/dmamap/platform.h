@@ -24,6 +24,9 @@
 extern "C" {
 #endif
 
+/* The library is built with hidden visibility; what is declared here is its ABI. */
+#pragma GCC visibility push(default)
+
 /*
  * A linear range: CPU pointers [cpu, cpu + size) are physical addresses
  * [phys, phys + size).  When the platform lists these, the library turns
@@ -298,6 +301,8 @@ int dmamap_swiotlb_get_area_stats(struct dmamap_ctx *ctx,
 
 /* The error name for a negative errno this library returns ("EIO"). */
 const char *dmamap_strerror(int err);
+
+#pragma GCC visibility pop
 
 #ifdef __cplusplus
 }

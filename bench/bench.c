@@ -1,0 +1,827 @@
+/*
+ * bench/bench.c - `dmamap bench`: the cost of one map+unmap, measured
+ * against a plain memcpy of the same size in the same run (in the spirit
+ * of Linux's dma_map_benchmark).
+ *
+ * Owns: argument parsing for the bench subcommand, building a throw-away
+ * simulated machine + context + one coherent PCI device, the timing loops,
+ * and the report (an aligned table or one JSON object).
+ *
+ * Must never touch: library state except through the driver/platform API,
+ * with one read-only exception: for --backend swiotlb-slots it reads
+ * ctx->swiotlb (src/internal.h) to time the raw slot allocator
+ * (dm_swiotlb_find_slots_raw / dm_swiotlb_release_raw) without the copy.
+ * It never changes src/ or sim/ behaviour and never prints from a worker
+ * thread.
+ *
+ * Method (why each piece is there):
+ *  - mean ns/op comes from batches of BENCH_BATCH ops between two clock
+ *    reads, so the clock's own cost (~20 ns) is spread over 1024 ops and
+ *    vanishes from the figure;
+ *  - p50/p99 come from single ops timed alone (BENCH_SAMPLES_PER_BATCH
+ *    after every batch, i.e. one op in 64), each minus the measured cost
+ *    of an empty timed region, because a single op can be shorter than a
+ *    clock read;
+ *  - the memcpy baseline runs in the same process, same threads, same
+ *    source buffer, to one fixed (hot) destination, so results are ratios
+ *    that survive a change of machine;
+ *  - threads start together behind a pthread barrier, after a warm-up that
+ *    faults in the buffers and the bounce pool pages.
+ */
+#include "bench.h"
+
+#include "internal.h" /* struct dmamap_ctx: ctx->swiotlb, for swiotlb-slots only */
+#include "sim.h"
+#include "swiotlb.h"
+
+#include <dmamap/dma.h>
+#include <dmamap/platform.h>
+
+#include <errno.h>
+#include <jansson.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define BENCH_BATCH 1024u            /* ops per clock read for the mean */
+#define BENCH_SAMPLES_PER_BATCH 16u  /* single timed ops per batch: 1 in 64 */
+#define BENCH_SAMPLE_CAP (1u << 18)  /* per-thread reservoir of samples */
+#define BENCH_EMPTY_REPS 20001u      /* empty regions timed for the overhead */
+#define BENCH_MAX_THREADS 256u
+#define BENCH_MAX_DIRECT_SIZE (64ULL << 20)
+#define BENCH_MAX_BOUNCE_SIZE (256u << 10) /* 128 slots of 2 KiB */
+#define BENCH_GIB (1ULL << 30)
+
+/* Targets for one thread on the development machine (the brief's). */
+#define BENCH_TARGET_DIRECT_NS 10.0
+#define BENCH_TARGET_SLOTS_NS 30.0
+#define BENCH_BOUND_MUL 1.3
+#define BENCH_BOUND_ADD_NS 40.0
+
+enum bench_backend {
+	BENCH_DIRECT = 0,
+	BENCH_SWIOTLB,
+	BENCH_SLOTS,
+};
+
+static const char *const bench_backend_names[] = { "direct", "swiotlb",
+						   "swiotlb-slots" };
+
+struct bench_opts {
+	enum bench_backend backend;
+	unsigned int threads;
+	size_t size;
+	enum dmamap_data_direction dir;
+	const char *dir_name;
+	double seconds;
+	bool json;
+};
+
+struct bench;
+
+/*
+ * One worker.  Aligned to a cache line so the result counters of two
+ * threads never share one (they are written in the timed loop).
+ */
+struct bench_thread {
+	DM_ALIGNED_CL struct bench *b;
+	unsigned int idx;
+	pthread_t tid;
+	void *buf;            /* source buffer in simulated RAM above 4 GiB */
+	uint64_t buf_phys;
+	void *dst;            /* memcpy destination (host memory, stays hot) */
+	uint64_t rng;         /* xorshift state for reservoir sampling */
+
+	/* results */
+	uint64_t batch_ops, batch_ns;   /* the mean's inputs */
+	uint64_t all_ops;               /* timed phase, batches + samples */
+	uint64_t warm_ops;              /* warm-up ops (counted for validation) */
+	uint64_t failures;
+	uint64_t memcpy_ops, memcpy_ns;
+	uint64_t empty_ns;              /* median empty timed region */
+	uint64_t elapsed_ns;            /* the timed phase's wall time */
+	int64_t *samples;
+	size_t nsamples;
+	uint64_t seen;                  /* samples offered to the reservoir */
+};
+
+struct bench {
+	struct bench_opts o;
+	struct sim_machine *m;
+	struct dmamap_ctx *ctx;
+	struct sim_device *sd;
+	struct dmamap_device *dev;
+	struct dmamap_swiotlb *mem;   /* swiotlb-slots: the default pool */
+	pthread_barrier_t barrier;
+	double warm_seconds, memcpy_seconds;
+	struct bench_thread *t;
+	char log_first[256];          /* first library error, for the report */
+	_Atomic unsigned int nlog_err;
+};
+
+/* ---- small helpers ---------------------------------------------------- */
+
+static inline uint64_t bench_now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+static inline uint64_t bench_xorshift(uint64_t *s)
+{
+	uint64_t x = *s;
+	x ^= x << 13;
+	x ^= x >> 7;
+	x ^= x << 17;
+	*s = x;
+	return x;
+}
+
+static int bench_cmp_i64(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+	return (x > y) - (x < y);
+}
+
+static int bench_cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	return (x > y) - (x < y);
+}
+
+/*
+ * The library prints nothing itself; a worker must not print either, so
+ * the first error is kept for the report (map failures are the bug this
+ * benchmark must never hide).
+ */
+static void bench_log(void *priv, enum dmamap_log_level level, const char *msg)
+{
+	struct bench *b = priv;
+	if (level > DMAMAP_LOG_WARN)
+		return;
+	if (atomic_fetch_add(&b->nlog_err, 1) == 0)
+		snprintf(b->log_first, sizeof(b->log_first), "%s", msg);
+}
+
+/* ---- the operations being timed ---------------------------------------- */
+
+/*
+ * n map+unmap pairs (or slot find+release pairs).  The backend switch is
+ * outside the loops so each loop is straight-line calls into the library.
+ * noinline: a single sampled op and the empty region go through the same
+ * call, so the call's cost cancels when the empty region is subtracted.
+ * Returns the number of failed maps.
+ */
+static __attribute__((noinline)) uint64_t bench_ops(struct bench_thread *t,
+						     unsigned int n)
+{
+	struct bench *b = t->b;
+	struct dmamap_device *dev = b->dev;
+	const size_t size = b->o.size;
+	const enum dmamap_data_direction dir = b->o.dir;
+	uint64_t fail = 0;
+
+	switch (b->o.backend) {
+	case BENCH_DIRECT:
+	case BENCH_SWIOTLB:
+		for (unsigned int i = 0; i < n; i++) {
+			dmamap_dma_addr_t a = dmamap_map_single(dev, t->buf, size, dir);
+			if (dm_unlikely(a == DMAMAP_MAPPING_ERROR)) {
+				fail++;
+				continue;
+			}
+			dmamap_unmap_single(dev, a, size, dir);
+		}
+		break;
+	case BENCH_SLOTS: {
+		struct dmamap_swiotlb *mem = b->mem;
+		for (unsigned int i = 0; i < n; i++) {
+			dmamap_phys_addr_t tlb =
+				dm_swiotlb_find_slots_raw(dev, mem, t->buf_phys, size);
+			if (dm_unlikely(tlb == DM_SWIOTLB_ERROR)) {
+				fail++;
+				continue;
+			}
+			dm_swiotlb_release_raw(dev, mem, tlb, size);
+		}
+		break;
+	}
+	}
+	return fail;
+}
+
+static void bench_memcpy_batch(struct bench_thread *t, unsigned int n)
+{
+	const size_t size = t->b->o.size;
+	for (unsigned int i = 0; i < n; i++) {
+		memcpy(t->dst, t->buf, size);
+		/*
+		 * A compiler barrier: the copy must be done every time, not
+		 * folded into one (dst escapes, but be explicit).
+		 */
+		atomic_signal_fence(memory_order_seq_cst);
+	}
+}
+
+/* Keeps a uniform sample of everything offered (Algorithm R). */
+static void bench_keep_sample(struct bench_thread *t, int64_t v)
+{
+	t->seen++;
+	if (t->nsamples < BENCH_SAMPLE_CAP) {
+		t->samples[t->nsamples++] = v;
+		return;
+	}
+	uint64_t j = bench_xorshift(&t->rng) % t->seen;
+	if (j < BENCH_SAMPLE_CAP)
+		t->samples[j] = v;
+}
+
+/* Median cost of timing nothing (two clock reads around a zero-op call). */
+static uint64_t bench_empty_region(struct bench_thread *t)
+{
+	uint64_t *v = malloc(BENCH_EMPTY_REPS * sizeof(*v));
+	if (!v)
+		return 0;
+	for (unsigned int i = 0; i < BENCH_EMPTY_REPS; i++) {
+		uint64_t a = bench_now_ns();
+		bench_ops(t, 0);
+		uint64_t c = bench_now_ns();
+		v[i] = c - a;
+	}
+	qsort(v, BENCH_EMPTY_REPS, sizeof(*v), bench_cmp_u64);
+	uint64_t med = v[BENCH_EMPTY_REPS / 2];
+	free(v);
+	return med;
+}
+
+static void *bench_worker(void *arg)
+{
+	struct bench_thread *t = arg;
+	struct bench *b = t->b;
+
+	/* Each thread is one logical CPU: its own swiotlb area and stats slot. */
+	dmamap_set_cpu(t->idx);
+	t->empty_ns = bench_empty_region(t);
+
+	/* Warm-up: fault in buffer and pool pages, train caches and branches. */
+	pthread_barrier_wait(&b->barrier);
+	uint64_t end = bench_now_ns() + (uint64_t)(b->warm_seconds * 1e9);
+	do {
+		t->failures += bench_ops(t, BENCH_BATCH);
+		t->warm_ops += BENCH_BATCH;
+	} while (bench_now_ns() < end);
+
+	/* The baseline: memcpy of the same size, same source, fixed destination. */
+	pthread_barrier_wait(&b->barrier);
+	bench_memcpy_batch(t, BENCH_BATCH);
+	uint64_t start = bench_now_ns();
+	end = start + (uint64_t)(b->memcpy_seconds * 1e9);
+	uint64_t now = start;
+	do {
+		bench_memcpy_batch(t, BENCH_BATCH);
+		uint64_t n2 = bench_now_ns();
+		t->memcpy_ns += n2 - now;
+		t->memcpy_ops += BENCH_BATCH;
+		now = n2;
+	} while (now < end);
+
+	/* The timed phase: batches for the mean, lone ops for percentiles. */
+	pthread_barrier_wait(&b->barrier);
+	start = bench_now_ns();
+	end = start + (uint64_t)(b->o.seconds * 1e9);
+	now = start;
+	do {
+		uint64_t a = bench_now_ns();
+		t->failures += bench_ops(t, BENCH_BATCH);
+		uint64_t c = bench_now_ns();
+		t->batch_ns += c - a;
+		t->batch_ops += BENCH_BATCH;
+		t->all_ops += BENCH_BATCH;
+		for (unsigned int i = 0; i < BENCH_SAMPLES_PER_BATCH; i++) {
+			uint64_t s0 = bench_now_ns();
+			t->failures += bench_ops(t, 1);
+			uint64_t s1 = bench_now_ns();
+			bench_keep_sample(t, (int64_t)(s1 - s0) - (int64_t)t->empty_ns);
+			now = s1;
+		}
+		t->all_ops += BENCH_SAMPLES_PER_BATCH;
+	} while (now < end);
+	t->elapsed_ns = now - start;
+	return NULL;
+}
+
+/* ---- arguments ------------------------------------------------------------- */
+
+static void bench_usage(FILE *f)
+{
+	fputs("usage: dmamap bench [--backend direct|swiotlb|swiotlb-slots] [--threads N]\n"
+	      "                    [--size BYTES] [--dir to|from|bidi] [--seconds S] [--json]\n"
+	      "  direct         64-bit coherent PCI device: map+unmap never bounces\n"
+	      "  swiotlb        same device with swiotlb=force: every map bounces (copy in;\n"
+	      "                 copy back on unmap for from/bidi)\n"
+	      "  swiotlb-slots  the bounce pool's slot find+release alone, no copy\n"
+	      "  defaults: direct, 1 thread, 4096 bytes, to, 1 second.  BYTES takes k/m\n"
+	      "  suffixes (KiB/MiB); S may be fractional.  Exit: 0 ran, 1 a map failed,\n"
+	      "  2 bad usage.\n",
+	      f);
+}
+
+static int bench_bad(const char *opt, const char *val, const char *why)
+{
+	fprintf(stderr, "dmamap bench: bad %s '%s': %s\n", opt, val, why);
+	return 2;
+}
+
+static bool bench_parse_u64(const char *s, uint64_t *out)
+{
+	if (!s || !*s || *s == '-' || *s == '+')
+		return false;
+	char *end;
+	errno = 0;
+	unsigned long long v = strtoull(s, &end, 10);
+	if (errno || end == s)
+		return false;
+	uint64_t mul = 1;
+	if (*end == 'k' || *end == 'K')
+		mul = 1024, end++;
+	else if (*end == 'm' || *end == 'M')
+		mul = 1024 * 1024, end++;
+	if (*end || v > UINT64_MAX / mul)
+		return false;
+	*out = v * mul;
+	return true;
+}
+
+/* 0 parsed, 1 --help printed, 2 bad usage (one line on stderr said why). */
+static int bench_parse(int argc, char **argv, struct bench_opts *o)
+{
+	*o = (struct bench_opts){ .backend = BENCH_DIRECT, .threads = 1,
+				  .size = 4096, .dir = DMAMAP_TO_DEVICE,
+				  .dir_name = "to", .seconds = 1.0 };
+	for (int i = 1; i < argc; i++) {
+		const char *arg = argv[i];
+		if (!strcmp(arg, "--json")) {
+			o->json = true;
+			continue;
+		}
+		if (!strcmp(arg, "--help") || !strcmp(arg, "-h")) {
+			bench_usage(stdout);
+			return 1;
+		}
+		/* --opt VALUE or --opt=VALUE */
+		static const char *const with_value[] = { "--backend", "--threads",
+							  "--size", "--dir",
+							  "--seconds" };
+		const char *name = NULL, *val = NULL;
+		for (size_t k = 0; k < sizeof(with_value) / sizeof(with_value[0]); k++) {
+			size_t n = strlen(with_value[k]);
+			if (!strncmp(arg, with_value[k], n) &&
+			    (arg[n] == '\0' || arg[n] == '=')) {
+				name = with_value[k];
+				if (arg[n] == '=')
+					val = arg + n + 1;
+				else if (i + 1 < argc)
+					val = argv[++i];
+				break;
+			}
+		}
+		if (!name) {
+			fprintf(stderr, "dmamap bench: unknown option '%s' (try --help)\n", arg);
+			return 2;
+		}
+		if (!val) {
+			fprintf(stderr, "dmamap bench: %s needs a value\n", name);
+			return 2;
+		}
+		uint64_t v;
+		if (!strcmp(name, "--backend")) {
+			bool found = false;
+			for (unsigned int k = 0; k < 3; k++) {
+				if (!strcmp(val, bench_backend_names[k])) {
+					o->backend = (enum bench_backend)k;
+					found = true;
+				}
+			}
+			if (!found)
+				return bench_bad(name, val, "expected direct, swiotlb or swiotlb-slots");
+		} else if (!strcmp(name, "--threads")) {
+			if (!bench_parse_u64(val, &v) || v < 1 || v > BENCH_MAX_THREADS)
+				return bench_bad(name, val, "expected 1..256");
+			o->threads = (unsigned int)v;
+		} else if (!strcmp(name, "--size")) {
+			if (!bench_parse_u64(val, &v) || v < 1 || v > BENCH_MAX_DIRECT_SIZE)
+				return bench_bad(name, val, "expected 1..64m bytes");
+			o->size = (size_t)v;
+		} else if (!strcmp(name, "--dir")) {
+			if (!strcmp(val, "to"))
+				o->dir = DMAMAP_TO_DEVICE;
+			else if (!strcmp(val, "from"))
+				o->dir = DMAMAP_FROM_DEVICE;
+			else if (!strcmp(val, "bidi"))
+				o->dir = DMAMAP_BIDIRECTIONAL;
+			else
+				return bench_bad(name, val, "expected to, from or bidi");
+			o->dir_name = val;
+		} else { /* --seconds */
+			char *end;
+			errno = 0;
+			double s = strtod(val, &end);
+			if (errno || end == val || *end || !isfinite(s) || s <= 0 || s > 3600)
+				return bench_bad(name, val, "expected a number of seconds in (0, 3600]");
+			o->seconds = s;
+		}
+	}
+	if (o->backend != BENCH_DIRECT && o->size > BENCH_MAX_BOUNCE_SIZE) {
+		char v[32];
+		snprintf(v, sizeof(v), "%zu", o->size);
+		return bench_bad("--size", v,
+				 "larger than the 262144-byte bounce limit (swiotlb backends)");
+	}
+	return 0;
+}
+
+/* ---- set-up and tear-down --------------------------------------------------------- */
+
+static void bench_teardown(struct bench *b)
+{
+	if (b->t) {
+		for (unsigned int i = 0; i < b->o.threads; i++) {
+			struct bench_thread *t = &b->t[i];
+			if (t->buf)
+				sim_free_pages(b->m, t->buf_phys,
+					       (b->o.size + DMAMAP_PAGE_SIZE - 1) / DMAMAP_PAGE_SIZE);
+			free(t->dst);
+			free(t->samples);
+		}
+		free(b->t);
+	}
+	if (b->dev)
+		dmamap_device_remove(b->dev, NULL);
+	if (b->ctx)
+		dmamap_ctx_destroy(b->ctx);
+	if (b->m)
+		sim_machine_destroy(b->m);
+}
+
+/* 0, or 1 with one line on stderr naming what failed. */
+static int bench_setup(struct bench *b)
+{
+	const struct bench_opts *o = &b->o;
+	/* 3 GiB below 4 GiB (the bounce pool lives there) and 4 GiB above. */
+	struct sim_machine_desc md = {
+		.arch = DMAMAP_ARCH_X86,
+		.ncpus = o->threads,
+		.ram = { { 0, 3 * BENCH_GIB }, { 4 * BENCH_GIB, 4 * BENCH_GIB } },
+		.nram = 2,
+	};
+	const char *why = NULL;
+	int rc = sim_machine_create(&md, &b->m, &why);
+	if (rc) {
+		fprintf(stderr, "dmamap bench: cannot build the machine: %s\n",
+			why ? why : dmamap_strerror(rc));
+		return 1;
+	}
+	/*
+	 * swiotlb is on for every backend (RAM above 4 GiB turns it on in a
+	 * real kernel too, and the direct unmap then pays its "was this
+	 * bounced?" check).  The swiotlb backend forces bouncing so every
+	 * map of the 64-bit device goes through the default 64 MiB pool.
+	 */
+	struct dmamap_config cfg = {
+		.bootargs = o->backend == BENCH_SWIOTLB ? "swiotlb=force" : NULL,
+		.swiotlb_mode = DMAMAP_SWIOTLB_ON,
+		.log = bench_log,
+		.log_priv = b,
+	};
+	rc = dmamap_ctx_create(sim_platform(b->m), &cfg, &b->ctx);
+	if (rc) {
+		fprintf(stderr, "dmamap bench: cannot create the context: %s (%s)\n",
+			dmamap_strerror(rc), b->log_first);
+		return 1;
+	}
+	struct sim_device_desc sdd = { .name = "bench-nic", .bus = DMAMAP_BUS_PCI,
+				       .addr_bits = 64, .coherent = true };
+	rc = sim_device_create(b->m, &sdd, &b->sd);
+	if (rc) {
+		fprintf(stderr, "dmamap bench: cannot create the device: %s\n",
+			dmamap_strerror(rc));
+		return 1;
+	}
+	struct dmamap_device_desc dd;
+	sim_device_firmware_desc(b->sd, &dd);
+	rc = dmamap_device_add(b->ctx, &dd, &b->dev);
+	if (!rc)
+		rc = dmamap_set_mask_and_coherent(b->dev, DMAMAP_BIT_MASK(64));
+	if (rc) {
+		fprintf(stderr, "dmamap bench: cannot add the device: %s\n",
+			dmamap_strerror(rc));
+		return 1;
+	}
+	b->mem = b->ctx->swiotlb;
+	if (!b->mem && o->backend != BENCH_DIRECT) {
+		fprintf(stderr, "dmamap bench: the context has no bounce pool\n");
+		return 1;
+	}
+
+	b->t = calloc(o->threads, sizeof(*b->t));
+	if (!b->t) {
+		fprintf(stderr, "dmamap bench: out of memory\n");
+		return 1;
+	}
+	uint64_t npages = (o->size + DMAMAP_PAGE_SIZE - 1) / DMAMAP_PAGE_SIZE;
+	for (unsigned int i = 0; i < o->threads; i++) {
+		struct bench_thread *t = &b->t[i];
+		t->b = b;
+		t->idx = i;
+		t->rng = 0x9e3779b97f4a7c15ULL ^ ((uint64_t)i << 32 | 1);
+		/* Above 4 GiB: a 32-bit device could not reach it (honest buffers). */
+		if (sim_alloc_pages(b->m, npages, 1, 4 * BENCH_GIB, ~0ULL, &t->buf_phys)) {
+			fprintf(stderr, "dmamap bench: no simulated RAM for thread %u's buffer\n", i);
+			return 1;
+		}
+		t->buf = sim_phys_to_cpu(b->m, t->buf_phys);
+		t->dst = aligned_alloc(DMAMAP_PAGE_SIZE, npages * DMAMAP_PAGE_SIZE);
+		t->samples = malloc(BENCH_SAMPLE_CAP * sizeof(*t->samples));
+		if (!t->buf || !t->dst || !t->samples) {
+			fprintf(stderr, "dmamap bench: out of memory\n");
+			return 1;
+		}
+		/* Touch both so no page fault lands in a timed region. */
+		for (size_t k = 0; k < o->size; k++)
+			((unsigned char *)t->buf)[k] = (unsigned char)(k * 31 + i);
+		memset(t->dst, 0, npages * DMAMAP_PAGE_SIZE);
+	}
+	return 0;
+}
+
+/* ---- results --------------------------------------------------------------------- */
+
+struct bench_result {
+	uint64_t ops, batch_ops, failures, warm_ops;
+	double seconds;        /* longest thread's timed phase */
+	double ns_per_op;      /* per thread: batch time / batch ops */
+	double p50_ns, p99_ns;
+	double mops_total;     /* sum of the threads' rates */
+	double memcpy_ns_per_op, memcpy_mops_total;
+	double ratio;
+	double empty_ns;
+	double target_ns;
+	bool target_met;
+	const char *target_what;
+	uint64_t nsamples;
+};
+
+static void bench_collect(struct bench *b, struct bench_result *r)
+{
+	uint64_t bns = 0, mops = 0, mns = 0, ns_samples = 0, empty = 0, elapsed = 0;
+	memset(r, 0, sizeof(*r));
+	for (unsigned int i = 0; i < b->o.threads; i++) {
+		const struct bench_thread *t = &b->t[i];
+		r->ops += t->all_ops;
+		r->batch_ops += t->batch_ops;
+		r->failures += t->failures;
+		r->warm_ops += t->warm_ops;
+		bns += t->batch_ns;
+		mops += t->memcpy_ops;
+		mns += t->memcpy_ns;
+		empty += t->empty_ns;
+		ns_samples += t->nsamples;
+		if (t->elapsed_ns > elapsed)
+			elapsed = t->elapsed_ns;
+		if (t->batch_ns)
+			r->mops_total += (double)t->batch_ops / (double)t->batch_ns * 1e3;
+		if (t->memcpy_ns)
+			r->memcpy_mops_total +=
+				(double)t->memcpy_ops / (double)t->memcpy_ns * 1e3;
+	}
+	r->seconds = (double)elapsed / 1e9;
+	r->ns_per_op = r->batch_ops ? (double)bns / (double)r->batch_ops : 0;
+	r->memcpy_ns_per_op = mops ? (double)mns / (double)mops : 0;
+	r->ratio = r->memcpy_ns_per_op > 0 ? r->ns_per_op / r->memcpy_ns_per_op : 0;
+	r->empty_ns = (double)empty / b->o.threads;
+
+	/* Percentiles over every thread's samples together. */
+	int64_t *all = malloc((ns_samples ? ns_samples : 1) * sizeof(*all));
+	if (all && ns_samples) {
+		size_t n = 0;
+		for (unsigned int i = 0; i < b->o.threads; i++) {
+			memcpy(all + n, b->t[i].samples, b->t[i].nsamples * sizeof(*all));
+			n += b->t[i].nsamples;
+		}
+		qsort(all, n, sizeof(*all), bench_cmp_i64);
+		size_t i50 = n / 2, i99 = n * 99 / 100;
+		if (i99 >= n)
+			i99 = n - 1;
+		/* A lone op cheaper than the clock's jitter reads as <= 0: floor it. */
+		r->p50_ns = all[i50] > 0 ? (double)all[i50] : 0;
+		r->p99_ns = all[i99] > 0 ? (double)all[i99] : 0;
+	}
+	free(all);
+	r->nsamples = ns_samples;
+
+	switch (b->o.backend) {
+	case BENCH_DIRECT:
+		r->target_ns = BENCH_TARGET_DIRECT_NS;
+		r->target_what = "ns/op < 10";
+		break;
+	case BENCH_SWIOTLB:
+		r->target_ns = BENCH_BOUND_MUL * r->memcpy_ns_per_op + BENCH_BOUND_ADD_NS;
+		r->target_what = "ns/op <= 1.3 x memcpy + 40";
+		break;
+	case BENCH_SLOTS:
+		r->target_ns = BENCH_TARGET_SLOTS_NS;
+		r->target_what = "ns/op < 30";
+		break;
+	}
+	r->target_met = r->ns_per_op > 0 && r->ns_per_op <= r->target_ns;
+}
+
+/*
+ * Cross-checks the library's own counters against what the threads did.
+ * Returns a description of the first mismatch, or NULL.  Per-CPU device
+ * counters are exact only while each thread has its own slot.
+ */
+static const char *bench_validate(struct bench *b, const struct bench_result *r,
+				  char *buf, size_t len)
+{
+	struct dmamap_swiotlb_stats ss;
+	dmamap_swiotlb_get_stats(b->ctx, NULL, &ss);
+	if (ss.enabled && ss.used_bytes != 0) {
+		snprintf(buf, len, "bounce pool still holds %llu bytes after the run",
+			 (unsigned long long)ss.used_bytes);
+		return buf;
+	}
+	if (b->o.backend == BENCH_SLOTS || b->o.threads > DM_NR_PCPU_STATS)
+		return NULL;
+	struct dmamap_device_stats ds;
+	dmamap_device_get_stats(b->dev, &ds);
+	uint64_t made = r->ops + r->warm_ops - r->failures;
+	if (ds.maps != made) {
+		snprintf(buf, len, "device counted %llu maps, the threads made %llu",
+			 (unsigned long long)ds.maps, (unsigned long long)made);
+		return buf;
+	}
+	if (ds.live_mappings != 0) {
+		snprintf(buf, len, "%llu mappings still live after the run",
+			 (unsigned long long)ds.live_mappings);
+		return buf;
+	}
+	uint64_t want_bounced = b->o.backend == BENCH_SWIOTLB ? made : 0;
+	if (ds.bounced_maps != want_bounced) {
+		snprintf(buf, len, "%llu maps bounced, expected %llu",
+			 (unsigned long long)ds.bounced_maps,
+			 (unsigned long long)want_bounced);
+		return buf;
+	}
+	return NULL;
+}
+
+static const char *bench_bounce_note(const struct bench *b)
+{
+	switch (b->o.backend) {
+	case BENCH_DIRECT:
+		return "64-bit coherent PCI device, swiotlb on but nothing bounces";
+	case BENCH_SWIOTLB:
+		return "swiotlb=force: every map bounces through the default pool";
+	default:
+		return "slot find+release in the default pool, no copy";
+	}
+}
+
+static int bench_print_json(const struct bench *b, const struct bench_result *r,
+			    const char *invalid)
+{
+	json_t *o = json_pack(
+		"{s:s, s:i, s:I, s:s, s:I, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f,"
+		" s:I, s:f, s:s, s:s, s:f, s:b, s:I, s:b}",
+		"backend", bench_backend_names[b->o.backend],
+		"threads", (int)b->o.threads,
+		"size", (json_int_t)b->o.size,
+		"dir", b->o.dir_name,
+		"ops", (json_int_t)r->ops,
+		"seconds", r->seconds,
+		"ns_per_op", r->ns_per_op,
+		"p50_ns", r->p50_ns,
+		"p99_ns", r->p99_ns,
+		"mops_total", r->mops_total,
+		"memcpy_ns_per_op", r->memcpy_ns_per_op,
+		"memcpy_mops_total", r->memcpy_mops_total,
+		"ratio_to_memcpy", r->ratio,
+		"failures", (json_int_t)r->failures,
+		"clock_overhead_ns", r->empty_ns,
+		"device_ops", dmamap_device_ops_name(b->dev),
+		"note", bench_bounce_note(b),
+		"target_ns", r->target_ns,
+		"target_met", (int)r->target_met,
+		"samples", (json_int_t)r->nsamples,
+		"validated", invalid == NULL);
+	if (!o)
+		return -1;
+	if (b->o.backend == BENCH_SWIOTLB)
+		json_object_set_new(o, "bound_ns", json_real(r->target_ns));
+	if (invalid)
+		json_object_set_new(o, "error", json_string(invalid));
+	char *s = json_dumps(o, JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(6));
+	json_decref(o);
+	if (!s)
+		return -1;
+	puts(s);
+	free(s);
+	return 0;
+}
+
+static void bench_print_table(const struct bench *b, const struct bench_result *r,
+			      const char *invalid)
+{
+	const struct bench_opts *o = &b->o;
+	printf("dmamap bench: backend %s (%s)\n", bench_backend_names[o->backend],
+	       bench_bounce_note(b));
+	printf("  %u thread%s, %zu bytes, dir %s, %.2f s timed, %llu ops, %llu failures\n",
+	       o->threads, o->threads == 1 ? "" : "s", o->size, o->dir_name, r->seconds,
+	       (unsigned long long)r->ops, (unsigned long long)r->failures);
+	const char *what = o->backend == BENCH_SLOTS ? "slot find+release" : "map+unmap";
+	printf("\n  %-22s %10s %8s %8s %12s %10s\n", "", "ns/op", "p50", "p99",
+	       "Mop/s total", "x memcpy");
+	printf("  %-22s %10.1f %8.0f %8.0f %12.2f %10.2f\n", what, r->ns_per_op,
+	       r->p50_ns, r->p99_ns, r->mops_total, r->ratio);
+	char label[40];
+	snprintf(label, sizeof(label), "memcpy %zu B (hot)", o->size);
+	printf("  %-22s %10.1f %8s %8s %12.2f %10.2f\n", label, r->memcpy_ns_per_op,
+	       "", "", r->memcpy_mops_total, 1.0);
+	printf("\n  p50/p99 from %llu lone ops, less %.0f ns of clock overhead each\n",
+	       (unsigned long long)r->nsamples, r->empty_ns);
+	printf("  target (1 thread): %s = %.1f ns: %s\n", r->target_what, r->target_ns,
+	       r->target_met ? "met" : "MISSED");
+	if (invalid)
+		printf("  ERROR: %s\n", invalid);
+}
+
+int dmamap_cli_bench(int argc, char **argv)
+{
+	struct bench *b = calloc(1, sizeof(*b));
+	if (!b) {
+		fprintf(stderr, "dmamap bench: out of memory\n");
+		return 1;
+	}
+	int rc = bench_parse(argc, argv, &b->o);
+	if (rc) {
+		free(b);
+		return rc == 1 ? 0 : 2;
+	}
+	/* Short runs keep short warm-ups; the baseline gets a fifth of the time. */
+	b->warm_seconds = fmin(0.2, fmax(0.02, b->o.seconds / 10));
+	b->memcpy_seconds = fmin(1.0, fmax(0.05, b->o.seconds / 5));
+
+	if (bench_setup(b)) {
+		bench_teardown(b);
+		free(b);
+		return 1;
+	}
+	if (pthread_barrier_init(&b->barrier, NULL, b->o.threads)) {
+		fprintf(stderr, "dmamap bench: cannot make a barrier\n");
+		bench_teardown(b);
+		free(b);
+		return 1;
+	}
+	unsigned int started = 0;
+	/* Thread 0 runs on this thread; the rest are new threads. */
+	for (unsigned int i = 1; i < b->o.threads; i++) {
+		if (pthread_create(&b->t[i].tid, NULL, bench_worker, &b->t[i])) {
+			/* A barrier sized for all threads would hang: give up early. */
+			fprintf(stderr, "dmamap bench: cannot start thread %u\n", i);
+			exit(1);
+		}
+		started++;
+	}
+	bench_worker(&b->t[0]);
+	for (unsigned int i = 1; i <= started; i++)
+		pthread_join(b->t[i].tid, NULL);
+	pthread_barrier_destroy(&b->barrier);
+
+	struct bench_result r;
+	bench_collect(b, &r);
+	char why[320];
+	const char *invalid = bench_validate(b, &r, why, sizeof(why));
+	if (!invalid && r.failures) {
+		snprintf(why, sizeof(why), "%llu maps failed%s%.200s",
+			 (unsigned long long)r.failures, b->log_first[0] ? ": " : "",
+			 b->log_first);
+		invalid = why;
+	}
+	if (b->o.json) {
+		if (bench_print_json(b, &r, invalid)) {
+			fprintf(stderr, "dmamap bench: cannot build the JSON report\n");
+			invalid = "json";
+		}
+	} else {
+		bench_print_table(b, &r, invalid);
+	}
+	bench_teardown(b);
+	free(b);
+	return invalid ? 1 : 0;
+}

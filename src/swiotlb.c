@@ -1,0 +1,1249 @@
+/*
+ * src/swiotlb.c - the software bounce-buffer pool (see swiotlb.h).
+ *
+ * Owns: slot allocation, the bounce copies, pools (boot, grown, transient,
+ * restricted) and their statistics.  Never decides whether to bounce and
+ * never does cache maintenance (the callers do, on the bounce address).
+ *
+ * Bookkeeping, per 2 KiB slot: 12.125 bytes (Linux: about 24).
+ *   - 1 bit: a 128-bit free bitmap per 128-slot segment (bit set = free);
+ *   - 8 bytes: orig[], the original's phys address that the START of the
+ *     slot corresponds to (orig - offset-in-slot + k * 2 KiB), so any
+ *     address inside a mapping finds its original without a search;
+ *     ~0 for coherent allocations (nothing to copy);
+ *   - 4 bytes: meta[], bits 0..18 the bytes from the slot's start to the
+ *     mapping's end (0 past it: clamps syncs), and in a mapping's first
+ *     data slot also bits 19..25 the pad slots in front and bits 26..31
+ *     log2 of the allocation alignment, from which release recomputes the
+ *     slot count exactly as map computed it.
+ * Plus one 64-byte area record per area and one pool header per pool.
+ *
+ * Search: every area has a spinlock, its own counters and a cursor, the
+ * segment where it last allocated or freed.  A request first tries that
+ * segment (the slots just freed are still in the CPU cache, so the bounce
+ * copy lands in hot memory), then walks the area's other segments next-fit.
+ * Inside a segment the candidates for a run of n free slots come from
+ * shift-and over the bitmap, masked by the valid start positions
+ * (alignment, min_align_mask match, segment boundary), lowest first.  The
+ * areas interleave by segment (segment s belongs to area s & (nareas-1)),
+ * so finding a slot's area costs a mask, and each area's bitmaps lie in
+ * their own cache lines.  No global atomic on the map/unmap path.
+ *
+ * Placement rules (Linux's): an allocation of >= 4 KiB without
+ * alloc_align_mask and min_align_mask starts on a 4 KiB boundary (of the
+ * bus address); with min_align_mask the slot's bus address matches the
+ * original above the bits the in-slot offset (and pad slots) reproduce.
+ *
+ * Pools: the boot pool is pools[0]; grown pools are appended to a fixed
+ * array published with an atomic count and never removed before destroy,
+ * so readers walk it without a lock.  Transient pools (one request each,
+ * made while growing) live in a small table of packed (pfn, npages) words
+ * so contains() never touches freed memory; they are freed when their
+ * mapping is released.
+ *
+ * Statistics: used/hiwater/total cover the boot and grown pools; bounced
+ * bytes cover every pool; full failures are counted in the area of the
+ * thread whose request failed.
+ */
+#include "swiotlb.h"
+
+#include <sched.h>
+#include <stdlib.h>
+#include <string.h>
+
+#ifndef __SIZEOF_INT128__
+#error "swiotlb.c needs a compiler with unsigned __int128 (the segment bitmaps)"
+#endif
+__extension__ typedef unsigned __int128 dm_u128;
+
+#define DM_SLOT_MASK ((uint64_t)DM_IO_TLB_SIZE - 1)
+#define DM_SEG_BYTES ((uint64_t)DM_IO_TLB_SIZE * DM_IO_TLB_SEGSIZE) /* 256 KiB */
+#define DM_ORIG_NONE (~(uint64_t)0)
+#define DM_META_REM_MASK 0x7ffffu /* 19 bits: up to 256 KiB inclusive */
+#define DM_META_PAD_SHIFT 19
+#define DM_META_ALIGN_SHIFT 26
+#define DM_MAX_POOLS 64          /* boot + grown */
+#define DM_MAX_TRANSIENT 64      /* live one-request pools */
+#define DM_TR_NPAGES_BITS 12     /* packed transient range: pfn << 12 | npages */
+
+#define DM_U128(hi, lo) (((dm_u128)(hi) << 64) | (dm_u128)(lo))
+#define DM_ALL_ONES (~(dm_u128)0)
+
+/* Bits at multiples of 2^i, for periods 1..128. */
+static const dm_u128 dm_rep[8] = {
+	DM_U128(~0ULL, ~0ULL),
+	DM_U128(0x5555555555555555ULL, 0x5555555555555555ULL),
+	DM_U128(0x1111111111111111ULL, 0x1111111111111111ULL),
+	DM_U128(0x0101010101010101ULL, 0x0101010101010101ULL),
+	DM_U128(0x0001000100010001ULL, 0x0001000100010001ULL),
+	DM_U128(0x0000000100000001ULL, 0x0000000100000001ULL),
+	DM_U128(1, 1),
+	DM_U128(0, 1),
+};
+
+struct dm_swiotlb_area {
+	DM_ALIGNED_CL atomic_int lock;
+	uint32_t cur;             /* local segment tried first */
+	uint32_t nsegs;           /* segments owned */
+	uint32_t total;           /* slots owned */
+	dm_u128 *bits;            /* free bitmaps of the owned segments */
+	/* Written under the lock, read without it (statistics). */
+	_Atomic uint64_t used;    /* slots */
+	_Atomic uint64_t hiwater; /* slots */
+	_Atomic uint64_t bounced; /* bytes copied in at map time */
+	_Atomic uint64_t failures;/* full failures of requests starting here */
+};
+
+struct dm_swiotlb_pool {
+	dmamap_phys_addr_t start; /* 2 KiB aligned */
+	uint64_t len;             /* nslabs << 11 */
+	uint8_t *vaddr;           /* CPU pointer of start (one linear range) */
+	uint64_t *orig;
+	uint32_t *meta;
+	struct dm_swiotlb_area *areas;
+	unsigned int nareas;      /* power of two */
+	unsigned int ashift;      /* log2(nareas) */
+	uint64_t nslabs;
+	uint32_t nsegs;
+	bool owned;               /* pages from alloc_pages, freed at destroy */
+	bool transient;
+	uint64_t npages;          /* owned pages */
+	dm_u128 *bits_mem;
+	size_t bits_n;            /* entries in bits_mem */
+};
+
+struct dmamap_swiotlb {
+	/* Hot, read-only after create. */
+	struct dm_swiotlb_pool *boot;
+	dmamap_phys_addr_t boot_start;
+	uint64_t boot_len;
+	struct dmamap_ctx *ctx;
+	bool dynamic;
+	bool force;
+	bool restricted;
+	_Atomic unsigned int npools;   /* published pools[] entries */
+	_Atomic unsigned int ntr_hi;   /* transient table entries in use, upper bound */
+
+	dmamap_phys_addr_t phys_limit;
+	unsigned int nareas;           /* of the boot pool */
+	struct dm_swiotlb_pool *_Atomic pools[DM_MAX_POOLS];
+	pthread_mutex_t grow_lock;     /* one grower at a time (trylock) */
+
+	pthread_mutex_t tr_lock;       /* transient table writers, tr_* below */
+	_Atomic uint64_t tr_range[DM_MAX_TRANSIENT];
+	struct dm_swiotlb_pool *_Atomic tr_pool[DM_MAX_TRANSIENT];
+	_Atomic uint64_t tr_made;      /* transient pools ever made */
+	uint64_t tr_bounced;           /* folded in from freed transients */
+
+	struct dm_ratelimit rl_full;
+	struct dm_ratelimit rl_big;
+};
+
+/* ---- small helpers -------------------------------------------------------- */
+
+static inline void dm_cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#elif defined(__aarch64__)
+	__asm__ __volatile__("yield");
+#endif
+}
+
+static void dm_area_lock_slow(struct dm_swiotlb_area *a)
+{
+	unsigned int spins = 0;
+	for (;;) {
+		while (atomic_load_explicit(&a->lock, memory_order_relaxed)) {
+			if (++spins < 256) {
+				dm_cpu_relax();
+			} else {
+				sched_yield(); /* the holder may be preempted */
+				spins = 0;
+			}
+		}
+		if (!atomic_exchange_explicit(&a->lock, 1, memory_order_acquire))
+			return;
+	}
+}
+
+static inline void dm_area_lock(struct dm_swiotlb_area *a)
+{
+	if (dm_likely(!atomic_exchange_explicit(&a->lock, 1, memory_order_acquire)))
+		return;
+	dm_area_lock_slow(a);
+}
+
+static inline void dm_area_unlock(struct dm_swiotlb_area *a)
+{
+	atomic_store_explicit(&a->lock, 0, memory_order_release);
+}
+
+static inline uint64_t dm_ld(_Atomic uint64_t *p)
+{
+	return atomic_load_explicit(p, memory_order_relaxed);
+}
+
+static inline void dm_st(_Atomic uint64_t *p, uint64_t v)
+{
+	atomic_store_explicit(p, v, memory_order_relaxed);
+}
+
+static inline dm_u128 dm_lowbits(unsigned int n)
+{
+	return n >= 128 ? DM_ALL_ONES : (((dm_u128)1 << n) - 1);
+}
+
+static inline unsigned int dm_ctz128(dm_u128 x)
+{
+	uint64_t lo = (uint64_t)x;
+	return lo ? (unsigned int)__builtin_ctzll(lo)
+		  : 64u + (unsigned int)__builtin_ctzll((uint64_t)(x >> 64));
+}
+
+static inline dm_u128 dm_rotr128(dm_u128 x, unsigned int r)
+{
+	r &= 127;
+	return r ? (x >> r) | (x << (128 - r)) : x;
+}
+
+/* Bit p set: bits p .. p+n-1 of f are all set. */
+static inline dm_u128 dm_runs(dm_u128 f, unsigned int n)
+{
+	unsigned int have = 1;
+	while (have < n) {
+		unsigned int s = have < n - have ? have : n - have;
+		f &= f >> s;
+		have += s;
+	}
+	return f;
+}
+
+static inline unsigned int dm_log2_u64(uint64_t x) /* x a power of two */
+{
+	return (unsigned int)__builtin_ctzll(x);
+}
+
+static inline bool dm_is_low_mask(uint64_t m)
+{
+	return (m & (m + 1)) == 0;
+}
+
+static unsigned int dm_bitlen(uint64_t x)
+{
+	return x ? 64u - (unsigned int)__builtin_clzll(x) : 0;
+}
+
+static uint64_t dm_roundup_pow2(uint64_t x)
+{
+	return x <= 1 ? 1 : 1ULL << dm_bitlen(x - 1);
+}
+
+/* ---- a request's geometry ----------------------------------------------- */
+
+struct dm_req {
+	unsigned int nslots;   /* whole allocation, pad slots included */
+	unsigned int pad;      /* slots in front of the first data slot */
+	unsigned int off_low;  /* offset of the data in its first slot */
+	unsigned int rem;      /* off_low + mapping size: bytes from the first data slot */
+	unsigned int alog;     /* size alignment: log2, 0 for none */
+	uint64_t amask;        /* bus slot number & amask must equal aval */
+	uint64_t aval;
+	uint64_t bslots;       /* segment boundary in slots; 0: none */
+};
+
+/* The device's segment boundary in slots; 0: none (mask all ones). */
+static inline uint64_t dm_boundary_slots(const struct dmamap_device *dev)
+{
+	uint64_t bmask = dev ? dev->seg_boundary_mask : ~0ULL;
+	if (bmask + 1 == 0)
+		return 0;
+	uint64_t b = (bmask + 1) >> DM_IO_TLB_SHIFT;
+	return b ? b : 1;
+}
+
+/*
+ * Computes slot counts and placement constraints.  False when the request
+ * cannot fit a segment.
+ */
+static bool dm_req_init(const struct dmamap_device *dev, dmamap_phys_addr_t orig,
+			size_t mapping_size, unsigned int alloc_align_mask,
+			struct dm_req *rq)
+{
+	uint64_t min_mask = dev ? dev->min_align_mask : 0;
+	if (mapping_size == 0)
+		mapping_size = 1; /* one slot; nothing is copied past the size */
+	if (mapping_size > DM_SEG_BYTES)
+		return false;
+	unsigned int alog = dm_bitlen(alloc_align_mask);
+	uint64_t offset = orig & min_mask & ((uint64_t)alloc_align_mask | DM_SLOT_MASK);
+	uint64_t size = mapping_size + offset;
+	size = (size + (1ULL << alog) - 1) & ~((1ULL << alog) - 1);
+	if (size > DM_SEG_BYTES)
+		return false;
+	rq->nslots = (unsigned int)((size + DM_SLOT_MASK) >> DM_IO_TLB_SHIFT);
+	rq->pad = (unsigned int)(offset >> DM_IO_TLB_SHIFT);
+	rq->off_low = (unsigned int)(offset & DM_SLOT_MASK);
+	rq->rem = (unsigned int)(rq->off_low + mapping_size);
+	rq->alog = alog;
+
+	uint64_t aam = alloc_align_mask;
+	if (!aam && !min_mask && size >= DMAMAP_PAGE_SIZE)
+		aam = DMAMAP_PAGE_SIZE - 1;
+	aam |= DM_SLOT_MASK;
+	uint64_t iot = min_mask & ~aam;
+	rq->amask = (aam | iot) >> DM_IO_TLB_SHIFT;
+	rq->aval = (orig & iot) >> DM_IO_TLB_SHIFT;
+
+	rq->bslots = dm_boundary_slots(dev);
+	return true;
+}
+
+/* Valid start positions in the segment whose first slot is bus slot g. */
+static dm_u128 dm_seg_valid(const struct dm_req *rq, uint64_t g)
+{
+	dm_u128 m = DM_ALL_ONES;
+	uint64_t am = rq->amask;
+	if (am) {
+		if (dm_is_low_mask(am) && am < 128) {
+			m = dm_rep[dm_bitlen(am)] << ((rq->aval - g) & am);
+		} else if (dm_is_low_mask(am)) {
+			uint64_t p0 = (rq->aval - g) & am;
+			m = p0 < 128 ? (dm_u128)1 << p0 : 0;
+		} else {
+			m = 0;
+			for (unsigned int p = 0; p < 128; p++)
+				if (((g + p) & am) == rq->aval)
+					m |= (dm_u128)1 << p;
+		}
+	}
+	uint64_t b = rq->bslots;
+	if (b) {
+		unsigned int n = rq->nslots;
+		if (n > b)
+			return 0;
+		uint64_t ph = g & (b - 1);
+		if (b <= 128) {
+			dm_u128 pat = dm_rep[dm_log2_u64(b)] * dm_lowbits((unsigned int)(b - n + 1));
+			m &= dm_rotr128(pat, (unsigned int)ph);
+		} else if (ph && b - ph < 128) {
+			unsigned int pb = (unsigned int)(b - ph); /* boundary inside */
+			unsigned int lo = pb + 1 > n ? pb + 1 - n : 0;
+			m &= ~(dm_lowbits(pb) & ~dm_lowbits(lo));
+		}
+	}
+	return m;
+}
+
+/*
+ * True when one start mask serves every segment of a pool whose first bus
+ * slot is g0 (alignment periods up to a segment, boundaries on segments).
+ */
+static inline bool dm_req_uniform(const struct dm_req *rq, uint64_t g0)
+{
+	uint64_t am = rq->amask, b = rq->bslots;
+	return (am == 0 || (am < 128 && dm_is_low_mask(am))) &&
+	       (b == 0 || b <= 128 || (g0 & 127) == 0);
+}
+
+/* ---- pools ---------------------------------------------------------------- */
+
+static void dm_pool_free(struct dmamap_ctx *ctx, struct dm_swiotlb_pool *pool)
+{
+	if (!pool)
+		return;
+	if (pool->owned)
+		ctx->plat.ops->free_pages(ctx->plat.priv, pool->start, pool->npages);
+	free(pool->orig);
+	free(pool->meta);
+	free(pool->bits_mem);
+	free(pool->areas);
+	free(pool);
+}
+
+static size_t dm_round_cl(size_t n)
+{
+	return (n + DM_CACHELINE - 1) & ~(size_t)(DM_CACHELINE - 1);
+}
+
+/*
+ * Builds the bookkeeping over [phys, phys + nslabs * 2 KiB), which must be
+ * one linear CPU range.  nareas: a power of two, at most the segments.
+ */
+static struct dm_swiotlb_pool *dm_pool_new(struct dmamap_ctx *ctx,
+					   dmamap_phys_addr_t phys,
+					   uint64_t nslabs, unsigned int nareas)
+{
+	uint64_t len = nslabs << DM_IO_TLB_SHIFT;
+	uint8_t *vaddr = dm_phys_to_virt(ctx, phys);
+	if (!vaddr || (uint8_t *)dm_phys_to_virt(ctx, phys + len - 1) != vaddr + len - 1)
+		return NULL;
+	struct dm_swiotlb_pool *pool = calloc(1, sizeof(*pool));
+	if (!pool)
+		return NULL;
+	pool->start = phys;
+	pool->len = len;
+	pool->vaddr = vaddr;
+	pool->nslabs = nslabs;
+	pool->nsegs = (uint32_t)((nslabs + DM_IO_TLB_SEGSIZE - 1) / DM_IO_TLB_SEGSIZE);
+	pool->nareas = nareas;
+	pool->ashift = dm_log2_u64(nareas);
+	pool->orig = malloc(nslabs * sizeof(*pool->orig));
+	pool->meta = calloc(nslabs, sizeof(*pool->meta));
+	pool->areas = aligned_alloc(DM_CACHELINE, dm_round_cl(nareas * sizeof(*pool->areas)));
+	/* Each area's bitmaps start on their own cache line (4 per line). */
+	size_t per_line = DM_CACHELINE / sizeof(dm_u128);
+	size_t nbits = 0;
+	for (unsigned int a = 0; a < nareas; a++) {
+		size_t n = pool->nsegs / nareas + (a < pool->nsegs % nareas);
+		nbits += (n + per_line - 1) / per_line * per_line;
+	}
+	pool->bits_n = nbits;
+	pool->bits_mem = aligned_alloc(DM_CACHELINE, nbits * sizeof(dm_u128));
+	if (!pool->orig || !pool->meta || !pool->areas || !pool->bits_mem) {
+		dm_pool_free(ctx, pool);
+		return NULL;
+	}
+	memset(pool->areas, 0, nareas * sizeof(*pool->areas));
+	memset(pool->bits_mem, 0, nbits * sizeof(dm_u128));
+	size_t at = 0;
+	for (unsigned int a = 0; a < nareas; a++) {
+		struct dm_swiotlb_area *ar = &pool->areas[a];
+		atomic_init(&ar->lock, 0);
+		ar->nsegs = (uint32_t)(pool->nsegs / nareas + (a < pool->nsegs % nareas));
+		ar->bits = pool->bits_mem + at;
+		at += (ar->nsegs + per_line - 1) / per_line * per_line;
+		for (uint32_t ls = 0; ls < ar->nsegs; ls++) {
+			uint64_t gs = ((uint64_t)ls << pool->ashift) + a;
+			uint64_t left = nslabs - gs * DM_IO_TLB_SEGSIZE;
+			unsigned int n = left < DM_IO_TLB_SEGSIZE ? (unsigned int)left
+								  : DM_IO_TLB_SEGSIZE;
+			ar->bits[ls] = dm_lowbits(n);
+			ar->total += n;
+		}
+	}
+	return pool;
+}
+
+/* Pool memory from the platform: slots rounded to segments, areas limited. */
+static struct dm_swiotlb_pool *dm_pool_alloc(struct dmamap_ctx *ctx, uint64_t nslabs,
+					     unsigned int nareas,
+					     dmamap_phys_addr_t limit)
+{
+	const struct dmamap_platform_ops *ops = ctx->plat.ops;
+	nslabs = (nslabs + DM_IO_TLB_SEGSIZE - 1) / DM_IO_TLB_SEGSIZE * DM_IO_TLB_SEGSIZE;
+	uint64_t nsegs = nslabs / DM_IO_TLB_SEGSIZE;
+	nareas = (unsigned int)dm_roundup_pow2(nareas ? nareas : 1);
+	while (nareas > nsegs)
+		nareas >>= 1;
+	uint64_t npages = (nslabs << DM_IO_TLB_SHIFT) >> DMAMAP_PAGE_SHIFT;
+	dmamap_phys_addr_t phys;
+	/* Segment-aligned when possible: one start mask then fits all segments. */
+	if (ops->alloc_pages(ctx->plat.priv, npages, DM_SEG_BYTES >> DMAMAP_PAGE_SHIFT,
+			     limit, &phys) &&
+	    ops->alloc_pages(ctx->plat.priv, npages, 1, limit, &phys))
+		return NULL;
+	struct dm_swiotlb_pool *pool = dm_pool_new(ctx, phys, nslabs, nareas);
+	if (!pool) {
+		ops->free_pages(ctx->plat.priv, phys, npages);
+		return NULL;
+	}
+	pool->owned = true;
+	pool->npages = npages;
+	return pool;
+}
+
+static struct dmamap_swiotlb *dm_mem_new(struct dmamap_ctx *ctx,
+					 struct dm_swiotlb_pool *boot)
+{
+	struct dmamap_swiotlb *mem = aligned_alloc(DM_CACHELINE, dm_round_cl(sizeof(*mem)));
+	if (!mem)
+		return NULL;
+	memset(mem, 0, sizeof(*mem));
+	mem->ctx = ctx;
+	mem->boot = boot;
+	mem->boot_start = boot->start;
+	mem->boot_len = boot->len;
+	mem->nareas = boot->nareas;
+	atomic_init(&mem->pools[0], boot);
+	atomic_init(&mem->npools, 1);
+	pthread_mutex_init(&mem->grow_lock, NULL);
+	pthread_mutex_init(&mem->tr_lock, NULL);
+	dm_ratelimit_init(&mem->rl_full);
+	dm_ratelimit_init(&mem->rl_big);
+	return mem;
+}
+
+int dm_swiotlb_create(struct dmamap_ctx *ctx, const struct dm_swiotlb_params *p,
+		      struct dmamap_swiotlb **out)
+{
+	if (!ctx || !p || !out || p->nslabs == 0 || p->nslabs > (1ULL << 40))
+		return -EINVAL;
+	*out = NULL;
+	unsigned int nareas = p->nareas ? p->nareas : ctx->plat.ncpus;
+	struct dm_swiotlb_pool *boot = dm_pool_alloc(ctx, p->nslabs, nareas, p->phys_limit);
+	if (!boot)
+		return -ENOMEM;
+	struct dmamap_swiotlb *mem = dm_mem_new(ctx, boot);
+	if (!mem) {
+		dm_pool_free(ctx, boot);
+		return -ENOMEM;
+	}
+	mem->dynamic = p->dynamic;
+	mem->force = p->force;
+	mem->phys_limit = p->phys_limit;
+	*out = mem;
+	return 0;
+}
+
+int dm_swiotlb_create_at(struct dmamap_ctx *ctx, dmamap_phys_addr_t phys,
+			 uint64_t size, struct dmamap_swiotlb **out)
+{
+	if (!ctx || !out || (phys & DM_SLOT_MASK) || size < DM_IO_TLB_SIZE ||
+	    phys + size - 1 < phys)
+		return -EINVAL;
+	*out = NULL;
+	struct dm_swiotlb_pool *pool = dm_pool_new(ctx, phys, size >> DM_IO_TLB_SHIFT, 1);
+	if (!pool)
+		return -EINVAL;
+	struct dmamap_swiotlb *mem = dm_mem_new(ctx, pool);
+	if (!mem) {
+		dm_pool_free(ctx, pool);
+		return -ENOMEM;
+	}
+	mem->restricted = true;
+	mem->force = true; /* its users bounce every mapping */
+	mem->phys_limit = phys + size - 1;
+	*out = mem;
+	return 0;
+}
+
+void dm_swiotlb_destroy(struct dmamap_swiotlb *mem)
+{
+	if (!mem)
+		return;
+	struct dmamap_ctx *ctx = mem->ctx;
+	unsigned int n = atomic_load(&mem->npools);
+	for (unsigned int i = 0; i < n; i++)
+		dm_pool_free(ctx, atomic_load(&mem->pools[i]));
+	for (unsigned int i = 0; i < DM_MAX_TRANSIENT; i++)
+		dm_pool_free(ctx, atomic_load(&mem->tr_pool[i]));
+	pthread_mutex_destroy(&mem->grow_lock);
+	pthread_mutex_destroy(&mem->tr_lock);
+	pthread_mutex_destroy(&mem->rl_full.lock);
+	pthread_mutex_destroy(&mem->rl_big.lock);
+	free(mem);
+}
+
+bool dm_swiotlb_is_force(const struct dmamap_swiotlb *mem)
+{
+	return mem && mem->force;
+}
+
+/* ---- which pool holds an address ------------------------------------------- */
+
+static inline bool dm_tr_hit(uint64_t r, dmamap_phys_addr_t phys)
+{
+	if (!r)
+		return false;
+	uint64_t base = (r >> DM_TR_NPAGES_BITS) << DMAMAP_PAGE_SHIFT;
+	uint64_t len = (r & ((1u << DM_TR_NPAGES_BITS) - 1)) << DMAMAP_PAGE_SHIFT;
+	return phys - base < len;
+}
+
+/* The pool holding phys (*tidx: transient table index, else -1), or NULL. */
+static struct dm_swiotlb_pool *dm_pool_of(struct dmamap_swiotlb *mem,
+					  dmamap_phys_addr_t phys, int *tidx)
+{
+	*tidx = -1;
+	if (dm_likely(phys - mem->boot_start < mem->boot_len))
+		return mem->boot;
+	if (!mem->dynamic)
+		return NULL;
+	unsigned int n = atomic_load_explicit(&mem->npools, memory_order_acquire);
+	for (unsigned int i = 1; i < n; i++) {
+		struct dm_swiotlb_pool *p =
+			atomic_load_explicit(&mem->pools[i], memory_order_relaxed);
+		if (phys - p->start < p->len)
+			return p;
+	}
+	unsigned int hi = atomic_load_explicit(&mem->ntr_hi, memory_order_acquire);
+	for (unsigned int i = 0; i < hi; i++) {
+		if (dm_tr_hit(atomic_load_explicit(&mem->tr_range[i], memory_order_acquire),
+			      phys)) {
+			*tidx = (int)i;
+			return atomic_load_explicit(&mem->tr_pool[i], memory_order_acquire);
+		}
+	}
+	return NULL;
+}
+
+bool dm_swiotlb_contains(const struct dmamap_swiotlb *mem, dmamap_phys_addr_t phys)
+{
+	if (!mem)
+		return false;
+	if (dm_likely(phys - mem->boot_start < mem->boot_len))
+		return true;
+	if (dm_likely(!mem->dynamic))
+		return false;
+	int tidx;
+	return dm_pool_of((struct dmamap_swiotlb *)mem, phys, &tidx) != NULL;
+}
+
+/* ---- slot search ---------------------------------------------------------- */
+
+static inline uint64_t dm_pool_bus_slot(const struct dmamap_device *dev,
+					const struct dm_swiotlb_pool *pool)
+{
+	dmamap_dma_addr_t bus = dev ? dm_phys_to_dma(dev, pool->start) : pool->start;
+	if (bus == DMAMAP_MAPPING_ERROR)
+		bus = pool->start;
+	return bus >> DM_IO_TLB_SHIFT;
+}
+
+/* Called with the area locked.  First slot of the allocation, or -1. */
+static int64_t dm_area_search(struct dm_swiotlb_pool *pool, unsigned int a,
+			      const struct dm_req *rq, uint64_t g0, bool uniform,
+			      dm_u128 umask)
+{
+	struct dm_swiotlb_area *ar = &pool->areas[a];
+	unsigned int n = rq->nslots;
+	if (ar->total - dm_ld(&ar->used) < n)
+		return -1;
+	uint32_t nsegs = ar->nsegs, ls = ar->cur;
+	dm_u128 *bits = ar->bits;
+	for (uint32_t k = 0; k < nsegs; k++) {
+		dm_u128 f = bits[ls];
+		if (f) {
+			dm_u128 c = dm_runs(f, n);
+			if (c) {
+				uint64_t gs = ((uint64_t)ls << pool->ashift) + a;
+				c &= uniform ? umask
+					     : dm_seg_valid(rq, g0 + gs * DM_IO_TLB_SEGSIZE);
+				if (c) {
+					unsigned int p = dm_ctz128(c);
+					bits[ls] = f & ~(dm_lowbits(n) << p);
+					ar->cur = ls;
+					return (int64_t)(gs * DM_IO_TLB_SEGSIZE + p);
+				}
+			}
+		}
+		if (++ls == nsegs)
+			ls = 0;
+	}
+	return -1;
+}
+
+/* Tries every area of the pool, the caller's first.  Slot or -1. */
+static int64_t dm_pool_find(const struct dmamap_device *dev,
+			    struct dm_swiotlb_pool *pool, unsigned int cpu,
+			    const struct dm_req *rq, size_t bounce)
+{
+	uint64_t g0 = dm_pool_bus_slot(dev, pool);
+	bool uniform = dm_req_uniform(rq, g0);
+	dm_u128 umask = uniform ? dm_seg_valid(rq, g0) : 0;
+	if (uniform && !umask)
+		return -1;
+	unsigned int amask = pool->nareas - 1;
+	for (unsigned int i = 0; i <= amask; i++) {
+		unsigned int a = (cpu + i) & amask;
+		struct dm_swiotlb_area *ar = &pool->areas[a];
+		dm_area_lock(ar);
+		int64_t slot = dm_area_search(pool, a, rq, g0, uniform, umask);
+		if (slot >= 0) {
+			uint64_t used = dm_ld(&ar->used) + rq->nslots;
+			dm_st(&ar->used, used);
+			if (used > dm_ld(&ar->hiwater))
+				dm_st(&ar->hiwater, used);
+			if (bounce)
+				dm_st(&ar->bounced, dm_ld(&ar->bounced) + bounce);
+			dm_area_unlock(ar);
+			return slot;
+		}
+		dm_area_unlock(ar);
+	}
+	return -1;
+}
+
+/* Gives the allocation starting at slot `first` (n slots) back. */
+static void dm_pool_release(struct dm_swiotlb_pool *pool, uint64_t first, unsigned int n)
+{
+	uint64_t gs = first / DM_IO_TLB_SEGSIZE;
+	unsigned int a = (unsigned int)(gs & (pool->nareas - 1));
+	uint32_t ls = (uint32_t)(gs >> pool->ashift);
+	unsigned int p = (unsigned int)(first % DM_IO_TLB_SEGSIZE);
+	struct dm_swiotlb_area *ar = &pool->areas[a];
+	dm_area_lock(ar);
+	ar->bits[ls] |= dm_lowbits(n) << p;
+	dm_st(&ar->used, dm_ld(&ar->used) - n);
+	ar->cur = ls;
+	dm_area_unlock(ar);
+}
+
+/* ---- growth ------------------------------------------------------------------- */
+
+static void dm_tr_free(struct dmamap_swiotlb *mem, int tidx, struct dm_swiotlb_pool *pool)
+{
+	pthread_mutex_lock(&mem->tr_lock);
+	atomic_store_explicit(&mem->tr_range[tidx], 0, memory_order_release);
+	atomic_store_explicit(&mem->tr_pool[tidx], NULL, memory_order_release);
+	mem->tr_bounced += dm_ld(&pool->areas[0].bounced);
+	pthread_mutex_unlock(&mem->tr_lock);
+	dm_pool_free(mem->ctx, pool);
+}
+
+/*
+ * A one-request pool, placed so that the request's alignment can be met,
+ * with the request already allocated in it and bounced bytes counted.
+ */
+static struct dm_swiotlb_pool *dm_tr_make(const struct dmamap_device *dev,
+					  struct dmamap_swiotlb *mem,
+					  const struct dm_req *rq, size_t bounce,
+					  int64_t *slot)
+{
+	struct dmamap_ctx *ctx = mem->ctx;
+	uint64_t period = rq->amask && dm_is_low_mask(rq->amask) ? rq->amask + 1 : 1;
+	uint64_t lead = period > 1 ? rq->aval & (period - 1) : 0;
+	uint64_t nslots = lead + rq->nslots;
+	if (nslots > 2 * DM_IO_TLB_SEGSIZE)
+		return NULL;
+	uint64_t npages = (nslots + 1) / 2;
+	uint64_t align = dm_roundup_pow2(npages);
+	if (period / 2 > align)
+		align = period / 2;
+	dmamap_phys_addr_t limit = mem->phys_limit;
+	if (dev && !dev->nranges && dev->direct_limit && dev->direct_limit < limit)
+		limit = dev->direct_limit;
+	dmamap_phys_addr_t phys;
+	const struct dmamap_platform_ops *ops = ctx->plat.ops;
+	if (ops->alloc_pages(ctx->plat.priv, npages, align, limit, &phys))
+		return NULL;
+	struct dm_swiotlb_pool *pool = dm_pool_new(ctx, phys, npages * 2, 1);
+	if (!pool) {
+		ops->free_pages(ctx->plat.priv, phys, npages);
+		return NULL;
+	}
+	pool->owned = true;
+	pool->npages = npages;
+	pool->transient = true;
+	*slot = dm_pool_find(dev, pool, 0, rq, bounce);
+	if (*slot < 0) {
+		dm_pool_free(ctx, pool);
+		return NULL;
+	}
+	/* Publish: contains() and release find it from here on. */
+	pthread_mutex_lock(&mem->tr_lock);
+	int idx = -1;
+	for (int i = 0; i < DM_MAX_TRANSIENT; i++) {
+		if (!atomic_load_explicit(&mem->tr_range[i], memory_order_relaxed)) {
+			idx = i;
+			break;
+		}
+	}
+	if (idx < 0) {
+		pthread_mutex_unlock(&mem->tr_lock);
+		dm_pool_free(ctx, pool);
+		return NULL;
+	}
+	atomic_store_explicit(&mem->tr_pool[idx], pool, memory_order_release);
+	atomic_store_explicit(&mem->tr_range[idx],
+			      ((phys >> DMAMAP_PAGE_SHIFT) << DM_TR_NPAGES_BITS) | npages,
+			      memory_order_release);
+	if ((unsigned int)idx >= atomic_load_explicit(&mem->ntr_hi, memory_order_relaxed))
+		atomic_store_explicit(&mem->ntr_hi, (unsigned int)idx + 1,
+				      memory_order_release);
+	atomic_fetch_add_explicit(&mem->tr_made, 1, memory_order_relaxed);
+	pthread_mutex_unlock(&mem->tr_lock);
+	return pool;
+}
+
+/* Adds a pool of the boot pool's size (halved down to 1 MiB on failure). */
+static void dm_grow(struct dmamap_swiotlb *mem, unsigned int seen)
+{
+	if (pthread_mutex_trylock(&mem->grow_lock))
+		return; /* another thread is growing */
+	unsigned int n = atomic_load_explicit(&mem->npools, memory_order_relaxed);
+	if (n == seen && n < DM_MAX_POOLS) {
+		uint64_t nslabs = mem->boot->nslabs;
+		struct dm_swiotlb_pool *pool;
+		for (;;) {
+			pool = dm_pool_alloc(mem->ctx, nslabs, mem->nareas, mem->phys_limit);
+			if (pool || nslabs <= DM_IO_TLB_MIN_SLABS)
+				break;
+			nslabs /= 2;
+			if (nslabs < DM_IO_TLB_MIN_SLABS)
+				nslabs = DM_IO_TLB_MIN_SLABS;
+		}
+		if (pool) {
+			atomic_store_explicit(&mem->pools[n], pool, memory_order_relaxed);
+			atomic_store_explicit(&mem->npools, n + 1, memory_order_release);
+			dm_log(mem->ctx, DMAMAP_LOG_INFO,
+			       "swiotlb: grew by a pool of %llu bytes (%u pools)",
+			       (unsigned long long)(pool->nslabs << DM_IO_TLB_SHIFT), n + 1);
+		}
+	}
+	pthread_mutex_unlock(&mem->grow_lock);
+}
+
+/* ---- find + record --------------------------------------------------------------- */
+
+/* Slot of the allocation in *pool, or -1 (nothing free anywhere). */
+static int64_t dm_find(const struct dmamap_device *dev, struct dmamap_swiotlb *mem,
+		       const struct dm_req *rq, size_t bounce,
+		       struct dm_swiotlb_pool **pool)
+{
+	unsigned int cpu = dm_cpu();
+	int64_t slot = dm_pool_find(dev, mem->boot, cpu, rq, bounce);
+	if (dm_likely(slot >= 0)) {
+		*pool = mem->boot;
+		return slot;
+	}
+	if (!mem->dynamic)
+		return -1;
+	unsigned int from = 1;
+	for (int round = 0; round < 2; round++) {
+		unsigned int n = atomic_load_explicit(&mem->npools, memory_order_acquire);
+		for (unsigned int i = from; i < n; i++) {
+			struct dm_swiotlb_pool *p =
+				atomic_load_explicit(&mem->pools[i], memory_order_relaxed);
+			slot = dm_pool_find(dev, p, cpu, rq, bounce);
+			if (slot >= 0) {
+				*pool = p;
+				return slot;
+			}
+		}
+		if (round == 0 && atomic_load_explicit(&mem->npools, memory_order_acquire) != n) {
+			from = n; /* grown meanwhile: look there first */
+			continue;
+		}
+		/* All full: a pool just for this request, and grow for later ones. */
+		struct dm_swiotlb_pool *tp = dm_tr_make(dev, mem, rq, bounce, &slot);
+		dm_grow(mem, n);
+		if (tp) {
+			*pool = tp;
+			return slot;
+		}
+		return -1;
+	}
+	return -1;
+}
+
+/* Fills orig/meta for the allocation; returns the bounce address. */
+static inline dmamap_phys_addr_t dm_record(struct dm_swiotlb_pool *pool, uint64_t first,
+					   const struct dm_req *rq,
+					   dmamap_phys_addr_t orig)
+{
+	uint64_t s = first + rq->pad, end = first + rq->nslots;
+	uint64_t o = orig - rq->off_low;
+	unsigned int rem = rq->rem;
+	pool->orig[s] = o;
+	pool->meta[s] = rem | (rq->pad << DM_META_PAD_SHIFT) | (rq->alog << DM_META_ALIGN_SHIFT);
+	for (uint64_t i = s + 1; i < end; i++) {
+		o += DM_IO_TLB_SIZE;
+		rem = rem > DM_IO_TLB_SIZE ? rem - DM_IO_TLB_SIZE : 0;
+		pool->orig[i] = o;
+		pool->meta[i] = rem;
+	}
+	return pool->start + (s << DM_IO_TLB_SHIFT) + rq->off_low;
+}
+
+/* Slots of the allocation whose first data slot is s. */
+static inline void dm_alloc_of(const struct dm_swiotlb_pool *pool, uint64_t s,
+			       uint64_t *first, unsigned int *n)
+{
+	uint32_t m = pool->meta[s];
+	unsigned int pad = (m >> DM_META_PAD_SHIFT) & 127;
+	unsigned int alog = m >> DM_META_ALIGN_SHIFT;
+	uint64_t size = ((uint64_t)pad << DM_IO_TLB_SHIFT) + (m & DM_META_REM_MASK);
+	size = (size + (1ULL << alog) - 1) & ~((1ULL << alog) - 1);
+	*n = (unsigned int)((size + DM_SLOT_MASK) >> DM_IO_TLB_SHIFT);
+	if (*n == 0)
+		*n = 1;
+	*first = s - pad;
+}
+
+static uint64_t dm_used_slots(struct dmamap_swiotlb *mem, uint64_t *total)
+{
+	uint64_t used = 0, tot = 0;
+	unsigned int n = atomic_load_explicit(&mem->npools, memory_order_acquire);
+	for (unsigned int i = 0; i < n; i++) {
+		struct dm_swiotlb_pool *p = atomic_load_explicit(&mem->pools[i],
+								 memory_order_relaxed);
+		for (unsigned int a = 0; a < p->nareas; a++)
+			used += dm_ld(&p->areas[a].used);
+		tot += p->nslabs;
+	}
+	if (total)
+		*total = tot;
+	return used;
+}
+
+static void dm_full(struct dmamap_device *dev, struct dmamap_swiotlb *mem,
+		    size_t mapping_size, unsigned long attrs)
+{
+	struct dm_swiotlb_pool *boot = mem->boot;
+	struct dm_swiotlb_area *ar = &boot->areas[dm_cpu() & (boot->nareas - 1)];
+	atomic_fetch_add_explicit(&ar->failures, 1, memory_order_relaxed);
+	if (attrs & DMAMAP_ATTR_NO_WARN)
+		return;
+	if (!dm_ratelimit_ok(mem->ctx, &mem->rl_full, "swiotlb_tbl_map_single"))
+		return;
+	uint64_t total, used = dm_used_slots(mem, &total);
+	dm_log(mem->ctx, DMAMAP_LOG_WARN,
+	       "%s: swiotlb buffer is full (sz: %zu bytes), total %llu (slots), used %llu (slots)",
+	       dev && dev->name ? dev->name : "(no device)", mapping_size,
+	       (unsigned long long)total, (unsigned long long)used);
+}
+
+static void dm_too_big(struct dmamap_device *dev, struct dmamap_swiotlb *mem,
+		       size_t mapping_size, unsigned long attrs)
+{
+	if (attrs & DMAMAP_ATTR_NO_WARN)
+		return;
+	if (!dm_ratelimit_ok(mem->ctx, &mem->rl_big, "swiotlb_tbl_map_single"))
+		return;
+	dm_log(mem->ctx, DMAMAP_LOG_ERR, "%s: swiotlb: mapping of %zu bytes exceeds the maximum %zu",
+	       dev && dev->name ? dev->name : "(no device)", mapping_size,
+	       dm_swiotlb_max_mapping_size(dev));
+}
+
+/* ---- mapping ---------------------------------------------------------------------- */
+
+size_t dm_swiotlb_max_mapping_size(const struct dmamap_device *dev)
+{
+	unsigned int mask = dev ? dev->min_align_mask : 0;
+	size_t min_align = mask ? ((size_t)mask + DM_SLOT_MASK) & ~(size_t)DM_SLOT_MASK : 0;
+	return (size_t)DM_SEG_BYTES - min_align;
+}
+
+dmamap_phys_addr_t dm_swiotlb_tbl_map(struct dmamap_device *dev,
+				      struct dmamap_swiotlb *mem,
+				      dmamap_phys_addr_t orig, size_t mapping_size,
+				      unsigned int alloc_align_mask,
+				      enum dmamap_data_direction dir,
+				      unsigned long attrs)
+{
+	(void)dir;
+	if (dm_unlikely(!mem))
+		return DM_SWIOTLB_ERROR;
+	struct dm_req rq;
+	if (dm_unlikely(mapping_size > dm_swiotlb_max_mapping_size(dev) ||
+			!dm_req_init(dev, orig, mapping_size, alloc_align_mask, &rq))) {
+		dm_too_big(dev, mem, mapping_size, attrs);
+		return DM_SWIOTLB_ERROR;
+	}
+	void *src = mapping_size ? dm_phys_to_virt(mem->ctx, orig) : NULL;
+	if (dm_unlikely(mapping_size && !src))
+		return DM_SWIOTLB_ERROR; /* not RAM: nothing to bounce */
+	struct dm_swiotlb_pool *pool;
+	int64_t slot = dm_find(dev, mem, &rq, mapping_size, &pool);
+	if (dm_unlikely(slot < 0)) {
+		dm_full(dev, mem, mapping_size, attrs);
+		return DM_SWIOTLB_ERROR;
+	}
+	dmamap_phys_addr_t tlb = dm_record(pool, (uint64_t)slot, &rq, orig);
+	/* Always, even for FROM_DEVICE: a short device write must not leak pool data. */
+	if (mapping_size)
+		memcpy(pool->vaddr + (tlb - pool->start), src, mapping_size);
+	return tlb;
+}
+
+/* Copies between the bounce buffer at tlb and its original, clamped to the mapping. */
+static void dm_bounce(struct dmamap_ctx *ctx, struct dm_swiotlb_pool *pool,
+		      dmamap_phys_addr_t tlb, size_t size, bool to_device)
+{
+	uint64_t off = tlb - pool->start;
+	uint64_t s = off >> DM_IO_TLB_SHIFT;
+	uint64_t o = pool->orig[s];
+	if (o == DM_ORIG_NONE)
+		return;
+	unsigned int boff = (unsigned int)(off & DM_SLOT_MASK);
+	unsigned int rem = pool->meta[s] & DM_META_REM_MASK;
+	size_t avail = rem > boff ? rem - boff : 0;
+	if (size > avail)
+		size = avail;
+	if (!size)
+		return;
+	uint8_t *cpu = dm_phys_to_virt(ctx, o + boff);
+	if (!cpu)
+		return;
+	if (to_device)
+		memcpy(pool->vaddr + off, cpu, size);
+	else
+		memcpy(cpu, pool->vaddr + off, size);
+}
+
+static void dm_unmap_common(struct dmamap_swiotlb *mem, dmamap_phys_addr_t tlb,
+			    size_t size, bool copy_back)
+{
+	int tidx;
+	struct dm_swiotlb_pool *pool = dm_pool_of(mem, tlb, &tidx);
+	if (dm_unlikely(!pool)) {
+		dm_log(mem->ctx, DMAMAP_LOG_ERR,
+		       "swiotlb: unmap of 0x%llx, which is not in the pool",
+		       (unsigned long long)tlb);
+		return;
+	}
+	if (copy_back)
+		dm_bounce(mem->ctx, pool, tlb, size, false);
+	uint64_t first;
+	unsigned int n;
+	dm_alloc_of(pool, (tlb - pool->start) >> DM_IO_TLB_SHIFT, &first, &n);
+	dm_pool_release(pool, first, n);
+	if (dm_unlikely(tidx >= 0))
+		dm_tr_free(mem, tidx, pool);
+}
+
+void dm_swiotlb_tbl_unmap(struct dmamap_device *dev, struct dmamap_swiotlb *mem,
+			  dmamap_phys_addr_t tlb, size_t mapping_size,
+			  enum dmamap_data_direction dir, unsigned long attrs)
+{
+	(void)dev;
+	if (dm_unlikely(!mem))
+		return;
+	bool back = !(attrs & DMAMAP_ATTR_SKIP_CPU_SYNC) &&
+		    (dir == DMAMAP_FROM_DEVICE || dir == DMAMAP_BIDIRECTIONAL);
+	dm_unmap_common(mem, tlb, mapping_size, back);
+}
+
+void dm_swiotlb_sync_for_cpu(struct dmamap_device *dev, struct dmamap_swiotlb *mem,
+			     dmamap_phys_addr_t tlb, size_t size,
+			     enum dmamap_data_direction dir)
+{
+	(void)dev;
+	if (!mem || !(dir == DMAMAP_FROM_DEVICE || dir == DMAMAP_BIDIRECTIONAL))
+		return;
+	int tidx;
+	struct dm_swiotlb_pool *pool = dm_pool_of(mem, tlb, &tidx);
+	if (pool)
+		dm_bounce(mem->ctx, pool, tlb, size, false);
+}
+
+void dm_swiotlb_sync_for_device(struct dmamap_device *dev, struct dmamap_swiotlb *mem,
+				dmamap_phys_addr_t tlb, size_t size,
+				enum dmamap_data_direction dir)
+{
+	(void)dev;
+	if (!mem || !(dir == DMAMAP_TO_DEVICE || dir == DMAMAP_BIDIRECTIONAL))
+		return;
+	int tidx;
+	struct dm_swiotlb_pool *pool = dm_pool_of(mem, tlb, &tidx);
+	if (pool)
+		dm_bounce(mem->ctx, pool, tlb, size, true);
+}
+
+dmamap_phys_addr_t dm_swiotlb_find_slots_raw(struct dmamap_device *dev,
+					     struct dmamap_swiotlb *mem,
+					     dmamap_phys_addr_t orig, size_t size)
+{
+	struct dm_req rq;
+	if (!mem || size > dm_swiotlb_max_mapping_size(dev) ||
+	    !dm_req_init(dev, orig, size, 0, &rq))
+		return DM_SWIOTLB_ERROR;
+	struct dm_swiotlb_pool *pool;
+	int64_t slot = dm_find(dev, mem, &rq, 0, &pool);
+	if (slot < 0)
+		return DM_SWIOTLB_ERROR;
+	return dm_record(pool, (uint64_t)slot, &rq, orig);
+}
+
+void dm_swiotlb_release_raw(struct dmamap_device *dev, struct dmamap_swiotlb *mem,
+			    dmamap_phys_addr_t tlb, size_t size)
+{
+	(void)dev;
+	if (mem)
+		dm_unmap_common(mem, tlb, size, false);
+}
+
+/* ---- coherent allocations (restricted pools) ---------------------------------------- */
+
+void *dm_swiotlb_alloc(struct dmamap_device *dev, struct dmamap_swiotlb *mem,
+		       size_t size, dmamap_phys_addr_t *phys)
+{
+	if (!mem || !phys || size == 0 || size > DM_SEG_BYTES)
+		return NULL;
+	size = (size + DMAMAP_PAGE_SIZE - 1) & ~(size_t)(DMAMAP_PAGE_SIZE - 1);
+	/* Page aligned; min_align_mask does not apply (nothing to mirror). */
+	unsigned int nslots = (unsigned int)(size >> DM_IO_TLB_SHIFT);
+	struct dm_req rq = {
+		.nslots = nslots, .pad = 0, .off_low = 0,
+		.rem = (unsigned int)size, .alog = 0,
+		.amask = (DMAMAP_PAGE_SIZE - 1) >> DM_IO_TLB_SHIFT, .aval = 0,
+	};
+	rq.bslots = dm_boundary_slots(dev);
+	struct dm_swiotlb_pool *pool;
+	int64_t slot = dm_find(dev, mem, &rq, 0, &pool);
+	if (slot < 0)
+		return NULL;
+	uint64_t s = (uint64_t)slot;
+	pool->meta[s] = (unsigned int)size;
+	for (uint64_t i = s; i < s + nslots; i++)
+		pool->orig[i] = DM_ORIG_NONE;
+	*phys = pool->start + (s << DM_IO_TLB_SHIFT);
+	void *cpu = pool->vaddr + (s << DM_IO_TLB_SHIFT);
+	memset(cpu, 0, size);
+	return cpu;
+}
+
+bool dm_swiotlb_free(struct dmamap_device *dev, struct dmamap_swiotlb *mem,
+		     dmamap_phys_addr_t phys, size_t size)
+{
+	(void)dev;
+	(void)size;
+	if (!mem)
+		return false;
+	int tidx;
+	struct dm_swiotlb_pool *pool = dm_pool_of(mem, phys, &tidx);
+	if (!pool)
+		return false;
+	uint64_t first;
+	unsigned int n;
+	dm_alloc_of(pool, (phys - pool->start) >> DM_IO_TLB_SHIFT, &first, &n);
+	dm_pool_release(pool, first, n);
+	if (tidx >= 0)
+		dm_tr_free(mem, tidx, pool);
+	return true;
+}
+
+/* ---- restricted pools, statistics ------------------------------------------------------ */
+
+int dmamap_restricted_pool_create(struct dmamap_ctx *ctx, dmamap_phys_addr_t phys,
+				  uint64_t size, struct dmamap_swiotlb **out)
+{
+	if (!ctx || !out)
+		return -EINVAL;
+	*out = NULL;
+	if (size < DM_IO_TLB_SIZE || phys + size - 1 < phys ||
+	    (phys & (DMAMAP_PAGE_SIZE - 1))) {
+		dm_log(ctx, DMAMAP_LOG_ERR,
+		       "restricted-dma-pool: 0x%llx+0x%llx is not a page-aligned range of at least one slot",
+		       (unsigned long long)phys, (unsigned long long)size);
+		return -EINVAL;
+	}
+	if (!ctx->plat.ops->phys_is_ram(ctx->plat.priv, phys, size)) {
+		dm_log(ctx, DMAMAP_LOG_ERR, "restricted-dma-pool: 0x%llx+0x%llx is not RAM",
+		       (unsigned long long)phys, (unsigned long long)size);
+		return -EINVAL;
+	}
+	int rc = dm_swiotlb_create_at(ctx, phys, size, out);
+	if (rc) {
+		dm_log(ctx, DMAMAP_LOG_ERR, "restricted-dma-pool: 0x%llx+0x%llx: %s",
+		       (unsigned long long)phys, (unsigned long long)size, dmamap_strerror(rc));
+		return rc;
+	}
+	pthread_mutex_lock(&ctx->lock);
+	ctx->nrestricted++;
+	pthread_mutex_unlock(&ctx->lock);
+	return 0;
+}
+
+int dmamap_restricted_pool_destroy(struct dmamap_swiotlb *pool)
+{
+	if (!pool || !pool->restricted)
+		return -EINVAL;
+	if (dm_used_slots(pool, NULL))
+		return -EBUSY;
+	struct dmamap_ctx *ctx = pool->ctx;
+	pthread_mutex_lock(&ctx->lock);
+	ctx->nrestricted--;
+	pthread_mutex_unlock(&ctx->lock);
+	dm_swiotlb_destroy(pool);
+	return 0;
+}
+
+static struct dmamap_swiotlb *dm_mem_or_default(struct dmamap_ctx *ctx,
+						struct dmamap_swiotlb *pool)
+{
+	return pool ? pool : ctx ? ctx->swiotlb : NULL;
+}
+
+void dmamap_swiotlb_get_stats(struct dmamap_ctx *ctx, struct dmamap_swiotlb *pool,
+			      struct dmamap_swiotlb_stats *st)
+{
+	if (!st)
+		return;
+	memset(st, 0, sizeof(*st));
+	struct dmamap_swiotlb *mem = dm_mem_or_default(ctx, pool);
+	if (!mem)
+		return;
+	st->enabled = true;
+	st->force = mem->force;
+	st->nareas = mem->nareas;
+	st->boot_total_bytes = mem->boot->nslabs << DM_IO_TLB_SHIFT;
+	unsigned int n = atomic_load_explicit(&mem->npools, memory_order_acquire);
+	st->npools = n;
+	uint64_t used = 0, hi = 0, bounced = 0, fails = 0;
+	for (unsigned int i = 0; i < n; i++) {
+		struct dm_swiotlb_pool *p = atomic_load_explicit(&mem->pools[i],
+								 memory_order_relaxed);
+		st->total_bytes += p->len;
+		if (p->start < DM_SZ_4G)
+			st->below_4g_bytes += (p->start + p->len <= DM_SZ_4G ? p->len
+								       : DM_SZ_4G - p->start);
+		for (unsigned int a = 0; a < p->nareas; a++) {
+			struct dm_swiotlb_area *ar = &p->areas[a];
+			used += dm_ld(&ar->used);
+			hi += dm_ld(&ar->hiwater);
+			bounced += dm_ld(&ar->bounced);
+			fails += dm_ld(&ar->failures);
+		}
+	}
+	pthread_mutex_lock(&mem->tr_lock);
+	bounced += mem->tr_bounced;
+	for (unsigned int i = 0; i < DM_MAX_TRANSIENT; i++) {
+		struct dm_swiotlb_pool *p = atomic_load(&mem->tr_pool[i]);
+		if (p)
+			bounced += dm_ld(&p->areas[0].bounced);
+	}
+	pthread_mutex_unlock(&mem->tr_lock);
+	st->used_bytes = used << DM_IO_TLB_SHIFT;
+	st->used_hiwater_bytes = hi << DM_IO_TLB_SHIFT;
+	st->bounced_bytes = bounced;
+	st->full_failures = fails;
+	st->transient_pools = atomic_load_explicit(&mem->tr_made, memory_order_relaxed);
+}
+
+int dmamap_swiotlb_get_area_stats(struct dmamap_ctx *ctx, struct dmamap_swiotlb *pool,
+				  unsigned int area, struct dmamap_swiotlb_area_stats *st)
+{
+	struct dmamap_swiotlb *mem = dm_mem_or_default(ctx, pool);
+	if (!mem)
+		return -ENODEV;
+	if (!st || area >= mem->nareas)
+		return -EINVAL;
+	memset(st, 0, sizeof(*st));
+	unsigned int n = atomic_load_explicit(&mem->npools, memory_order_acquire);
+	for (unsigned int i = 0; i < n; i++) {
+		struct dm_swiotlb_pool *p = atomic_load_explicit(&mem->pools[i],
+								 memory_order_relaxed);
+		if (area >= p->nareas)
+			continue;
+		struct dm_swiotlb_area *ar = &p->areas[area];
+		st->total_slots += ar->total;
+		st->used_slots += dm_ld(&ar->used);
+		st->hiwater_slots += dm_ld(&ar->hiwater);
+	}
+	return 0;
+}
+
+uint64_t dm_swiotlb_bookkeeping_bytes(const struct dmamap_swiotlb *mem, uint64_t *nslots)
+{
+	uint64_t bytes = 0, slots = 0;
+	if (mem) {
+		bytes = sizeof(*mem);
+		unsigned int n = atomic_load_explicit(&((struct dmamap_swiotlb *)mem)->npools,
+						      memory_order_acquire);
+		for (unsigned int i = 0; i < n; i++) {
+			const struct dm_swiotlb_pool *p =
+				atomic_load_explicit(&((struct dmamap_swiotlb *)mem)->pools[i],
+						     memory_order_relaxed);
+			bytes += sizeof(*p) + p->nslabs * (sizeof(*p->orig) + sizeof(*p->meta)) +
+				 p->bits_n * sizeof(dm_u128) +
+				 dm_round_cl(p->nareas * sizeof(*p->areas));
+			slots += p->nslabs;
+		}
+	}
+	if (nslots)
+		*nslots = slots;
+	return bytes;
+}
