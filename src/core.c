@@ -168,11 +168,14 @@ static int dm_boot_swiotlb(struct dmamap_ctx *ctx)
 		.dynamic = ctx->cfg.swiotlb_dynamic,
 		.force = ctx->opts.swiotlb_force || ctx->cfg.cc_guest,
 	};
-	/* As Linux: halve the request down to 1 MiB when low memory is short. */
-	int rc = -ENOMEM;
-	while (p.nslabs >= DM_IO_TLB_MIN_SLABS) {
+	/*
+	 * As Linux: the requested size first (however small), then halves
+	 * down to 1 MiB when low memory is short.
+	 */
+	int rc;
+	for (;;) {
 		rc = dm_swiotlb_create(ctx, &p, &ctx->swiotlb);
-		if (rc != -ENOMEM)
+		if (rc != -ENOMEM || p.nslabs / 2 < DM_IO_TLB_MIN_SLABS)
 			break;
 		p.nslabs /= 2;
 	}

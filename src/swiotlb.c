@@ -266,9 +266,9 @@ static inline uint64_t dm_boundary_slots(const struct dmamap_device *dev)
  * Computes slot counts and placement constraints.  False when the request
  * cannot fit a segment.
  */
-static bool dm_req_init(const struct dmamap_device *dev, dmamap_phys_addr_t orig,
-			size_t mapping_size, unsigned int alloc_align_mask,
-			struct dm_req *rq)
+static inline __attribute__((always_inline)) bool
+dm_req_init(const struct dmamap_device *dev, dmamap_phys_addr_t orig,
+	    size_t mapping_size, unsigned int alloc_align_mask, struct dm_req *rq)
 {
 	uint64_t min_mask = dev ? dev->min_align_mask : 0;
 	if (mapping_size == 0)
@@ -388,7 +388,7 @@ static struct dm_swiotlb_pool *dm_pool_new(struct dmamap_ctx *ctx,
 	pool->nsegs = (uint32_t)((nslabs + DM_IO_TLB_SEGSIZE - 1) / DM_IO_TLB_SEGSIZE);
 	pool->nareas = nareas;
 	pool->ashift = dm_log2_u64(nareas);
-	pool->orig = malloc(nslabs * sizeof(*pool->orig));
+	pool->orig = calloc(nslabs, sizeof(*pool->orig));
 	pool->meta = calloc(nslabs, sizeof(*pool->meta));
 	pool->areas = aligned_alloc(DM_CACHELINE, dm_round_cl(nareas * sizeof(*pool->areas)));
 	/* Each area's bitmaps start on their own cache line (4 per line). */
@@ -551,15 +551,9 @@ static inline bool dm_tr_hit(uint64_t r, dmamap_phys_addr_t phys)
 	return phys - base < len;
 }
 
-/* The pool holding phys (*tidx: transient table index, else -1), or NULL. */
-static struct dm_swiotlb_pool *dm_pool_of(struct dmamap_swiotlb *mem,
-					  dmamap_phys_addr_t phys, int *tidx)
+static __attribute__((noinline)) struct dm_swiotlb_pool *
+dm_pool_of_slow(struct dmamap_swiotlb *mem, dmamap_phys_addr_t phys, int *tidx)
 {
-	*tidx = -1;
-	if (dm_likely(phys - mem->boot_start < mem->boot_len))
-		return mem->boot;
-	if (!mem->dynamic)
-		return NULL;
 	unsigned int n = atomic_load_explicit(&mem->npools, memory_order_acquire);
 	for (unsigned int i = 1; i < n; i++) {
 		struct dm_swiotlb_pool *p =
@@ -576,6 +570,18 @@ static struct dm_swiotlb_pool *dm_pool_of(struct dmamap_swiotlb *mem,
 		}
 	}
 	return NULL;
+}
+
+/* The pool holding phys (*tidx: transient table index, else -1), or NULL. */
+static inline struct dm_swiotlb_pool *dm_pool_of(struct dmamap_swiotlb *mem,
+						 dmamap_phys_addr_t phys, int *tidx)
+{
+	*tidx = -1;
+	if (dm_likely(phys - mem->boot_start < mem->boot_len))
+		return mem->boot;
+	if (!mem->dynamic)
+		return NULL;
+	return dm_pool_of_slow(mem, phys, tidx);
 }
 
 bool dm_swiotlb_contains(const struct dmamap_swiotlb *mem, dmamap_phys_addr_t phys)
@@ -634,10 +640,22 @@ static int64_t dm_area_search(struct dm_swiotlb_pool *pool, unsigned int a,
 	return -1;
 }
 
+/* Counts an allocation of n slots made in the locked area. */
+static inline void dm_area_account(struct dm_swiotlb_area *ar, unsigned int n,
+				   size_t bounce)
+{
+	uint64_t used = dm_ld(&ar->used) + n;
+	dm_st(&ar->used, used);
+	if (used > dm_ld(&ar->hiwater))
+		dm_st(&ar->hiwater, used);
+	if (bounce)
+		dm_st(&ar->bounced, dm_ld(&ar->bounced) + bounce);
+}
+
 /* Tries every area of the pool, the caller's first.  Slot or -1. */
-static int64_t dm_pool_find(const struct dmamap_device *dev,
-			    struct dm_swiotlb_pool *pool, unsigned int cpu,
-			    const struct dm_req *rq, size_t bounce)
+static __attribute__((noinline)) int64_t
+dm_pool_find_slow(const struct dmamap_device *dev, struct dm_swiotlb_pool *pool,
+		  unsigned int cpu, const struct dm_req *rq, size_t bounce)
 {
 	uint64_t g0 = dm_pool_bus_slot(dev, pool);
 	bool uniform = dm_req_uniform(rq, g0);
@@ -651,12 +669,7 @@ static int64_t dm_pool_find(const struct dmamap_device *dev,
 		dm_area_lock(ar);
 		int64_t slot = dm_area_search(pool, a, rq, g0, uniform, umask);
 		if (slot >= 0) {
-			uint64_t used = dm_ld(&ar->used) + rq->nslots;
-			dm_st(&ar->used, used);
-			if (used > dm_ld(&ar->hiwater))
-				dm_st(&ar->hiwater, used);
-			if (bounce)
-				dm_st(&ar->bounced, dm_ld(&ar->bounced) + bounce);
+			dm_area_account(ar, rq->nslots, bounce);
 			dm_area_unlock(ar);
 			return slot;
 		}
@@ -665,8 +678,39 @@ static int64_t dm_pool_find(const struct dmamap_device *dev,
 	return -1;
 }
 
+/*
+ * The fast path: the caller's area, the segment it last used, one start
+ * mask for all segments.  Everything else goes to dm_pool_find_slow.
+ */
+static inline __attribute__((always_inline)) int64_t
+dm_pool_find(const struct dmamap_device *dev, struct dm_swiotlb_pool *pool,
+	     unsigned int cpu, const struct dm_req *rq, size_t bounce)
+{
+	uint64_t g0 = dm_pool_bus_slot(dev, pool);
+	uint64_t am = rq->amask;
+	if (dm_likely(am < 128 && dm_is_low_mask(am) && rq->bslots == 0)) {
+		dm_u128 umask = dm_rep[dm_bitlen(am)] << ((rq->aval - g0) & am);
+		unsigned int a = cpu & (pool->nareas - 1), n = rq->nslots;
+		struct dm_swiotlb_area *ar = &pool->areas[a];
+		dm_area_lock(ar);
+		uint32_t ls = ar->cur;
+		dm_u128 f = ar->bits[ls];
+		dm_u128 c = dm_runs(f, n) & umask;
+		if (dm_likely(c)) {
+			unsigned int p = dm_ctz128(c);
+			ar->bits[ls] = f & ~(dm_lowbits(n) << p);
+			dm_area_account(ar, n, bounce);
+			dm_area_unlock(ar);
+			return (int64_t)((((uint64_t)ls << pool->ashift) + a) *
+					 DM_IO_TLB_SEGSIZE + p);
+		}
+		dm_area_unlock(ar);
+	}
+	return dm_pool_find_slow(dev, pool, cpu, rq, bounce);
+}
+
 /* Gives the allocation starting at slot `first` (n slots) back. */
-static void dm_pool_release(struct dm_swiotlb_pool *pool, uint64_t first, unsigned int n)
+static inline void dm_pool_release(struct dm_swiotlb_pool *pool, uint64_t first, unsigned int n)
 {
 	uint64_t gs = first / DM_IO_TLB_SEGSIZE;
 	unsigned int a = (unsigned int)(gs & (pool->nareas - 1));
@@ -774,12 +818,10 @@ static void dm_grow(struct dmamap_swiotlb *mem, unsigned int seen)
 			if (nslabs < DM_IO_TLB_MIN_SLABS)
 				nslabs = DM_IO_TLB_MIN_SLABS;
 		}
+		/* Silent, as Linux: the map path may run with NO_WARN. */
 		if (pool) {
 			atomic_store_explicit(&mem->pools[n], pool, memory_order_relaxed);
 			atomic_store_explicit(&mem->npools, n + 1, memory_order_release);
-			dm_log(mem->ctx, DMAMAP_LOG_INFO,
-			       "swiotlb: grew by a pool of %llu bytes (%u pools)",
-			       (unsigned long long)(pool->nslabs << DM_IO_TLB_SHIFT), n + 1);
 		}
 	}
 	pthread_mutex_unlock(&mem->grow_lock);
@@ -787,19 +829,13 @@ static void dm_grow(struct dmamap_swiotlb *mem, unsigned int seen)
 
 /* ---- find + record --------------------------------------------------------------- */
 
-/* Slot of the allocation in *pool, or -1 (nothing free anywhere). */
-static int64_t dm_find(const struct dmamap_device *dev, struct dmamap_swiotlb *mem,
-		       const struct dm_req *rq, size_t bounce,
-		       struct dm_swiotlb_pool **pool)
+/* The grown pools, then a transient pool.  Slot or -1. */
+static __attribute__((noinline)) int64_t
+dm_find_dynamic(const struct dmamap_device *dev, struct dmamap_swiotlb *mem,
+		unsigned int cpu, const struct dm_req *rq, size_t bounce,
+		struct dm_swiotlb_pool **pool)
 {
-	unsigned int cpu = dm_cpu();
-	int64_t slot = dm_pool_find(dev, mem->boot, cpu, rq, bounce);
-	if (dm_likely(slot >= 0)) {
-		*pool = mem->boot;
-		return slot;
-	}
-	if (!mem->dynamic)
-		return -1;
+	int64_t slot = -1;
 	unsigned int from = 1;
 	for (int round = 0; round < 2; round++) {
 		unsigned int n = atomic_load_explicit(&mem->npools, memory_order_acquire);
@@ -826,6 +862,22 @@ static int64_t dm_find(const struct dmamap_device *dev, struct dmamap_swiotlb *m
 		return -1;
 	}
 	return -1;
+}
+
+/* Slot of the allocation in *pool, or -1 (nothing free anywhere). */
+static inline __attribute__((always_inline)) int64_t
+dm_find(const struct dmamap_device *dev, struct dmamap_swiotlb *mem,
+	const struct dm_req *rq, size_t bounce, struct dm_swiotlb_pool **pool)
+{
+	unsigned int cpu = dm_cpu();
+	int64_t slot = dm_pool_find(dev, mem->boot, cpu, rq, bounce);
+	if (dm_likely(slot >= 0)) {
+		*pool = mem->boot;
+		return slot;
+	}
+	if (!mem->dynamic)
+		return -1;
+	return dm_find_dynamic(dev, mem, cpu, rq, bounce, pool);
 }
 
 /* Fills orig/meta for the allocation; returns the bounce address. */
@@ -973,8 +1025,9 @@ static void dm_bounce(struct dmamap_ctx *ctx, struct dm_swiotlb_pool *pool,
 		memcpy(cpu, pool->vaddr + off, size);
 }
 
-static void dm_unmap_common(struct dmamap_swiotlb *mem, dmamap_phys_addr_t tlb,
-			    size_t size, bool copy_back)
+static inline __attribute__((always_inline)) void
+dm_unmap_common(struct dmamap_swiotlb *mem, dmamap_phys_addr_t tlb, size_t size,
+		bool copy_back)
 {
 	int tidx;
 	struct dm_swiotlb_pool *pool = dm_pool_of(mem, tlb, &tidx);
@@ -1145,6 +1198,16 @@ int dmamap_restricted_pool_destroy(struct dmamap_swiotlb *pool)
 		return -EBUSY;
 	struct dmamap_ctx *ctx = pool->ctx;
 	pthread_mutex_lock(&ctx->lock);
+	/* A device still pointing at the pool would bounce into freed state. */
+	for (unsigned int i = 0; i < ctx->ndevices; i++) {
+		if (ctx->devices[i]->swiotlb == pool) {
+			pthread_mutex_unlock(&ctx->lock);
+			dm_log(ctx, DMAMAP_LOG_ERR,
+			       "restricted pool destroyed while device %s still uses it: refused",
+			       ctx->devices[i]->name);
+			return -EBUSY;
+		}
+	}
 	ctx->nrestricted--;
 	pthread_mutex_unlock(&ctx->lock);
 	dm_swiotlb_destroy(pool);

@@ -79,6 +79,12 @@ static void test_swiotlb_detection(void **state)
 	dmamap_swiotlb_get_stats(e.ctx, NULL, &ss);
 	assert_false(ss.enabled);
 	tu_env_fini(&e);
+	/* Even a tiny pool goes in low memory, where 32-bit devices reach it. */
+	tu_env_init(&e, &(struct tu_opts){ .bootargs = "swiotlb=128" });
+	dmamap_swiotlb_get_stats(e.ctx, NULL, &ss);
+	assert_int_equal(ss.boot_total_bytes, 256 * 1024);
+	assert_int_equal(ss.below_4g_bytes, 256 * 1024);
+	tu_env_fini(&e);
 	/* Confidential VM: 6% of RAM, clamped to 64 MiB..1 GiB. */
 	tu_env_init(&e, &(struct tu_opts){ .ram_gib = 16, .cc_guest = true });
 	dmamap_swiotlb_get_stats(e.ctx, NULL, &ss);
@@ -556,6 +562,42 @@ static void test_dma_pool(void **state)
 	tu_env_fini(&e);
 }
 
+static void test_restricted_pool(void **state)
+{
+	(void)state;
+	struct tu_env e;
+	struct tu_dev d;
+	struct dmamap_swiotlb *pool;
+	tu_env_init(&e, NULL);
+	assert_int_equal(sim_reserve(e.m, 0x40000000ULL, 2 * TU_MIB), 0);
+	assert_int_equal(dmamap_restricted_pool_create(e.ctx, 0x40000000ULL, 2 * TU_MIB, &pool), 0);
+	struct sim_device_desc sd = { .name = "wifi", .bus = DMAMAP_BUS_PLATFORM,
+				      .addr_bits = 32, .coherent = true };
+	tu_dev_add_desc(&e, &d, &sd, pool);
+	assert_string_equal(dmamap_device_ops_name(d.dev), "swiotlb");
+	uint64_t lphys;
+	uint8_t *lo = tu_alloc_low(&e, 1, &lphys);
+	tu_fill(lo, 700, 70);
+	/* Reachable memory bounces anyway: the pool is the only memory it may touch. */
+	dmamap_dma_addr_t a = dmamap_map_single(d.dev, lo, 700, DMAMAP_TO_DEVICE);
+	assert_true(a >= 0x40000000ULL && a + 699 < 0x40000000ULL + 2 * TU_MIB);
+	uint8_t got[700];
+	assert_int_equal(sim_dma_read(d.sd, a, got, sizeof(got)), 0);
+	assert_int_equal(tu_check(got, sizeof(got), 70), -1);
+	dmamap_unmap_single(d.dev, a, 700, DMAMAP_TO_DEVICE);
+	dmamap_dma_addr_t h;
+	void *ring = dmamap_alloc_coherent(d.dev, 8192, &h);
+	assert_non_null(ring);
+	assert_true(h >= 0x40000000ULL && h + 8191 < 0x40000000ULL + 2 * TU_MIB);
+	assert_int_equal(dmamap_restricted_pool_destroy(pool), -EBUSY); /* busy slots */
+	dmamap_free_coherent(d.dev, 8192, ring, h);
+	assert_int_equal(dmamap_restricted_pool_destroy(pool), -EBUSY); /* a user */
+	assert_true(tu_log_has(&e, "still uses it"));
+	tu_dev_remove(&d);
+	assert_int_equal(dmamap_restricted_pool_destroy(pool), 0);
+	tu_env_fini(&e);
+}
+
 static void test_strerror(void **state)
 {
 	(void)state;
@@ -582,6 +624,7 @@ int main(void)
 		cmocka_unit_test(test_sg_pool_exhausted),
 		cmocka_unit_test(test_misuse),
 		cmocka_unit_test(test_dma_pool),
+		cmocka_unit_test(test_restricted_pool),
 		cmocka_unit_test(test_strerror),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
