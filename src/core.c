@@ -379,13 +379,13 @@ void dmamap_device_get_stats(struct dmamap_device *dev, struct dmamap_device_sta
 	memset(st, 0, sizeof(*st));
 	if (!dev)
 		return;
-	st->maps = DM_SUM(dev, maps);
+	st->coherent_allocs = DM_SUM(dev, coherent_allocs);
+	st->maps = DM_SUM(dev, opened) - st->coherent_allocs + DM_SUM(dev, sg_extra);
 	st->map_failures = DM_SUM(dev, map_failures);
 	st->bytes_mapped = DM_SUM(dev, bytes_mapped);
 	st->bounced_maps = DM_SUM(dev, bounced_maps);
 	st->bounced_bytes = DM_SUM(dev, bounced_bytes);
 	st->live_mappings = DM_SUM(dev, opened) - DM_SUM(dev, closed);
-	st->coherent_allocs = DM_SUM(dev, coherent_allocs);
 	st->coherent_bytes = DM_SUM(dev, coherent_bytes);
 }
 

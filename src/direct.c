@@ -54,7 +54,7 @@ static dmamap_dma_addr_t dm_direct_bounce(struct dmamap_device *dev,
 			       (unsigned long long)dev->direct_limit);
 		return DMAMAP_MAPPING_ERROR;
 	}
-	if (!ctx->plat.ops->phys_is_ram(ctx->plat.priv, phys, size)) {
+	if (!dm_phys_is_ram(ctx, phys, size)) {
 		*err = -EIO;
 		dm_log(ctx, DMAMAP_LOG_ERR,
 		       "%s: 0x%llx+%zu is not RAM: refusing to bounce MMIO",

@@ -157,13 +157,18 @@ struct dmamap_ctx {
  * has one writer thread, which holds for up to DM_NR_PCPU_STATS CPUs.
  */
 struct dm_pcpu_stats {
-	DM_ALIGNED_CL _Atomic uint64_t maps;
+	/*
+	 * opened counts map calls and allocations; maps is derived
+	 * (opened - coherent_allocs + sg_extra) so a single map costs two
+	 * counter updates, not three.
+	 */
+	DM_ALIGNED_CL _Atomic uint64_t opened;
+	_Atomic uint64_t sg_extra;  /* sg entries beyond the first, per map_sg */
 	_Atomic uint64_t map_failures;
 	_Atomic uint64_t bytes_mapped;
 	_Atomic uint64_t bounced_maps;
 	_Atomic uint64_t bounced_bytes;
-	_Atomic uint64_t opened;   /* mappings and allocations made */
-	_Atomic uint64_t closed;   /* ... and released */
+	_Atomic uint64_t closed;   /* unmaps and frees */
 	_Atomic uint64_t coherent_allocs;
 	_Atomic uint64_t coherent_bytes;
 };
@@ -285,6 +290,19 @@ static inline void *dm_phys_to_virt(const struct dmamap_ctx *ctx,
 			return (char *)r->cpu + (phys - r->phys);
 	}
 	return ctx->plat.ops->phys_to_virt(ctx->plat.priv, phys);
+}
+
+/* RAM check: the linear ranges answer inline; the platform otherwise. */
+static inline bool dm_phys_is_ram(const struct dmamap_ctx *ctx,
+				  dmamap_phys_addr_t phys, uint64_t size)
+{
+	for (unsigned int i = 0; i < ctx->plat.nlinear; i++) {
+		const struct dmamap_linear_range *r = &ctx->plat.linear[i];
+		if (phys >= r->phys && phys - r->phys < r->size &&
+		    size <= r->size - (phys - r->phys))
+			return true;
+	}
+	return ctx->plat.ops->phys_is_ram(ctx->plat.priv, phys, size);
 }
 
 /* ---- dma-direct (direct.c) --------------------------------------------------------- */

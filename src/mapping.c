@@ -42,9 +42,8 @@ static inline void dm_count_map(struct dmamap_device *dev, dmamap_dma_addr_t a,
 {
 	struct dm_pcpu_stats *st = dm_dev_stats(dev);
 	if (dm_likely(a != DMAMAP_MAPPING_ERROR)) {
-		dm_stat_add(&st->maps, 1);
-		dm_stat_add(&st->bytes_mapped, size);
 		dm_stat_add(&st->opened, 1);
+		dm_stat_add(&st->bytes_mapped, size);
 	} else {
 		dm_stat_add(&st->map_failures, 1);
 	}
@@ -131,7 +130,7 @@ dmamap_dma_addr_t dmamap_map_resource(struct dmamap_device *dev, dmamap_phys_add
 {
 	if (dm_bad_call(dev, "map_resource", dir, size))
 		return DMAMAP_MAPPING_ERROR;
-	if (dev->ctx->plat.ops->phys_is_ram(dev->ctx->plat.priv, phys, size)) {
+	if (dm_phys_is_ram(dev->ctx, phys, size)) {
 		dm_log(dev->ctx, DMAMAP_LOG_ERR,
 		       "%s: map_resource of RAM 0x%llx+%zu: use map_phys/map_single",
 		       dev->name, (unsigned long long)phys, size);
@@ -264,7 +263,7 @@ static int dm_map_sg(struct dmamap_device *dev, struct dmamap_sg *sg, int nents,
 		uint64_t bytes = 0;
 		for (int i = 0; i < nents; i++)
 			bytes += sg[i].length;
-		dm_stat_add(&st->maps, (uint64_t)nents);
+		dm_stat_add(&st->sg_extra, (uint64_t)nents - 1);
 		dm_stat_add(&st->bytes_mapped, bytes);
 		dm_stat_add(&st->opened, 1);
 	} else {

@@ -6,19 +6,25 @@
  */
 #include "testutil.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* The library may log from several threads at once (stress tests). */
+static pthread_mutex_t tu_log_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static void tu_log_cb(void *priv, enum dmamap_log_level level, const char *msg)
 {
 	struct tu_env *e = priv;
 	(void)level;
+	pthread_mutex_lock(&tu_log_lock);
 	if (e->nlog < TU_LOG_MAX) {
 		snprintf(e->log[e->nlog], sizeof(e->log[0]), "%s", msg);
 		e->nlog++;
 	}
 	e->nlog_total++;
+	pthread_mutex_unlock(&tu_log_lock);
 	if (getenv("TU_VERBOSE"))
 		fprintf(stderr, "[dmamap] %s\n", msg);
 }
