@@ -157,12 +157,14 @@ unsigned int sim_device_events(struct sim_device *dev, struct sim_event *ev,
 
 /*
  * A write-back CPU cache, per 64-byte line, as seen by non-coherent
- * devices.  The CPU always sees its own writes.  A line the CPU wrote is
- * in memory (visible to a non-coherent device) only after a clean; a
- * non-coherent device's write is visible to the CPU only after an
- * invalidate.  Lines never cleaned are modelled as dirty forever (the
- * adversarial but legal choice), so a missing sync shows up as a wrong
- * byte every time.  Uncached ranges bypass the model.
+ * devices.  The CPU always sees its own writes.  A line enters the model at
+ * its first clean or non-coherent device write; from then on, what the CPU
+ * writes reaches memory (and a non-coherent device) only through a clean,
+ * and a non-coherent device's write reaches the CPU only through an
+ * invalidate.  A tracked line the CPU wrote and nobody cleaned stays dirty
+ * forever (the adversarial but legal choice), so a missing sync shows up
+ * as a wrong byte every time, not sometimes.  An untracked line reads as
+ * memory == CPU view.  Uncached ranges bypass the model.
  */
 struct sim_cache_stats {
 	uint64_t lines_cleaned;
