@@ -42,19 +42,10 @@
 
 /* ---- deterministic randomness and patterns --------------------------------- */
 
-static uint64_t pt_rand(uint64_t *s)
-{
-	uint64_t x = *s;
-	x ^= x << 13;
-	x ^= x >> 7;
-	x ^= x << 17;
-	*s = x;
-	return x;
-}
 
 static uint64_t pt_below(uint64_t *s, uint64_t n)
 {
-	return pt_rand(s) % n;
+	return tu_rand(s) % n;
 }
 
 /*

@@ -63,15 +63,6 @@ struct st_shared {
 	struct st_thread t[ST_THREADS];
 };
 
-static uint64_t st_rand(uint64_t *s)
-{
-	uint64_t x = *s;
-	x ^= x << 13;
-	x ^= x >> 7;
-	x ^= x << 17;
-	*s = x;
-	return x;
-}
 
 static void st_pattern(uint8_t *dst, size_t len, uint64_t seed)
 {
@@ -102,16 +93,16 @@ static bool st_map_one(struct st_thread *t, unsigned int i)
 	struct st_shared *sh = t->sh;
 	struct st_map *m = &t->m[i];
 	/* Sizes 1 B .. 128 KiB, weighted to tens of KiB so the pool fills. */
-	size_t size = 1 + st_rand(&t->rng) % ST_MAX_SIZE;
-	size_t off = st_rand(&t->rng) % 64 == 0 ? st_rand(&t->rng) % 4096 : 0;
+	size_t size = 1 + tu_rand(&t->rng) % ST_MAX_SIZE;
+	size_t off = tu_rand(&t->rng) % 64 == 0 ? tu_rand(&t->rng) % 4096 : 0;
 	if (off + size > ST_MAX_SIZE)
 		size = ST_MAX_SIZE - off;
 	m->cpu = t->region + (size_t)i * (ST_MAX_SIZE + 4096) + off;
 	m->phys = t->region_phys + (uint64_t)i * (ST_MAX_SIZE + 4096) + off;
 	m->size = size;
-	m->dir = (enum dmamap_data_direction)(st_rand(&t->rng) % 3);
+	m->dir = (enum dmamap_data_direction)(tu_rand(&t->rng) % 3);
 	uint8_t *want = t->want + (size_t)i * ST_MAX_SIZE;
-	st_pattern(want, size, st_rand(&t->rng));
+	st_pattern(want, size, tu_rand(&t->rng));
 	memcpy(m->cpu, want, size);
 
 	m->bus = dmamap_map_single_attrs(sh->d.dev, m->cpu, size, m->dir,
@@ -146,7 +137,7 @@ static bool st_unmap_one(struct st_thread *t, unsigned int i)
 	struct st_map *m = &t->m[i];
 	uint8_t *want = t->want + (size_t)i * ST_MAX_SIZE;
 	if (m->dir != DMAMAP_TO_DEVICE) {
-		st_pattern(want, m->size, st_rand(&t->rng));
+		st_pattern(want, m->size, tu_rand(&t->rng));
 		ST_CHECK(t, sim_dma_write(sh->d.sd, m->bus, want, m->size) == 0,
 			 "thread %u: device write to 0x%llx faulted", t->idx,
 			 (unsigned long long)m->bus);
@@ -168,9 +159,9 @@ static void *st_worker(void *arg)
 	dmamap_set_cpu(t->idx); /* its own area first, then others' */
 	pthread_barrier_wait(&t->sh->start);
 	for (unsigned int it = 0; it < ST_ITERS && !t->err[0]; it++) {
-		unsigned int i = (unsigned int)(st_rand(&t->rng) % ST_LIVE);
+		unsigned int i = (unsigned int)(tu_rand(&t->rng) % ST_LIVE);
 		/* Two maps for every unmap attempt keep the pool near full. */
-		bool ok = t->m[i].live ? (st_rand(&t->rng) % 3 == 0 ? st_unmap_one(t, i) : true)
+		bool ok = t->m[i].live ? (tu_rand(&t->rng) % 3 == 0 ? st_unmap_one(t, i) : true)
 				       : st_map_one(t, i);
 		if (!ok)
 			break;

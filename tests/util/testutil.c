@@ -131,6 +131,16 @@ void *tu_alloc_high(struct tu_env *e, uint64_t npages, uint64_t *phys)
 	return tu_alloc(e, npages, 4 * TU_GIB, ~0ULL, phys);
 }
 
+uint64_t tu_rand(uint64_t *s)
+{
+	uint64_t x = *s;
+	x ^= x << 13;
+	x ^= x >> 7;
+	x ^= x << 17;
+	*s = x;
+	return x;
+}
+
 static inline uint8_t tu_byte(size_t i, uint32_t seed)
 {
 	uint32_t x = (uint32_t)i * 2654435761u ^ seed * 40503u;

@@ -66,6 +66,9 @@ void tu_free(struct tu_env *e, void *cpu, uint64_t npages);
 void *tu_alloc_low(struct tu_env *e, uint64_t npages, uint64_t *phys);
 void *tu_alloc_high(struct tu_env *e, uint64_t npages, uint64_t *phys);
 
+/* xorshift64: deterministic randomness for tests (state must be nonzero). */
+uint64_t tu_rand(uint64_t *state);
+
 /* Deterministic pattern: byte i of pattern seed s. */
 void tu_fill(void *buf, size_t len, uint32_t seed);
 /* Index of the first byte that differs from the pattern, or -1. */
