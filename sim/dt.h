@@ -1,0 +1,139 @@
+/*
+ * sim/dt.h - flattened device trees as platform descriptions (firmware).
+ *
+ * Owns: reading a .dtb (or compiling a .dts with dtc), and turning the tree
+ * into facts: RAM, reserved-memory regions, /chosen bootargs, the Xen
+ * /hypervisor node, and every DMA master candidate with its dma-ranges
+ * windows composed to the root, coherency, IOMMU links and restricted pool.
+ *
+ * Must never decide DMA policy: it reports what the tree says (an IOMMU
+ * link to a disabled IOMMU is reported, marked disabled; bootargs are passed
+ * on as a string, never interpreted).  Never includes anything from src/.
+ *
+ * Errors are one line: "<file>: <node path>: <what is wrong>", or dtc's own
+ * "<file>:<line>..." message for .dts syntax errors.
+ */
+#ifndef DMAMAP_SIM_DT_H
+#define DMAMAP_SIM_DT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "sim.h"
+
+enum sim_dt_rmem_kind {
+	SIM_DT_RMEM_OTHER = 0,
+	SIM_DT_RMEM_RESTRICTED = 1, /* compatible "restricted-dma-pool" */
+	SIM_DT_RMEM_SHARED = 2,     /* compatible "shared-dma-pool" */
+};
+
+struct sim_dt_rmem {
+	char *path;          /* "/reserved-memory/foo@..." */
+	char *name;          /* last path component */
+	uint64_t base;       /* 0 for a dynamic (size-only) region */
+	uint64_t size;
+	bool dynamic;        /* no reg: "size" (+ alloc-ranges) only */
+	enum sim_dt_rmem_kind kind;
+	bool no_map;
+	bool reusable;
+	uint32_t phandle;    /* 0: none */
+};
+
+struct sim_dt_iommu_map {
+	uint32_t rid_base;
+	uint32_t iommu_phandle;
+	uint32_t iommu_base;
+	uint32_t length;
+	bool iommu_enabled;  /* the target IOMMU node's status */
+	char *iommu_path;
+};
+
+#define SIM_DT_MAX_IOMMU_CELLS 4
+#define SIM_DT_MAX_IOMMU_MAP 16
+
+struct sim_dt_device {
+	char *path;
+	bool is_pci;         /* a PCI host bridge (device_type "pci") or below one */
+	bool coherent;       /* dma-coherent on the node or an ancestor */
+	/* dma-ranges composed to the root; 0: bus == phys, no limit. */
+	struct dmamap_dma_range ranges[DMAMAP_MAX_DMA_RANGES];
+	unsigned int nranges;
+	uint64_t bus_dma_limit; /* highest bus address of the windows; 0: none */
+
+	/* First "iommus" entry (has_iommu false: none). */
+	bool has_iommu;
+	uint32_t iommu_phandle;
+	char *iommu_path;    /* NULL if unresolved */
+	bool iommu_enabled;  /* the IOMMU node's status is "okay"/absent */
+	uint32_t iommu_cells[SIM_DT_MAX_IOMMU_CELLS];
+	unsigned int iommu_ncells;
+
+	/* PCI "iommu-map" (rid-base, iommu, iommu-base, length). */
+	struct sim_dt_iommu_map iommu_map[SIM_DT_MAX_IOMMU_MAP];
+	unsigned int niommu_map;
+
+	/* memory-region references, indexes into sim_dt.rmem (-1: none). */
+	int restricted_pool; /* the first restricted-dma-pool one */
+	int shared_pool;     /* the first shared-dma-pool one */
+};
+
+struct sim_dt {
+	char *file;
+	char *root_compatible;        /* first string, or NULL */
+	struct sim_ram_range *ram;    /* sorted, merged */
+	unsigned int nram;
+	struct sim_dt_rmem *rmem;
+	unsigned int nrmem;
+	char *bootargs;               /* /chosen bootargs, or NULL */
+	bool xen;                     /* /hypervisor compatible "xen,xen" */
+	unsigned int ncpus;           /* /cpus children with device_type "cpu" */
+	struct sim_dt_device *devices;
+	unsigned int ndevices;
+};
+
+/*
+ * Loads a .dtb, or a .dts through `dtc -I dts -O dtb`.  0, or a negative
+ * errno with a one-line message in err: -ENOENT (missing file), -EINVAL
+ * (malformed tree or unsupported cells), -ENOMEM.
+ */
+int sim_dt_load(const char *path, struct sim_dt **out, char *err,
+		size_t errlen);
+void sim_dt_free(struct sim_dt *dt);
+
+/* The device with this exact path, or NULL. */
+const struct sim_dt_device *sim_dt_find(const struct sim_dt *dt,
+					const char *path);
+
+/*
+ * One line per fact, each starting with a keyword:
+ *   file <path>
+ *   ram 0x<first>-0x<last>
+ *   reserved <path> 0x<first>-0x<last> <kind>[ no-map][ reusable]
+ *   reserved <path> dynamic size 0x<size> <kind>...
+ *   bootargs "<string>" | bootargs none
+ *   hypervisor xen | hypervisor none
+ *   device <path> <pci|platform> <coherent|non-coherent> <windows>
+ *          iommu <path>#<cells> <enabled|disabled> | iommu none
+ *          [iommu-map rid 0x..+0x.. -> <path>#0x.. <enabled|disabled>]...
+ *          [restricted-pool <path> 0x..-0x..]
+ * where <windows> is "identity (no dma-ranges)" or a comma-separated list
+ * of "bus 0x..-0x.. -> cpu 0x..-0x..".  Addresses are inclusive.
+ * Returns 0 or -EIO.
+ */
+int sim_dt_explain(const struct sim_dt *dt, FILE *out);
+
+/*
+ * A machine from the tree: arch from the root compatible (arm64 for
+ * arm/xlnx/brcm/... vendors, x86 otherwise), RAM rounded inward to 4 KiB,
+ * CPUs from /cpus, the DMA zone as arm64 sizes it (x86: default).
+ * 0 or -EINVAL (no RAM, more than SIM_MAX_RAM_RANGES ranges).
+ */
+int sim_dt_machine_desc(const struct sim_dt *dt, struct sim_machine_desc *md,
+			char *err, size_t errlen);
+/* A device description; name points into d (valid while the tree lives). */
+void sim_dt_device_desc(const struct sim_dt_device *d, unsigned int addr_bits,
+			struct sim_device_desc *out);
+
+#endif /* DMAMAP_SIM_DT_H */
