@@ -55,6 +55,17 @@ static uint8_t *buf(struct tu_env *e, uint64_t npages, uint64_t *phys)
 
 /* ---- geometry ------------------------------------------------------------ */
 
+/* Every test that maps ends the same way: the pool back to empty, then teardown. */
+static void finish_empty(struct tu_env *e, struct tu_dev *d, void *b, uint64_t npages)
+{
+	struct dmamap_swiotlb_stats st;
+	stats(e, &st);
+	assert_int_equal(st.used_bytes, 0);
+	tu_free(e, b, npages);
+	tu_dev_remove(d);
+	tu_env_fini(e);
+}
+
 static void test_geometry(void **state)
 {
 	(void)state;
@@ -87,12 +98,7 @@ static void test_geometry(void **state)
 		}
 	}
 	assert_false(dm_swiotlb_contains(mem, phys));
-	struct dmamap_swiotlb_stats st;
-	stats(&e, &st);
-	assert_int_equal(st.used_bytes, 0);
-	tu_free(&e, b, 80);
-	tu_dev_remove(&d);
-	tu_env_fini(&e);
+	finish_empty(&e, &d, b, 80);
 }
 
 static void test_min_align_mask(void **state)
@@ -138,12 +144,7 @@ static void test_min_align_mask(void **state)
 		assert_int_equal(t & 0x3fff, (phys + off) & 0x3fff);
 		dm_swiotlb_tbl_unmap(d.dev, mem, t, 3000, DMAMAP_TO_DEVICE, 0);
 	}
-	struct dmamap_swiotlb_stats st;
-	stats(&e, &st);
-	assert_int_equal(st.used_bytes, 0);
-	tu_free(&e, b, 80);
-	tu_dev_remove(&d);
-	tu_env_fini(&e);
+	finish_empty(&e, &d, b, 80);
 }
 
 static void test_alloc_align_mask(void **state)
@@ -242,12 +243,7 @@ static void test_segment_boundary(void **state)
 	assert_int_equal(dm_swiotlb_tbl_map(d.dev, mem, phys, 65537, 0, DMAMAP_TO_DEVICE,
 					    DMAMAP_ATTR_NO_WARN),
 			 DM_SWIOTLB_ERROR);
-	struct dmamap_swiotlb_stats st;
-	stats(&e, &st);
-	assert_int_equal(st.used_bytes, 0);
-	tu_free(&e, b, 32);
-	tu_dev_remove(&d);
-	tu_env_fini(&e);
+	finish_empty(&e, &d, b, 32);
 }
 
 static void test_max_mapping_size(void **state)
