@@ -1059,17 +1059,23 @@ void dm_swiotlb_tbl_unmap(struct dmamap_device *dev, struct dmamap_swiotlb *mem,
 	dm_unmap_common(mem, tlb, mapping_size, back);
 }
 
+/* Copy between the original and the bounce slot of a live mapping. */
+static void dm_sync(struct dmamap_swiotlb *mem, dmamap_phys_addr_t tlb, size_t size,
+		    bool to_device)
+{
+	int tidx;
+	struct dm_swiotlb_pool *pool = dm_pool_of(mem, tlb, &tidx);
+	if (pool)
+		dm_bounce(mem->ctx, pool, tlb, size, to_device);
+}
+
 void dm_swiotlb_sync_for_cpu(struct dmamap_device *dev, struct dmamap_swiotlb *mem,
 			     dmamap_phys_addr_t tlb, size_t size,
 			     enum dmamap_data_direction dir)
 {
 	(void)dev;
-	if (!mem || !(dir == DMAMAP_FROM_DEVICE || dir == DMAMAP_BIDIRECTIONAL))
-		return;
-	int tidx;
-	struct dm_swiotlb_pool *pool = dm_pool_of(mem, tlb, &tidx);
-	if (pool)
-		dm_bounce(mem->ctx, pool, tlb, size, false);
+	if (mem && (dir == DMAMAP_FROM_DEVICE || dir == DMAMAP_BIDIRECTIONAL))
+		dm_sync(mem, tlb, size, false);
 }
 
 void dm_swiotlb_sync_for_device(struct dmamap_device *dev, struct dmamap_swiotlb *mem,
@@ -1077,12 +1083,8 @@ void dm_swiotlb_sync_for_device(struct dmamap_device *dev, struct dmamap_swiotlb
 				enum dmamap_data_direction dir)
 {
 	(void)dev;
-	if (!mem || !(dir == DMAMAP_TO_DEVICE || dir == DMAMAP_BIDIRECTIONAL))
-		return;
-	int tidx;
-	struct dm_swiotlb_pool *pool = dm_pool_of(mem, tlb, &tidx);
-	if (pool)
-		dm_bounce(mem->ctx, pool, tlb, size, true);
+	if (mem && (dir == DMAMAP_TO_DEVICE || dir == DMAMAP_BIDIRECTIONAL))
+		dm_sync(mem, tlb, size, true);
 }
 
 dmamap_phys_addr_t dm_swiotlb_find_slots_raw(struct dmamap_device *dev,
