@@ -5,14 +5,18 @@
  * bus path of a DMA access: address truncation to the engine's real width,
  * the interconnect's bus limit and dma-ranges windows, the RAM check, the
  * per-device event ring and statistics.  Memory itself is reached through
- * the cache model (cache.c).  Must never decide DMA policy (the device
- * does what it is told, wrong addresses included) and never include
- * anything from src/.
+ * the cache model (cache.c); a device attached to a translated IOMMU
+ * domain has its IOVA translated by iommu.c first (order: truncation,
+ * bus limit, IOMMU, RAM check; no windows).  Must never decide DMA
+ * policy (the device does what it is told, wrong addresses included) and
+ * never include anything from src/.
  *
  * Invariants: a device's description is immutable after creation (so the
  * DMA path reads it without a lock); dev->lock guards stats and the event
  * ring and is taken once per access, after the data moved; an access that
- * fails moves no byte into memory.  Devices live until the machine dies.
+ * fails moves no byte into memory (a translated one is translated and
+ * checked whole before the first byte moves).  Devices live until the
+ * machine dies.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -56,12 +60,15 @@ void simi_devices_fini(struct sim_machine *m)
 	struct sim_device *dev = m->devices;
 	while (dev) {
 		struct sim_device *next = dev->next;
+		simi_mmio_dev_fini(dev);
 		pthread_mutex_destroy(&dev->lock);
 		free((char *)dev->desc.name);
 		free(dev);
 		dev = next;
 	}
 	m->devices = NULL;
+	/* The IOMMUs' fault rings point at device names: freed together. */
+	simi_iommu_fini(m);
 }
 
 const struct sim_device_desc *sim_device_desc(const struct sim_device *dev)
@@ -79,6 +86,8 @@ void sim_device_firmware_desc(const struct sim_device *dev,
 	memcpy(out->ranges, dev->desc.ranges, sizeof(out->ranges));
 	out->nranges = dev->desc.nranges;
 	out->bus_dma_limit = dev->desc.bus_dma_limit;
+	/* Registers are reached through this handle (mmio.c's hooks). */
+	out->hw = (void *)dev;
 	/* restricted_pool NULL and masks 0: the OS applies its defaults. */
 }
 
@@ -119,38 +128,114 @@ static void push_event(struct sim_device *dev, enum sim_event_kind kind,
 	dev->nev++;
 }
 
+/* True when the whole access passes the interconnect's bus limit. */
+static bool within_bus_limit(const struct sim_device_desc *d, uint64_t emitted,
+			     uint64_t len)
+{
+	uint64_t last = emitted + (len - 1);
+	return last >= emitted && (!d->bus_dma_limit || last <= d->bus_dma_limit);
+}
+
+enum access_result {
+	ACC_DONE,        /* reached memory */
+	ACC_BUS_ERROR,   /* not RAM, outside every window or the bus limit */
+	ACC_IOMMU_FAULT, /* the IOMMU blocked it (recorded there) */
+	ACC_NOMEM,       /* host memory for a translation's pieces */
+};
+
+static void move(struct sim_device *dev, const struct simi_mapping *mp,
+		 uint64_t phys, void *buf, size_t len, bool write)
+{
+	if (write)
+		simi_cache_dev_write(dev->m, mp, phys, buf, len,
+				     dev->desc.coherent);
+	else
+		simi_cache_dev_read(dev->m, mp, phys, buf, len,
+				    dev->desc.coherent);
+}
+
+/* The untranslated path: windows, then RAM.  len >= 1. */
+static enum access_result direct_access(struct sim_device *dev,
+					uint64_t emitted, void *buf,
+					size_t len, bool write)
+{
+	const struct simi_mapping *mp = NULL;
+	uint64_t phys = 0;
+	if (bus_to_phys(&dev->desc, emitted, len, &phys))
+		mp = simi_mapping_of(dev->m, phys, len);
+	if (!mp)
+		return ACC_BUS_ERROR;
+	move(dev, mp, phys, buf, len, write);
+	return ACC_DONE;
+}
+
+/*
+ * Through the IOMMU when the device sits in a translated domain: every
+ * piece is translated and found in RAM before the first byte moves.
+ * len >= 1.
+ */
+static enum access_result iommu_access(struct sim_device *dev,
+				       uint64_t emitted, void *buf,
+				       size_t len, bool write)
+{
+	struct simi_xlate x;
+	int rc = simi_iommu_translate(dev, emitted, len, write,
+				      within_bus_limit(&dev->desc, emitted,
+						       len), &x);
+	enum access_result res = ACC_DONE;
+	if (rc == SIMI_XLATE_DIRECT)
+		res = direct_access(dev, emitted, buf, len, write);
+	else if (rc == -ENXIO)
+		res = ACC_BUS_ERROR;
+	else if (rc == -EFAULT)
+		res = ACC_IOMMU_FAULT;
+	else if (rc)
+		res = ACC_NOMEM;
+	for (size_t i = 0; rc == 0 && i < x.n; i++)
+		if (!simi_mapping_of(dev->m, x.v[i].phys, x.v[i].len))
+			res = ACC_BUS_ERROR;
+	if (rc == 0 && res == ACC_DONE) {
+		uint8_t *b = buf;
+		for (size_t i = 0; i < x.n; i++) {
+			const struct simi_mapping *mp =
+				simi_mapping_of(dev->m, x.v[i].phys, x.v[i].len);
+			move(dev, mp, x.v[i].phys, b, x.v[i].len, write);
+			b += x.v[i].len;
+		}
+	}
+	simi_xlate_fini(&x);
+	return res;
+}
+
 /*
  * One access.  Statistics: reads/writes and their bytes count accesses
- * that reached memory; a bus error counts only in bus_errors; a truncated
- * address counts in truncated and then proceeds (or fails) like any other.
- * A zero-length access touches nothing and counts nothing but truncation.
+ * that reached memory; a bus error counts only in bus_errors, an IOMMU
+ * fault only in iommu_faults; a truncated address counts in truncated and
+ * then proceeds (or fails) like any other.  A zero-length access touches
+ * nothing and counts nothing but truncation.  -EFAULT for a bus error or
+ * an IOMMU fault, -ENOMEM when the host had no memory to translate (then
+ * only truncation is counted).
  */
 static int dma_access(struct sim_device *dev, uint64_t bus, void *buf,
 		      size_t len, bool write)
 {
 	const struct sim_device_desc *d = &dev->desc;
 	uint64_t emitted = bus & DMAMAP_BIT_MASK(d->addr_bits);
-	const struct simi_mapping *mp = NULL;
-	uint64_t phys = 0;
-	if (len && bus_to_phys(d, emitted, len, &phys))
-		mp = simi_mapping_of(dev->m, phys, len);
-	if (mp) {
-		if (write)
-			simi_cache_dev_write(dev->m, mp, phys, buf, len,
-					     d->coherent);
-		else
-			simi_cache_dev_read(dev->m, mp, phys, buf, len,
-					    d->coherent);
-	} else if (len && !write) {
+	enum access_result res = ACC_DONE;
+	if (len && atomic_load_explicit(&dev->iommu_domain,
+					memory_order_acquire))
+		res = iommu_access(dev, emitted, buf, len, write);
+	else if (len)
+		res = direct_access(dev, emitted, buf, len, write);
+	if (res != ACC_DONE && !write)
 		memset(buf, 0xff, len); /* what a master reads on an abort */
-	}
 
 	pthread_mutex_lock(&dev->lock);
 	if (emitted != bus) {
 		dev->st.truncated++;
 		push_event(dev, SIM_EV_TRUNCATED, write, bus, emitted, len);
 	}
-	if (mp) {
+	if (res == ACC_DONE && len) {
 		if (write) {
 			dev->st.writes++;
 			dev->st.bytes_written += len;
@@ -158,12 +243,14 @@ static int dma_access(struct sim_device *dev, uint64_t bus, void *buf,
 			dev->st.reads++;
 			dev->st.bytes_read += len;
 		}
-	} else if (len) {
+	} else if (res == ACC_BUS_ERROR) {
 		dev->st.bus_errors++;
 		push_event(dev, SIM_EV_BUS_ERROR, write, bus, emitted, len);
+	} else if (res == ACC_IOMMU_FAULT) {
+		dev->st.iommu_faults++;
 	}
 	pthread_mutex_unlock(&dev->lock);
-	return mp || !len ? 0 : -EFAULT;
+	return res == ACC_DONE ? 0 : res == ACC_NOMEM ? -ENOMEM : -EFAULT;
 }
 
 int sim_dma_read(struct sim_device *dev, uint64_t bus_addr, void *dst,

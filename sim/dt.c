@@ -894,7 +894,7 @@ static int read_blob(const char *path, const char *shown, void **blob,
 
 	if (fd < 0) {
 		e = errno;
-		seterr(err, errlen, "%s: /: cannot open: %s", shown,
+		seterr(err, errlen, "%s: cannot open: %s", shown,
 		       strerror(e));
 		return -e;
 	}
@@ -1005,7 +1005,7 @@ int sim_dt_load(const char *path, struct sim_dt **out, char *err,
 	if (access(path, R_OK) != 0) {
 		int e = errno;
 
-		seterr(err, errlen, "%s: /: cannot open: %s", path,
+		seterr(err, errlen, "%s: cannot open: %s", path,
 		       strerror(e));
 		return -e;
 	}

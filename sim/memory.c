@@ -151,6 +151,8 @@ void sim_machine_destroy(struct sim_machine *m)
 	if (!m)
 		return;
 	simi_devices_fini(m);
+	simi_mmio_fini(m);
+	simi_vmap_fini(m);
 	simi_cache_fini(m);
 	simi_pagealloc_fini(m);
 	pthread_mutex_destroy(&m->dev_lock);
@@ -195,7 +197,7 @@ int sim_cpu_to_phys(struct sim_machine *m, const void *cpu, uint64_t *phys)
 			return 0;
 		}
 	}
-	return -EFAULT;
+	return simi_vmap_to_phys(m, cpu, phys);
 }
 
 bool sim_is_ram(struct sim_machine *m, uint64_t phys, uint64_t size)

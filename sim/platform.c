@@ -5,11 +5,14 @@
  * the facts filled once at machine creation).  Each op is a thin wrapper
  * over the machine's own calls.  Must never decide DMA policy, never call
  * into the library and never include anything from src/.  A bare-metal
- * machine: no hypervisor (hv NULL), no IOMMU hardware (iommu NULL);
- * guest physical == machine address.
+ * machine: no hypervisor (hv NULL); guest physical == machine address.
+ * IOMMU hooks (iommu) appear once the machine has IOMMU hardware (the
+ * first sim_iommu_create): a machine without any says iommu NULL, so the
+ * ops table is a per-machine copy of the static one below.
  */
 #include <errno.h>
 
+#include "iommu.h"
 #include "sim_internal.h"
 
 static void *plat_phys_to_virt(void *plat, dmamap_phys_addr_t phys)
@@ -61,6 +64,43 @@ static void plat_set_uncached(void *plat, dmamap_phys_addr_t phys,
 	simi_cache_set_uncached(plat, phys, size, uncached);
 }
 
+static uint64_t plat_iommu_page_sizes(void *plat, int iommu_id)
+{
+	return sim_iommu_page_sizes(plat, iommu_id);
+}
+
+static int plat_iommu_map(void *plat, int domain_id, dmamap_dma_addr_t iova,
+			  dmamap_phys_addr_t phys, uint64_t size,
+			  unsigned int prot)
+{
+	return sim_iommu_map(plat, domain_id, iova, phys, size, prot);
+}
+
+static int plat_iommu_unmap(void *plat, int domain_id, dmamap_dma_addr_t iova,
+			    uint64_t size, uint64_t *unmapped)
+{
+	return sim_iommu_unmap(plat, domain_id, iova, size, unmapped);
+}
+
+static int plat_iommu_iotlb_sync(void *plat, int domain_id,
+				 dmamap_dma_addr_t iova, uint64_t size)
+{
+	return sim_iommu_iotlb_sync(plat, domain_id, iova, size);
+}
+
+static int plat_iommu_flush_all(void *plat, int domain_id)
+{
+	return sim_iommu_flush_all(plat, domain_id);
+}
+
+static const struct dmamap_iommu_hw_ops sim_iommu_ops = {
+	.page_sizes = plat_iommu_page_sizes,
+	.map = plat_iommu_map,
+	.unmap = plat_iommu_unmap,
+	.iotlb_sync = plat_iommu_iotlb_sync,
+	.flush_all = plat_iommu_flush_all,
+};
+
 static const struct dmamap_platform_ops sim_platform_ops = {
 	.phys_to_virt = plat_phys_to_virt,
 	.virt_to_phys = plat_virt_to_phys,
@@ -71,13 +111,16 @@ static const struct dmamap_platform_ops sim_platform_ops = {
 	.cache_invalidate = plat_cache_invalidate,
 	.set_uncached = plat_set_uncached,
 	.hv = NULL,
-	.iommu = NULL,
+	.iommu = NULL, /* simi_platform_enable_iommu */
+	.mmio = &simi_mmio_ops,
 };
 
 void simi_platform_init(struct sim_machine *m)
 {
+	simi_iommu_init(m);
+	m->plat_ops = sim_platform_ops;
 	m->plat = (struct dmamap_platform){
-		.ops = &sim_platform_ops,
+		.ops = &m->plat_ops,
 		.priv = m,
 		.arch = m->arch,
 		.ncpus = m->ncpus,
@@ -87,6 +130,16 @@ void simi_platform_init(struct sim_machine *m)
 		.linear = m->linear,
 		.nlinear = m->nmap,
 	};
+}
+
+/*
+ * Firmware fills the hook when it finds IOMMU hardware; the library reads
+ * ops once it is given the platform, so IOMMUs are created before that
+ * (as firmware describes them before the OS boots).
+ */
+void simi_platform_enable_iommu(struct sim_machine *m)
+{
+	m->plat_ops.iommu = &sim_iommu_ops;
 }
 
 const struct dmamap_platform *sim_platform(struct sim_machine *m)

@@ -65,6 +65,14 @@ bool sim_is_ram(struct sim_machine *m, uint64_t phys, uint64_t size);
 /* Host bytes actually backing touched pages (resident set of the model). */
 uint64_t sim_resident_bytes(struct sim_machine *m);
 
+/*
+ * One contiguous CPU mapping of npages scattered RAM pages (4 KiB
+ * aligned), an alias of the same memory; sim_cpu_to_phys answers inside
+ * it.  NULL on bad pages or no host address space.
+ */
+void *sim_vmap(struct sim_machine *m, const uint64_t *pages, uint64_t npages);
+void sim_vunmap(struct sim_machine *m, void *cpu, uint64_t npages);
+
 /* ---- page allocator ---------------------------------------------------------- */
 
 /*
@@ -119,6 +127,15 @@ void sim_device_firmware_desc(const struct sim_device *dev,
  * is not RAM or outside every window (a bus error: nothing is written and
  * a read returns 0xff bytes).  Truncation is not an error to the device:
  * it is recorded as an event.
+ *
+ * A device attached to a translated IOMMU domain (sim/iommu.h): after
+ * truncation and the bus_dma_limit check, the address is an IOVA that the
+ * IOMMU translates page by page; its output is the physical address (the
+ * dma-ranges windows are not applied, as Linux's iommu-dma never offsets
+ * an IOVA).  A blocked access (unmapped, or without the permission) also
+ * returns -EFAULT, moves nothing, reads 0xff and counts in iommu_faults.
+ * An identity domain is the untranslated path above, windows included.
+ * A translated access may also return -ENOMEM (host memory, nothing done).
  */
 int sim_dma_read(struct sim_device *dev, uint64_t bus_addr, void *dst,
 		 size_t len);
@@ -143,6 +160,7 @@ struct sim_device_stats {
 	uint64_t bytes_read, bytes_written;
 	uint64_t truncated;   /* accesses whose address lost bits */
 	uint64_t bus_errors;
+	uint64_t iommu_faults; /* accesses the IOMMU blocked (sim/iommu.h) */
 };
 
 void sim_device_get_stats(struct sim_device *dev, struct sim_device_stats *st);

@@ -9,9 +9,14 @@
  * Naming: public symbols are sim_* (sim.h), cross-file internals simi_*
  * (declared here), file-local ones are static.
  *
- * Lock order (outer first): page allocator lock -> cache lock.  A device
- * lock is never held while taking another lock.  No lock is held while
- * calling outside the simulator.
+ * Lock order (outer first):
+ *   IOMMU registry (m->iommus.lock, a rwlock) -> domain lock -> IOMMU lock
+ *   (IOTLB, faults, stats);  domain lock -> page allocator lock -> cache
+ *   lock.
+ * An IOMMU lock is never held while taking the page allocator lock, and
+ * no IOMMU lock is held while a device moves data (translation first,
+ * then the bytes).  A device lock is never held while taking another
+ * lock.  No lock is held while calling outside the simulator.
  */
 #ifndef DMAMAP_SIM_INTERNAL_H
 #define DMAMAP_SIM_INTERNAL_H
@@ -95,6 +100,28 @@ struct simi_cache {
 	size_t nspare;
 };
 
+struct simi_iommu;
+struct simi_domain;
+
+/*
+ * The machine's IOMMUs and domains (iommu.c).  `lock` guards every field
+ * and every device's iommu_dom: readers are DMA translations and the
+ * domain calls (map, unmap, invalidations: the domain must not die under
+ * them), writers create or destroy domains and attach or detach devices.
+ * Ids are index + 1 and never reused; a destroyed domain leaves NULL.
+ * `ready` is false only when the lock could not be initialised: every
+ * IOMMU call then fails (creation with -ENOMEM) and no device is ever
+ * attached.
+ */
+struct simi_iommus {
+	pthread_rwlock_t lock;
+	bool ready;
+	struct simi_iommu **iommu;
+	unsigned int niommu, iommu_cap;
+	struct simi_domain **dom;
+	unsigned int ndom, dom_cap;
+};
+
 struct sim_machine {
 	enum dmamap_arch arch;
 	unsigned int ncpus;
@@ -114,8 +141,14 @@ struct sim_machine {
 	pthread_mutex_t dev_lock;        /* guards `devices` */
 	struct sim_device *devices;      /* all devices, freed with the machine */
 
+	struct simi_iommus iommus;       /* iommu.c */
+
 	struct dmamap_linear_range linear[SIM_MAX_RAM_RANGES];
 	struct dmamap_platform plat;
+	struct dmamap_platform_ops plat_ops; /* plat.ops; platform.c */
+
+	struct simi_mmio *mmio;          /* mmio.c: WC buffers; NULL until a BAR */
+	struct simi_vmaps *vmaps;        /* vmap.c: aliases; NULL until one */
 };
 
 struct sim_device {
@@ -127,6 +160,17 @@ struct sim_device {
 	struct sim_device_stats st;
 	struct sim_event ev[SIM_DEV_EVENTS]; /* ring */
 	uint64_t nev;                    /* events ever recorded */
+
+	/*
+	 * The IOMMU domain the device is attached to: iommu_dom under
+	 * m->iommus.lock; iommu_domain is its id (0: none), written under
+	 * the same lock and read without it, so the DMA path of a device
+	 * that was never attached costs one relaxed load.
+	 */
+	struct simi_domain *iommu_dom;
+	_Atomic int iommu_domain;
+
+	struct simi_mmio_dev *mmio;      /* mmio.c, under m->mmio's lock */
 };
 
 /* ---- extents.c ---------------------------------------------------------- */
@@ -182,10 +226,64 @@ void simi_cache_dev_write(struct sim_machine *m,
 
 /* ---- device.c -------------------------------------------------------------- */
 
+/* Frees the devices, then the IOMMUs (simi_iommu_fini). */
 void simi_devices_fini(struct sim_machine *m);
+
+/* ---- iommu.c --------------------------------------------------------------- */
+
+/* Never fails: a failed lock init leaves iommus.ready false. */
+void simi_iommu_init(struct sim_machine *m);
+/* Host memory only: page-table pages die with machine memory. */
+void simi_iommu_fini(struct sim_machine *m);
+
+/* A physically contiguous part of a translated access. */
+struct simi_dma_piece {
+	uint64_t phys;
+	uint64_t len;
+};
+
+/* The pieces of one translated access; v is `small` or a heap array. */
+struct simi_xlate {
+	struct simi_dma_piece *v;
+	size_t n, cap;
+	struct simi_dma_piece small[8];
+};
+
+#define SIMI_XLATE_DIRECT 1 /* no translated domain: take the direct path */
+
+/*
+ * Translates device access [iova, iova + len) (len >= 1) for dev.  Returns
+ * SIMI_XLATE_DIRECT (not attached, or an identity domain), 0 with the
+ * physical pieces in *x (adjacent ones merged, in access order), -ENXIO
+ * when !reaches_iommu and the domain is translated (the interconnect
+ * dropped the IOVA: a bus error, not an IOMMU fault), -EFAULT when the
+ * IOMMU blocked it (the fault is recorded in the IOMMU's ring; the caller
+ * counts it in the device), or -ENOMEM (host memory for the pieces).
+ * Always call simi_xlate_fini afterwards.  Moves no data.
+ */
+int simi_iommu_translate(struct sim_device *dev, uint64_t iova, uint64_t len,
+			 bool write, bool reaches_iommu, struct simi_xlate *x);
+void simi_xlate_fini(struct simi_xlate *x);
+
+/* ---- mmio.c ----------------------------------------------------------------- */
+
+struct simi_mmio;
+struct simi_mmio_dev;
+extern const struct dmamap_mmio_ops simi_mmio_ops;
+void simi_mmio_fini(struct sim_machine *m);
+void simi_mmio_dev_fini(struct sim_device *dev);
+
+/* ---- vmap.c ------------------------------------------------------------------ */
+
+struct simi_vmaps;
+/* cpu inside an alias: 0 and *phys, else -EFAULT. */
+int simi_vmap_to_phys(struct sim_machine *m, const void *cpu, uint64_t *phys);
+void simi_vmap_fini(struct sim_machine *m);
 
 /* ---- platform.c ------------------------------------------------------------- */
 
 void simi_platform_init(struct sim_machine *m);
+/* Sets plat_ops.iommu (the machine now has IOMMU hardware). */
+void simi_platform_enable_iommu(struct sim_machine *m);
 
 #endif /* DMAMAP_SIM_INTERNAL_H */

@@ -329,6 +329,7 @@ int dmamap_device_add(struct dmamap_ctx *ctx, const struct dmamap_device_desc *d
 	}
 	dev->ctx = ctx;
 	dev->bus = desc->bus;
+	dev->hw = desc->hw;
 	dev->coherent = desc->coherent;
 	dev->nranges = desc->nranges;
 	memcpy(dev->ranges, desc->ranges, sizeof(dev->ranges));

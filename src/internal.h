@@ -205,6 +205,7 @@ struct dmamap_device {
 
 	/* --- identity --- */
 	enum dmamap_bus bus;
+	void *hw;                        /* the platform's handle (MMIO hooks) */
 	char *name;
 	bool restricted;                 /* swiotlb is a restricted pool */
 	const char *ops_name;

@@ -22,6 +22,34 @@ static unsigned int dm_mask_bits(uint64_t mask)
 	return n;
 }
 
+/*
+ * True unless some RAM range the platform lists lies (partly) outside
+ * every dma-ranges window: then buffers there bounce however wide the
+ * mask, and the reason must say so.  Without a RAM list, assume covered.
+ */
+static bool dm_windows_cover_ram(const struct dmamap_device *dev)
+{
+	const struct dmamap_platform *p = &dev->ctx->plat;
+	for (unsigned int i = 0; dev->nranges && i < p->nlinear; i++) {
+		dmamap_phys_addr_t at = p->linear[i].phys;
+		dmamap_phys_addr_t end = at + p->linear[i].size; /* exclusive; sizes > 0 */
+		while (at < end) {
+			const struct dmamap_dma_range *w = NULL;
+			for (unsigned int k = 0; k < dev->nranges; k++)
+				if (at >= dev->ranges[k].cpu &&
+				    at - dev->ranges[k].cpu < dev->ranges[k].size)
+					w = &dev->ranges[k];
+			if (!w)
+				return false;
+			dmamap_phys_addr_t wlast = w->cpu + (w->size - 1);
+			if (wlast >= end - 1)
+				break;
+			at = wlast + 1;
+		}
+	}
+	return true;
+}
+
 void dm_policy_select(struct dmamap_device *dev)
 {
 	struct dmamap_ctx *ctx = dev->ctx;
@@ -53,7 +81,11 @@ void dm_policy_select(struct dmamap_device *dev)
 	}
 	dev->force_bounce = false;
 	dev->ops_name = "direct";
-	if (limit >= required)
+	if (!dm_windows_cover_ram(dev))
+		snprintf(dev->reason, sizeof(dev->reason),
+			 "dma-ranges windows cover only part of RAM: buffers outside them %s",
+			 dev->swiotlb ? "bounce through swiotlb" : "fail to map (swiotlb is off)");
+	else if (limit >= required)
 		snprintf(dev->reason, sizeof(dev->reason),
 			 "%u-bit mask reaches all RAM (required mask 0x%llx): nothing bounces",
 			 bits, (unsigned long long)required);

@@ -1291,6 +1291,25 @@ int dmamap_swiotlb_get_area_stats(struct dmamap_ctx *ctx, struct dmamap_swiotlb 
 	return 0;
 }
 
+int dmamap_swiotlb_get_pool_range(struct dmamap_ctx *ctx, struct dmamap_swiotlb *pool,
+				  unsigned int idx, dmamap_phys_addr_t *phys, uint64_t *size)
+{
+	struct dmamap_swiotlb *mem = dm_mem_or_default(ctx, pool);
+	if (!mem)
+		return -ENODEV;
+	/* pools[] entries below npools are published and never removed. */
+	unsigned int n = atomic_load_explicit(&mem->npools, memory_order_acquire);
+	if (idx >= n)
+		return -ENOENT;
+	const struct dm_swiotlb_pool *p = atomic_load_explicit(&mem->pools[idx],
+							       memory_order_relaxed);
+	if (phys)
+		*phys = p->start;
+	if (size)
+		*size = p->len;
+	return 0;
+}
+
 uint64_t dm_swiotlb_bookkeeping_bytes(const struct dmamap_swiotlb *mem, uint64_t *nslots)
 {
 	uint64_t bytes = 0, slots = 0;

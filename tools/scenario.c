@@ -998,35 +998,12 @@ static int yaml_fail(struct ctx *c, yaml_parser_t *p, FILE *f)
 		       problem);
 }
 
-int scn_load(const char *path, struct scn **out, char *err, size_t errlen)
+/* Parses an open stream labelled `path` (closed here). */
+static int scn_load_stream(const char *path, FILE *f, struct scn **out, char *err,
+			   size_t errlen)
 {
-	if (out)
-		*out = NULL;
-	if (err && errlen)
-		err[0] = '\0';
-	if (!path || !out)
-		return -EINVAL;
 	struct ctx c = { .path = path, .err = err, .errlen = errlen };
-
-	FILE *f = fopen(path, "rb");
-	struct stat st;
 	int r = 0;
-	if (!f)
-		r = -errno;
-	else if (fstat(fileno(f), &st))
-		r = -errno;
-	else if (S_ISDIR(st.st_mode))
-		r = -EISDIR;
-	if (r) {
-		if (f)
-			fclose(f);
-		if (err && errlen) {
-			snprintf(err, errlen, "%s: %s", path, strerror(-r));
-			one_line(err);
-		}
-		return r;
-	}
-
 	struct scn *s = calloc(1, sizeof(*s));
 	yaml_parser_t parser;
 	yaml_document_t doc;
@@ -1083,6 +1060,55 @@ out_parser:
 	}
 	*out = s;
 	return 0;
+}
+
+int scn_load(const char *path, struct scn **out, char *err, size_t errlen)
+{
+	if (out)
+		*out = NULL;
+	if (err && errlen)
+		err[0] = '\0';
+	if (!path || !out)
+		return -EINVAL;
+
+	FILE *f = fopen(path, "rb");
+	struct stat st;
+	int r = 0;
+	if (!f)
+		r = -errno;
+	else if (fstat(fileno(f), &st))
+		r = -errno;
+	else if (S_ISDIR(st.st_mode))
+		r = -EISDIR;
+	if (r) {
+		if (f)
+			fclose(f);
+		if (err && errlen) {
+			snprintf(err, errlen, "%s: %s", path, strerror(-r));
+			one_line(err);
+		}
+		return r;
+	}
+	return scn_load_stream(path, f, out, err, errlen);
+}
+
+int scn_load_string(const char *label, const char *text, struct scn **out, char *err,
+		    size_t errlen)
+{
+	if (out)
+		*out = NULL;
+	if (err && errlen)
+		err[0] = '\0';
+	if (!label || !text || !out)
+		return -EINVAL;
+	/* A read-only stream over the text, so one parser serves files and built-ins. */
+	FILE *f = fmemopen((void *)text, strlen(text), "r");
+	if (!f) {
+		if (err && errlen)
+			snprintf(err, errlen, "%s: %s", label, strerror(errno));
+		return -ENOMEM;
+	}
+	return scn_load_stream(label, f, out, err, errlen);
 }
 
 void scn_free(struct scn *s)

@@ -211,6 +211,12 @@ struct scn {
  * line "<file>:<line>: <what is wrong>"), -ENOMEM.  err may be NULL.
  */
 int scn_load(const char *path, struct scn **out, char *err, size_t errlen);
+/*
+ * The same from text in memory (built-in scenarios); label stands for the
+ * file name in messages and a dt path is resolved against its folder.
+ */
+int scn_load_string(const char *label, const char *text, struct scn **out,
+		    char *err, size_t errlen);
 void scn_free(struct scn *s);
 
 /*

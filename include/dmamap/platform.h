@@ -86,12 +86,24 @@ struct dmamap_platform_ops {
 	void (*set_uncached)(void *plat, dmamap_phys_addr_t phys, uint64_t size,
 			     bool uncached);
 
+	/*
+	 * Optional: one contiguous CPU mapping of scattered pages (Linux's
+	 * vmap), so an IOMMU's coherent allocation needs no contiguous
+	 * memory.  virt_to_phys must answer for addresses inside it.  NULL
+	 * when it cannot be made.
+	 */
+	void *(*vmap)(void *plat, const dmamap_phys_addr_t *pages,
+		      uint64_t npages);
+	void (*vunmap)(void *plat, void *cpu, uint64_t npages);
+
 	/* ---- hooks filled by later platforms (NULL: not present) ---- */
 
 	/* Hypervisor calls (Xen-like); see struct dmamap_hv_ops. */
 	const struct dmamap_hv_ops *hv;
 	/* IOMMU hardware drivers; see struct dmamap_iommu_hw_ops. */
 	const struct dmamap_iommu_hw_ops *iommu;
+	/* Device registers (BARs); see struct dmamap_mmio_ops. */
+	const struct dmamap_mmio_ops *mmio;
 };
 
 /*
@@ -138,6 +150,46 @@ struct dmamap_iommu_hw_ops {
 	int (*iotlb_sync)(void *plat, int domain_id, dmamap_dma_addr_t iova,
 			  uint64_t size);
 	int (*flush_all)(void *plat, int domain_id);
+	/* What the page tables say iova translates to; -ENOENT if unmapped. */
+	int (*iova_to_phys)(void *plat, int domain_id, dmamap_dma_addr_t iova,
+			    dmamap_phys_addr_t *phys);
+};
+
+/* BAR kinds and properties (struct dmamap_bar_info.flags). */
+#define DMAMAP_BAR_MEM (1u << 0)      /* memory space (else I/O ports) */
+#define DMAMAP_BAR_PREFETCH (1u << 1) /* prefetchable memory */
+
+struct dmamap_bar_info {
+	uint64_t size;       /* bytes; 0: the BAR is not implemented */
+	unsigned int flags;  /* DMAMAP_BAR_* */
+};
+
+/* How a store or load reaches the device (struct dmamap_mmio_ops). */
+#define DMAMAP_MMIO_RELAXED (1u << 0) /* no barrier: may pass other accesses
+				       * the platform allows it to pass */
+
+/*
+ * Device registers.  `hw` is the platform's own handle for the device
+ * (struct dmamap_device_desc.hw); `map` is what map_bar returned.  `cpu`
+ * is the logical CPU making the access (write-combining buffers are per
+ * CPU).  The library has already checked bounds and alignment.
+ */
+struct dmamap_mmio_ops {
+	int (*bar_info)(void *plat, void *hw, int bar, struct dmamap_bar_info *out);
+	/* Map [offset, offset + len) of a BAR, write-combining or uncached. */
+	int (*map_bar)(void *plat, void *hw, int bar, uint64_t offset,
+		       uint64_t len, bool wc, void **map);
+	void (*unmap_bar)(void *plat, void *map);
+	/* size is 1, 2, 4 or 8; flags DMAMAP_MMIO_*. */
+	void (*write)(void *plat, void *map, uint64_t off, uint64_t val,
+		      unsigned int size, unsigned int flags, unsigned int cpu);
+	uint64_t (*read)(void *plat, void *map, uint64_t off, unsigned int size,
+			 unsigned int flags, unsigned int cpu);
+	/*
+	 * A barrier on `cpu`: kind 'w' (write), 'r' (read) or 'f' (full).
+	 * Write and full barriers drain the CPU's write-combining buffers.
+	 */
+	void (*barrier)(void *plat, int kind, unsigned int cpu);
 };
 
 struct dmamap_platform {
@@ -234,6 +286,33 @@ struct dmamap_device_desc {
 	/* Initial masks (0: 32 bits, Linux's default). */
 	uint64_t dma_mask;
 	uint64_t coherent_dma_mask;
+	/* The platform's own handle for the device, given back to its MMIO
+	 * hooks (NULL: the device has no registers the library can map). */
+	void *hw;
+
+	/*
+	 * IOMMU (0: the device is not behind one).  iommu_domain is the DMA
+	 * domain the hardware puts it in; devices sharing one (PCI aliases, a
+	 * powerpc PE) share its IOVA space and must agree on windows.
+	 */
+	int iommu_id;
+	int iommu_domain;
+	/* External-facing device (Linux's untrusted PCI port): sub-page
+	 * buffers are bounced so the rest of their page is not exposed. */
+	bool untrusted;
+	/* IOVA ranges never handed out (MSI doorbells, firmware RMRRs). */
+	struct dmamap_dma_range iommu_reserved[DMAMAP_MAX_DMA_RANGES];
+	unsigned int niommu_reserved;           /* dma and size used */
+	/*
+	 * Hybrid windows (powerpc): the IOMMU translates only bus addresses
+	 * [iommu_window_base, iommu_window_base + iommu_window_size) (size 0:
+	 * the whole IOVA space), and when has_bypass, bus address
+	 * phys + bypass_offset reaches all RAM directly (a "bypass" window).
+	 */
+	dmamap_dma_addr_t iommu_window_base;
+	uint64_t iommu_window_size;
+	bool has_bypass;
+	dmamap_dma_addr_t bypass_offset;
 };
 
 int dmamap_device_add(struct dmamap_ctx *ctx,
@@ -298,6 +377,17 @@ int dmamap_swiotlb_get_area_stats(struct dmamap_ctx *ctx,
 				  struct dmamap_swiotlb *pool,
 				  unsigned int area,
 				  struct dmamap_swiotlb_area_stats *st);
+
+/*
+ * Where pool number idx (0: the boot pool, then grown pools in order) of
+ * the default pool (pool NULL) or a restricted pool lies in physical
+ * memory.  0, -ENOENT (no such pool; transient one-request pools are not
+ * listed) or -ENODEV (no bounce pool at all).
+ */
+int dmamap_swiotlb_get_pool_range(struct dmamap_ctx *ctx,
+				  struct dmamap_swiotlb *pool,
+				  unsigned int idx, dmamap_phys_addr_t *phys,
+				  uint64_t *size);
 
 /* The error name for a negative errno this library returns ("EIO"). */
 const char *dmamap_strerror(int err);

@@ -1,0 +1,954 @@
+/*
+ * tools/run.c - running a scenario (see run.h).
+ *
+ * Owns: the platform a scenario describes (machine from the tree and the
+ * file, reserved memory, restricted pools, devices, hot-plug), the run
+ * loop over workloads, the report and the judging of `expect` entries.
+ * Must never decide DMA policy: devices are described as firmware would
+ * describe them, drivers set their masks, and whatever ops the library
+ * picks is what the report shows.  Never includes src/ headers.
+ *
+ * Determinism: one thread, the simulator's allocator is deterministic, and
+ * every workload's data derives from its seed, so the same file and seed
+ * give the same report byte for byte (timing is kept out of the JSON).
+ */
+#include "run.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <dmamap/dma.h>
+#include <dmamap/platform.h>
+
+#include "dt.h"
+#include "sim.h"
+#include "workloads.h"
+
+#define RUN_4G (1ULL << 32)
+#define RUN_MAX_DEVS (SCN_MAX_DEVICES + SCN_MAX_WORKLOADS + SCN_MAX_EXPECTS)
+#define RUN_MAX_POOLS 16
+#define RUN_DEFAULT_CPUS 4      /* machines described inline */
+#define RUN_TREE_DEFAULT_BITS 32 /* tree devices no entry describes: Linux's default mask */
+
+struct run_dev {
+	const char *name;                 /* the scenario's name or tree path */
+	const struct scn_device *decl;    /* NULL: a tree node nobody declared */
+	const struct sim_dt_device *node; /* NULL: declared inline */
+	struct sim_device_desc hw;
+	unsigned int dma_bits;
+	bool hotplug;
+	struct dmamap_swiotlb *pool;      /* restricted pool, or NULL */
+	struct sim_device *sd;
+	struct dmamap_device *dev;        /* NULL until added */
+	struct rpt_device *rep;
+};
+
+struct run_pool {
+	int rmem;                         /* tree region index, -1: inline */
+	uint64_t base, size;
+	bool owned_pages;                 /* allocated by the runner */
+	struct dmamap_swiotlb *pool;
+};
+
+struct run_env {
+	const struct scn *s;
+	const char *file;
+	const struct run_opts *o;
+	struct sim_dt *dt;
+	struct sim_machine *m;
+	struct dmamap_ctx *ctx;
+	struct run_dev devs[RUN_MAX_DEVS];
+	unsigned int ndevs;
+	struct run_pool pools[RUN_MAX_POOLS];
+	unsigned int npools;
+	char *err;
+	size_t errlen;
+};
+
+static int run_err(struct run_env *e, int rc, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static int run_err(struct run_env *e, int rc, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	if (e->err && e->errlen)
+		vsnprintf(e->err, e->errlen, fmt, ap);
+	va_end(ap);
+	return rc;
+}
+
+static void run_log(void *priv, enum dmamap_log_level lvl, const char *msg)
+{
+	const struct run_env *e = priv;
+	if (e->o && e->o->verbose)
+		fprintf(stderr, "  [dmamap %d] %s\n", (int)lvl, msg);
+}
+
+static unsigned int mask_bits(uint64_t mask)
+{
+	return mask ? 64 - (unsigned int)__builtin_clzll(mask) : 0;
+}
+
+static uint64_t bits_mask(unsigned int bits)
+{
+	return bits >= 64 ? UINT64_MAX : (1ULL << bits) - 1;
+}
+
+/* ---- devices: who they are ---------------------------------------------- */
+
+static struct run_dev *dev_find(struct run_env *e, const char *name)
+{
+	for (unsigned int i = 0; i < e->ndevs; i++)
+		if (!strcmp(e->devs[i].name, name))
+			return &e->devs[i];
+	return NULL;
+}
+
+/* A device named by the file: declared, or a tree node on first mention. */
+static int dev_note(struct run_env *e, const char *name,
+		    const struct scn_device *decl, int line)
+{
+	if (dev_find(e, name))
+		return 0;
+	const struct sim_dt_device *node = NULL;
+	if (name[0] == '/') {
+		/* The loader guarantees a dt exists when a tree path is used. */
+		node = e->dt ? sim_dt_find(e->dt, name) : NULL;
+		if (!node)
+			return run_err(e, -EINVAL, "%s:%d: device '%s' is not a DMA master in %s "
+				       "(`dmamap explain %s` lists them)", e->file, line, name,
+				       e->dt ? e->dt->file : "the tree", e->dt ? e->dt->file : "the tree");
+	}
+	if (e->ndevs == RUN_MAX_DEVS)
+		return run_err(e, -EINVAL, "%s:%d: too many devices", e->file, line);
+	struct run_dev *d = &e->devs[e->ndevs++];
+	memset(d, 0, sizeof(*d));
+	d->name = name;
+	d->decl = decl;
+	d->node = node;
+	d->dma_bits = decl ? decl->dma_bits : RUN_TREE_DEFAULT_BITS;
+	d->hotplug = decl && decl->hotplug;
+	return 0;
+}
+
+/* What the library cannot run yet is refused up front, with where it is. */
+static int check_supported(struct run_env *e)
+{
+	const struct scn *s = e->s;
+	if (s->has_hypervisor)
+		return run_err(e, -ENOTSUP, "%s:%d: hypervisor: the Xen model is not supported yet "
+			       "(issue 5)", e->file, s->hv.line);
+	if (e->dt && e->dt->xen)
+		return run_err(e, -ENOTSUP, "%s: /hypervisor: a Xen tree (\"xen,xen\"); the Xen "
+			       "model is not supported yet (issue 5)", e->dt->file);
+	for (unsigned int i = 0; i < s->nworkloads; i++)
+		if (s->workloads[i].kind == SCN_KIND_XEN_BACKEND)
+			return run_err(e, -ENOTSUP, "%s:%d: kind: xen-backend workloads are not "
+				       "supported yet (they need the Xen model, issue 5)",
+				       e->file, s->workloads[i].line);
+	for (unsigned int i = 0; i < e->ndevs; i++) {
+		const struct run_dev *d = &e->devs[i];
+		if (d->decl && d->decl->iommu[0])
+			return run_err(e, -ENOTSUP, "%s:%d: device '%s' sits behind IOMMU '%s': "
+				       "IOMMUs are not supported yet (issue 4)", e->file,
+				       d->decl->line, d->name, d->decl->iommu);
+		if (d->decl && d->decl->untrusted)
+			return run_err(e, -ENOTSUP, "%s:%d: device '%s': untrusted devices need the "
+				       "IOMMU, which is not supported yet (issue 4)", e->file,
+				       d->decl->line, d->name);
+		if (d->node && d->node->has_iommu && d->node->iommu_enabled)
+			return run_err(e, -ENOTSUP, "%s: %s: behind the enabled IOMMU %s: IOMMUs "
+				       "are not supported yet (issue 4)", e->dt->file, d->name,
+				       d->node->iommu_path ? d->node->iommu_path : "(unresolved)");
+		for (unsigned int k = 0; d->node && k < d->node->niommu_map; k++)
+			if (d->node->iommu_map[k].iommu_enabled)
+				return run_err(e, -ENOTSUP, "%s: %s: iommu-map to the enabled IOMMU "
+					       "%s: IOMMUs are not supported yet (issue 4)",
+					       e->dt->file, d->name,
+					       d->node->iommu_map[k].iommu_path ?
+					       d->node->iommu_map[k].iommu_path : "(unresolved)");
+	}
+	if (s->niommus)
+		return run_err(e, -ENOTSUP, "%s:%d: iommus: IOMMUs are not supported yet (issue 4)",
+			       e->file, s->iommus[0].line);
+	return 0;
+}
+
+static int check_counters(struct run_env *e)
+{
+	struct rpt_report r;
+	struct rpt_device d;
+	memset(&r, 0, sizeof(r));
+	memset(&d, 0, sizeof(d));
+	for (unsigned int i = 0; i < e->s->nexpects; i++) {
+		const struct scn_expect *x = &e->s->expects[i];
+		uint64_t v;
+		bool dev = x->device[0] != 0;
+		if (rpt_counter(&r, dev ? &d : NULL, x->counter, &v))
+			return run_err(e, -EINVAL, "%s:%d: unknown %s counter '%s' (known: %s)",
+				       e->file, x->line, dev ? "device" : "machine", x->counter,
+				       rpt_counter_names(dev));
+	}
+	return 0;
+}
+
+/* ---- the machine --------------------------------------------------------- */
+
+/*
+ * Inline RAM is added to the tree's: a range with the same base as a tree
+ * range replaces it (resizing a bank), any other must not overlap.
+ */
+static int machine_desc(struct run_env *e, struct sim_machine_desc *md)
+{
+	char why[512];
+	memset(md, 0, sizeof(*md));
+	if (e->dt) {
+		if (sim_dt_machine_desc(e->dt, md, why, sizeof(why)))
+			return run_err(e, -EINVAL, "%s", why);
+	} else {
+		md->arch = DMAMAP_ARCH_X86;
+		md->ncpus = RUN_DEFAULT_CPUS;
+	}
+	for (unsigned int i = 0; i < e->s->nram; i++) {
+		const struct scn_range *r = &e->s->ram[i];
+		uint64_t b = (r->base + 4095) & ~4095ULL, end = (r->base + r->size) & ~4095ULL;
+		if (r->base > UINT64_MAX - 4095 || end <= b)
+			return run_err(e, -EINVAL, "%s:%d: ram: 0x%llx+0x%llx holds no whole 4 KiB page",
+				       e->file, r->line, (unsigned long long)r->base,
+				       (unsigned long long)r->size);
+		unsigned int k;
+		for (k = 0; k < md->nram; k++)
+			if (md->ram[k].base == b)
+				break;
+		if (k == md->nram) {
+			if (md->nram == SIM_MAX_RAM_RANGES)
+				return run_err(e, -EINVAL, "%s:%d: ram: more than %d ranges", e->file,
+					       r->line, SIM_MAX_RAM_RANGES);
+			md->nram++;
+		}
+		md->ram[k] = (struct sim_ram_range){ b, end - b };
+	}
+	/* Sorted, and no two overlap. */
+	for (unsigned int i = 1; i < md->nram; i++)
+		for (unsigned int k = i; k > 0 && md->ram[k - 1].base > md->ram[k].base; k--) {
+			struct sim_ram_range t = md->ram[k];
+			md->ram[k] = md->ram[k - 1];
+			md->ram[k - 1] = t;
+		}
+	for (unsigned int i = 1; i < md->nram; i++)
+		if (md->ram[i - 1].base + md->ram[i - 1].size > md->ram[i].base)
+			return run_err(e, -EINVAL, "%s: ram: 0x%llx+0x%llx overlaps 0x%llx+0x%llx",
+				       e->file, (unsigned long long)md->ram[i - 1].base,
+				       (unsigned long long)md->ram[i - 1].size,
+				       (unsigned long long)md->ram[i].base,
+				       (unsigned long long)md->ram[i].size);
+	return 0;
+}
+
+/* Static reserved-memory regions leave the allocator, as at boot. */
+static void reserve_tree_regions(struct run_env *e)
+{
+	for (unsigned int i = 0; e->dt && i < e->dt->nrmem; i++) {
+		const struct sim_dt_rmem *r = &e->dt->rmem[i];
+		if (!r->dynamic && r->size)
+			sim_reserve(e->m, r->base, r->size);
+	}
+}
+
+/* The restricted pool for a tree region or an inline size, shared per region. */
+static int pool_for(struct run_env *e, struct run_dev *d, struct dmamap_swiotlb **out)
+{
+	*out = NULL;
+	int rmem = d->node ? d->node->restricted_pool : -1;
+	uint64_t want = d->decl && (d->decl->given & SCN_HAS_RESTRICTED_POOL) ?
+			d->decl->restricted_pool : 0;
+	if (want)
+		rmem = -1; /* the file's size overrides the tree's region */
+	if (rmem < 0 && !want)
+		return 0;
+	for (unsigned int i = 0; rmem >= 0 && i < e->npools; i++)
+		if (e->pools[i].rmem == rmem) {
+			*out = e->pools[i].pool;
+			return 0;
+		}
+	if (e->npools == RUN_MAX_POOLS)
+		return run_err(e, -EINVAL, "%s: more than %d restricted pools", e->file,
+			       RUN_MAX_POOLS);
+	struct run_pool *p = &e->pools[e->npools];
+	memset(p, 0, sizeof(*p));
+	p->rmem = rmem;
+	if (rmem >= 0 && !e->dt->rmem[rmem].dynamic) {
+		p->base = e->dt->rmem[rmem].base;
+		p->size = e->dt->rmem[rmem].size;
+	} else {
+		/* Sized only: place it where the device reaches, low first. */
+		p->size = (rmem >= 0 ? e->dt->rmem[rmem].size : want);
+		p->size = (p->size + 4095) & ~4095ULL;
+		uint64_t lo = 0, hi = bits_mask(d->dma_bits);
+		if (d->hw.nranges) {
+			lo = d->hw.ranges[0].cpu;
+			hi = d->hw.ranges[0].cpu + d->hw.ranges[0].size - 1;
+		}
+		if (!p->size || sim_alloc_pages(e->m, p->size >> 12, 1, lo, hi, &p->base))
+			return run_err(e, -EINVAL, "%s: device '%s': no RAM for a %llu-byte "
+				       "restricted pool it can reach", e->file, d->name,
+				       (unsigned long long)p->size);
+		p->owned_pages = true;
+	}
+	int rc = dmamap_restricted_pool_create(e->ctx, p->base, p->size, &p->pool);
+	if (rc) {
+		if (p->owned_pages)
+			sim_free_pages(e->m, p->base, p->size >> 12);
+		return run_err(e, -EINVAL, "%s: device '%s': restricted pool 0x%llx+0x%llx "
+			       "refused (%s): it must be RAM", rmem >= 0 ? e->dt->file : e->file,
+			       d->name, (unsigned long long)p->base, (unsigned long long)p->size,
+			       dmamap_strerror(rc));
+	}
+	e->npools++;
+	*out = p->pool;
+	return 0;
+}
+
+/* The hardware as the tree and the file describe it. */
+static void dev_hw(struct run_dev *d)
+{
+	const struct scn_device *c = d->decl;
+	if (d->node)
+		sim_dt_device_desc(d->node, d->dma_bits, &d->hw);
+	else
+		d->hw = (struct sim_device_desc){ .name = d->name, .addr_bits = d->dma_bits };
+	if (!c)
+		return;
+	if (!d->node || (c->given & SCN_HAS_BUS))
+		d->hw.bus = c->bus == SCN_BUS_PCI ? DMAMAP_BUS_PCI : DMAMAP_BUS_PLATFORM;
+	if (!d->node || (c->given & SCN_HAS_COHERENT))
+		d->hw.coherent = c->coherent;
+	if (c->given & SCN_HAS_DMA_RANGES) {
+		d->hw.nranges = c->ndma_ranges;
+		for (unsigned int i = 0; i < c->ndma_ranges; i++)
+			d->hw.ranges[i] = (struct dmamap_dma_range){
+				c->dma_ranges[i].cpu, c->dma_ranges[i].dma, c->dma_ranges[i].size };
+	}
+	if (c->given & SCN_HAS_BUS_DMA_LIMIT)
+		d->hw.bus_dma_limit = c->bus_dma_limit;
+}
+
+/* Firmware describes it, the OS adds it, the driver sets its masks. */
+static int dev_add(struct run_env *e, struct run_dev *d)
+{
+	struct dmamap_device_desc dd;
+	sim_device_firmware_desc(d->sd, &dd);
+	dd.restricted_pool = d->pool;
+	int rc = dmamap_device_add(e->ctx, &dd, &d->dev);
+	if (rc)
+		return run_err(e, rc, "%s: device '%s' could not be added: %s", e->file, d->name,
+			       dmamap_strerror(rc));
+	rc = dmamap_set_mask_and_coherent(d->dev, bits_mask(d->dma_bits));
+	if (rc) {
+		/* A driver falls back to 32 bits, as Linux drivers do. */
+		if (dmamap_set_mask_and_coherent(d->dev, bits_mask(32)) && d->rep)
+			d->rep->map_failures++;
+	}
+	return 0;
+}
+
+static int platform_up(struct run_env *e)
+{
+	const struct scn *s = e->s;
+	char why[512];
+	int rc;
+
+	if (s->has_dt && sim_dt_load(s->dt, &e->dt, why, sizeof(why)))
+		return run_err(e, -EINVAL, "%s:%d: dt: %s", e->file, s->dt_line, why);
+	for (unsigned int i = 0; i < s->ndevices; i++)
+		if ((rc = dev_note(e, s->devices[i].name, &s->devices[i], s->devices[i].line)))
+			return rc;
+	for (unsigned int i = 0; i < s->nworkloads; i++)
+		if ((rc = dev_note(e, s->workloads[i].device, NULL, s->workloads[i].line)))
+			return rc;
+	for (unsigned int i = 0; i < s->nexpects; i++)
+		if (s->expects[i].device[0] &&
+		    (rc = dev_note(e, s->expects[i].device, NULL, s->expects[i].line)))
+			return rc;
+	if ((rc = check_supported(e)) || (rc = check_counters(e)))
+		return rc;
+
+	struct sim_machine_desc md;
+	if ((rc = machine_desc(e, &md)))
+		return rc;
+	const char *mwhy = NULL;
+	if ((rc = sim_machine_create(&md, &e->m, &mwhy)))
+		return run_err(e, rc == -ENOMEM ? -ENOMEM : -EINVAL, "%s: the machine: %s",
+			       e->file, mwhy ? mwhy : dmamap_strerror(rc));
+	reserve_tree_regions(e);
+
+	const char *bootargs = s->has_bootargs ? s->bootargs : e->dt ? e->dt->bootargs : NULL;
+	struct dmamap_config cfg = { .bootargs = bootargs, .log = run_log, .log_priv = e };
+	if ((rc = dmamap_ctx_create(sim_platform(e->m), &cfg, &e->ctx)))
+		return run_err(e, rc == -ENOMEM ? -ENOMEM : -EINVAL,
+			       "%s%s: bootargs \"%s\" refused (%s); `--verbose` shows the word",
+			       e->file, s->has_bootargs ? "" : " (from the tree)",
+			       bootargs ? bootargs : "", dmamap_strerror(rc));
+
+	for (unsigned int i = 0; i < e->ndevs; i++) {
+		struct run_dev *d = &e->devs[i];
+		dev_hw(d);
+		if ((rc = sim_device_create(e->m, &d->hw, &d->sd)))
+			return run_err(e, -EINVAL, "%s: device '%s': the simulator refused it (%s)",
+				       e->file, d->name, dmamap_strerror(rc));
+		if ((rc = pool_for(e, d, &d->pool)))
+			return rc;
+		if (!d->hotplug && (rc = dev_add(e, d)))
+			return rc;
+	}
+	return 0;
+}
+
+static void platform_down(struct run_env *e)
+{
+	for (unsigned int i = 0; i < e->ndevs; i++) {
+		struct run_dev *d = &e->devs[i];
+		uint64_t leaked = 0;
+		if (d->dev)
+			dmamap_device_remove(d->dev, &leaked);
+		d->dev = NULL;
+		if (d->rep)
+			d->rep->leaked = leaked; /* judged as a problem */
+	}
+	for (unsigned int i = 0; i < e->npools; i++) {
+		dmamap_restricted_pool_destroy(e->pools[i].pool);
+		if (e->pools[i].owned_pages)
+			sim_free_pages(e->m, e->pools[i].base, e->pools[i].size >> 12);
+	}
+	e->npools = 0;
+	if (e->ctx)
+		dmamap_ctx_destroy(e->ctx);
+	e->ctx = NULL;
+	if (e->m)
+		sim_machine_destroy(e->m);
+	e->m = NULL;
+	sim_dt_free(e->dt);
+	e->dt = NULL;
+}
+
+/* ---- the report ------------------------------------------------------------ */
+
+static int add_problem(struct rpt_report *r, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+static int add_problem(struct rpt_report *r, const char *fmt, ...)
+{
+	char buf[512];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	char **v = realloc(r->problems, (r->nproblems + 1) * sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	r->problems = v;
+	if (!(v[r->nproblems] = strdup(buf)))
+		return -ENOMEM;
+	r->nproblems++;
+	return 0;
+}
+
+void rpt_free(struct rpt_report *r)
+{
+	if (!r)
+		return;
+	for (unsigned int i = 0; i < r->nproblems; i++)
+		free(r->problems[i]);
+	free(r->problems);
+	free(r->devices);
+	memset(r, 0, sizeof(*r));
+}
+
+static void set_range(struct rpt_range *x, uint64_t first, uint64_t last, const char *name)
+{
+	x->first = first;
+	x->last = last;
+	snprintf(x->name, sizeof(x->name), "%s", name ? name : "");
+}
+
+/*
+ * The CPU-physical ranges the device reaches without help: each window
+ * clipped to the streaming mask and the bus limit.  No windows and no
+ * limit below 64 bits: everything (nwindows 0).
+ */
+static void dev_windows(const struct run_dev *d, uint64_t mask, struct rpt_device *out)
+{
+	uint64_t lim = mask;
+	if (d->hw.bus_dma_limit && d->hw.bus_dma_limit < lim)
+		lim = d->hw.bus_dma_limit;
+	if (d->hw.addr_bits < 64 && bits_mask(d->hw.addr_bits) < lim)
+		lim = bits_mask(d->hw.addr_bits);
+	out->nwindows = 0;
+	if (!d->hw.nranges) {
+		if (lim != UINT64_MAX)
+			set_range(&out->windows[out->nwindows++], 0, lim, NULL);
+		return;
+	}
+	for (unsigned int i = 0; i < d->hw.nranges && out->nwindows < RPT_MAX_WINDOWS; i++) {
+		const struct dmamap_dma_range *w = &d->hw.ranges[i];
+		if (!w->size || w->dma > lim)
+			continue;
+		uint64_t last = w->dma + (w->size - 1);
+		if (last > lim)
+			last = lim;
+		set_range(&out->windows[out->nwindows++], w->cpu, w->cpu + (last - w->dma), NULL);
+	}
+	out->reach_none = out->nwindows == 0;
+}
+
+static void dev_report(struct run_env *e, struct run_dev *d)
+{
+	struct rpt_device *o = d->rep;
+	snprintf(o->name, sizeof(o->name), "%s", d->name);
+	o->coherent = d->hw.coherent;
+	o->hotplug = d->hotplug;
+	if (d->sd) {
+		struct sim_device_stats hs;
+		sim_device_get_stats(d->sd, &hs);
+		o->truncated = hs.truncated;
+		o->bus_errors = hs.bus_errors;
+		o->faults = hs.bus_errors;
+	}
+	if (!d->dev) {
+		snprintf(o->ops, sizeof(o->ops), "none");
+		snprintf(o->reason, sizeof(o->reason), "never added (hot-plugged, no workload ran)");
+		return;
+	}
+	(void)e;
+	struct dmamap_device_stats st;
+	dmamap_device_get_stats(d->dev, &st);
+	o->maps = st.maps;
+	o->map_failures += st.map_failures;
+	o->bytes_mapped = st.bytes_mapped;
+	o->bounced_bytes = st.bounced_bytes;
+	o->bounced_maps = st.bounced_maps;
+	o->coherent_allocs = st.coherent_allocs;
+	o->coherent_bytes = st.coherent_bytes;
+	snprintf(o->ops, sizeof(o->ops), "%s", dmamap_device_ops_name(d->dev));
+	snprintf(o->reason, sizeof(o->reason), "%s", dmamap_device_ops_reason(d->dev));
+	uint64_t mask = dmamap_get_mask(d->dev);
+	o->dma_mask_bits = mask_bits(mask);
+	o->coherent_mask_bits = mask_bits(dmamap_get_coherent_mask(d->dev));
+	o->behind_iommu = false;
+	dev_windows(d, mask, o);
+}
+
+static void machine_report(struct run_env *e, struct rpt_report *r)
+{
+	struct dmamap_swiotlb_stats st;
+	dmamap_swiotlb_get_stats(e->ctx, NULL, &st);
+	r->swiotlb = (struct rpt_swiotlb){
+		.enabled = st.enabled, .boot_total_bytes = st.boot_total_bytes,
+		.total_bytes = st.total_bytes, .below_4g_bytes = st.below_4g_bytes,
+		.used_hiwater_bytes = st.used_hiwater_bytes, .bounced_bytes = st.bounced_bytes,
+		.full_failures = st.full_failures,
+	};
+	const struct dmamap_platform *p = sim_platform(e->m);
+	for (unsigned int i = 0; i < p->nlinear && r->nram < RPT_MAX_RANGES; i++)
+		set_range(&r->ram[r->nram++], p->linear[i].phys,
+			  p->linear[i].phys + p->linear[i].size - 1, NULL);
+	dmamap_phys_addr_t base;
+	uint64_t size;
+	for (unsigned int i = 0; r->npools < RPT_MAX_RANGES &&
+	     !dmamap_swiotlb_get_pool_range(e->ctx, NULL, i, &base, &size); i++)
+		set_range(&r->pools[r->npools++], base, base + size - 1,
+			  i ? "swiotlb (grown)" : "swiotlb");
+	for (unsigned int i = 0; i < e->npools && r->npools < RPT_MAX_RANGES; i++) {
+		const struct run_pool *p2 = &e->pools[i];
+		set_range(&r->pools[r->npools++], p2->base, p2->base + p2->size - 1,
+			  p2->rmem >= 0 ? e->dt->rmem[p2->rmem].name : "restricted");
+	}
+	for (unsigned int i = 0; e->dt && i < e->dt->nrmem && r->nreserved < RPT_MAX_RANGES; i++) {
+		const struct sim_dt_rmem *m = &e->dt->rmem[i];
+		if (!m->dynamic && m->size && m->kind != SIM_DT_RMEM_RESTRICTED)
+			set_range(&r->reserved[r->nreserved++], m->base, m->base + m->size - 1,
+				  m->name);
+	}
+}
+
+/* ---- counters and expect ---------------------------------------------------- */
+
+#define DEV_COUNTER(f) { #f, offsetof(struct rpt_device, f) }
+static const struct { const char *name; size_t off; } dev_counters[] = {
+	DEV_COUNTER(maps), DEV_COUNTER(map_failures), DEV_COUNTER(bytes_mapped),
+	DEV_COUNTER(bounced_bytes), DEV_COUNTER(integrity_errors), DEV_COUNTER(faults),
+	DEV_COUNTER(bounced_maps), DEV_COUNTER(coherent_allocs), DEV_COUNTER(coherent_bytes),
+	DEV_COUNTER(syncs), DEV_COUNTER(transfers), DEV_COUNTER(truncated),
+	DEV_COUNTER(bus_errors), DEV_COUNTER(leaked), DEV_COUNTER(outside_reached),
+	DEV_COUNTER(zero_copy_pages), DEV_COUNTER(bounce_pages),
+};
+#define NDEV_COUNTERS (sizeof(dev_counters) / sizeof(dev_counters[0]))
+
+int rpt_counter(const struct rpt_report *r, const struct rpt_device *dev, const char *name,
+		uint64_t *val)
+{
+	if (!dev) {
+		const struct rpt_swiotlb *w = &r->swiotlb;
+		const struct { const char *n; uint64_t v; } sw[] = {
+			{ "swiotlb_enabled", w->enabled }, { "swiotlb_boot_total_bytes", w->boot_total_bytes },
+			{ "swiotlb_total_bytes", w->total_bytes }, { "swiotlb_below_4g_bytes", w->below_4g_bytes },
+			{ "swiotlb_used_hiwater_bytes", w->used_hiwater_bytes },
+			{ "swiotlb_bounced_bytes", w->bounced_bytes }, { "swiotlb_full_failures", w->full_failures },
+		};
+		for (size_t i = 0; i < sizeof(sw) / sizeof(sw[0]); i++)
+			if (!strcmp(name, sw[i].n)) {
+				*val = sw[i].v;
+				return 0;
+			}
+	}
+	for (size_t i = 0; i < NDEV_COUNTERS; i++) {
+		if (strcmp(name, dev_counters[i].name))
+			continue;
+		if (dev) {
+			*val = *(const uint64_t *)((const char *)dev + dev_counters[i].off);
+			return 0;
+		}
+		/* The machine's: the sum over devices. */
+		*val = 0;
+		for (unsigned int k = 0; k < r->ndevices; k++)
+			*val += *(const uint64_t *)((const char *)&r->devices[k] + dev_counters[i].off);
+		return 0;
+	}
+	return -ENOENT;
+}
+
+const char *rpt_counter_names(bool device)
+{
+	static char dev_names[512], all_names[768];
+	char *buf = device ? dev_names : all_names;
+	size_t cap = device ? sizeof(dev_names) : sizeof(all_names), n = 0;
+	if (buf[0])
+		return buf;
+	for (size_t i = 0; i < NDEV_COUNTERS; i++)
+		n += (size_t)snprintf(buf + n, cap - n, "%s%s", i ? ", " : "", dev_counters[i].name);
+	if (!device)
+		snprintf(buf + n, cap - n, ", swiotlb_enabled, swiotlb_boot_total_bytes, "
+			 "swiotlb_total_bytes, swiotlb_below_4g_bytes, swiotlb_used_hiwater_bytes, "
+			 "swiotlb_bounced_bytes, swiotlb_full_failures");
+	return buf;
+}
+
+static bool cmp_holds(enum scn_cmp c, uint64_t have, uint64_t want)
+{
+	switch (c) {
+	case SCN_CMP_EQ: return have == want;
+	case SCN_CMP_NE: return have != want;
+	case SCN_CMP_GT: return have > want;
+	case SCN_CMP_LT: return have < want;
+	case SCN_CMP_GE: return have >= want;
+	case SCN_CMP_LE: return have <= want;
+	}
+	return false;
+}
+
+static int judge(struct run_env *e, struct rpt_report *r)
+{
+	int rc = 0;
+	for (unsigned int i = 0; i < r->ndevices && !rc; i++) {
+		const struct rpt_device *d = &r->devices[i];
+		if (d->leaked)
+			rc = add_problem(r, "%s: %llu mappings still live when the device was removed",
+					 d->name, (unsigned long long)d->leaked);
+	}
+	for (unsigned int i = 0; i < e->s->nexpects && !rc; i++) {
+		const struct scn_expect *x = &e->s->expects[i];
+		const struct rpt_device *d = NULL;
+		for (unsigned int k = 0; x->device[0] && k < r->ndevices; k++)
+			if (!strcmp(r->devices[k].name, x->device))
+				d = &r->devices[k];
+		uint64_t have = 0;
+		rpt_counter(r, d, x->counter, &have); /* names were checked up front */
+		if (!cmp_holds(x->cmp, have, x->value))
+			rc = add_problem(r, "%s:%d: expected %s%s%s %s %llu, got %llu", e->file, x->line,
+					 x->device[0] ? x->device : "", x->device[0] ? " " : "",
+					 x->counter, scn_cmp_name(x->cmp), (unsigned long long)x->value,
+					 (unsigned long long)have);
+	}
+	r->pass = !rc && r->nproblems == 0;
+	return rc;
+}
+
+/* ---- progress ------------------------------------------------------------------ */
+
+struct progress {
+	bool on;
+	unsigned int wl, nwl;
+	uint64_t est;           /* ops this workload is expected to make */
+	uint64_t base;          /* ops before this workload */
+	struct timespec last;
+	bool drawn;
+};
+
+static double now_s(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
+}
+
+static void progress_draw(struct progress *p, uint64_t ops)
+{
+	double frac = (p->wl + (p->est ? (double)(ops - p->base) / (double)p->est : 0)) / p->nwl;
+	if (frac > 1)
+		frac = 1;
+	int fill = (int)(frac * 30);
+	fprintf(stderr, "\r  [%.*s%*s] %3d%%  workload %u/%u  %llu ops ", fill,
+		"##############################", 30 - fill, "", (int)(frac * 100), p->wl + 1,
+		p->nwl, (unsigned long long)ops);
+	fflush(stderr);
+	p->drawn = true;
+}
+
+static void progress_tick(void *priv, uint64_t ops)
+{
+	struct progress *p = priv;
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	/* At most ten redraws a second. */
+	if ((t.tv_sec - p->last.tv_sec) * 1000000000L + (t.tv_nsec - p->last.tv_nsec) < 100000000L)
+		return;
+	p->last = t;
+	progress_draw(p, ops);
+}
+
+static uint64_t wl_estimate(const struct scn_workload *w)
+{
+	switch (w->kind) {
+	case SCN_KIND_NIC: return 2 * (w->count ? w->count : WL_NIC_COUNT);
+	case SCN_KIND_BLK: return 2 * (w->count ? w->count : WL_BLK_COUNT) *
+			   ((w->size ? w->size : WL_BLK_SIZE) / 4096 + 1);
+	case SCN_KIND_GPU: return 2 * ((w->count ? w->count : WL_GPU_COUNT) + 1) *
+			   ((w->size ? w->size : WL_GPU_SIZE) / 4096);
+	default: return 2 * (w->count ? w->count : WL_ADV_COUNT);
+	}
+}
+
+/* ---- run and explain ----------------------------------------------------------------- */
+
+static uint64_t mix_seed(uint64_t seed, unsigned int i)
+{
+	uint64_t z = seed + 0x9e3779b97f4a7c15ULL * (i + 1);
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	return z ^ (z >> 27);
+}
+
+static int run_workloads(struct run_env *e, struct rpt_report *r)
+{
+	const struct scn *s = e->s;
+	struct progress pr = { .on = e->o && e->o->progress, .nwl = s->nworkloads };
+	uint64_t ops = 0;
+	int rc = 0;
+	clock_gettime(CLOCK_MONOTONIC, &pr.last);
+	for (unsigned int i = 0; i < s->nworkloads && !rc; i++) {
+		const struct scn_workload *w = &s->workloads[i];
+		struct run_dev *d = dev_find(e, w->device);
+		if (!d->dev && (rc = dev_add(e, d)))
+			break; /* a hot-plugged device appears now */
+		struct wl_env we = {
+			.m = e->m, .sd = d->sd, .dev = d->dev, .ranges = d->hw.ranges,
+			.nranges = d->hw.nranges,
+			.seed = w->has_seed ? w->seed : mix_seed(e->o ? e->o->seed : 1, i),
+			.out = d->rep, .ops = ops,
+			.tick = pr.on ? progress_tick : NULL, .tick_priv = &pr,
+		};
+		pr.wl = i;
+		pr.base = ops;
+		pr.est = wl_estimate(w);
+		rc = wl_run(w, &we);
+		ops = we.ops;
+		if (rc == -ERANGE || rc == -ENOTSUP) {
+			rc = run_err(e, rc == -ERANGE ? -EINVAL : rc, "%s:%d: %s", e->file, w->line,
+				     we.problem);
+		} else if (rc) {
+			rc = run_err(e, rc, "%s:%d: %s", e->file, w->line,
+				     we.problem[0] ? we.problem : dmamap_strerror(rc));
+		} else if (we.problem[0]) {
+			rc = add_problem(r, "%s (workload at line %d)", we.problem, w->line);
+		}
+	}
+	/* Hot-plugged devices without a workload appear after the others ran. */
+	for (unsigned int i = 0; i < e->ndevs && !rc; i++)
+		if (!e->devs[i].dev)
+			rc = dev_add(e, &e->devs[i]);
+	if (pr.drawn)
+		fprintf(stderr, "\r%70s\r", "");
+	r->ops_total = ops;
+	return rc;
+}
+
+static int report_alloc(struct run_env *e, struct rpt_report *r)
+{
+	memset(r, 0, sizeof(*r));
+	snprintf(r->scenario, sizeof(r->scenario), "%s", e->s->name);
+	r->devices = calloc(e->ndevs ? e->ndevs : 1, sizeof(*r->devices));
+	if (!r->devices)
+		return -ENOMEM;
+	r->ndevices = e->ndevs;
+	for (unsigned int i = 0; i < e->ndevs; i++) {
+		e->devs[i].rep = &r->devices[i];
+		snprintf(r->devices[i].name, sizeof(r->devices[i].name), "%s", e->devs[i].name);
+	}
+	return 0;
+}
+
+int run_scenario(const struct scn *s, const char *file, const struct run_opts *o,
+		 struct rpt_report *r, char *err, size_t errlen)
+{
+	struct run_env *e = calloc(1, sizeof(*e));
+	if (!e)
+		return -ENOMEM;
+	*e = (struct run_env){ .s = s, .file = file, .o = o, .err = err, .errlen = errlen };
+	memset(r, 0, sizeof(*r));
+	double t0 = now_s();
+	int rc = platform_up(e);
+	if (!rc)
+		rc = report_alloc(e, r);
+	if (!rc)
+		rc = run_workloads(e, r);
+	if (!rc) {
+		for (unsigned int i = 0; i < e->ndevs; i++)
+			dev_report(e, &e->devs[i]);
+		machine_report(e, r);
+	}
+	platform_down(e);
+	if (!rc)
+		rc = judge(e, r);
+	r->seconds = now_s() - t0;
+	if (rc) {
+		if (rc == -ENOMEM && err && !err[0])
+			snprintf(err, errlen, "%s: out of memory", file);
+		rpt_free(r);
+	}
+	free(e);
+	return rc;
+}
+
+static void print_windows(const struct rpt_device *d, FILE *out)
+{
+	if (d->reach_none) {
+		fputs("reaches no memory directly", out);
+		return;
+	}
+	if (!d->nwindows) {
+		fputs("reaches all memory", out);
+		return;
+	}
+	fputs("reaches", out);
+	for (unsigned int i = 0; i < d->nwindows; i++)
+		fprintf(out, "%s cpu 0x%llx-0x%llx", i ? "," : "",
+			(unsigned long long)d->windows[i].first, (unsigned long long)d->windows[i].last);
+}
+
+int run_explain(const struct scn *s, const char *file, FILE *out, char *err, size_t errlen)
+{
+	struct run_env *e = calloc(1, sizeof(*e));
+	struct rpt_report r;
+	memset(&r, 0, sizeof(r));
+	if (!e)
+		return -ENOMEM;
+	struct run_opts o = { .seed = 1 };
+	*e = (struct run_env){ .s = s, .file = file, .o = &o, .err = err, .errlen = errlen };
+	int rc = platform_up(e);
+	if (!rc)
+		rc = report_alloc(e, &r);
+	/* Hot-plugged devices are explained as they will be once they appear. */
+	for (unsigned int i = 0; !rc && i < e->ndevs; i++)
+		if (!e->devs[i].dev)
+			rc = dev_add(e, &e->devs[i]);
+	if (!rc) {
+		for (unsigned int i = 0; i < e->ndevs; i++)
+			dev_report(e, &e->devs[i]);
+		machine_report(e, &r);
+		fprintf(out, "scenario %s\n", s->name);
+		if (r.swiotlb.enabled)
+			fprintf(out, "swiotlb on: %llu MiB, %llu MiB below 4 GiB\n",
+				(unsigned long long)(r.swiotlb.total_bytes >> 20),
+				(unsigned long long)(r.swiotlb.below_4g_bytes >> 20));
+		else
+			fputs("swiotlb off: no bounce pool\n", out);
+		for (unsigned int i = 0; i < r.ndevices; i++) {
+			const struct rpt_device *d = &r.devices[i];
+			fprintf(out, "%s: %s, masks %u/%u, %s%s; ", d->name, d->ops, d->dma_mask_bits,
+				d->coherent_mask_bits, d->coherent ? "coherent" : "non-coherent",
+				d->hotplug ? ", hot-plugged" : "");
+			print_windows(d, out);
+			fprintf(out, "; %s\n", d->reason);
+		}
+	}
+	platform_down(e); /* writes rep->leaked: before the report goes */
+	rpt_free(&r);
+	free(e);
+	return rc;
+}
+
+/* ---- text output ------------------------------------------------------------------------ */
+
+static const char *human(uint64_t b, char *buf, size_t n)
+{
+	static const char *u[] = { "B", "KiB", "MiB", "GiB", "TiB" };
+	unsigned int i = 0;
+	double v = (double)b;
+	while (v >= 1024 && i < 4) {
+		v /= 1024;
+		i++;
+	}
+	if (i == 0)
+		snprintf(buf, n, "%llu B", (unsigned long long)b);
+	else
+		snprintf(buf, n, "%.1f %s", v, u[i]);
+	return buf;
+}
+
+void rpt_print_text(const struct rpt_report *r, FILE *out)
+{
+	char a[32], b[32], c[32], d2[32];
+	fprintf(out, "scenario %s: %s\n", r->scenario, r->pass ? "PASS" : "FAIL");
+	if (r->swiotlb.enabled)
+		fprintf(out, "swiotlb: %s (%s below 4 GiB), high-water %s, bounced %s, "
+			"full failures %llu\n", human(r->swiotlb.total_bytes, a, sizeof(a)),
+			human(r->swiotlb.below_4g_bytes, b, sizeof(b)),
+			human(r->swiotlb.used_hiwater_bytes, c, sizeof(c)),
+			human(r->swiotlb.bounced_bytes, d2, sizeof(d2)),
+			(unsigned long long)r->swiotlb.full_failures);
+	else
+		fputs("swiotlb: off\n", out);
+	fprintf(out, "\n  %-28s %-8s %-6s %10s %8s %11s %11s %7s %7s\n", "device", "ops", "masks",
+		"maps", "failed", "mapped", "bounced", "errors", "faults");
+	for (unsigned int i = 0; i < r->ndevices; i++) {
+		const struct rpt_device *d = &r->devices[i];
+		char masks[16];
+		snprintf(masks, sizeof(masks), "%u/%u", d->dma_mask_bits, d->coherent_mask_bits);
+		fprintf(out, "  %-28s %-8s %-6s %10llu %8llu %11s %11s %7llu %7llu\n", d->name,
+			d->ops, masks, (unsigned long long)d->maps,
+			(unsigned long long)d->map_failures, human(d->bytes_mapped, a, sizeof(a)),
+			human(d->bounced_bytes, b, sizeof(b)), (unsigned long long)d->integrity_errors,
+			(unsigned long long)d->faults);
+	}
+	fputc('\n', out);
+	for (unsigned int i = 0; i < r->ndevices; i++) {
+		const struct rpt_device *d = &r->devices[i];
+		fprintf(out, "  %s: %s\n", d->name, d->reason);
+		if (d->zero_copy_pages || d->bounce_pages)
+			fprintf(out, "    zero-copy user pointers: %s (%llu pages in place, %llu would "
+				"bounce)\n", d->bounce_pages ? "no" : "yes",
+				(unsigned long long)d->zero_copy_pages, (unsigned long long)d->bounce_pages);
+		if (d->outside_reached)
+			fprintf(out, "    reached %llu bytes outside what it was given\n",
+				(unsigned long long)d->outside_reached);
+		if (d->truncated)
+			fprintf(out, "    %llu accesses lost address bits above its %u-bit engine\n",
+				(unsigned long long)d->truncated, d->dma_mask_bits);
+	}
+	for (unsigned int i = 0; i < r->nproblems; i++)
+		fprintf(out, "problem: %s\n", r->problems[i]);
+	fprintf(out, "%llu map/unmap operations in %.2f s\n", (unsigned long long)r->ops_total,
+		r->seconds);
+}

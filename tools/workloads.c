@@ -1,0 +1,621 @@
+/*
+ * tools/workloads.c - the built-in drivers (see workloads.h).
+ *
+ * Owns: nic, blk, gpu and adversarial, each a small driver over the public
+ * driver API plus its device's side on the simulator's DMA engine.  Must
+ * never include src/ headers or decide policy: a driver only sees the bus
+ * addresses the library hands it, and classifies a mapping as bounced only
+ * by comparing where that address lands with where its buffer is.
+ *
+ * Data: every byte is a function of (seed, position in the stream), so
+ * both sides can check what arrived without keeping copies.  A transfer
+ * with any wrong byte counts as one integrity error.
+ */
+#include "workloads.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define WL_4G (1ULL << 32)
+#define WL_PAGE 4096ULL
+#define WL_TICK 4096            /* ops between progress calls */
+
+/* ---- the data pattern --------------------------------------------------- */
+
+static inline uint64_t pat_word(uint64_t seed, uint64_t k)
+{
+	uint64_t z = seed * 0x9e3779b97f4a7c15ULL + k * 0xbf58476d1ce4e5b9ULL + 1;
+	z = (z ^ (z >> 31)) * 0x94d049bb133111ebULL;
+	return z ^ (z >> 29);
+}
+
+/* Bytes [off, off + n) of stream `seed` into b. */
+static void pat_fill(uint8_t *b, size_t n, uint64_t seed, uint64_t off)
+{
+	size_t i = 0;
+	while (i < n && ((off + i) & 7)) {
+		uint64_t w = pat_word(seed, (off + i) >> 3);
+		b[i] = (uint8_t)(w >> (8 * ((off + i) & 7)));
+		i++;
+	}
+	for (; i + 8 <= n; i += 8) {
+		uint64_t w = pat_word(seed, (off + i) >> 3);
+		memcpy(b + i, &w, 8); /* little-endian hosts: byte j = w >> 8j */
+	}
+	for (; i < n; i++) {
+		uint64_t w = pat_word(seed, (off + i) >> 3);
+		b[i] = (uint8_t)(w >> (8 * ((off + i) & 7)));
+	}
+}
+
+/* True when b holds bytes [off, off + n) of stream seed. */
+static bool pat_ok(const uint8_t *b, size_t n, uint64_t seed, uint64_t off)
+{
+	uint8_t tmp[512];
+	for (size_t done = 0; done < n;) {
+		size_t c = n - done < sizeof(tmp) ? n - done : sizeof(tmp);
+		pat_fill(tmp, c, seed, off + done);
+		if (memcmp(tmp, b + done, c))
+			return false;
+		done += c;
+	}
+	return true;
+}
+
+/* ---- helpers --------------------------------------------------------------- */
+
+uint64_t wl_bus_to_phys(const struct wl_env *e, dmamap_dma_addr_t bus)
+{
+	if (!e->nranges)
+		return bus;
+	for (unsigned int i = 0; i < e->nranges; i++) {
+		const struct dmamap_dma_range *r = &e->ranges[i];
+		if (bus >= r->dma && bus - r->dma < r->size)
+			return r->cpu + (bus - r->dma);
+	}
+	return UINT64_MAX;
+}
+
+/*
+ * Marks are coarse (64 KiB granules) so the same few buffers and pool
+ * slots, used a million times, stay a few marks.
+ */
+void wl_mark(struct rpt_device *d, uint64_t phys, uint64_t len, bool bounced)
+{
+	const uint64_t g = 64 << 10;
+	if (phys == UINT64_MAX || !len)
+		return;
+	uint64_t first = phys & ~(g - 1);
+	uint64_t last = ((phys + len - 1) | (g - 1));
+	for (unsigned int i = 0; i < d->nmarks; i++) {
+		struct rpt_mark *mk = &d->marks[i];
+		if (mk->bounced != bounced)
+			continue;
+		/* Overlapping or adjacent: grow the mark. */
+		if (first <= mk->last + 1 && last + 1 >= mk->first) {
+			if (first < mk->first)
+				mk->first = first;
+			if (last > mk->last)
+				mk->last = last;
+			mk->count++;
+			return;
+		}
+	}
+	if (d->nmarks == RPT_MAX_MARKS) {
+		d->marks_dropped++;
+		return;
+	}
+	d->marks[d->nmarks++] = (struct rpt_mark){ first, last, bounced, 1 };
+}
+
+static void wl_problem(struct wl_env *e, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+static void wl_problem(struct wl_env *e, const char *fmt, ...)
+{
+	if (e->problem[0])
+		return; /* the first one is the one worth reading */
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(e->problem, sizeof(e->problem), fmt, ap);
+	va_end(ap);
+}
+
+static void wl_ops(struct wl_env *e, uint64_t n)
+{
+	uint64_t before = e->ops;
+	e->ops += n;
+	if (e->tick && before / WL_TICK != e->ops / WL_TICK)
+		e->tick(e->tick_priv, e->ops);
+}
+
+/* Classifies and records a single mapping. */
+static void wl_note_map(struct wl_env *e, const void *cpu, dmamap_dma_addr_t bus,
+			uint64_t len)
+{
+	uint64_t phys = UINT64_MAX, at = wl_bus_to_phys(e, bus);
+	sim_cpu_to_phys(e->m, cpu, &phys);
+	bool bounced = at != phys;
+	wl_mark(e->out, bounced ? at : phys, len, bounced);
+}
+
+/*
+ * Pages for buffers as the workload's `buffers` key asks: low (below
+ * 4 GiB), high (at or above) or any (where the allocator prefers: high
+ * zones first, as a kernel's allocations mostly are).
+ */
+static int wl_alloc(struct wl_env *e, enum scn_buffers where, uint64_t npages,
+		    uint64_t *phys)
+{
+	uint64_t lo = where == SCN_BUF_HIGH ? WL_4G : 0;
+	uint64_t hi = where == SCN_BUF_LOW ? WL_4G - 1 : UINT64_MAX;
+	if (!sim_alloc_pages(e->m, npages, 1, lo, hi, phys))
+		return 0;
+	uint64_t probe;
+	if (sim_alloc_pages(e->m, 1, 1, lo, hi, &probe)) {
+		wl_problem(e, "buffers: %s, but the machine has no free RAM %s 4 GiB",
+			   where == SCN_BUF_HIGH ? "high" : "low",
+			   where == SCN_BUF_HIGH ? "at or above" : "below");
+		return -ERANGE;
+	}
+	sim_free_pages(e->m, probe, 1);
+	wl_problem(e, "out of machine memory for %llu buffer pages",
+		   (unsigned long long)npages);
+	return -ENOMEM;
+}
+
+static void *wl_cpu(struct wl_env *e, uint64_t phys)
+{
+	return sim_phys_to_cpu(e->m, phys);
+}
+
+/* Device side: read into dst; false (and counted) on a bus error. */
+static bool dev_read(struct wl_env *e, uint64_t bus, void *dst, size_t len)
+{
+	if (sim_dma_read(e->sd, bus, dst, len))
+		return false;
+	e->out->transfers++;
+	return true;
+}
+
+static bool dev_write(struct wl_env *e, uint64_t bus, const void *src, size_t len)
+{
+	if (sim_dma_write(e->sd, bus, src, len))
+		return false;
+	e->out->transfers++;
+	return true;
+}
+
+/* ---- nic: a descriptor ring and streaming rx/tx buffers ------------------ */
+
+#define NIC_RING 256
+#define NIC_BUFS 64
+#define NIC_HEADROOM 2            /* NET_IP_ALIGN: packets start unaligned */
+
+struct nic_desc {
+	uint64_t addr;
+	uint32_t len;
+	uint32_t flags;           /* 1: the device owns it */
+};
+
+static int wl_nic(const struct scn_workload *w, struct wl_env *e)
+{
+	uint64_t count = w->count ? w->count : WL_NIC_COUNT;
+	uint64_t size = w->size ? w->size : WL_NIC_SIZE;
+	uint64_t npages = (size + NIC_HEADROOM + WL_PAGE - 1) / WL_PAGE;
+	uint64_t nbufs = count < NIC_BUFS ? count : NIC_BUFS;
+	enum scn_dir dir = w->dir ? w->dir : SCN_DIR_BIDI;
+	uint64_t bufs[NIC_BUFS];
+	unsigned int got = 0;
+	int rc = 0;
+	uint8_t *scratch = malloc(size);
+	if (!scratch)
+		return -ENOMEM;
+
+	dmamap_dma_addr_t ring_dma;
+	struct nic_desc *ring = dmamap_alloc_coherent(e->dev, NIC_RING * sizeof(*ring),
+						     &ring_dma);
+	if (!ring) {
+		/* A driver whose ring cannot be allocated does not come up. */
+		e->out->map_failures++;
+		wl_problem(e, "nic: the coherent descriptor ring could not be allocated");
+		goto out;
+	}
+	e->out->coherent_allocs++;
+	for (; got < nbufs; got++) {
+		rc = wl_alloc(e, w->buffers, npages, &bufs[got]);
+		if (rc)
+			goto out;
+	}
+
+	for (uint64_t i = 0; i < count; i++) {
+		bool rx = dir == SCN_DIR_FROM || (dir == SCN_DIR_BIDI && (i & 1));
+		uint8_t *buf = (uint8_t *)wl_cpu(e, bufs[i % nbufs]) + NIC_HEADROOM;
+		uint64_t seed = e->seed + i;
+		unsigned int slot = (unsigned int)(i % NIC_RING);
+		enum dmamap_data_direction d = rx ? DMAMAP_FROM_DEVICE : DMAMAP_TO_DEVICE;
+
+		if (!rx)
+			pat_fill(buf, size, seed, 0);
+		dmamap_dma_addr_t a = dmamap_map_single(e->dev, buf, size, d);
+		if (dmamap_mapping_error(e->dev, a)) {
+			wl_ops(e, 1);
+			continue;
+		}
+		wl_note_map(e, buf, a, size);
+		ring[slot] = (struct nic_desc){ a, (uint32_t)size, 1 };
+
+		/* The device fetches the descriptor, then the packet. */
+		struct nic_desc dd;
+		bool ok = dev_read(e, ring_dma + slot * sizeof(dd), &dd, sizeof(dd)) &&
+			  dd.addr == a && dd.len == size && dd.flags == 1;
+		if (!ok) {
+			e->out->integrity_errors++;
+			wl_problem(e, "nic: packet %llu: the device read a wrong descriptor "
+				   "from the coherent ring", (unsigned long long)i);
+		} else if (!rx) {
+			if (!dev_read(e, a, scratch, size) || !pat_ok(scratch, size, seed, 0)) {
+				e->out->integrity_errors++;
+				wl_problem(e, "nic: tx packet %llu: the device read wrong bytes",
+					   (unsigned long long)i);
+			}
+		} else {
+			pat_fill(scratch, size, seed, 0);
+			bool wrote = dev_write(e, a, scratch, size);
+			dmamap_sync_single_for_cpu(e->dev, a, size, d);
+			e->out->syncs++;
+			if (!wrote || !pat_ok(buf, size, seed, 0)) {
+				e->out->integrity_errors++;
+				wl_problem(e, "nic: rx packet %llu: the CPU read wrong bytes "
+					   "after sync_for_cpu", (unsigned long long)i);
+			}
+		}
+		ring[slot].flags = 0;
+		dmamap_unmap_single(e->dev, a, size, d);
+		wl_ops(e, 2);
+	}
+out:
+	for (unsigned int i = 0; i < got; i++)
+		sim_free_pages(e->m, bufs[i], npages);
+	if (ring)
+		dmamap_free_coherent(e->dev, NIC_RING * sizeof(*ring), ring, ring_dma);
+	free(scratch);
+	return rc;
+}
+
+/* ---- blk: scatterlists within max_segment_size and the boundary ---------- */
+
+#define BLK_MAX_SEGS 256
+
+static int wl_blk(const struct scn_workload *w, struct wl_env *e)
+{
+	uint64_t count = w->count ? w->count : WL_BLK_COUNT;
+	uint64_t size = w->size ? w->size : WL_BLK_SIZE;
+	uint64_t maxseg = w->max_segment_size ? w->max_segment_size : 64 << 10;
+	uint64_t boundary = w->boundary ? w->boundary : UINT64_MAX;
+	enum scn_dir dir = w->dir ? w->dir : SCN_DIR_BIDI;
+	int rc = 0;
+
+	if (maxseg > UINT32_MAX)
+		maxseg = UINT32_MAX;
+	if (dmamap_set_max_seg_size(e->dev, (unsigned int)maxseg) ||
+	    (w->boundary && dmamap_set_seg_boundary(e->dev, boundary))) {
+		wl_problem(e, "blk: the device refused max_segment_size %llu or boundary 0x%llx",
+			   (unsigned long long)maxseg, (unsigned long long)boundary);
+		return 0;
+	}
+	/*
+	 * The block layer's split: a bio's pages are not contiguous, so one
+	 * page per segment unless `segments` asks for fewer, larger ones;
+	 * never above max_segment_size and never crossing the boundary.
+	 * Each segment lives in its own allocation aligned to its size, so it
+	 * crosses no boundary at or above that size.
+	 */
+	uint64_t seg = WL_PAGE;
+	if (w->segments)
+		seg = ((size + w->segments - 1) / w->segments + WL_PAGE - 1) & ~(WL_PAGE - 1);
+	if ((size + seg - 1) / seg > BLK_MAX_SEGS)
+		seg = ((size + BLK_MAX_SEGS - 1) / BLK_MAX_SEGS + WL_PAGE - 1) & ~(WL_PAGE - 1);
+	if (seg > (maxseg & ~(WL_PAGE - 1)))
+		seg = maxseg & ~(WL_PAGE - 1);
+	if (boundary + 1 != 0 && seg > boundary + 1)
+		seg = boundary + 1;
+	if (seg < WL_PAGE) {
+		wl_problem(e, "blk: segments below one page (max_segment_size %llu, "
+			   "boundary 0x%llx) are not supported",
+			   (unsigned long long)maxseg, (unsigned long long)boundary);
+		return 0;
+	}
+	uint64_t nsegs = (size + seg - 1) / seg;
+	if (nsegs > BLK_MAX_SEGS) {
+		wl_problem(e, "blk: a %llu-byte request needs %llu segments (at most %u)",
+			   (unsigned long long)size, (unsigned long long)nsegs, BLK_MAX_SEGS);
+		return 0;
+	}
+	uint64_t seg_pages = seg / WL_PAGE, align = 1;
+	while (align < seg_pages)
+		align <<= 1;
+
+	uint64_t phys[BLK_MAX_SEGS];
+	unsigned int got = 0;
+	struct dmamap_sg_table sgt = { 0 };
+	uint8_t *scratch = malloc(seg);
+	if (!scratch || dmamap_sg_alloc_table(&sgt, (unsigned int)nsegs)) {
+		free(scratch);
+		return -ENOMEM;
+	}
+	for (; got < nsegs; got++) {
+		uint64_t lo = w->buffers == SCN_BUF_HIGH ? WL_4G : 0;
+		uint64_t hi = w->buffers == SCN_BUF_LOW ? WL_4G - 1 : UINT64_MAX;
+		if (sim_alloc_pages(e->m, seg_pages, align, lo, hi, &phys[got])) {
+			rc = wl_alloc(e, w->buffers, seg_pages, &phys[got]);
+			if (rc)
+				goto out;
+		}
+	}
+
+	for (uint64_t i = 0; i < count; i++) {
+		bool rd = dir == SCN_DIR_FROM || (dir == SCN_DIR_BIDI && (i & 1));
+		enum dmamap_data_direction d = rd ? DMAMAP_FROM_DEVICE : DMAMAP_TO_DEVICE;
+		uint64_t seed = e->seed + i, left = size;
+		for (unsigned int s = 0; s < nsegs; s++) {
+			unsigned int len = (unsigned int)(left < seg ? left : seg);
+			uint8_t *cpu = wl_cpu(e, phys[s]);
+			dmamap_sg_set_buf(&sgt.sgl[s], cpu, len);
+			if (!rd)
+				pat_fill(cpu, len, seed, size - left);
+			left -= len;
+		}
+		if (dmamap_map_sgtable(e->dev, &sgt, d, 0)) {
+			wl_ops(e, 1);
+			continue;
+		}
+		for (unsigned int s = 0; s < sgt.orig_nents; s++)
+			wl_note_map(e, sgt.sgl[s].cpu, sgt.sgl[s].dma_address, sgt.sgl[s].length);
+
+		/* The device walks the bus segments as one stream. */
+		uint64_t off = 0;
+		bool ok = true;
+		for (unsigned int s = 0; s < sgt.nents && ok; s++) {
+			uint64_t a = sgt.sgl[s].dma_address, len = sgt.sgl[s].dma_length;
+			if (len > maxseg || (a & ~boundary) != ((a + len - 1) & ~boundary)) {
+				wl_problem(e, "blk: request %llu: bus segment %u (0x%llx+%llu) breaks "
+					   "max_segment_size %llu or boundary 0x%llx",
+					   (unsigned long long)i, s, (unsigned long long)a,
+					   (unsigned long long)len, (unsigned long long)maxseg,
+					   (unsigned long long)boundary);
+				ok = false;
+				break;
+			}
+			for (uint64_t done = 0; done < len && ok; done += seg) {
+				uint64_t c = len - done < seg ? len - done : seg;
+				if (rd) {
+					pat_fill(scratch, c, seed, off + done);
+					ok = dev_write(e, a + done, scratch, c);
+				} else {
+					ok = dev_read(e, a + done, scratch, c) &&
+					     pat_ok(scratch, c, seed, off + done);
+				}
+			}
+			off += len;
+		}
+		ok = ok && off == size;
+		if (rd) {
+			dmamap_sync_sgtable_for_cpu(e->dev, &sgt, d);
+			e->out->syncs++;
+			uint64_t pos = 0;
+			for (unsigned int s = 0; s < sgt.orig_nents && ok; s++) {
+				ok = pat_ok(sgt.sgl[s].cpu, sgt.sgl[s].length, seed, pos);
+				pos += sgt.sgl[s].length;
+			}
+		}
+		if (!ok) {
+			e->out->integrity_errors++;
+			wl_problem(e, "blk: %s request %llu: wrong bytes", rd ? "read" : "write",
+				   (unsigned long long)i);
+		}
+		dmamap_unmap_sgtable(e->dev, &sgt, d, 0);
+		wl_ops(e, 2 * sgt.orig_nents);
+	}
+out:
+	for (unsigned int s = 0; s < got; s++)
+		sim_free_pages(e->m, phys[s], seg_pages);
+	dmamap_sg_free_table(&sgt);
+	free(scratch);
+	return rc;
+}
+
+/* ---- gpu: large scatterlists of scattered user pages ---------------------- */
+
+static int wl_gpu(const struct scn_workload *w, struct wl_env *e)
+{
+	uint64_t count = w->count ? w->count : WL_GPU_COUNT;
+	uint64_t size = w->size ? w->size : WL_GPU_SIZE;
+	uint64_t npages = (size + WL_PAGE - 1) / WL_PAGE;
+	enum scn_dir dir = w->dir ? w->dir : SCN_DIR_BIDI;
+	if (npages > UINT32_MAX / 2) {
+		wl_problem(e, "gpu: %llu bytes is too large for one scatterlist",
+			   (unsigned long long)size);
+		return 0;
+	}
+	uint64_t *phys = calloc(npages, sizeof(*phys));
+	struct dmamap_sg_table sgt = { 0 };
+	uint8_t scratch[WL_PAGE];
+	uint64_t got = 0;
+	int rc = 0;
+	if (!phys || dmamap_sg_alloc_table(&sgt, (unsigned int)npages)) {
+		free(phys);
+		return -ENOMEM;
+	}
+	/* User memory: single pages, wherever the allocator puts them. */
+	for (; got < npages; got++) {
+		rc = wl_alloc(e, w->buffers, 1, &phys[got]);
+		if (rc)
+			goto out;
+	}
+	/*
+	 * Would a zero-copy user-pointer path work?  Ask the library page by
+	 * page: a page whose bus address lands on the page itself is mapped
+	 * in place; any other would bounce on every use.
+	 */
+	for (uint64_t p = 0; p < npages; p++) {
+		void *cpu = wl_cpu(e, phys[p]);
+		dmamap_dma_addr_t a = dmamap_map_single(e->dev, cpu, WL_PAGE, DMAMAP_TO_DEVICE);
+		if (dmamap_mapping_error(e->dev, a)) {
+			e->out->bounce_pages++;
+			continue;
+		}
+		if (wl_bus_to_phys(e, a) == phys[p])
+			e->out->zero_copy_pages++;
+		else
+			e->out->bounce_pages++;
+		dmamap_unmap_single(e->dev, a, WL_PAGE, DMAMAP_TO_DEVICE);
+	}
+	wl_ops(e, 2 * npages);
+
+	for (uint64_t i = 0; i < count; i++) {
+		bool rd = dir == SCN_DIR_FROM || (dir == SCN_DIR_BIDI && (i & 1));
+		enum dmamap_data_direction d = rd ? DMAMAP_FROM_DEVICE : DMAMAP_TO_DEVICE;
+		uint64_t seed = e->seed + i, left = size;
+		for (uint64_t p = 0; p < npages; p++) {
+			unsigned int len = (unsigned int)(left < WL_PAGE ? left : WL_PAGE);
+			uint8_t *cpu = wl_cpu(e, phys[p]);
+			dmamap_sg_set_buf(&sgt.sgl[p], cpu, len);
+			if (!rd)
+				pat_fill(cpu, len, seed, p * WL_PAGE);
+			left -= len;
+		}
+		if (dmamap_map_sgtable(e->dev, &sgt, d, 0)) {
+			wl_ops(e, 1);
+			continue;
+		}
+		for (unsigned int s = 0; s < sgt.orig_nents; s++)
+			wl_note_map(e, sgt.sgl[s].cpu, sgt.sgl[s].dma_address, sgt.sgl[s].length);
+		uint64_t off = 0;
+		bool ok = true;
+		for (unsigned int s = 0; s < sgt.nents && ok; s++) {
+			uint64_t a = sgt.sgl[s].dma_address, len = sgt.sgl[s].dma_length;
+			for (uint64_t done = 0; done < len && ok; done += WL_PAGE) {
+				uint64_t c = len - done < WL_PAGE ? len - done : WL_PAGE;
+				if (rd) {
+					pat_fill(scratch, c, seed, off + done);
+					ok = dev_write(e, a + done, scratch, c);
+				} else {
+					ok = dev_read(e, a + done, scratch, c) &&
+					     pat_ok(scratch, c, seed, off + done);
+				}
+			}
+			off += len;
+		}
+		ok = ok && off == size;
+		if (rd) {
+			dmamap_sync_sgtable_for_cpu(e->dev, &sgt, d);
+			e->out->syncs++;
+			for (unsigned int s = 0; s < sgt.orig_nents && ok; s++)
+				ok = pat_ok(sgt.sgl[s].cpu, sgt.sgl[s].length, seed, s * WL_PAGE);
+		}
+		if (!ok) {
+			e->out->integrity_errors++;
+			wl_problem(e, "gpu: %s pass %llu: wrong bytes", rd ? "read" : "write",
+				   (unsigned long long)i);
+		}
+		dmamap_unmap_sgtable(e->dev, &sgt, d, 0);
+		wl_ops(e, 2 * sgt.orig_nents);
+	}
+out:
+	for (uint64_t p = 0; p < got; p++)
+		sim_free_pages(e->m, phys[p], 1);
+	dmamap_sg_free_table(&sgt);
+	free(phys);
+	return rc;
+}
+
+/* ---- adversarial: a device that reaches for what it was not given -------- */
+
+#define ADV_GRANT_OFF 1024        /* the grant sits inside a page of secrets */
+#define ADV_FAR (64u << 10)
+
+/*
+ * Bytes the device reached outside [grant, grant + len) at bus address
+ * `bus`: a read that succeeds is reach, a bus error or an IOMMU fault is
+ * not (and the simulator counts it as a fault).
+ */
+static uint64_t adv_probe_read(struct wl_env *e, uint64_t bus, size_t len)
+{
+	uint8_t tmp[WL_PAGE];
+	if (len > sizeof(tmp))
+		len = sizeof(tmp);
+	return sim_dma_read(e->sd, bus, tmp, len) ? 0 : len;
+}
+
+static int wl_adversarial(const struct scn_workload *w, struct wl_env *e)
+{
+	uint64_t count = w->count ? w->count : WL_ADV_COUNT;
+	uint64_t size = w->size ? w->size : WL_ADV_SIZE;
+	if (size > WL_PAGE - ADV_GRANT_OFF)
+		size = WL_PAGE - ADV_GRANT_OFF;
+	uint64_t phys;
+	int rc = wl_alloc(e, w->buffers, 1, &phys);
+	if (rc)
+		return rc;
+	uint8_t *page = wl_cpu(e, phys), *grant = page + ADV_GRANT_OFF;
+	uint8_t tmp[WL_PAGE];
+
+	for (uint64_t i = 0; i < count; i++) {
+		uint64_t seed = e->seed + i;
+		/* The whole page is the kernel's; only the grant is the device's. */
+		pat_fill(page, WL_PAGE, ~seed, 0);
+		pat_fill(grant, size, seed, 0);
+		dmamap_dma_addr_t a = dmamap_map_single(e->dev, grant, size,
+							DMAMAP_BIDIRECTIONAL);
+		if (dmamap_mapping_error(e->dev, a)) {
+			wl_ops(e, 1);
+			continue;
+		}
+		wl_note_map(e, grant, a, size);
+		/* What it was given must still arrive intact. */
+		if (!dev_read(e, a, tmp, size) || !pat_ok(tmp, size, seed, 0)) {
+			e->out->integrity_errors++;
+			wl_problem(e, "adversarial: round %llu: the granted bytes arrived wrong",
+				   (unsigned long long)i);
+		}
+		uint64_t pg = a & ~(WL_PAGE - 1), reached = 0;
+		/* The rest of the page around the grant (sub-page exposure). */
+		reached += adv_probe_read(e, pg, a - pg);
+		reached += adv_probe_read(e, a + size, pg + WL_PAGE - (a + size));
+		/* Further away. */
+		reached += adv_probe_read(e, a + ADV_FAR, 256);
+		/* A write just past the end of the grant. */
+		uint8_t junk[64];
+		memset(junk, 0xee, sizeof(junk));
+		if (!sim_dma_write(e->sd, a + size, junk, sizeof(junk)))
+			reached += sizeof(junk);
+		dmamap_unmap_single(e->dev, a, size, DMAMAP_BIDIRECTIONAL);
+		/* After unmap, the old address. */
+		reached += adv_probe_read(e, a, size);
+		e->out->outside_reached += reached;
+		wl_ops(e, 2);
+	}
+	sim_free_pages(e->m, phys, 1);
+	return 0;
+}
+
+int wl_run(const struct scn_workload *w, struct wl_env *e)
+{
+	switch (w->kind) {
+	case SCN_KIND_NIC:
+		return wl_nic(w, e);
+	case SCN_KIND_BLK:
+		return wl_blk(w, e);
+	case SCN_KIND_GPU:
+		return wl_gpu(w, e);
+	case SCN_KIND_ADVERSARIAL:
+		return wl_adversarial(w, e);
+	case SCN_KIND_XEN_BACKEND:
+		break;
+	}
+	wl_problem(e, "%s workloads are not supported yet", scn_kind_name(w->kind));
+	return -ENOTSUP;
+}
