@@ -14,7 +14,9 @@
  *
  * Invariants:
  *   - m->iommus.lock (rwlock) guards the registry arrays, every device's
- *     iommu_dom and every domain's ndevices.  A domain is only reached
+ *     iommu_dom and every domain's ndevices and windows (so a translation,
+ *     which holds it for reading throughout, routes a whole access by one
+ *     set of windows).  A domain is only reached
  *     through the registry or a device, so holding it for reading keeps
  *     the domain alive; destroy takes it for writing.  IOMMUs live until
  *     the machine dies.
@@ -33,6 +35,10 @@
  *   - IOTLB entries are leaves as walked; `stale` is bookkeeping, never
  *     behaviour: it is set when an unmap removes or splits what the entry
  *     caches, and only counts hits.
+ *   - A domain's windows are valid as set_windows checks them: tr_size 0
+ *     implies tr_base 0; !bypass implies bypass_offset == bypass_size == 0;
+ *     a set translated window and the bypass window do not overlap.
+ *     Identity domains keep them all 0.
  */
 #include <errno.h>
 #include <limits.h>
@@ -86,6 +92,10 @@ struct simi_domain {
 	enum sim_iommu_domain_type type;
 	struct simi_iommu *iommu;
 	unsigned int ndevices;          /* m->iommus.lock */
+	/* Hybrid windows (iommu.h), m->iommus.lock; all 0: the default. */
+	uint64_t tr_base, tr_size;
+	bool bypass;
+	uint64_t bypass_offset, bypass_size;
 
 	pthread_mutex_t lock;           /* guards the fields below and the tables */
 	uint64_t root;                  /* 0: identity */
@@ -459,8 +469,58 @@ int sim_iommu_domain_info(struct sim_machine *m, int domain_id,
 			.root = d->root,
 			.pt_pages = d->pt_pages,
 			.mapped_bytes = d->mapped_bytes,
+			.tr_base = d->tr_base,
+			.tr_size = d->tr_size,
+			.bypass = d->bypass,
+			.bypass_offset = d->bypass_offset,
+			.bypass_size = d->bypass_size,
 		};
 		pthread_mutex_unlock(&d->lock);
+	}
+	pthread_rwlock_unlock(&m->iommus.lock);
+	return d ? 0 : -EINVAL;
+}
+
+/* Base and size 4 KiB aligned, size >= 1, not wrapping past 2^64. */
+static bool good_window(uint64_t base, uint64_t size)
+{
+	return size && !((base | size) & SIM_PAGE_MASK) &&
+	       base + (size - 1) >= base;
+}
+
+int sim_iommu_domain_set_windows(struct sim_machine *m, int domain_id,
+				 uint64_t tr_base, uint64_t tr_size,
+				 bool bypass, uint64_t bypass_offset,
+				 uint64_t bypass_size)
+{
+	if (!m || !m->iommus.ready)
+		return -EINVAL;
+	/* tr_size 0 is "everything else": a base would mean nothing. */
+	if (tr_size ? !good_window(tr_base, tr_size) ||
+			      tr_base + (tr_size - 1) >= IOVA_LIMIT
+		    : tr_base != 0)
+		return -EINVAL;
+	/* The bypass target is physical: at most the modelled space. */
+	if (bypass ? !good_window(bypass_offset, bypass_size) ||
+			     bypass_size > SIM_PHYS_LIMIT
+		   : bypass_offset || bypass_size)
+		return -EINVAL;
+	if (bypass && tr_size &&
+	    overlaps(tr_base, tr_size, bypass_offset, bypass_size))
+		return -EINVAL;
+	/*
+	 * For writing: no translation is under way (each holds it for
+	 * reading from its first window check to its last piece), so no
+	 * access sees two sets of windows.
+	 */
+	pthread_rwlock_wrlock(&m->iommus.lock);
+	struct simi_domain *d = translated_get(m, domain_id);
+	if (d) {
+		d->tr_base = tr_base;
+		d->tr_size = tr_size;
+		d->bypass = bypass;
+		d->bypass_offset = bypass_offset;
+		d->bypass_size = bypass_size;
 	}
 	pthread_rwlock_unlock(&m->iommus.lock);
 	return d ? 0 : -EINVAL;
@@ -857,8 +917,10 @@ static void record_fault(struct simi_iommu *u, const struct sim_device *dev,
 	u->st.faults++;
 	if (reason == SIM_IOMMU_FAULT_UNMAPPED)
 		u->st.faults_unmapped++;
-	else
+	else if (reason == SIM_IOMMU_FAULT_PERMISSION)
 		u->st.faults_permission++;
+	else
+		u->st.faults_window++;
 	pthread_mutex_unlock(&u->lock);
 }
 
@@ -896,6 +958,53 @@ static bool translate_page(struct sim_machine *m, struct simi_domain *d,
 	return found;
 }
 
+enum route {
+	ROUTE_TABLES,   /* the translated window: tables and IOTLB */
+	ROUTE_BYPASS,   /* the bypass window: phys = bus - bypass_offset */
+	ROUTE_BLOCKED,  /* outside every window, or straddling an edge */
+};
+
+/* True when [a, last] lies in [base, base + size) (size >= 1). */
+static bool inside(uint64_t base, uint64_t size, uint64_t a, uint64_t last)
+{
+	return a >= base && last - base <= size - 1;
+}
+
+/*
+ * Routes access [a, last] (a <= last) by d's windows (registry lock
+ * held).  For ROUTE_BLOCKED, *blocked is the first byte outside the
+ * window holding a, or a when none holds it.  The whole access decides,
+ * so a straddling access never half-moves.
+ */
+static enum route route_access(const struct simi_domain *d, uint64_t a,
+			       uint64_t last, uint64_t *blocked)
+{
+	if (d->bypass && a - d->bypass_offset < d->bypass_size) {
+		if (inside(d->bypass_offset, d->bypass_size, a, last))
+			return ROUTE_BYPASS;
+		*blocked = d->bypass_offset + d->bypass_size;
+		return ROUTE_BLOCKED;
+	}
+	if (d->tr_size == 0) {
+		/* Everything but the bypass window: running into it is
+		 * straddling its lower edge (it cannot start above it). */
+		if (d->bypass && a < d->bypass_offset &&
+		    last >= d->bypass_offset) {
+			*blocked = d->bypass_offset;
+			return ROUTE_BLOCKED;
+		}
+		return ROUTE_TABLES;
+	}
+	if (a - d->tr_base < d->tr_size) {
+		if (inside(d->tr_base, d->tr_size, a, last))
+			return ROUTE_TABLES;
+		*blocked = d->tr_base + d->tr_size;
+		return ROUTE_BLOCKED;
+	}
+	*blocked = a;
+	return ROUTE_BLOCKED;
+}
+
 int simi_iommu_translate(struct sim_device *dev, uint64_t iova, uint64_t len,
 			 bool write, bool reaches_iommu, struct simi_xlate *x)
 {
@@ -912,9 +1021,29 @@ int simi_iommu_translate(struct sim_device *dev, uint64_t iova, uint64_t len,
 		rc = SIMI_XLATE_DIRECT;
 	else if (!reaches_iommu)
 		rc = -ENXIO;
+	/*
+	 * reaches_iommu means the interconnect checked the whole access, so
+	 * iova + len - 1 does not wrap.  Windows decide before any IOTLB
+	 * lookup: a bypassed or blocked access costs the tables nothing.
+	 */
+	uint64_t blocked = iova;
+	enum route rt = rc ? ROUTE_TABLES
+			   : route_access(d, iova, iova + (len - 1), &blocked);
+	if (rt == ROUTE_BLOCKED) {
+		record_fault(d->iommu, dev, d->id, blocked, write,
+			     SIM_IOMMU_FAULT_OUTSIDE_WINDOW);
+		rc = -EFAULT;
+	} else if (rt == ROUTE_BYPASS) {
+		struct simi_iommu *u = d->iommu;
+		pthread_mutex_lock(&u->lock);
+		u->st.bypass_accesses++;
+		pthread_mutex_unlock(&u->lock);
+		/* One piece: the bypass is linear. */
+		rc = xlate_push(x, iova - d->bypass_offset, len);
+	}
 	unsigned int need = write ? DMAMAP_IOMMU_WRITE : DMAMAP_IOMMU_READ;
 	/* Page by page (leaf by leaf): each part may land anywhere. */
-	for (uint64_t a = iova, rem = len; !rc && rem;) {
+	for (uint64_t a = iova, rem = len; !rc && rt == ROUTE_TABLES && rem;) {
 		struct leaf lf;
 		enum sim_iommu_fault_reason why = 0;
 		if (!translate_page(m, d, a, &lf))

@@ -38,6 +38,11 @@
  *     and moves nothing; see sim_dma_read in sim.h for the bus path.
  *   - DMAMAP_IOMMU_PRIV is stored in the entry but never checked: the
  *     model's devices make no privileged accesses.
+ *   - A translated domain may have powerpc-style hybrid windows
+ *     (sim_iommu_domain_set_windows): a translated window that goes
+ *     through the tables and a bypass window that maps RAM linearly
+ *     at a bus offset; an access outside both is blocked.  By default
+ *     every address goes through the tables.
  *
  * Ids: IOMMU ids and domain ids are machine-wide positive ints, never
  * reused; 0 means "none".  Every call returns 0 or a negative errno.
@@ -106,6 +111,38 @@ int sim_iommu_detach(struct sim_device *dev);
 int sim_device_iommu_domain(const struct sim_device *dev);
 
 /*
+ * Hybrid windows of a translated domain, as a powerpc PHB gives a PE a
+ * 32-bit TCE window at bus 0 and a 64-bit "bypass" window at a high
+ * offset.  A device access, after the engine's address truncation and
+ * the interconnect's bus limit, is routed by its whole extent
+ * [bus, bus + len):
+ *   - inside [bypass_offset, bypass_offset + bypass_size) (when bypass):
+ *     reaches physical (bus - bypass_offset) directly: no IOTLB, no walk,
+ *     counted in bypass_accesses (a target that is not RAM is then a bus
+ *     error, as on the direct path);
+ *   - inside [tr_base, tr_base + tr_size): through the tables and IOTLB
+ *     as before.  tr_size 0 (then tr_base must be 0): the translated
+ *     window is every address the bypass window does not claim, which
+ *     with no bypass is the default, untouched behaviour;
+ *   - otherwise, or when the access straddles a window's edge (even into
+ *     the other window): blocked, no byte moved, an IOMMU fault with
+ *     reason SIM_IOMMU_FAULT_OUTSIDE_WINDOW at the first byte outside the
+ *     window holding the access's first byte (the first byte itself when
+ *     no window holds it).  No walk is made for a blocked access.
+ * Bases and sizes are 4 KiB aligned; the translated window lies below
+ * 2^48, the bypass window within 2^64 and at most 2^48 bytes (the
+ * physical space).  Windows may not overlap.  Without bypass,
+ * bypass_offset and bypass_size must be 0.  (0, 0, false, 0, 0) restores
+ * the default.  Takes effect for accesses that start after it returns
+ * (accesses under way finish on the old route); the IOTLB is left alone.
+ * 0 or -EINVAL (unknown or identity domain, bad or overlapping windows).
+ */
+int sim_iommu_domain_set_windows(struct sim_machine *m, int domain_id,
+				 uint64_t tr_base, uint64_t tr_size,
+				 bool bypass, uint64_t bypass_offset,
+				 uint64_t bypass_size);
+
+/*
  * Maps [iova, iova + size) to [phys, phys + size) with prot
  * (DMAMAP_IOMMU_READ / WRITE / PRIV, at least one of READ and WRITE), in
  * the largest supported pages that alignment allows.  All or nothing.
@@ -151,6 +188,10 @@ struct sim_iommu_domain_info {
 	uint64_t root;             /* physical address of the root table; 0 identity */
 	uint64_t pt_pages;         /* table pages held now, root included */
 	uint64_t mapped_bytes;     /* bytes mapped now */
+	/* The windows as last set (all 0: the default; see set_windows). */
+	uint64_t tr_base, tr_size;
+	bool bypass;
+	uint64_t bypass_offset, bypass_size;
 };
 int sim_iommu_domain_info(struct sim_machine *m, int domain_id,
 			  struct sim_iommu_domain_info *out);
@@ -163,12 +204,15 @@ struct sim_iommu_stats {
 	uint64_t walks;            /* table walks (one per miss) */
 	uint64_t invalidations;    /* iotlb_sync + flush_all commands */
 	uint64_t inval_cost_ns;    /* sum of each invalidation's cost */
-	uint64_t faults;           /* = faults_unmapped + faults_permission */
+	uint64_t faults;           /* = faults_unmapped + faults_permission
+				    *   + faults_window */
 	uint64_t faults_unmapped;
 	uint64_t faults_permission;
 	uint64_t maps, unmaps;     /* successful calls */
 	uint64_t splits;           /* large leaves split by partial unmaps */
 	uint64_t pt_pages;         /* table pages held by all its domains */
+	uint64_t bypass_accesses;  /* accesses routed through a bypass window */
+	uint64_t faults_window;    /* accesses outside every window */
 };
 int sim_iommu_get_stats(struct sim_machine *m, int iommu_id,
 			struct sim_iommu_stats *st);
@@ -176,6 +220,8 @@ int sim_iommu_get_stats(struct sim_machine *m, int iommu_id,
 enum sim_iommu_fault_reason {
 	SIM_IOMMU_FAULT_UNMAPPED = 1,   /* no translation (or IOVA >= 2^48) */
 	SIM_IOMMU_FAULT_PERMISSION = 2, /* write to read-only, read to write-only */
+	SIM_IOMMU_FAULT_OUTSIDE_WINDOW = 3, /* outside every window (or
+					     * straddling an edge) */
 };
 
 struct sim_iommu_fault {

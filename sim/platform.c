@@ -93,12 +93,29 @@ static int plat_iommu_flush_all(void *plat, int domain_id)
 	return sim_iommu_flush_all(plat, domain_id);
 }
 
+static int plat_iommu_iova_to_phys(void *plat, int domain_id, dmamap_dma_addr_t iova,
+				   dmamap_phys_addr_t *phys)
+{
+	return sim_iommu_iova_to_phys(plat, domain_id, iova, phys, NULL, NULL);
+}
+
+static void *plat_vmap(void *plat, const dmamap_phys_addr_t *pages, uint64_t npages)
+{
+	return sim_vmap(plat, pages, npages);
+}
+
+static void plat_vunmap(void *plat, void *cpu, uint64_t npages)
+{
+	sim_vunmap(plat, cpu, npages);
+}
+
 static const struct dmamap_iommu_hw_ops sim_iommu_ops = {
 	.page_sizes = plat_iommu_page_sizes,
 	.map = plat_iommu_map,
 	.unmap = plat_iommu_unmap,
 	.iotlb_sync = plat_iommu_iotlb_sync,
 	.flush_all = plat_iommu_flush_all,
+	.iova_to_phys = plat_iommu_iova_to_phys,
 };
 
 static const struct dmamap_platform_ops sim_platform_ops = {
@@ -111,6 +128,8 @@ static const struct dmamap_platform_ops sim_platform_ops = {
 	.cache_invalidate = plat_cache_invalidate,
 	.set_uncached = plat_set_uncached,
 	.hv = NULL,
+	.vmap = plat_vmap,
+	.vunmap = plat_vunmap,
 	.iommu = NULL, /* simi_platform_enable_iommu */
 	.mmio = &simi_mmio_ops,
 };

@@ -342,6 +342,12 @@ int dmamap_device_add(struct dmamap_ctx *ctx, const struct dmamap_device_desc *d
 	dev->min_align_mask = 0;
 	dev->restricted = desc->restricted_pool != NULL;
 	dev->swiotlb = desc->restricted_pool ? desc->restricted_pool : ctx->swiotlb;
+	rc = dm_iommu_attach(dev, desc);
+	if (rc) {
+		free(dev->name);
+		free(dev);
+		return rc;
+	}
 	dm_policy_select(dev);
 
 	pthread_mutex_lock(&ctx->lock);
@@ -350,6 +356,7 @@ int dmamap_device_add(struct dmamap_ctx *ctx, const struct dmamap_device_desc *d
 		struct dmamap_device **n = realloc(ctx->devices, cap * sizeof(*n));
 		if (!n) {
 			pthread_mutex_unlock(&ctx->lock);
+			dm_iommu_detach(dev);
 			free(dev->name);
 			free(dev);
 			return -ENOMEM;
@@ -410,6 +417,7 @@ int dmamap_device_remove(struct dmamap_device *dev, uint64_t *leaked)
 		}
 	}
 	pthread_mutex_unlock(&ctx->lock);
+	dm_iommu_detach(dev);
 	free(dev->name);
 	free(dev);
 	return 0;

@@ -136,6 +136,8 @@ struct dm_ops {
 
 /* ---- the context ----------------------------------------------------------- */
 
+struct dm_iommu_domain;
+
 struct dmamap_ctx {
 	struct dmamap_platform plat;     /* copied at create; facts are constant */
 	struct dmamap_config cfg;        /* bootargs points at bootargs_copy */
@@ -147,6 +149,8 @@ struct dmamap_ctx {
 	struct dmamap_device **devices;
 	unsigned int ndevices, devices_cap;
 	unsigned int nrestricted;        /* restricted pools alive */
+	/* IOMMU domains in use (iommu.c), under lock. */
+	struct dm_iommu_domain *domains;
 };
 
 /* ---- devices ------------------------------------------------------------------ */
@@ -202,6 +206,16 @@ struct dmamap_device {
 	unsigned int max_seg_size;
 	uint64_t seg_boundary_mask;
 	unsigned int min_align_mask;
+
+	/* --- IOMMU (iommu.c); iommu NULL: not behind one --- */
+	struct dm_iommu_domain *iommu;
+	bool untrusted;                  /* sub-page buffers bounce (padding zeroed) */
+	bool pci_32bit_first;            /* try a 32-bit IOVA first (cleared on a miss) */
+	bool has_bypass;
+	dmamap_dma_addr_t bypass_offset; /* bus = phys + offset, all RAM */
+	dmamap_dma_addr_t win_base;      /* the translated window's bus range */
+	uint64_t win_size;               /* 0: the whole IOVA space */
+	bool linear_ok;                  /* the platform allows a linear window */
 
 	/* --- identity --- */
 	enum dmamap_bus bus;
@@ -358,5 +372,16 @@ uint64_t dm_direct_required_mask(struct dmamap_device *dev);
  * the new mask already validated.
  */
 void dm_policy_select(struct dmamap_device *dev);
+
+/* ---- iommu.c: the dma-iommu backend ------------------------------------------ */
+
+extern const struct dm_ops dm_iommu_ops;        /* translated IOVAs: "iommu" */
+extern const struct dm_ops dm_iommu_bypass_ops; /* a direct window: "iommu-bypass" */
+/* At device add: joins (or creates) the device's domain.  0 or -errno. */
+int dm_iommu_attach(struct dmamap_device *dev, const struct dmamap_device_desc *desc);
+/* At device remove: drains its lazy invalidations, leaves the domain. */
+void dm_iommu_detach(struct dmamap_device *dev);
+/* Policy for a device behind an IOMMU: sets ops, ops_name and reason. */
+void dm_iommu_select(struct dmamap_device *dev);
 
 #endif /* DM_INTERNAL_H */

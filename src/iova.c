@@ -391,7 +391,9 @@ static void dm_tree_bracket(struct dm_iova_node *n, uint64_t key,
  * prune = size + amask each such subtree either stops at its root (too
  * short) or certainly holds a fit (a range of size + align - 1 granules
  * holds an aligned block), found down one path: at most about 4 * height
- * nodes in all.  With prune = size the second half no longer holds.
+ * nodes in all, and AVL height <= 1.44 log2(n + 2), so under 6 log2 n
+ * (what test_iova asserts).  With prune = size the second half no longer
+ * holds: a subtree can pass the pruning and still hold no aligned fit.
  */
 static int dm_tree_search(struct dm_iova_domain *d, struct dm_iova_node **path[],
 			  uint64_t size, uint64_t amask, uint64_t limit,

@@ -9,7 +9,8 @@
  *
  * Behaviour (Linux's drivers/iommu/iova.c, reproduced; the code is not):
  *   - pfn 0 is never handed out: 0 is the failure value;
- *   - allocation is top-down: the highest free block below limit_pfn;
+ *   - allocation is top-down: the highest free block ending at or below
+ *     limit_pfn;
  *   - size_aligned aligns a block of n granules to roundup_pow_of_two(n);
  *   - reserved ranges (MSI windows, RAM holes) are never handed out;
  *   - a per-CPU magazine cache ("rcache") per size order 0..5 (1..32
@@ -21,12 +22,14 @@
  * keyed by address, each subtree annotated with its longest free range.
  * An allocation of n granules aligned to a (a = 1 when not size-aligned)
  * first searches pruning every subtree whose longest range is shorter
- * than n + a - 1: any such range is certain to hold an aligned block, so
- * the search follows the limit down one path and then at most one more
- * root-to-leaf path: O(log n) nodes, counted in tree_visits.  The block
+ * than n + a - 1 (a range at least that long is certain to hold an
+ * aligned block), so the search follows the limit down one path and then at most one more
+ * root-to-leaf path: at most about 4 x the AVL height (<= 1.44 log2 n),
+ * so under 6 log2 n nodes, counted in tree_visits.  The block
  * returned is the highest aligned fit among the ranges that search
  * visits; a higher range holding n but not n + a - 1 granules can be
- * passed over (Linux, scanning linearly, would take it).  Only when that
+ * passed over (Linux, scanning linearly, would take it); unaligned
+ * (a = 1) nothing is, and the block is exactly Linux's.  Only when that
  * search fails (every range below the limit is shorter than n + a - 1) an
  * exact search pruning on n runs (slow_searches); it fails only when no
  * aligned fit exists, and can visit every range of length n .. n+a-2.

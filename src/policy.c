@@ -59,6 +59,10 @@ void dm_policy_select(struct dmamap_device *dev)
 	dev->direct_limit = limit;
 	dev->ops = NULL;
 
+	if (dev->iommu) {
+		dm_iommu_select(dev);
+		return;
+	}
 	uint64_t required = dm_direct_required_mask(dev);
 	unsigned int bits = dm_mask_bits(dev->dma_mask);
 	const char *limiter = dev->bus_dma_limit && dev->bus_dma_limit < dev->dma_mask

@@ -1116,6 +1116,419 @@ static void test_threads(void **state)
 	sim_machine_destroy(m);
 }
 
+/* ---- hybrid windows (a powerpc PE: 32-bit TCE window + bypass) ----------------- */
+
+#define BYPASS (1ULL << 59)
+
+/* A powerpc box with 8 GiB of RAM at 0, no holes. */
+static struct sim_machine *ppc_machine(void)
+{
+	struct sim_machine_desc d = { .arch = DMAMAP_ARCH_POWERPC, .ncpus = 2 };
+	d.ram[d.nram++] = (struct sim_ram_range){ 0, 8 * GIB };
+	struct sim_machine *m = NULL;
+	assert_int_equal(sim_machine_create(&d, &m, NULL), 0);
+	return m;
+}
+
+/*
+ * Takes [phys, phys + npages pages) from the allocator, so that no table
+ * page lands where a test pokes at fixed physical addresses.
+ */
+static uint64_t own(struct sim_machine *m, uint64_t phys, uint64_t npages)
+{
+	uint64_t p = alloc_one(m, npages, phys, phys + npages * PAGE - 1);
+	assert_true(p == phys);
+	return p;
+}
+
+/* A translated domain: 32-bit window at 0, bypass of all 8 GiB at 2^59. */
+static int hybrid_domain(struct sim_machine *m, int u)
+{
+	int dom = mkdomain(m, u, SIM_IOMMU_DOMAIN_TRANSLATED);
+	assert_int_equal(sim_iommu_domain_set_windows(m, dom, 0, 4 * GIB, true,
+						      BYPASS, 8 * GIB), 0);
+	return dom;
+}
+
+static void test_hybrid_windows(void **state)
+{
+	(void)state;
+	struct sim_machine *m = ppc_machine();
+	const uint64_t P = 6 * GIB + 3 * PAGE - 100;
+	const uint64_t q0 = 7 * GIB + 5 * PAGE, q1 = 0x123000;
+	own(m, 0, 1);
+	own(m, 8 * GIB - PAGE, 1);
+	own(m, 6 * GIB, 8);
+	own(m, q0, 1);
+	own(m, q1, 1);
+	own(m, 5 * GIB, 1);
+	int u = mkiommu(m, NULL);
+	int dom = hybrid_domain(m, u);
+	struct sim_iommu_domain_info in = dinfo(m, dom);
+	assert_true(in.tr_base == 0 && in.tr_size == 4 * GIB && in.bypass);
+	assert_true(in.bypass_offset == BYPASS && in.bypass_size == 8 * GIB);
+	assert_true(in.pt_pages == 1 && in.mapped_bytes == 0);
+	struct sim_device *dev = mkdev(m, "pe0", 64, true);
+	assert_int_equal(sim_iommu_attach(dev, dom), 0);
+
+	/* Bypass: bus 2^59 + P reaches P, across a page edge, exact bytes. */
+	memset(cpu(m, P - 64), 0x5a, 512);
+	static uint8_t w[300], r[300];
+	fill(w, sizeof(w), 31);
+	assert_int_equal(sim_dma_write(dev, BYPASS + P, w, sizeof(w)), 0);
+	assert_true(all_bytes(cpu(m, P - 64), 64, 0x5a));
+	assert_memory_equal(cpu(m, P), w, sizeof(w));
+	assert_true(all_bytes(cpu(m, P + sizeof(w)), 512 - 64 - sizeof(w),
+			      0x5a));
+	assert_int_equal(sim_dma_read(dev, BYPASS + P - 64, r, sizeof(r)), 0);
+	assert_memory_equal(r, cpu(m, P - 64), sizeof(r));
+	/* Its first and last bytes: phys 0 and the last byte of RAM. */
+	uint8_t b = 0xe1;
+	assert_int_equal(sim_dma_write(dev, BYPASS, &b, 1), 0);
+	assert_true(*cpu(m, 0) == 0xe1);
+	b = 0xe2;
+	assert_int_equal(sim_dma_write(dev, BYPASS + 8 * GIB - 1, &b, 1), 0);
+	assert_true(*cpu(m, 8 * GIB - 1) == 0xe2);
+	struct sim_iommu_stats st = istats(m, u);
+	assert_true(st.bypass_accesses == 4);
+	/* The bypass never touches the IOTLB or the tables. */
+	assert_true(st.walks == 0 && st.iotlb_hits == 0 && st.iotlb_misses == 0);
+	assert_true(st.faults == 0);
+
+	/* Translated: an IOVA just below 4 GiB onto two scattered pages. */
+	const uint64_t iova = 4 * GIB - 2 * PAGE;
+	assert_int_equal(sim_iommu_map(m, dom, iova, q0, PAGE, RW), 0);
+	assert_int_equal(sim_iommu_map(m, dom, iova + PAGE, q1, PAGE, RW), 0);
+	memset(cpu(m, q0), 0x11, PAGE);
+	memset(cpu(m, q1), 0x22, PAGE);
+	fill(w, sizeof(w), 90);
+	assert_int_equal(sim_dma_write(dev, iova + PAGE - 150, w, sizeof(w)), 0);
+	assert_true(all_bytes(cpu(m, q0), PAGE - 150, 0x11));
+	assert_memory_equal(cpu(m, q0) + PAGE - 150, w, 150);
+	assert_memory_equal(cpu(m, q1), w + 150, 150);
+	assert_true(all_bytes(cpu(m, q1) + 150, PAGE - 150, 0x22));
+	/* The same bytes through the bypass (phys q0), then translated. */
+	assert_int_equal(sim_dma_read(dev, BYPASS + q0 + PAGE - 150, r, 150), 0);
+	assert_memory_equal(r, w, 150);
+	assert_int_equal(sim_dma_read(dev, iova + PAGE - 150, r, sizeof(r)), 0);
+	assert_memory_equal(r, w, sizeof(r));
+	st = istats(m, u);
+	assert_true(st.bypass_accesses == 5);
+	assert_true(st.walks == 2 && st.iotlb_misses == 2 && st.iotlb_hits == 2);
+
+	/* 5 GiB: RAM is behind it, but it is outside both windows. */
+	memset(cpu(m, 5 * GIB), 0x3c, PAGE);
+	fill(w, sizeof(w), 7);
+	assert_int_equal(sim_dma_write(dev, 5 * GIB, w, sizeof(w)), -EFAULT);
+	assert_true(all_bytes(cpu(m, 5 * GIB), PAGE, 0x3c));
+	memset(r, 0, sizeof(r));
+	assert_int_equal(sim_dma_read(dev, 5 * GIB + 8, r, sizeof(r)), -EFAULT);
+	assert_true(all_bytes(r, sizeof(r), 0xff));
+	/* Just past the bypass, and between the windows. */
+	assert_int_equal(sim_dma_read(dev, BYPASS + 8 * GIB, r, 1), -EFAULT);
+	assert_int_equal(sim_dma_write(dev, BYPASS - PAGE, w, 8), -EFAULT);
+	struct sim_iommu_fault f[8];
+	assert_int_equal(sim_iommu_faults(m, u, f, 8), 4);
+	assert_string_equal(f[0].device, "pe0");
+	assert_int_equal(f[0].domain_id, dom);
+	assert_true(f[0].iova == 5 * GIB && f[0].write);
+	assert_true(f[1].iova == 5 * GIB + 8 && !f[1].write);
+	assert_true(f[2].iova == BYPASS + 8 * GIB && !f[2].write);
+	assert_true(f[3].iova == BYPASS - PAGE && f[3].write);
+	for (unsigned int i = 0; i < 4; i++)
+		assert_int_equal(f[i].reason, SIM_IOMMU_FAULT_OUTSIDE_WINDOW);
+	st = istats(m, u);
+	assert_true(st.faults == 4 && st.faults_window == 4);
+	assert_true(st.faults_unmapped == 0 && st.faults_permission == 0);
+	assert_true(st.bypass_accesses == 5 && st.walks == 2);
+	struct sim_device_stats ds = dstats(dev);
+	assert_true(ds.iommu_faults == 4 && ds.bus_errors == 0);
+	assert_true(ds.writes == 4 && ds.reads == 3);
+	assert_true(ds.bytes_written == 300 + 1 + 1 + 300);
+	assert_true(ds.bytes_read == 300 + 150 + 300);
+
+	/* Inside the translated window the tables still decide. */
+	assert_int_equal(sim_dma_read(dev, 0x10000, r, 8), -EFAULT);
+	assert_int_equal(sim_iommu_faults(m, u, f, 1), 1);
+	assert_int_equal(f[0].reason, SIM_IOMMU_FAULT_UNMAPPED);
+	st = istats(m, u);
+	assert_true(st.faults == 5 && st.faults_unmapped == 1);
+	sim_machine_destroy(m);
+}
+
+static void test_hybrid_straddle(void **state)
+{
+	(void)state;
+	struct sim_machine *m = ppc_machine();
+	const uint64_t p = own(m, 3 * GIB, 1);
+	own(m, 0, 1);
+	own(m, 8 * GIB - PAGE, 1);
+	int u = mkiommu(m, NULL);
+	int dom = hybrid_domain(m, u);
+	struct sim_device *dev = mkdev(m, "pe1", 64, true);
+	assert_int_equal(sim_iommu_attach(dev, dom), 0);
+	assert_int_equal(sim_iommu_map(m, dom, 4 * GIB - PAGE, p, PAGE, RW), 0);
+	memset(cpu(m, p), 0x44, PAGE);
+	memset(cpu(m, 0), 0x66, PAGE);
+	memset(cpu(m, 8 * GIB - PAGE), 0x55, PAGE);
+	uint8_t w[16], r[16];
+	fill(w, sizeof(w), 123);
+
+	/* Off the top of the translated window: not even the mapped part. */
+	assert_int_equal(sim_dma_write(dev, 4 * GIB - 8, w, sizeof(w)), -EFAULT);
+	assert_true(all_bytes(cpu(m, p), PAGE, 0x44));
+	/* Into the bypass from below: its first byte is outside both. */
+	assert_int_equal(sim_dma_write(dev, BYPASS - 8, w, sizeof(w)), -EFAULT);
+	assert_true(all_bytes(cpu(m, 0), PAGE, 0x66));
+	/* Off the top of the bypass, both directions. */
+	assert_int_equal(sim_dma_write(dev, BYPASS + 8 * GIB - 8, w, sizeof(w)),
+			 -EFAULT);
+	assert_true(all_bytes(cpu(m, 8 * GIB - PAGE), PAGE, 0x55));
+	assert_int_equal(sim_dma_read(dev, BYPASS + 8 * GIB - 8, r, sizeof(r)),
+			 -EFAULT);
+	assert_true(all_bytes(r, sizeof(r), 0xff));
+	struct sim_iommu_fault f[8];
+	assert_int_equal(sim_iommu_faults(m, u, f, 8), 4);
+	assert_true(f[0].iova == 4 * GIB && f[0].write);
+	assert_true(f[1].iova == BYPASS - 8 && f[1].write);
+	assert_true(f[2].iova == BYPASS + 8 * GIB && f[2].write);
+	assert_true(f[3].iova == BYPASS + 8 * GIB && !f[3].write);
+	for (unsigned int i = 0; i < 4; i++)
+		assert_int_equal(f[i].reason, SIM_IOMMU_FAULT_OUTSIDE_WINDOW);
+	struct sim_iommu_stats st = istats(m, u);
+	assert_true(st.faults == 4 && st.faults_window == 4);
+	assert_true(st.bypass_accesses == 0);
+	/* Windows decide before the IOTLB: no lookup, no walk. */
+	assert_true(st.walks == 0 && st.iotlb_hits == 0 && st.iotlb_misses == 0);
+	assert_true(dstats(dev).iommu_faults == 4 && dstats(dev).writes == 0);
+	/* Up to the edges is fine. */
+	assert_int_equal(sim_dma_write(dev, 4 * GIB - 16, w, sizeof(w)), 0);
+	assert_memory_equal(cpu(m, p + PAGE - 16), w, sizeof(w));
+	assert_int_equal(sim_dma_read(dev, BYPASS + 8 * GIB - 16, r, sizeof(r)),
+			 0);
+	assert_true(all_bytes(r, sizeof(r), 0x55));
+
+	/* Adjacent windows: straddling from one into the other is blocked. */
+	int adj = mkdomain(m, u, SIM_IOMMU_DOMAIN_TRANSLATED);
+	assert_int_equal(sim_iommu_domain_set_windows(m, adj, 0, 4 * GIB, true,
+						      4 * GIB, 4 * GIB), 0);
+	assert_int_equal(sim_iommu_attach(dev, adj), 0);
+	assert_int_equal(sim_iommu_map(m, adj, 4 * GIB - PAGE, p, PAGE, RW), 0);
+	memset(cpu(m, p), 0x44, PAGE);
+	assert_int_equal(sim_dma_write(dev, 4 * GIB - 8, w, sizeof(w)), -EFAULT);
+	assert_true(all_bytes(cpu(m, p), PAGE, 0x44));
+	assert_true(all_bytes(cpu(m, 0), PAGE, 0x66));
+	assert_int_equal(sim_dma_write(dev, 8 * GIB - 8, w, sizeof(w)), -EFAULT);
+	assert_int_equal(sim_iommu_faults(m, u, f, 2), 2);
+	assert_true(f[0].iova == 4 * GIB && f[0].domain_id == adj);
+	assert_true(f[1].iova == 8 * GIB);
+	/* Bus 4 GiB + X is phys X. */
+	assert_int_equal(sim_dma_read(dev, 4 * GIB + 8, r, 8), 0);
+	assert_true(all_bytes(r, 8, 0x66));
+
+	/* tr_size 0: the tables get every address the bypass does not claim. */
+	int rest = mkdomain(m, u, SIM_IOMMU_DOMAIN_TRANSLATED);
+	assert_int_equal(sim_iommu_domain_set_windows(m, rest, 0, 0, true,
+						      BYPASS, 8 * GIB), 0);
+	assert_int_equal(sim_iommu_attach(dev, rest), 0);
+	assert_int_equal(sim_iommu_map(m, rest, 5 * GIB, p, PAGE, RW), 0);
+	assert_int_equal(sim_dma_read(dev, 5 * GIB, r, 8), 0);
+	assert_true(all_bytes(r, 8, 0x44));
+	assert_int_equal(sim_dma_read(dev, BYPASS + 8 * GIB - 8, r, 8), 0);
+	assert_true(all_bytes(r, 8, 0x55));
+	assert_int_equal(sim_dma_read(dev, 6 * GIB, r, 8), -EFAULT);
+	assert_int_equal(sim_dma_read(dev, BYPASS - 8, r, 16), -EFAULT);
+	assert_int_equal(sim_dma_read(dev, BYPASS + 8 * GIB, r, 8), -EFAULT);
+	assert_int_equal(sim_iommu_faults(m, u, f, 3), 3);
+	assert_int_equal(f[0].reason, SIM_IOMMU_FAULT_UNMAPPED);
+	assert_true(f[0].iova == 6 * GIB);
+	assert_int_equal(f[1].reason, SIM_IOMMU_FAULT_OUTSIDE_WINDOW);
+	assert_true(f[1].iova == BYPASS);
+	/* Past the bypass is the tables' again: beyond 2^48, unmapped. */
+	assert_int_equal(f[2].reason, SIM_IOMMU_FAULT_UNMAPPED);
+	assert_true(f[2].iova == BYPASS + 8 * GIB);
+	st = istats(m, u);
+	assert_true(st.faults == 9 && st.faults_window == 7);
+	assert_true(st.faults_unmapped == 2 && st.bypass_accesses == 3);
+	sim_machine_destroy(m);
+}
+
+static void test_hybrid_shared_and_bus_path(void **state)
+{
+	(void)state;
+	struct sim_machine *m = ppc_machine();
+	const uint64_t p = own(m, 2 * GIB, 1), q = own(m, 6 * GIB, 1);
+	int u = mkiommu(m, NULL);
+	int dom = hybrid_domain(m, u);
+	/* Two functions of one PE share the domain and so both windows. */
+	struct sim_device *fn0 = mkdev(m, "pe2.0", 64, true);
+	struct sim_device *fn1 = mkdev(m, "pe2.1", 64, true);
+	assert_int_equal(sim_iommu_attach(fn0, dom), 0);
+	assert_int_equal(sim_iommu_attach(fn1, dom), 0);
+	assert_int_equal(dinfo(m, dom).ndevices, 2);
+	assert_int_equal(sim_iommu_map(m, dom, 0x80000000, p, PAGE, RW), 0);
+	uint8_t w[40], r[40];
+	fill(w, sizeof(w), 1);
+	assert_int_equal(sim_dma_write(fn0, 0x80000000 + 24, w, sizeof(w)), 0);
+	assert_int_equal(sim_dma_read(fn1, BYPASS + p + 24, r, sizeof(r)), 0);
+	assert_memory_equal(r, w, sizeof(r));
+	fill(w, sizeof(w), 2);
+	assert_int_equal(sim_dma_write(fn1, BYPASS + q, w, sizeof(w)), 0);
+	assert_memory_equal(cpu(m, q), w, sizeof(w));
+	assert_int_equal(sim_dma_read(fn0, BYPASS + q, r, sizeof(r)), 0);
+	assert_memory_equal(r, w, sizeof(r));
+	assert_int_equal(sim_dma_read(fn1, 0x80000000 + 24, r, sizeof(r)), 0);
+	assert_memory_equal(r, cpu(m, p + 24), sizeof(r));
+	/* Both see the same hole. */
+	assert_int_equal(sim_dma_read(fn0, 5 * GIB, r, 1), -EFAULT);
+	assert_int_equal(sim_dma_read(fn1, 5 * GIB, r, 1), -EFAULT);
+	struct sim_iommu_fault f[2];
+	assert_int_equal(sim_iommu_faults(m, u, f, 2), 2);
+	assert_string_equal(f[0].device, "pe2.0");
+	assert_string_equal(f[1].device, "pe2.1");
+	assert_int_equal(f[0].reason, SIM_IOMMU_FAULT_OUTSIDE_WINDOW);
+	assert_int_equal(f[1].reason, SIM_IOMMU_FAULT_OUTSIDE_WINDOW);
+	struct sim_iommu_stats st = istats(m, u);
+	assert_true(st.bypass_accesses == 3 && st.faults_window == 2);
+	assert_true(st.walks == 1 && st.iotlb_hits == 1);
+
+	/* Truncation comes first: a 32-bit engine cannot reach the bypass;
+	 * its bus 2^59 + X is X, in the translated window. */
+	struct sim_device *old = mkdev(m, "pe2.2", 32, true);
+	assert_int_equal(sim_iommu_attach(old, dom), 0);
+	assert_int_equal(sim_dma_read(old, BYPASS + 0x80000000 + 24, r,
+				      sizeof(r)), 0);
+	assert_memory_equal(r, cpu(m, p + 24), sizeof(r));
+	assert_true(dstats(old).truncated == 1);
+	/* The bus limit too: dropped by the interconnect, not the IOMMU. */
+	struct sim_device_desc dd = { .name = "pe2.3", .bus = DMAMAP_BUS_PCI,
+				      .addr_bits = 64, .coherent = true,
+				      .bus_dma_limit = (1ULL << 40) - 1 };
+	struct sim_device *lim = mkdev_desc(m, &dd);
+	assert_int_equal(sim_iommu_attach(lim, dom), 0);
+	assert_int_equal(sim_dma_read(lim, BYPASS + q, r, 8), -EFAULT);
+	assert_true(dstats(lim).bus_errors == 1 && dstats(lim).iommu_faults == 0);
+	st = istats(m, u);
+	assert_true(st.bypass_accesses == 3 && st.faults == 2);
+
+	/* A bypass longer than RAM: past RAM is a bus error, yet bypassed. */
+	int big = mkdomain(m, u, SIM_IOMMU_DOMAIN_TRANSLATED);
+	assert_int_equal(sim_iommu_domain_set_windows(m, big, 0, 4 * GIB, true,
+						      BYPASS, 16 * GIB), 0);
+	assert_int_equal(sim_iommu_attach(fn1, big), 0);
+	assert_int_equal(sim_dma_write(fn1, BYPASS + 9 * GIB, w, 8), -EFAULT);
+	assert_true(dstats(fn1).bus_errors == 1 && dstats(fn1).iommu_faults == 1);
+	st = istats(m, u);
+	assert_true(st.bypass_accesses == 4 && st.faults == 2);
+
+	/* Back to the default: every address goes to the tables again. */
+	assert_int_equal(sim_iommu_domain_set_windows(m, dom, 0, 0, false, 0, 0),
+			 0);
+	struct sim_iommu_domain_info in = dinfo(m, dom);
+	assert_true(in.tr_base == 0 && in.tr_size == 0 && !in.bypass);
+	assert_true(in.bypass_offset == 0 && in.bypass_size == 0);
+	assert_int_equal(sim_dma_read(fn0, BYPASS + q, r, 8), -EFAULT);
+	assert_int_equal(sim_dma_read(fn0, 5 * GIB, r, 8), -EFAULT);
+	assert_int_equal(sim_iommu_faults(m, u, f, 2), 2);
+	assert_int_equal(f[0].reason, SIM_IOMMU_FAULT_UNMAPPED);
+	assert_int_equal(f[1].reason, SIM_IOMMU_FAULT_UNMAPPED);
+	assert_int_equal(sim_dma_read(fn0, 0x80000000, r, 8), 0);
+	st = istats(m, u);
+	assert_true(st.bypass_accesses == 4 && st.faults_window == 2);
+	assert_true(st.faults_unmapped == 2 && st.faults == 4);
+	sim_machine_destroy(m);
+}
+
+static void test_hybrid_errors(void **state)
+{
+	(void)state;
+	struct sim_machine *m = ppc_machine();
+	int u = mkiommu(m, NULL);
+	int dom = hybrid_domain(m, u);
+	int idn = mkdomain(m, u, SIM_IOMMU_DOMAIN_IDENTITY);
+	const uint64_t top = 1ULL << 48;
+	struct {
+		uint64_t tb, ts;
+		bool by;
+		uint64_t bo, bs;
+	} bad[] = {
+		/* overlapping */
+		{ 0, 4 * GIB, true, 2 * GIB, 4 * GIB },
+		{ 0, 4 * GIB, true, 0, 8 * GIB },
+		{ 4 * GIB, 4 * GIB, true, 0, 4 * GIB + PAGE },
+		{ 0, 4 * GIB, true, 0, 4 * GIB },
+		/* bad translated window */
+		{ 0, 4 * GIB + 1, false, 0, 0 },
+		{ 0x800, 4 * GIB, false, 0, 0 },
+		{ top - PAGE, 2 * PAGE, false, 0, 0 },
+		{ top, PAGE, false, 0, 0 },
+		{ PAGE, 0, false, 0, 0 },
+		/* bad bypass */
+		{ 0, 4 * GIB, true, BYPASS, 0 },
+		{ 0, 4 * GIB, true, BYPASS + 8, 8 * GIB },
+		{ 0, 4 * GIB, true, BYPASS, 8 * GIB + 8 },
+		{ 0, 4 * GIB, true, ~0ULL - PAGE + 1, 2 * PAGE },
+		{ 0, 4 * GIB, true, BYPASS, top + PAGE },
+		{ 0, 4 * GIB, false, BYPASS, 0 },
+		{ 0, 4 * GIB, false, 0, 8 * GIB },
+	};
+	for (unsigned int i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_int_equal(sim_iommu_domain_set_windows(m, dom, bad[i].tb,
+							      bad[i].ts, bad[i].by,
+							      bad[i].bo, bad[i].bs),
+				 -EINVAL);
+	/* Unknown, dead or identity domains, no machine. */
+	assert_int_equal(sim_iommu_domain_set_windows(m, idn, 0, 4 * GIB, true,
+						      BYPASS, 8 * GIB), -EINVAL);
+	assert_int_equal(sim_iommu_domain_set_windows(m, idn, 0, 0, false, 0, 0),
+			 -EINVAL);
+	assert_int_equal(sim_iommu_domain_set_windows(m, 0, 0, 0, false, 0, 0),
+			 -EINVAL);
+	assert_int_equal(sim_iommu_domain_set_windows(m, 999, 0, 0, false, 0, 0),
+			 -EINVAL);
+	assert_int_equal(sim_iommu_domain_set_windows(NULL, dom, 0, 0, false, 0,
+						      0), -EINVAL);
+	int dead = mkdomain(m, u, SIM_IOMMU_DOMAIN_TRANSLATED);
+	assert_int_equal(sim_iommu_domain_destroy(m, dead), 0);
+	assert_int_equal(sim_iommu_domain_set_windows(m, dead, 0, 0, false, 0, 0),
+			 -EINVAL);
+	/* Refusals changed nothing. */
+	struct sim_iommu_domain_info in = dinfo(m, dom);
+	assert_true(in.tr_base == 0 && in.tr_size == 4 * GIB && in.bypass);
+	assert_true(in.bypass_offset == BYPASS && in.bypass_size == 8 * GIB);
+	in = dinfo(m, idn);
+	assert_true(in.tr_base == 0 && in.tr_size == 0 && !in.bypass);
+	assert_true(in.bypass_offset == 0 && in.bypass_size == 0);
+
+	/* The extremes are fine: a window ending at 2^48, a bypass at 2^64. */
+	assert_int_equal(sim_iommu_domain_set_windows(m, dom, top - PAGE, PAGE,
+						      true, 0 - 8 * GIB, 8 * GIB),
+			 0);
+	assert_int_equal(sim_iommu_domain_set_windows(m, dom, 0, top, true,
+						      top, top), 0);
+	assert_int_equal(sim_iommu_domain_set_windows(m, dom, 4 * GIB, 4 * GIB,
+						      true, 0, 4 * GIB), 0);
+	assert_int_equal(sim_iommu_domain_set_windows(m, dom, top - PAGE, PAGE,
+						      true, 0 - 8 * GIB, 8 * GIB),
+			 0);
+	in = dinfo(m, dom);
+	assert_true(in.tr_base == top - PAGE && in.tr_size == PAGE);
+	assert_true(in.bypass_offset == 0 - 8 * GIB && in.bypass_size == 8 * GIB);
+	/* The very last bus address reaches the last byte of RAM. */
+	struct sim_device *dev = mkdev(m, "pe3", 64, true);
+	assert_int_equal(sim_iommu_attach(dev, dom), 0);
+	own(m, 8 * GIB - PAGE, 1);
+	uint8_t b = 0x7e;
+	assert_int_equal(sim_dma_write(dev, ~0ULL, &b, 1), 0);
+	assert_true(*cpu(m, 8 * GIB - 1) == 0x7e);
+	assert_true(istats(m, u).bypass_accesses == 1);
+	/* An access wrapping past 2^64 is the interconnect's bus error. */
+	uint8_t two[2];
+	assert_int_equal(sim_dma_read(dev, ~0ULL, two, 2), -EFAULT);
+	assert_true(dstats(dev).bus_errors == 1 && istats(m, u).faults == 0);
+	sim_machine_destroy(m);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1135,6 +1548,10 @@ int main(void)
 		cmocka_unit_test(test_identity_and_bus_path),
 		cmocka_unit_test(test_platform_ops),
 		cmocka_unit_test(test_threads),
+		cmocka_unit_test(test_hybrid_windows),
+		cmocka_unit_test(test_hybrid_straddle),
+		cmocka_unit_test(test_hybrid_shared_and_bus_path),
+		cmocka_unit_test(test_hybrid_errors),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -313,6 +313,13 @@ struct dmamap_device_desc {
 	uint64_t iommu_window_size;
 	bool has_bypass;
 	dmamap_dma_addr_t bypass_offset;
+	/*
+	 * The library may map all RAM once, holes skipped, with the largest
+	 * IOMMU pages, just above the 32-bit window (a "compressed linear"
+	 * window), so devices whose mask reaches its end map with no per-map
+	 * IOMMU work.
+	 */
+	bool iommu_linear;
 };
 
 int dmamap_device_add(struct dmamap_ctx *ctx,

@@ -1,0 +1,885 @@
+/*
+ * src/iommu.c - the dma-iommu backend: IOVAs for devices behind an IOMMU,
+ * and the direct windows some IOMMUs offer beside translation.
+ *
+ * Owns: DMA domains as the OS sees them (one per hardware domain id,
+ * shared by the devices in it), IOVA allocation policy (granule, the PCI
+ * 32-bit-first rule, reserved regions), strict and lazy invalidation (a
+ * per-CPU flush queue), scatterlist coalescing, untrusted-device
+ * bouncing, coherent allocations from scattered pages, passthrough
+ * (iommu=pt/off/soft: all RAM mapped 1:1), the powerpc-style bypass window
+ * and the compressed linear window.  Must never model hardware (page
+ * tables and IOTLBs are the platform's, reached through
+ * struct dmamap_iommu_hw_ops) and never manage bounce slots (swiotlb.c).
+ *
+ * Invariants:
+ *  - an IOVA is handed out again only after the IOTLB was invalidated for
+ *    it: strict mode syncs before freeing; lazy mode frees a queued IOVA
+ *    only once a flush_all younger than its unmap has completed;
+ *  - the linear window and passthrough mappings are made once per domain
+ *    and reserved in the IOVA allocator, so dynamic IOVAs never overlap;
+ *  - a device only ever gets a bus address in a window its domain has
+ *    mapped (translated, bypass or linear): never a wrong address.
+ */
+#include "internal.h"
+#include "iova.h"
+#include "swiotlb.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define DM_FQ_SIZE 256                    /* Linux's IOVA_FQ_SIZE */
+#define DM_FQ_TIMEOUT_NS 10000000ULL      /* 10 ms, Linux's IOVA_FQ_TIMEOUT */
+#define DM_IOVA_BITS 48
+#define DM_LINEAR_ALIGN (1ULL << 30)      /* keep 1 GiB pages usable */
+#define DM_NR_FQ 64                       /* per-CPU queues; CPUs beyond share */
+
+struct dm_fq_entry {
+	uint64_t pfn, npages;
+	uint64_t gen;                     /* flush generation at unmap */
+	uint64_t t_ns;
+};
+
+struct dm_fq {
+	pthread_mutex_t lock;
+	struct dm_fq_entry e[DM_FQ_SIZE]; /* ring */
+	unsigned int head, n;
+};
+
+struct dm_iommu_domain {
+	struct dm_iommu_domain *next;     /* ctx->domains, ctx->lock */
+	struct dmamap_ctx *ctx;
+	int id, iommu_id;
+	unsigned int refs;                /* devices in it, ctx->lock */
+	unsigned int shift;               /* log2(granule) */
+	uint64_t granule;
+	struct dm_iova_domain *iovad;
+	bool strict;
+	/* Made once, under map_lock. */
+	pthread_mutex_t map_lock;
+	bool passthrough;                 /* all RAM mapped at iova == phys */
+	bool linear;                      /* the compressed linear window exists */
+	struct dmamap_dma_range lin[DMAMAP_MAX_DMA_RANGES]; /* cpu -> iova */
+	unsigned int nlin;
+	dmamap_dma_addr_t lin_end;        /* last IOVA of the linear window */
+	/* Lazy mode. */
+	_Atomic uint64_t flush_gen;       /* flush_all calls completed */
+	struct dm_fq fq[DM_NR_FQ];
+};
+
+static const struct dmamap_iommu_hw_ops *dm_hw(const struct dmamap_ctx *ctx)
+{
+	return ctx->plat.ops->iommu;
+}
+
+static unsigned int dm_prot(enum dmamap_data_direction dir)
+{
+	/* The device reads what goes to it and writes what comes from it. */
+	switch (dir) {
+	case DMAMAP_TO_DEVICE:
+		return DMAMAP_IOMMU_READ;
+	case DMAMAP_FROM_DEVICE:
+		return DMAMAP_IOMMU_WRITE;
+	default:
+		return DMAMAP_IOMMU_READ | DMAMAP_IOMMU_WRITE;
+	}
+}
+
+/* ---- domains ------------------------------------------------------------- */
+
+static void dm_domain_free(struct dm_iommu_domain *d)
+{
+	for (unsigned int i = 0; i < DM_NR_FQ; i++)
+		pthread_mutex_destroy(&d->fq[i].lock);
+	pthread_mutex_destroy(&d->map_lock);
+	if (d->iovad)
+		dm_iova_domain_destroy(d->iovad);
+	free(d);
+}
+
+static int dm_domain_new(struct dmamap_ctx *ctx, const struct dmamap_device_desc *desc,
+			 struct dm_iommu_domain **out)
+{
+	const struct dmamap_iommu_hw_ops *hw = dm_hw(ctx);
+	uint64_t sizes = hw->page_sizes(ctx->plat.priv, desc->iommu_id);
+	if (!sizes)
+		return -ENODEV;
+	struct dm_iommu_domain *d = calloc(1, sizeof(*d));
+	if (!d)
+		return -ENOMEM;
+	d->ctx = ctx;
+	d->id = desc->iommu_domain;
+	d->iommu_id = desc->iommu_id;
+	d->shift = (unsigned int)__builtin_ctzll(sizes);
+	if (d->shift < DMAMAP_PAGE_SHIFT)
+		d->shift = DMAMAP_PAGE_SHIFT;
+	d->granule = 1ULL << d->shift;
+	/* Linux's default is lazy for trusted devices, strict only when asked. */
+	d->strict = ctx->opts.iommu_strict == 1;
+	pthread_mutex_init(&d->map_lock, NULL);
+	for (unsigned int i = 0; i < DM_NR_FQ; i++)
+		pthread_mutex_init(&d->fq[i].lock, NULL);
+	/* The translated window bounds the IOVA space; IOVA 0 is never used. */
+	uint64_t base = desc->iommu_window_base, size = desc->iommu_window_size;
+	uint64_t top = size ? base + size - 1 : (1ULL << DM_IOVA_BITS) - 1;
+	uint64_t start = base >> d->shift;
+	int rc = dm_iova_domain_init(&d->iovad, d->granule, start ? start : 1, top >> d->shift,
+				     ctx->plat.ncpus);
+	for (unsigned int i = 0; !rc && i < desc->niommu_reserved; i++) {
+		const struct dmamap_dma_range *r = &desc->iommu_reserved[i];
+		if (r->size)
+			rc = dm_iova_reserve(d->iovad, r->dma >> d->shift,
+					     (r->dma + r->size - 1) >> d->shift);
+	}
+	if (rc) {
+		dm_domain_free(d);
+		return rc;
+	}
+	*out = d;
+	return 0;
+}
+
+int dm_iommu_attach(struct dmamap_device *dev, const struct dmamap_device_desc *desc)
+{
+	struct dmamap_ctx *ctx = dev->ctx;
+	if (!desc->iommu_domain)
+		return 0;
+	if (!dm_hw(ctx)) {
+		dm_log(ctx, DMAMAP_LOG_ERR, "%s: behind IOMMU domain %d, but the platform has no "
+		       "IOMMU driver", dev->name, desc->iommu_domain);
+		return -ENODEV;
+	}
+	dev->untrusted = desc->untrusted;
+	dev->pci_32bit_first = desc->bus == DMAMAP_BUS_PCI;
+	dev->has_bypass = desc->has_bypass;
+	dev->bypass_offset = desc->bypass_offset;
+	dev->win_base = desc->iommu_window_base;
+	dev->win_size = desc->iommu_window_size;
+	dev->linear_ok = desc->iommu_linear;
+	pthread_mutex_lock(&ctx->lock);
+	struct dm_iommu_domain *d = ctx->domains;
+	while (d && d->id != desc->iommu_domain)
+		d = d->next;
+	int rc = 0;
+	if (!d && !(rc = dm_domain_new(ctx, desc, &d))) {
+		d->next = ctx->domains;
+		ctx->domains = d;
+	}
+	if (!rc) {
+		d->refs++;
+		dev->iommu = d;
+	}
+	pthread_mutex_unlock(&ctx->lock);
+	if (rc)
+		dm_log(ctx, DMAMAP_LOG_ERR, "%s: IOMMU domain %d could not be set up (%s)",
+		       dev->name, desc->iommu_domain, dmamap_strerror(rc));
+	return rc;
+}
+
+/* ---- invalidation ----------------------------------------------------------- */
+
+/* Frees queued IOVAs that a completed flush covers; the queue's lock held. */
+static void dm_fq_reap(struct dm_iommu_domain *d, struct dm_fq *q)
+{
+	uint64_t done = atomic_load_explicit(&d->flush_gen, memory_order_acquire);
+	while (q->n && q->e[q->head].gen < done) {
+		struct dm_fq_entry *e = &q->e[q->head];
+		dm_iova_free_fast(d->iovad, e->pfn, e->npages);
+		q->head = (q->head + 1) % DM_FQ_SIZE;
+		q->n--;
+	}
+}
+
+static void dm_flush_all(struct dm_iommu_domain *d)
+{
+	dm_hw(d->ctx)->flush_all(d->ctx->plat.priv, d->id);
+	atomic_fetch_add_explicit(&d->flush_gen, 1, memory_order_acq_rel);
+}
+
+/* An unmapped IOVA range becomes reusable: now (strict) or after a flush. */
+static void dm_iova_retire(struct dm_iommu_domain *d, uint64_t pfn, uint64_t npages)
+{
+	struct dmamap_ctx *ctx = d->ctx;
+	if (d->strict) {
+		dm_hw(ctx)->iotlb_sync(ctx->plat.priv, d->id, pfn << d->shift, npages << d->shift);
+		dm_iova_free_fast(d->iovad, pfn, npages);
+		return;
+	}
+	struct dm_fq *q = &d->fq[dm_cpu() % DM_NR_FQ];
+	uint64_t now = dm_now_ns();
+	pthread_mutex_lock(&q->lock);
+	dm_fq_reap(d, q);
+	/* Full, or the oldest waited 10 ms: one flush covers every queue. */
+	if (q->n == DM_FQ_SIZE || (q->n && now - q->e[q->head].t_ns > DM_FQ_TIMEOUT_NS)) {
+		dm_flush_all(d);
+		dm_fq_reap(d, q);
+	}
+	unsigned int tail = (q->head + q->n) % DM_FQ_SIZE;
+	q->e[tail] = (struct dm_fq_entry){ pfn, npages,
+		atomic_load_explicit(&d->flush_gen, memory_order_acquire), now };
+	q->n++;
+	pthread_mutex_unlock(&q->lock);
+}
+
+/* Every queued IOVA of the domain, invalidated and freed. */
+static void dm_fq_drain(struct dm_iommu_domain *d)
+{
+	dm_flush_all(d);
+	for (unsigned int i = 0; i < DM_NR_FQ; i++) {
+		pthread_mutex_lock(&d->fq[i].lock);
+		dm_fq_reap(d, &d->fq[i]);
+		pthread_mutex_unlock(&d->fq[i].lock);
+	}
+}
+
+void dm_iommu_detach(struct dmamap_device *dev)
+{
+	struct dm_iommu_domain *d = dev->iommu;
+	if (!d)
+		return;
+	struct dmamap_ctx *ctx = dev->ctx;
+	if (!d->strict)
+		dm_fq_drain(d);
+	pthread_mutex_lock(&ctx->lock);
+	bool last = --d->refs == 0;
+	if (last) {
+		struct dm_iommu_domain **pp = &ctx->domains;
+		while (*pp != d)
+			pp = &(*pp)->next;
+		*pp = d->next;
+	}
+	pthread_mutex_unlock(&ctx->lock);
+	dev->iommu = NULL;
+	if (!last)
+		return;
+	/* The last user: take the long-lived mappings down too. */
+	const struct dmamap_iommu_hw_ops *hw = dm_hw(ctx);
+	uint64_t unmapped;
+	for (unsigned int i = 0; i < d->nlin; i++)
+		hw->unmap(ctx->plat.priv, d->id, d->lin[i].dma, d->lin[i].size, &unmapped);
+	if (d->nlin)
+		dm_flush_all(d);
+	dm_domain_free(d);
+}
+
+/* ---- IOVAs ------------------------------------------------------------------- */
+
+/* Highest IOVA the device may be given for a mask. */
+static uint64_t dm_iova_limit(const struct dmamap_device *dev, uint64_t mask)
+{
+	uint64_t lim = mask;
+	if (dev->bus_dma_limit && dev->bus_dma_limit < lim)
+		lim = dev->bus_dma_limit;
+	if (dev->win_size && dev->win_base + dev->win_size - 1 < lim)
+		lim = dev->win_base + dev->win_size - 1;
+	return lim;
+}
+
+static uint64_t dm_alloc_iova(struct dmamap_device *dev, uint64_t npages, uint64_t mask)
+{
+	struct dm_iommu_domain *d = dev->iommu;
+	uint64_t lim = dm_iova_limit(dev, mask);
+	/*
+	 * Linux's rule for PCI: a 32-bit IOVA first (some devices and bridges
+	 * mishandle DAC); after the first miss the device uses its full mask.
+	 */
+	if (dev->pci_32bit_first && lim > DM_SZ_4G - 1) {
+		uint64_t pfn = dm_iova_alloc_fast(d->iovad, npages, (DM_SZ_4G - 1) >> d->shift, false);
+		if (pfn)
+			return pfn;
+		dev->pci_32bit_first = false;
+		dm_log(dev->ctx, DMAMAP_LOG_INFO, "%s: 32-bit IOVA space full: using %u-bit DMA "
+		       "addresses", dev->name, 64 - (unsigned int)__builtin_clzll(lim));
+	}
+	return dm_iova_alloc_fast(d->iovad, npages, lim >> d->shift, true);
+}
+
+/* ---- streaming maps ------------------------------------------------------------ */
+
+static inline void dm_cache_clean(struct dmamap_ctx *ctx, dmamap_phys_addr_t p, size_t n)
+{
+	if (ctx->plat.ops->cache_clean)
+		ctx->plat.ops->cache_clean(ctx->plat.priv, p, n);
+}
+
+static inline void dm_cache_inval(struct dmamap_ctx *ctx, dmamap_phys_addr_t p, size_t n,
+				  enum dmamap_data_direction dir)
+{
+	if (dir != DMAMAP_TO_DEVICE && ctx->plat.ops->cache_invalidate)
+		ctx->plat.ops->cache_invalidate(ctx->plat.priv, p, n);
+}
+
+static bool dm_is_bounce(const struct dmamap_device *dev, dmamap_phys_addr_t phys)
+{
+	return dev->untrusted && dev->swiotlb && dm_swiotlb_contains(dev->swiotlb, phys);
+}
+
+/*
+ * An untrusted device must not see the rest of a page it was given a
+ * part of: the buffer moves to a granule-aligned bounce slot whose
+ * padding is zeroed (Linux's iommu_dma_map_page with swiotlb).
+ */
+static dmamap_phys_addr_t dm_untrusted_bounce(struct dmamap_device *dev,
+					      dmamap_phys_addr_t phys, size_t size,
+					      enum dmamap_data_direction dir, unsigned long attrs)
+{
+	struct dm_iommu_domain *d = dev->iommu;
+	struct dmamap_ctx *ctx = dev->ctx;
+	if (!dev->swiotlb || size > dm_swiotlb_max_mapping_size(dev)) {
+		dm_log(ctx, DMAMAP_LOG_ERR, "%s: untrusted sub-page buffer of %zu bytes cannot be "
+		       "bounced (%s)", dev->name, size, dev->swiotlb ? "too large" : "swiotlb off");
+		return DM_SWIOTLB_ERROR;
+	}
+	dmamap_phys_addr_t tlb = dm_swiotlb_tbl_map(dev, dev->swiotlb, phys, size,
+						    (unsigned int)(d->granule - 1), dir, attrs);
+	if (tlb == DM_SWIOTLB_ERROR)
+		return tlb;
+	/* Zero what the device could see around the buffer in its granules. */
+	dmamap_phys_addr_t start = tlb & ~(d->granule - 1);
+	dmamap_phys_addr_t end = (tlb + size + d->granule - 1) & ~(d->granule - 1);
+	uint8_t *cpu = dm_phys_to_virt(ctx, start);
+	memset(cpu, 0, tlb - start);
+	memset(cpu + (tlb + size - start), 0, end - (tlb + size));
+	if (!dev->coherent)
+		dm_cache_clean(ctx, start, end - start);
+	struct dm_pcpu_stats *st = dm_dev_stats(dev);
+	dm_stat_add(&st->bounced_maps, 1);
+	dm_stat_add(&st->bounced_bytes, size);
+	return tlb;
+}
+
+static dmamap_dma_addr_t dm_iommu_map_phys(struct dmamap_device *dev, dmamap_phys_addr_t phys,
+					   size_t size, enum dmamap_data_direction dir,
+					   unsigned long attrs)
+{
+	struct dm_iommu_domain *d = dev->iommu;
+	struct dmamap_ctx *ctx = dev->ctx;
+	uint64_t gmask = d->granule - 1;
+	bool bounced = false;
+	if (dev->untrusted && ((phys | size) & gmask)) {
+		phys = dm_untrusted_bounce(dev, phys, size, dir, attrs);
+		if (phys == DM_SWIOTLB_ERROR)
+			return DMAMAP_MAPPING_ERROR;
+		bounced = true;
+	} else if (!dev->coherent && !(attrs & DMAMAP_ATTR_SKIP_CPU_SYNC)) {
+		dm_cache_clean(ctx, phys, size);
+	}
+	uint64_t off = phys & gmask, len = (off + size + gmask) & ~gmask;
+	uint64_t pfn = dm_alloc_iova(dev, len >> d->shift, dev->dma_mask);
+	if (!pfn) {
+		if (!(attrs & DMAMAP_ATTR_NO_WARN))
+			dm_log(ctx, DMAMAP_LOG_ERR, "%s: IOVA space exhausted for %llu bytes",
+			       dev->name, (unsigned long long)len);
+		goto fail;
+	}
+	if (dm_hw(ctx)->map(ctx->plat.priv, d->id, pfn << d->shift, phys - off, len,
+			    dm_prot(dir))) {
+		dm_iova_free_fast(d->iovad, pfn, len >> d->shift);
+		goto fail;
+	}
+	return (pfn << d->shift) + off;
+fail:
+	if (bounced)
+		dm_swiotlb_tbl_unmap(dev, dev->swiotlb, phys, size, dir,
+				     attrs | DMAMAP_ATTR_SKIP_CPU_SYNC);
+	return DMAMAP_MAPPING_ERROR;
+}
+
+static dmamap_phys_addr_t dm_iova_phys(struct dmamap_device *dev, dmamap_dma_addr_t addr)
+{
+	dmamap_phys_addr_t phys;
+	if (dm_hw(dev->ctx)->iova_to_phys(dev->ctx->plat.priv, dev->iommu->id, addr, &phys))
+		return DM_SWIOTLB_ERROR;
+	return phys;
+}
+
+static void dm_iommu_sync_for_cpu(struct dmamap_device *dev, dmamap_dma_addr_t addr,
+				  size_t size, enum dmamap_data_direction dir)
+{
+	dmamap_phys_addr_t phys = dm_iova_phys(dev, addr);
+	if (phys == DM_SWIOTLB_ERROR)
+		return;
+	if (!dev->coherent)
+		dm_cache_inval(dev->ctx, phys, size, dir);
+	if (dm_is_bounce(dev, phys))
+		dm_swiotlb_sync_for_cpu(dev, dev->swiotlb, phys, size, dir);
+}
+
+static void dm_iommu_sync_for_device(struct dmamap_device *dev, dmamap_dma_addr_t addr,
+				     size_t size, enum dmamap_data_direction dir)
+{
+	dmamap_phys_addr_t phys = dm_iova_phys(dev, addr);
+	if (phys == DM_SWIOTLB_ERROR)
+		return;
+	if (dm_is_bounce(dev, phys))
+		dm_swiotlb_sync_for_device(dev, dev->swiotlb, phys, size, dir);
+	if (!dev->coherent)
+		dm_cache_clean(dev->ctx, phys, size);
+}
+
+static void dm_iommu_unmap_phys(struct dmamap_device *dev, dmamap_dma_addr_t addr, size_t size,
+				enum dmamap_data_direction dir, unsigned long attrs)
+{
+	struct dm_iommu_domain *d = dev->iommu;
+	struct dmamap_ctx *ctx = dev->ctx;
+	uint64_t gmask = d->granule - 1;
+	dmamap_phys_addr_t phys = dm_iova_phys(dev, addr);
+	if (phys == DM_SWIOTLB_ERROR) {
+		dm_log(ctx, DMAMAP_LOG_ERR, "%s: unmap of IOVA 0x%llx that is not mapped",
+		       dev->name, (unsigned long long)addr);
+		return;
+	}
+	if (!(attrs & DMAMAP_ATTR_SKIP_CPU_SYNC) && !dev->coherent)
+		dm_cache_inval(ctx, phys, size, dir);
+	if (dm_is_bounce(dev, phys))
+		dm_swiotlb_tbl_unmap(dev, dev->swiotlb, phys, size, dir, attrs);
+	uint64_t off = addr & gmask, len = (off + size + gmask) & ~gmask;
+	uint64_t unmapped = 0;
+	dm_hw(ctx)->unmap(ctx->plat.priv, d->id, addr - off, len, &unmapped);
+	dm_iova_retire(d, (addr - off) >> d->shift, len >> d->shift);
+}
+
+/* ---- scatterlists ------------------------------------------------------------------ */
+
+/*
+ * One IOVA range for the whole list: each segment keeps its offset within
+ * its first granule, segments follow each other granule-aligned, padded so
+ * none crosses the segment boundary; then consecutive segments that meet
+ * exactly (one ends on a granule end, the next starts at offset 0) merge
+ * into one bus segment while it stays within max_segment_size and the
+ * boundary (Linux's iommu_dma_map_sg / __finalise_sg).
+ */
+static int dm_iommu_map_sg(struct dmamap_device *dev, struct dmamap_sg *sg, int nents,
+			   enum dmamap_data_direction dir, unsigned long attrs)
+{
+	struct dm_iommu_domain *d = dev->iommu;
+	struct dmamap_ctx *ctx = dev->ctx;
+	uint64_t gmask = d->granule - 1, bmask = dev->seg_boundary_mask;
+	uint64_t *pos = malloc((size_t)nents * sizeof(*pos));
+	dmamap_phys_addr_t *phys = malloc((size_t)nents * sizeof(*phys));
+	int rc = -ENOMEM, i;
+	if (!pos || !phys)
+		goto out;
+	if (dev->untrusted) {
+		/* Each segment on its own, each maybe bounced (no merging). */
+		for (i = 0; i < nents; i++) {
+			dmamap_phys_addr_t p;
+			if (dm_virt_to_phys(ctx, sg[i].cpu, &p)) {
+				rc = -EINVAL;
+				break;
+			}
+			sg[i].dma_address = dm_iommu_map_phys(dev, p, sg[i].length, dir, attrs);
+			if (sg[i].dma_address == DMAMAP_MAPPING_ERROR) {
+				rc = -ENOMEM;
+				break;
+			}
+			sg[i].dma_length = sg[i].length;
+		}
+		if (i == nents) {
+			rc = nents;
+			goto out;
+		}
+		while (--i >= 0)
+			dm_iommu_unmap_phys(dev, sg[i].dma_address, sg[i].dma_length, dir,
+					    attrs | DMAMAP_ATTR_SKIP_CPU_SYNC);
+		goto out;
+	}
+	uint64_t total = 0;
+	for (i = 0; i < nents; i++) {
+		if (dm_virt_to_phys(ctx, sg[i].cpu, &phys[i])) {
+			dm_log(ctx, DMAMAP_LOG_ERR, "%s: sg entry %d: %p is not RAM", dev->name, i,
+			       sg[i].cpu);
+			rc = -EINVAL;
+			goto out;
+		}
+		uint64_t off = phys[i] & gmask, len = (off + sg[i].length + gmask) & ~gmask;
+		/* Pad to the boundary rather than let a segment cross it. */
+		uint64_t room = bmask - (total & bmask) + 1;
+		if (bmask != UINT64_MAX && len <= bmask + 1 && len > room)
+			total += room;
+		pos[i] = total;
+		total += len;
+		if (!dev->coherent && !(attrs & DMAMAP_ATTR_SKIP_CPU_SYNC))
+			dm_cache_clean(ctx, phys[i], sg[i].length);
+	}
+	uint64_t pfn = dm_alloc_iova(dev, total >> d->shift, dev->dma_mask);
+	if (!pfn) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	uint64_t base = pfn << d->shift;
+	unsigned int prot = dm_prot(dir);
+	for (i = 0; i < nents; i++) {
+		uint64_t off = phys[i] & gmask, len = (off + sg[i].length + gmask) & ~gmask;
+		if (dm_hw(ctx)->map(ctx->plat.priv, d->id, base + pos[i], phys[i] - off, len, prot))
+			break;
+	}
+	if (i < nents) {
+		uint64_t unmapped;
+		while (--i >= 0) {
+			uint64_t off = phys[i] & gmask, len = (off + sg[i].length + gmask) & ~gmask;
+			dm_hw(ctx)->unmap(ctx->plat.priv, d->id, base + pos[i], len, &unmapped);
+		}
+		dm_iova_retire(d, pfn, total >> d->shift);
+		rc = -ENOMEM;
+		goto out;
+	}
+	/* Bus segments: merge what meets exactly, within the device's rules. */
+	int k = -1;
+	uint64_t cur_end = 0;
+	for (i = 0; i < nents; i++) {
+		uint64_t start = base + pos[i] + (phys[i] & gmask);
+		uint64_t len = sg[i].length;
+		bool merge = k >= 0 && start == cur_end &&
+			     (uint64_t)sg[k].dma_length + len <= dev->max_seg_size &&
+			     (sg[k].dma_address & ~bmask) == ((start + len - 1) & ~bmask);
+		if (merge) {
+			sg[k].dma_length += (unsigned int)len;
+		} else {
+			k++;
+			sg[k].dma_address = start;
+			sg[k].dma_length = (unsigned int)len;
+		}
+		cur_end = start + len;
+	}
+	/* Entries past the last bus segment carry none. */
+	for (i = k + 1; i < nents; i++)
+		sg[i].dma_length = 0;
+	rc = k + 1;
+out:
+	free(pos);
+	free(phys);
+	return rc;
+}
+
+static void dm_iommu_unmap_sg(struct dmamap_device *dev, struct dmamap_sg *sg, int nents,
+			      enum dmamap_data_direction dir, unsigned long attrs)
+{
+	struct dm_iommu_domain *d = dev->iommu;
+	struct dmamap_ctx *ctx = dev->ctx;
+	if (dev->untrusted) {
+		for (int i = 0; i < nents; i++)
+			dm_iommu_unmap_phys(dev, sg[i].dma_address, sg[i].dma_length, dir, attrs);
+		return;
+	}
+	uint64_t gmask = d->granule - 1;
+	if (!dev->coherent && !(attrs & DMAMAP_ATTR_SKIP_CPU_SYNC))
+		for (int i = 0; i < nents; i++) {
+			dmamap_phys_addr_t p;
+			if (!dm_virt_to_phys(ctx, sg[i].cpu, &p))
+				dm_cache_inval(ctx, p, sg[i].length, dir);
+		}
+	/* The range runs from the first bus segment to the end of the last. */
+	uint64_t start = sg[0].dma_address & ~gmask, end = start;
+	for (int i = 0; i < nents && sg[i].dma_length; i++)
+		end = sg[i].dma_address + sg[i].dma_length;
+	end = (end + gmask) & ~gmask;
+	uint64_t unmapped;
+	dm_hw(ctx)->unmap(ctx->plat.priv, d->id, start, end - start, &unmapped);
+	dm_iova_retire(d, start >> d->shift, (end - start) >> d->shift);
+}
+
+/* ---- coherent allocations --------------------------------------------------------- */
+
+/*
+ * Scattered granules made contiguous twice: in IOVA space by the IOMMU and
+ * in the CPU's view by the platform's vmap.  Without vmap, one contiguous
+ * block (anywhere in RAM: the IOMMU makes it reachable).
+ */
+static void *dm_iommu_alloc(struct dmamap_device *dev, size_t size, dmamap_dma_addr_t *handle,
+			    unsigned long attrs)
+{
+	struct dm_iommu_domain *d = dev->iommu;
+	struct dmamap_ctx *ctx = dev->ctx;
+	const struct dmamap_platform_ops *ops = ctx->plat.ops;
+	(void)attrs;
+	if (!size || (!dev->coherent && !ops->set_uncached))
+		return NULL;
+	uint64_t len = (size + d->granule - 1) & ~(d->granule - 1);
+	uint64_t nchunks = len >> d->shift, chunk_pages = d->granule >> DMAMAP_PAGE_SHIFT;
+	uint64_t npages = len >> DMAMAP_PAGE_SHIFT;
+	dmamap_phys_addr_t *pages = calloc(npages, sizeof(*pages));
+	void *cpu = NULL;
+	uint64_t got = 0;
+	if (!pages)
+		return NULL;
+	bool scattered = ops->vmap && nchunks > 1;
+	if (scattered) {
+		for (; got < nchunks; got++) {
+			dmamap_phys_addr_t p;
+			if (ops->alloc_pages(ctx->plat.priv, chunk_pages, chunk_pages, UINT64_MAX, &p))
+				goto fail;
+			for (uint64_t k = 0; k < chunk_pages; k++)
+				pages[got * chunk_pages + k] = p + (k << DMAMAP_PAGE_SHIFT);
+		}
+		cpu = ops->vmap(ctx->plat.priv, pages, npages);
+	} else {
+		dmamap_phys_addr_t p;
+		if (ops->alloc_pages(ctx->plat.priv, npages, chunk_pages, UINT64_MAX, &p))
+			goto fail;
+		got = nchunks;
+		for (uint64_t k = 0; k < npages; k++)
+			pages[k] = p + (k << DMAMAP_PAGE_SHIFT);
+		cpu = dm_phys_to_virt(ctx, p);
+	}
+	if (!cpu)
+		goto fail;
+	uint64_t pfn = dm_alloc_iova(dev, nchunks, dev->coherent_dma_mask);
+	if (!pfn)
+		goto fail_unmap;
+	uint64_t i;
+	for (i = 0; i < nchunks; i++)
+		if (dm_hw(ctx)->map(ctx->plat.priv, d->id, (pfn + i) << d->shift,
+				    pages[i * chunk_pages], d->granule,
+				    DMAMAP_IOMMU_READ | DMAMAP_IOMMU_WRITE))
+			break;
+	if (i < nchunks) {
+		uint64_t unmapped;
+		dm_hw(ctx)->unmap(ctx->plat.priv, d->id, pfn << d->shift, i << d->shift, &unmapped);
+		dm_iova_retire(d, pfn, nchunks);
+		goto fail_unmap;
+	}
+	memset(cpu, 0, len);
+	for (i = 0; !dev->coherent && i < nchunks; i++) {
+		dm_cache_clean(ctx, pages[i * chunk_pages], d->granule);
+		ops->set_uncached(ctx->plat.priv, pages[i * chunk_pages], d->granule, true);
+	}
+	free(pages);
+	*handle = pfn << d->shift;
+	return cpu;
+fail_unmap:
+	if (scattered && cpu)
+		ops->vunmap(ctx->plat.priv, cpu, npages);
+fail:
+	for (uint64_t k = 0; k < got; k++)
+		ops->free_pages(ctx->plat.priv, pages[k * chunk_pages],
+				scattered ? chunk_pages : npages);
+	free(pages);
+	return NULL;
+}
+
+static void dm_iommu_free(struct dmamap_device *dev, size_t size, void *cpu,
+			  dmamap_dma_addr_t handle, unsigned long attrs)
+{
+	struct dm_iommu_domain *d = dev->iommu;
+	struct dmamap_ctx *ctx = dev->ctx;
+	const struct dmamap_platform_ops *ops = ctx->plat.ops;
+	(void)attrs;
+	uint64_t len = (size + d->granule - 1) & ~(d->granule - 1);
+	uint64_t nchunks = len >> d->shift, chunk_pages = d->granule >> DMAMAP_PAGE_SHIFT;
+	bool scattered = ops->vmap && nchunks > 1;
+	dmamap_phys_addr_t first = DM_SWIOTLB_ERROR;
+	for (uint64_t i = 0; i < nchunks; i++) {
+		dmamap_phys_addr_t p = dm_iova_phys(dev, handle + (i << d->shift));
+		if (p == DM_SWIOTLB_ERROR)
+			continue;
+		if (!dev->coherent)
+			ops->set_uncached(ctx->plat.priv, p, d->granule, false);
+		if (scattered)
+			ops->free_pages(ctx->plat.priv, p, chunk_pages);
+		else if (!i)
+			first = p;
+	}
+	uint64_t unmapped;
+	dm_hw(ctx)->unmap(ctx->plat.priv, d->id, handle, len, &unmapped);
+	dm_iova_retire(d, handle >> d->shift, nchunks);
+	if (scattered)
+		ops->vunmap(ctx->plat.priv, cpu, len >> DMAMAP_PAGE_SHIFT);
+	else if (first != DM_SWIOTLB_ERROR)
+		ops->free_pages(ctx->plat.priv, first, len >> DMAMAP_PAGE_SHIFT);
+}
+
+static size_t dm_iommu_max_mapping_size(struct dmamap_device *dev)
+{
+	return dev->untrusted && dev->swiotlb ? dm_swiotlb_max_mapping_size(dev) : SIZE_MAX;
+}
+
+static size_t dm_iommu_opt_mapping_size(struct dmamap_device *dev)
+{
+	/* The largest size the per-CPU IOVA caches serve. */
+	return (size_t)DM_IOVA_RCACHE_MAX_NPAGES << dev->iommu->shift;
+}
+
+const struct dm_ops dm_iommu_ops = {
+	.name = "iommu",
+	.map_phys = dm_iommu_map_phys,
+	.unmap_phys = dm_iommu_unmap_phys,
+	.map_sg = dm_iommu_map_sg,
+	.unmap_sg = dm_iommu_unmap_sg,
+	.sync_for_cpu = dm_iommu_sync_for_cpu,
+	.sync_for_device = dm_iommu_sync_for_device,
+	.alloc = dm_iommu_alloc,
+	.free = dm_iommu_free,
+	.max_mapping_size = dm_iommu_max_mapping_size,
+	.opt_mapping_size = dm_iommu_opt_mapping_size,
+};
+
+/* ---- direct windows: bypass and compressed linear -------------------------------- */
+
+/*
+ * Streaming maps go through dma-direct with the window as the device's
+ * dma-ranges; coherent allocations go through the translated window when
+ * the coherent mask cannot reach the direct one (seed 004's 32-bit
+ * coherent + 64-bit streaming device).
+ */
+static void *dm_bypass_alloc(struct dmamap_device *dev, size_t size, dmamap_dma_addr_t *handle,
+			     unsigned long attrs)
+{
+	dmamap_dma_addr_t top = dm_phys_to_dma(dev, dev->ctx->plat.max_ram_end);
+	if (top == DMAMAP_MAPPING_ERROR || top > dev->coherent_dma_mask)
+		return dm_iommu_alloc(dev, size, handle, attrs);
+	return dm_direct_alloc(dev, size, handle, attrs, true);
+}
+
+static void dm_bypass_free(struct dmamap_device *dev, size_t size, void *cpu,
+			   dmamap_dma_addr_t handle, unsigned long attrs)
+{
+	/* Bus addresses of the direct window are never IOVAs the domain hands out. */
+	if (dm_dma_to_phys(dev, handle) != DMAMAP_MAPPING_ERROR &&
+	    handle >= dev->ranges[0].dma)
+		dm_direct_free(dev, size, cpu, handle, attrs, true);
+	else
+		dm_iommu_free(dev, size, cpu, handle, attrs);
+}
+
+static dmamap_dma_addr_t dm_bypass_map_phys(struct dmamap_device *dev, dmamap_phys_addr_t phys,
+					    size_t size, enum dmamap_data_direction dir,
+					    unsigned long attrs)
+{
+	return dm_direct_map_phys(dev, phys, size, dir, attrs);
+}
+
+const struct dm_ops dm_iommu_bypass_ops = {
+	.name = "iommu-bypass",
+	.map_phys = dm_bypass_map_phys,
+	.unmap_phys = dm_direct_unmap_phys,
+	.map_sg = dm_direct_map_sg,
+	.unmap_sg = dm_direct_unmap_sg,
+	.sync_for_cpu = dm_direct_sync_for_cpu,
+	.sync_for_device = dm_direct_sync_for_device,
+	.alloc = dm_bypass_alloc,
+	.free = dm_bypass_free,
+};
+
+/*
+ * Maps all RAM once, holes skipped: each range starts where the last
+ * ended, rounded up to 1 GiB plus the range's own offset within 1 GiB, so
+ * the IOMMU can use its largest pages.  The window starts at 4 GiB (above
+ * the 32-bit translated window) unless identity (passthrough).
+ */
+static int dm_map_ram_once(struct dm_iommu_domain *d, bool identity)
+{
+	struct dmamap_ctx *ctx = d->ctx;
+	const struct dmamap_platform *p = &ctx->plat;
+	if (!p->nlinear || p->nlinear > DMAMAP_MAX_DMA_RANGES)
+		return -EOPNOTSUPP;
+	uint64_t cursor = DM_SZ_4G;
+	unsigned int n = 0;
+	int rc = 0;
+	for (unsigned int i = 0; i < p->nlinear && !rc; i++) {
+		const struct dmamap_linear_range *r = &p->linear[i];
+		uint64_t iova = identity ? r->phys
+				: ((cursor + DM_LINEAR_ALIGN - 1) & ~(DM_LINEAR_ALIGN - 1)) +
+				  (r->phys & (DM_LINEAR_ALIGN - 1));
+		rc = dm_hw(ctx)->map(p->priv, d->id, iova, r->phys, r->size,
+				     DMAMAP_IOMMU_READ | DMAMAP_IOMMU_WRITE);
+		if (!rc)
+			rc = dm_iova_reserve(d->iovad, iova >> d->shift,
+					     (iova + r->size - 1) >> d->shift);
+		d->lin[n++] = (struct dmamap_dma_range){ r->phys, iova, r->size };
+		cursor = iova + r->size;
+	}
+	if (rc) {
+		uint64_t unmapped;
+		for (unsigned int i = 0; i < n; i++)
+			dm_hw(ctx)->unmap(p->priv, d->id, d->lin[i].dma, d->lin[i].size, &unmapped);
+		dm_flush_all(d);
+		return rc;
+	}
+	d->nlin = n;
+	d->lin_end = cursor - 1;
+	d->passthrough = identity;
+	d->linear = !identity;
+	return 0;
+}
+
+static int dm_domain_map_ram(struct dm_iommu_domain *d, bool identity)
+{
+	pthread_mutex_lock(&d->map_lock);
+	int rc = 0;
+	if (d->nlin && d->passthrough != identity)
+		rc = -EBUSY; /* the domain already has the other kind */
+	else if (!d->nlin)
+		rc = dm_map_ram_once(d, identity);
+	pthread_mutex_unlock(&d->map_lock);
+	return rc;
+}
+
+/* The device's dma-ranges become the domain's direct window. */
+static void dm_use_window(struct dmamap_device *dev, const struct dmamap_dma_range *r,
+			  unsigned int n)
+{
+	if (n)
+		memcpy(dev->ranges, r, n * sizeof(*r));
+	dev->nranges = n;
+}
+
+void dm_iommu_select(struct dmamap_device *dev)
+{
+	struct dm_iommu_domain *d = dev->iommu;
+	struct dmamap_ctx *ctx = dev->ctx;
+	uint64_t ram_end = ctx->plat.max_ram_end;
+	enum dm_iommu_mode mode = ctx->opts.iommu_mode;
+	dev->force_bounce = false;
+	dev->direct_limit = dm_iova_limit(dev, dev->dma_mask);
+
+	/* iommu=pt/off/soft: the OS leaves translation alone (untrusted aside). */
+	if ((mode == DM_IOMMU_PT || mode == DM_IOMMU_OFF || mode == DM_IOMMU_SOFT) &&
+	    !dev->untrusted && !dm_domain_map_ram(d, true)) {
+		dm_use_window(dev, NULL, 0);
+		dev->ops = NULL;
+		dev->ops_name = "direct";
+		snprintf(dev->reason, sizeof(dev->reason),
+			 "iommu=%s: domain %d maps all RAM 1:1 (passthrough); dma-direct%s",
+			 mode == DM_IOMMU_PT ? "pt" : mode == DM_IOMMU_OFF ? "off" : "soft", d->id,
+			 dev->swiotlb ? ", bouncing beyond the mask" : "");
+		dev->direct_limit = dev->dma_mask;
+		return;
+	}
+	if (dev->has_bypass && !dev->untrusted && ram_end <= UINT64_MAX - dev->bypass_offset &&
+	    dev->bypass_offset + ram_end <= dev->dma_mask) {
+		struct dmamap_dma_range w = { 0, dev->bypass_offset, ram_end + 1 };
+		dm_use_window(dev, &w, 1);
+		dev->ops = &dm_iommu_bypass_ops;
+		dev->ops_name = "iommu-bypass";
+		dev->direct_limit = dev->dma_mask;
+		snprintf(dev->reason, sizeof(dev->reason),
+			 "mask 0x%llx reaches the bypass window at 0x%llx: direct, no IOMMU work%s",
+			 (unsigned long long)dev->dma_mask, (unsigned long long)dev->bypass_offset,
+			 dev->coherent_dma_mask < dev->bypass_offset + ram_end
+			 ? "; coherent memory through the IOMMU window" : "");
+		return;
+	}
+	if (ctx->plat.ops->iommu && !dev->untrusted && dev->linear_ok &&
+	    !dm_domain_map_ram(d, false) && d->linear && d->lin_end <= dev->dma_mask) {
+		dm_use_window(dev, d->lin, d->nlin);
+		dev->ops = &dm_iommu_bypass_ops;
+		dev->ops_name = "iommu-bypass";
+		dev->direct_limit = dev->dma_mask;
+		snprintf(dev->reason, sizeof(dev->reason),
+			 "mask 0x%llx reaches the compressed linear window 0x%llx-0x%llx (all RAM, "
+			 "holes skipped, mapped once): no per-map IOMMU work",
+			 (unsigned long long)dev->dma_mask, (unsigned long long)d->lin[0].dma,
+			 (unsigned long long)d->lin_end);
+		return;
+	}
+	dm_use_window(dev, NULL, 0);
+	dev->ops = &dm_iommu_ops;
+	dev->ops_name = "iommu";
+	snprintf(dev->reason, sizeof(dev->reason),
+		 "behind IOMMU %d, domain %d: IOVAs up to 0x%llx, %s invalidation%s%s",
+		 d->iommu_id, d->id, (unsigned long long)dev->direct_limit,
+		 d->strict ? "strict" : "lazy", dev->untrusted ? "; untrusted: sub-page buffers bounce" : "",
+		 dev->has_bypass ? "; mask too narrow for the bypass window" : "");
+}
