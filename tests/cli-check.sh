@@ -10,7 +10,7 @@ expect_rc 0 "$bin" --help
 expect_rc 2 "$bin"
 expect_rc 2 "$bin" frobnicate
 expect_rc 0 "$bin" demo
-grep -q "^11 passed, 0 failed$" /tmp/cli.$$ || fail "demo summary"
+grep -q "^12 passed, 0 failed$" /tmp/cli.$$ || fail "demo summary"
 
 # A real board: RAM and windows exactly as the tree says.
 zynq="$src/../shared/dts/zynqmp-zcu102-rev1.0.dts"

@@ -386,11 +386,6 @@ static void test_refuse_not_yet(void **state)
 {
 	(void)state;
 	run_refused("t.yaml", "name: x\n" EIGHT_GIB_RAM
-		    "  iommus: [{name: smmu0}]\n"
-		    "  devices: [{name: gpu, dma_bits: 44, iommu: smmu0}]\n",
-		    -ENOTSUP,
-		    "t.yaml:7: device 'gpu' sits behind IOMMU 'smmu0': IOMMUs are not supported yet (issue 4)");
-	run_refused("t.yaml", "name: x\n" EIGHT_GIB_RAM
 		    "hypervisor: {arch: x86, domain: dom0, mode: pvh}\n",
 		    -ENOTSUP, "t.yaml:6: hypervisor: the Xen model is not supported yet (issue 5)");
 	run_refused("t.yaml", "name: x\n" EIGHT_GIB_RAM
@@ -398,6 +393,76 @@ static void test_refuse_not_yet(void **state)
 		    "workloads:\n  - {device: n, kind: xen-backend}\n",
 		    -ENOTSUP,
 		    "t.yaml:8: kind: xen-backend workloads are not supported yet (they need the Xen model, issue 5)");
+}
+
+/*
+ * Behind an IOMMU the adversarial device reaches only the page it was
+ * given (and, strict, nothing after unmap); marked untrusted, the rest of
+ * that page is zeroes, not the CPU's data.
+ */
+static void test_iommu_adversarial(void **state)
+{
+	(void)state;
+	struct rpt_report r;
+	run_text("name: iommu-adv\n" EIGHT_GIB_RAM
+		 "  iommus: [{name: smmu0, page_sizes: [4K, 2M]}]\n"
+		 "  devices:\n"
+		 "    - {name: evil, dma_bits: 64, iommu: smmu0}\n"
+		 "    - {name: ext, dma_bits: 64, iommu: smmu0, untrusted: true}\n"
+		 "    - {name: bare, dma_bits: 64}\n"
+		 "bootargs: iommu.strict=1\n"
+		 "workloads:\n"
+		 "  - {device: evil, kind: adversarial, count: 4, size: 256}\n"
+		 "  - {device: ext, kind: adversarial, count: 4, size: 256}\n"
+		 "  - {device: bare, kind: adversarial, count: 4, size: 256}\n",
+		 1, &r);
+	assert_true(r.pass);
+	const struct rpt_device *evil = dev(&r, "evil"), *ext = dev(&r, "ext");
+	const struct rpt_device *bare = dev(&r, "bare");
+	assert_true(evil->behind_iommu);
+	assert_string_equal(evil->ops, "iommu");
+	/* Per round: the page's other 3840 bytes and a 64-byte write past the
+	 * grant succeed; 64 KiB away and after the (strict) unmap fault. */
+	assert_int_equal(evil->outside_reached, 4 * (3840 + 64));
+	assert_int_equal(evil->exposed_bytes, 4 * 3840);
+	assert_int_equal(evil->faults, 4 * 2);
+	assert_int_equal(ext->outside_reached, 4 * (3840 + 64));
+	assert_int_equal(ext->exposed_bytes, 0);
+	assert_int_equal(ext->bounced_maps, 4);
+	assert_int_equal(ext->faults, 4 * 2);
+	/* Without an IOMMU everything probed is reached, nothing faults. */
+	assert_int_equal(bare->outside_reached, 4 * (3840 + 256 + 64 + 256));
+	assert_int_equal(bare->exposed_bytes, 4 * 3840);
+	assert_int_equal(bare->faults, 0);
+	rpt_free(&r);
+}
+
+/* Seed 004's platform from examples/: every device on its window. */
+static void test_powerpc_example(void **state)
+{
+	(void)state;
+	struct scn *s = NULL;
+	char err[1024] = "";
+	assert_int_equal(scn_load(RUN_SRC_DIR "/examples/powerpc-hybrid.yaml", &s, err,
+				  sizeof(err)), 0);
+	struct rpt_report r;
+	struct run_opts o = { .seed = 1 };
+	assert_int_equal(run_scenario(s, "p.yaml", &o, &r, err, sizeof(err)), 0);
+	assert_true(r.pass);
+	const char *const bypass[] = { "nic64", "gpu40", "gpu44", "gpu47" };
+	for (int i = 0; i < 4; i++) {
+		const struct rpt_device *d = dev(&r, bypass[i]);
+		assert_string_equal(d->ops, "iommu-bypass");
+		assert_true(d->behind_iommu);
+		assert_int_equal(d->bounced_bytes, 0);
+		assert_int_equal(d->integrity_errors, 0);
+	}
+	assert_non_null(strstr(dev(&r, "nic64")->reason, "bypass window at 0x800000000000000"));
+	assert_non_null(strstr(dev(&r, "gpu40")->reason, "compressed linear window"));
+	assert_string_equal(dev(&r, "ctl32")->ops, "iommu");
+	assert_int_equal(dev(&r, "ctl32")->faults, 0);
+	rpt_free(&r);
+	scn_free(s);
 }
 
 static void test_refuse_no_high_ram(void **state)
@@ -463,6 +528,8 @@ int main(void)
 		cmocka_unit_test(test_refuse_unknown_counter),
 		cmocka_unit_test(test_refuse_not_yet),
 		cmocka_unit_test(test_refuse_no_high_ram),
+		cmocka_unit_test(test_iommu_adversarial),
+		cmocka_unit_test(test_powerpc_example),
 		cmocka_unit_test(test_refuse_ram),
 		cmocka_unit_test(test_explain),
 	};

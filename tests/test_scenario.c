@@ -448,7 +448,7 @@ static void test_bad_files(void **state)
 	expect_error("bad-unknown-key.yaml", 7,
 		     "platform.devices[0]: unknown key 'colour' (valid: name, bus, "
 		     "dma_bits, coherent, iommu, hotplug, untrusted, restricted_pool, "
-		     "dma_ranges, bus_dma_limit)");
+		     "dma_ranges, bus_dma_limit, domain)");
 	expect_error("bad-unknown-top.yaml", 4,
 		     "top level: unknown key 'workload' (valid: name, platform, "
 		     "hypervisor, bootargs, workloads, expect)");
@@ -504,6 +504,29 @@ static void test_bad_files(void **state)
 	expect_error("bad-yaml.yaml", 4,
 		     "malformed YAML: did not find expected ',' or ']' (while parsing "
 		     "a flow sequence at line 3)");
+}
+
+/* IOMMU windows and shared domains (seed 004). */
+static void test_iommu_windows(void **state)
+{
+	(void)state;
+	struct scn *s = load_ok("iommu-windows.yaml");
+	assert_int_equal(s->niommus, 2);
+	assert_int_equal(s->iommus[0].window, 4 * GIB);
+	assert_int_equal(s->iommus[0].bypass, 1ULL << 59);
+	assert_false(s->iommus[0].linear);
+	assert_int_equal(s->iommus[1].window, 0);
+	assert_int_equal(s->iommus[1].bypass, 0);
+	assert_true(s->iommus[1].linear);
+	assert_int_equal(s->iommus[1].npage_sizes, 2);
+	assert_string_equal(s->devices[0].domain, "pe1");
+	assert_string_equal(s->devices[1].domain, "pe1");
+	assert_string_equal(s->devices[2].domain, "");
+	scn_free(s);
+	expect_error("bad-domain.yaml", 5, "platform.devices[0].domain: a domain needs an iommu");
+	expect_error("bad-bypass.yaml", 5,
+		     "platform.iommus[0].bypass: the bypass window must start above the "
+		     "translated window (0x100000000)");
 }
 
 static void test_bad_inline(void **state)
@@ -760,6 +783,7 @@ int main(void)
 		cmocka_unit_test(test_defaults_and_coercions),
 		cmocka_unit_test(test_names),
 		cmocka_unit_test(test_bad_files),
+		cmocka_unit_test(test_iommu_windows),
 		cmocka_unit_test(test_bad_inline),
 		cmocka_unit_test(test_limits),
 		cmocka_unit_test(test_missing_file),

@@ -393,7 +393,6 @@ static const char *pending[] = {
 	"ARM 1:1 dom0 PV backends via swiotlb-xen (001, 002)   [needs the Xen model]",
 	"cache-colored dom0 with dom0-IOMMU flag (seed 002)    [needs Xen + IOMMU]",
 	"PV guest >4 GiB, no PCI: no pool until hot-add (003)  [needs the Xen model]",
-	"powerpc hybrid/compressed windows (seed 004)          [needs the IOMMU]",
 };
 
 /*

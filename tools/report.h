@@ -54,6 +54,8 @@ struct rpt_device {
 	uint64_t bounced_maps, coherent_allocs, coherent_bytes;
 	uint64_t syncs, transfers, truncated, bus_errors, leaked;
 	uint64_t outside_reached;   /* adversarial: bytes reached outside its grant */
+	uint64_t exposed_bytes;     /* adversarial: of those, the CPU's own bytes
+				     * around the grant that it read */
 	uint64_t zero_copy_pages;   /* gpu: pages a user-pointer path maps in place */
 	uint64_t bounce_pages;      /* gpu: pages that would bounce */
 

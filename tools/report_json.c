@@ -39,7 +39,7 @@ static json_t *device_json(const struct rpt_device *d)
 		{ "coherent_bytes", d->coherent_bytes }, { "syncs", d->syncs },
 		{ "transfers", d->transfers }, { "truncated", d->truncated },
 		{ "bus_errors", d->bus_errors }, { "leaked", d->leaked },
-		{ "outside_reached", d->outside_reached },
+		{ "outside_reached", d->outside_reached }, { "exposed_bytes", d->exposed_bytes },
 		{ "zero_copy_pages", d->zero_copy_pages }, { "bounce_pages", d->bounce_pages },
 	};
 	for (size_t i = 0; i < sizeof(c) / sizeof(c[0]); i++)

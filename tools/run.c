@@ -25,6 +25,7 @@
 #include <dmamap/platform.h>
 
 #include "dt.h"
+#include "iommu.h"
 #include "sim.h"
 #include "workloads.h"
 
@@ -42,6 +43,9 @@ struct run_dev {
 	unsigned int dma_bits;
 	bool hotplug;
 	struct dmamap_swiotlb *pool;      /* restricted pool, or NULL */
+	const char *iommu;                /* the file's iommu name or tree path; NULL: none */
+	int iommu_id, domain;             /* in the simulator; 0: none */
+	const struct scn_iommu *iommu_decl; /* windows; NULL for a tree IOMMU */
 	struct sim_device *sd;
 	struct dmamap_device *dev;        /* NULL until added */
 	struct rpt_device *rep;
@@ -65,6 +69,10 @@ struct run_env {
 	unsigned int ndevs;
 	struct run_pool pools[RUN_MAX_POOLS];
 	unsigned int npools;
+	struct { const char *name; int id; } iommus[SCN_MAX_IOMMUS + RUN_MAX_DEVS];
+	unsigned int niommus;
+	struct { const char *iommu, *name; int id; } domains[RUN_MAX_DEVS];
+	unsigned int ndomains;
 	char *err;
 	size_t errlen;
 };
@@ -132,6 +140,17 @@ static int dev_note(struct run_env *e, const char *name,
 	d->node = node;
 	d->dma_bits = decl ? decl->dma_bits : RUN_TREE_DEFAULT_BITS;
 	d->hotplug = decl && decl->hotplug;
+	/* Behind an IOMMU: the file says so, or the tree (enabled IOMMUs only). */
+	if (decl && decl->iommu[0])
+		d->iommu = decl->iommu;
+	else if (node && node->has_iommu && node->iommu_enabled && node->iommu_path)
+		d->iommu = node->iommu_path;
+	for (unsigned int k = 0; !d->iommu && node && k < node->niommu_map; k++)
+		if (node->iommu_map[k].iommu_enabled && node->iommu_map[k].iommu_path)
+			d->iommu = node->iommu_map[k].iommu_path;
+	if (decl && decl->untrusted && !d->iommu)
+		return run_err(e, -EINVAL, "%s:%d: device '%s' is untrusted but sits behind no "
+			       "iommu (untrusted devices are isolated by one)", e->file, line, name);
 	return 0;
 }
 
@@ -150,31 +169,6 @@ static int check_supported(struct run_env *e)
 			return run_err(e, -ENOTSUP, "%s:%d: kind: xen-backend workloads are not "
 				       "supported yet (they need the Xen model, issue 5)",
 				       e->file, s->workloads[i].line);
-	for (unsigned int i = 0; i < e->ndevs; i++) {
-		const struct run_dev *d = &e->devs[i];
-		if (d->decl && d->decl->iommu[0])
-			return run_err(e, -ENOTSUP, "%s:%d: device '%s' sits behind IOMMU '%s': "
-				       "IOMMUs are not supported yet (issue 4)", e->file,
-				       d->decl->line, d->name, d->decl->iommu);
-		if (d->decl && d->decl->untrusted)
-			return run_err(e, -ENOTSUP, "%s:%d: device '%s': untrusted devices need the "
-				       "IOMMU, which is not supported yet (issue 4)", e->file,
-				       d->decl->line, d->name);
-		if (d->node && d->node->has_iommu && d->node->iommu_enabled)
-			return run_err(e, -ENOTSUP, "%s: %s: behind the enabled IOMMU %s: IOMMUs "
-				       "are not supported yet (issue 4)", e->dt->file, d->name,
-				       d->node->iommu_path ? d->node->iommu_path : "(unresolved)");
-		for (unsigned int k = 0; d->node && k < d->node->niommu_map; k++)
-			if (d->node->iommu_map[k].iommu_enabled)
-				return run_err(e, -ENOTSUP, "%s: %s: iommu-map to the enabled IOMMU "
-					       "%s: IOMMUs are not supported yet (issue 4)",
-					       e->dt->file, d->name,
-					       d->node->iommu_map[k].iommu_path ?
-					       d->node->iommu_map[k].iommu_path : "(unresolved)");
-	}
-	if (s->niommus)
-		return run_err(e, -ENOTSUP, "%s:%d: iommus: IOMMUs are not supported yet (issue 4)",
-			       e->file, s->iommus[0].line);
 	return 0;
 }
 
@@ -343,6 +337,16 @@ static int dev_add(struct run_env *e, struct run_dev *d)
 	struct dmamap_device_desc dd;
 	sim_device_firmware_desc(d->sd, &dd);
 	dd.restricted_pool = d->pool;
+	if (d->domain) {
+		const struct scn_iommu *x = d->iommu_decl;
+		dd.iommu_id = d->iommu_id;
+		dd.iommu_domain = d->domain;
+		dd.untrusted = d->decl && d->decl->untrusted;
+		dd.iommu_window_size = x ? x->window : 0;
+		dd.has_bypass = x && x->bypass;
+		dd.bypass_offset = x ? x->bypass : 0;
+		dd.iommu_linear = x && x->linear;
+	}
 	int rc = dmamap_device_add(e->ctx, &dd, &d->dev);
 	if (rc)
 		return run_err(e, rc, "%s: device '%s' could not be added: %s", e->file, d->name,
@@ -352,6 +356,75 @@ static int dev_add(struct run_env *e, struct run_dev *d)
 		/* A driver falls back to 32 bits, as Linux drivers do. */
 		if (dmamap_set_mask_and_coherent(d->dev, bits_mask(32)) && d->rep)
 			d->rep->map_failures++;
+	}
+	return 0;
+}
+
+static const struct scn_iommu *iommu_decl(const struct scn *s, const char *name)
+{
+	for (unsigned int i = 0; i < s->niommus; i++)
+		if (!strcmp(s->iommus[i].name, name))
+			return &s->iommus[i];
+	return NULL;
+}
+
+/*
+ * The IOMMU hardware, as firmware sets it up before the OS boots: one
+ * IOMMU per name (file) or node (tree), one translated domain per device
+ * unless devices name a shared `domain`, windows as the file describes.
+ */
+static int iommus_up(struct run_env *e, uint64_t ram_end)
+{
+	for (unsigned int i = 0; i < e->ndevs; i++) {
+		struct run_dev *d = &e->devs[i];
+		if (!d->iommu)
+			continue;
+		d->iommu_decl = iommu_decl(e->s, d->iommu);
+		unsigned int k;
+		for (k = 0; k < e->niommus && strcmp(e->iommus[k].name, d->iommu); k++)
+			;
+		if (k == e->niommus) {
+			struct sim_iommu_desc idesc = { .name = d->iommu };
+			for (unsigned int p = 0; d->iommu_decl && p < d->iommu_decl->npage_sizes; p++)
+				idesc.page_sizes |= d->iommu_decl->page_sizes[p];
+			int rc = sim_iommu_create(e->m, &idesc, &e->iommus[k].id);
+			if (rc)
+				return run_err(e, -EINVAL, "%s:%d: iommu '%s': the simulator refused it "
+					       "(%s): page sizes must include 4K and be among 4K, 2M, 1G",
+					       e->file, d->iommu_decl ? d->iommu_decl->line : 0,
+					       d->iommu, dmamap_strerror(rc));
+			e->iommus[k].name = d->iommu;
+			e->niommus++;
+		}
+		d->iommu_id = e->iommus[k].id;
+		const char *dom = d->decl && d->decl->domain[0] ? d->decl->domain : d->name;
+		unsigned int m;
+		for (m = 0; m < e->ndomains && (strcmp(e->domains[m].iommu, d->iommu) ||
+						strcmp(e->domains[m].name, dom)); m++)
+			;
+		if (m == e->ndomains) {
+			int rc = sim_iommu_domain_create(e->m, d->iommu_id, SIM_IOMMU_DOMAIN_TRANSLATED,
+							 &e->domains[m].id);
+			const struct scn_iommu *x = d->iommu_decl;
+			/*
+			 * A linear-capable IOMMU translates its whole IOVA space (the
+			 * linear window lies above the 32-bit one); `window` then only
+			 * bounds the OS's dynamic IOVAs.
+			 */
+			if (!rc && x && ((x->window && !x->linear) || x->bypass))
+				rc = sim_iommu_domain_set_windows(e->m, e->domains[m].id, 0,
+								  x->linear ? 0 : x->window,
+								  x->bypass != 0, x->bypass,
+								  x->bypass ? (ram_end + 4096) & ~4095ULL : 0);
+			if (rc)
+				return run_err(e, -EINVAL, "%s:%d: iommu '%s': windows refused by the "
+					       "simulator (%s)", e->file, x ? x->line : 0, d->iommu,
+					       dmamap_strerror(rc));
+			e->domains[m].iommu = d->iommu;
+			e->domains[m].name = dom;
+			e->ndomains++;
+		}
+		d->domain = e->domains[m].id;
 	}
 	return 0;
 }
@@ -385,6 +458,8 @@ static int platform_up(struct run_env *e)
 		return run_err(e, rc == -ENOMEM ? -ENOMEM : -EINVAL, "%s: the machine: %s",
 			       e->file, mwhy ? mwhy : dmamap_strerror(rc));
 	reserve_tree_regions(e);
+	if ((rc = iommus_up(e, sim_platform(e->m)->max_ram_end)))
+		return rc;
 
 	const char *bootargs = s->has_bootargs ? s->bootargs : e->dt ? e->dt->bootargs : NULL;
 	struct dmamap_config cfg = { .bootargs = bootargs, .log = run_log, .log_priv = e };
@@ -400,6 +475,9 @@ static int platform_up(struct run_env *e)
 		if ((rc = sim_device_create(e->m, &d->hw, &d->sd)))
 			return run_err(e, -EINVAL, "%s: device '%s': the simulator refused it (%s)",
 				       e->file, d->name, dmamap_strerror(rc));
+		if (d->domain && (rc = sim_iommu_attach(d->sd, d->domain)))
+			return run_err(e, -EINVAL, "%s: device '%s': could not be attached to its "
+				       "IOMMU domain (%s)", e->file, d->name, dmamap_strerror(rc));
 		if ((rc = pool_for(e, d, &d->pool)))
 			return rc;
 		if (!d->hotplug && (rc = dev_add(e, d)))
@@ -515,7 +593,7 @@ static void dev_report(struct run_env *e, struct run_dev *d)
 		sim_device_get_stats(d->sd, &hs);
 		o->truncated = hs.truncated;
 		o->bus_errors = hs.bus_errors;
-		o->faults = hs.bus_errors;
+		o->faults = hs.bus_errors + hs.iommu_faults;
 	}
 	if (!d->dev) {
 		snprintf(o->ops, sizeof(o->ops), "none");
@@ -537,8 +615,11 @@ static void dev_report(struct run_env *e, struct run_dev *d)
 	uint64_t mask = dmamap_get_mask(d->dev);
 	o->dma_mask_bits = mask_bits(mask);
 	o->coherent_mask_bits = mask_bits(dmamap_get_coherent_mask(d->dev));
-	o->behind_iommu = false;
-	dev_windows(d, mask, o);
+	o->behind_iommu = d->domain != 0;
+	if (o->behind_iommu)
+		o->nwindows = 0; /* through IOVAs it can reach any page it is given */
+	else
+		dev_windows(d, mask, o);
 }
 
 static void machine_report(struct run_env *e, struct rpt_report *r)
@@ -583,6 +664,7 @@ static const struct { const char *name; size_t off; } dev_counters[] = {
 	DEV_COUNTER(bounced_maps), DEV_COUNTER(coherent_allocs), DEV_COUNTER(coherent_bytes),
 	DEV_COUNTER(syncs), DEV_COUNTER(transfers), DEV_COUNTER(truncated),
 	DEV_COUNTER(bus_errors), DEV_COUNTER(leaked), DEV_COUNTER(outside_reached),
+	DEV_COUNTER(exposed_bytes),
 	DEV_COUNTER(zero_copy_pages), DEV_COUNTER(bounce_pages),
 };
 #define NDEV_COUNTERS (sizeof(dev_counters) / sizeof(dev_counters[0]))
@@ -622,7 +704,7 @@ int rpt_counter(const struct rpt_report *r, const struct rpt_device *dev, const 
 
 const char *rpt_counter_names(bool device)
 {
-	static char dev_names[512], all_names[768];
+	static char dev_names[640], all_names[896];
 	char *buf = device ? dev_names : all_names;
 	size_t cap = device ? sizeof(dev_names) : sizeof(all_names), n = 0;
 	if (buf[0])
@@ -754,7 +836,8 @@ static int run_workloads(struct run_env *e, struct rpt_report *r)
 			break; /* a hot-plugged device appears now */
 		struct wl_env we = {
 			.m = e->m, .sd = d->sd, .dev = d->dev, .ranges = d->hw.ranges,
-			.nranges = d->hw.nranges,
+			.nranges = d->hw.nranges, .iommu_domain = d->domain,
+			.bypass = d->iommu_decl ? d->iommu_decl->bypass : 0,
 			.seed = w->has_seed ? w->seed : mix_seed(e->o ? e->o->seed : 1, i),
 			.out = d->rep, .ops = ops,
 			.tick = pr.on ? progress_tick : NULL, .tick_priv = &pr,
@@ -920,13 +1003,13 @@ void rpt_print_text(const struct rpt_report *r, FILE *out)
 			(unsigned long long)r->swiotlb.full_failures);
 	else
 		fputs("swiotlb: off\n", out);
-	fprintf(out, "\n  %-28s %-8s %-6s %10s %8s %11s %11s %7s %7s\n", "device", "ops", "masks",
+	fprintf(out, "\n  %-28s %-12s %-6s %10s %8s %11s %11s %7s %7s\n", "device", "ops", "masks",
 		"maps", "failed", "mapped", "bounced", "errors", "faults");
 	for (unsigned int i = 0; i < r->ndevices; i++) {
 		const struct rpt_device *d = &r->devices[i];
 		char masks[16];
 		snprintf(masks, sizeof(masks), "%u/%u", d->dma_mask_bits, d->coherent_mask_bits);
-		fprintf(out, "  %-28s %-8s %-6s %10llu %8llu %11s %11s %7llu %7llu\n", d->name,
+		fprintf(out, "  %-28s %-12s %-6s %10llu %8llu %11s %11s %7llu %7llu\n", d->name,
 			d->ops, masks, (unsigned long long)d->maps,
 			(unsigned long long)d->map_failures, human(d->bytes_mapped, a, sizeof(a)),
 			human(d->bounced_bytes, b, sizeof(b)), (unsigned long long)d->integrity_errors,
@@ -941,8 +1024,10 @@ void rpt_print_text(const struct rpt_report *r, FILE *out)
 				"bounce)\n", d->bounce_pages ? "no" : "yes",
 				(unsigned long long)d->zero_copy_pages, (unsigned long long)d->bounce_pages);
 		if (d->outside_reached)
-			fprintf(out, "    reached %llu bytes outside what it was given\n",
-				(unsigned long long)d->outside_reached);
+			fprintf(out, "    reached %llu bytes outside what it was given, %llu of them "
+				"the CPU's own data around its buffer\n",
+				(unsigned long long)d->outside_reached,
+				(unsigned long long)d->exposed_bytes);
 		if (d->truncated)
 			fprintf(out, "    %llu accesses lost address bits above its %u-bit engine\n",
 				(unsigned long long)d->truncated, d->dma_mask_bits);

@@ -386,7 +386,8 @@ static int parse_range(struct ctx *c, yaml_node_t *n, const char *what,
 static int parse_iommu(struct ctx *c, yaml_node_t *n, const char *what,
 		       struct scn_iommu *out)
 {
-	static const char *const keys[] = { "name", "page_sizes" };
+	static const char *const keys[] = { "name", "page_sizes", "window", "bypass",
+					    "linear" };
 	yaml_node_t *v[ARRAY_SIZE(keys)];
 	int kl[ARRAY_SIZE(keys)];
 	int r = walk_map(c, n, what, keys, ARRAY_SIZE(keys), v, kl);
@@ -400,6 +401,25 @@ static int parse_iommu(struct ctx *c, yaml_node_t *n, const char *what,
 		return fail(c, v[0], "%s: duplicate iommu name '%.64s'", sub,
 			    out->name);
 	out->line = line_of(n);
+	if (v[2]) {
+		nm(sub, sizeof(sub), "%s.window", what);
+		if ((r = get_nonzero(c, v[2], sub, &out->window)))
+			return r;
+	}
+	if (v[3]) {
+		nm(sub, sizeof(sub), "%s.bypass", what);
+		if ((r = get_nonzero(c, v[3], sub, &out->bypass)))
+			return r;
+		if (out->window && out->bypass < out->window)
+			return fail(c, v[3], "%s: the bypass window must start above the "
+				    "translated window (0x%llx)", sub,
+				    (unsigned long long)out->window);
+	}
+	if (v[4]) {
+		nm(sub, sizeof(sub), "%s.linear", what);
+		if ((r = get_bool(c, v[4], sub, &out->linear)))
+			return r;
+	}
 	if (!v[1])
 		return 0;
 	nm(sub, sizeof(sub), "%s.page_sizes", what);
@@ -449,7 +469,7 @@ static int parse_dma_range(struct ctx *c, yaml_node_t *n, const char *what,
 static const char *const bus_names[] = { "pci", "platform" };
 
 enum { D_NAME, D_BUS, D_BITS, D_COHERENT, D_IOMMU, D_HOTPLUG, D_UNTRUSTED,
-       D_POOL, D_RANGES, D_LIMIT, D_N };
+       D_POOL, D_RANGES, D_LIMIT, D_DOMAIN, D_N };
 
 static int parse_device(struct ctx *c, yaml_node_t *n, const char *what,
 			struct scn_device *d)
@@ -459,7 +479,7 @@ static int parse_device(struct ctx *c, yaml_node_t *n, const char *what,
 		[D_COHERENT] = "coherent", [D_IOMMU] = "iommu",
 		[D_HOTPLUG] = "hotplug", [D_UNTRUSTED] = "untrusted",
 		[D_POOL] = "restricted_pool", [D_RANGES] = "dma_ranges",
-		[D_LIMIT] = "bus_dma_limit",
+		[D_LIMIT] = "bus_dma_limit", [D_DOMAIN] = "domain",
 	};
 	yaml_node_t *v[D_N];
 	int kl[D_N];
@@ -511,6 +531,12 @@ static int parse_device(struct ctx *c, yaml_node_t *n, const char *what,
 					    : "%s: no iommu named '%.64s' in platform.iommus",
 				    sub, d->iommu);
 		d->given |= SCN_HAS_IOMMU;
+	}
+	if (v[D_DOMAIN]) {
+		if (!v[D_IOMMU])
+			return fail(c, v[D_DOMAIN], "%s: a domain needs an iommu", SUB(D_DOMAIN));
+		if ((r = get_str(c, v[D_DOMAIN], SUB(D_DOMAIN), d->domain, sizeof(d->domain))))
+			return r;
 	}
 	if (v[D_HOTPLUG]) {
 		if ((r = get_bool(c, v[D_HOTPLUG], SUB(D_HOTPLUG), &d->hotplug)))

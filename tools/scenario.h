@@ -13,9 +13,10 @@
  *   platform:                                        required
  *     dt: <path>.dts|.dtb     relative to the scenario file's folder
  *     ram: [{base: N, size: N}, ...]                 required if no dt
- *     iommus: [{name: S, page_sizes: [N, ...]}, ...]
+ *     iommus: [{name: S, page_sizes: [N, ...], window: N, bypass: N,
+ *               linear: B}, ...]
  *     devices: [{name: S, dma_bits: 1..64, bus: pci|platform,
- *                coherent: B, iommu: S, hotplug: B, untrusted: B,
+ *                coherent: B, iommu: S, domain: S, hotplug: B, untrusted: B,
  *                restricted_pool: N, dma_ranges: [{cpu: N, dma: N, size: N}],
  *                bus_dma_limit: N}, ...]           name, dma_bits required
  *   hypervisor: {type: xen, arch: x86|arm, domain: dom0|domU,
@@ -115,6 +116,9 @@ struct scn_iommu {
 	char name[SCN_NAME_MAX];
 	uint64_t page_sizes[SCN_MAX_PAGE_SIZES]; /* powers of two, as written */
 	unsigned int npage_sizes;                /* 0: not given */
+	uint64_t window;        /* translated window [0, window); 0: all IOVA space */
+	uint64_t bypass;        /* bypass window offset (all RAM); 0: none */
+	bool linear;            /* a compressed linear window may be built */
 	int line;
 };
 
@@ -138,6 +142,7 @@ struct scn_device {
 	unsigned int dma_bits;          /* 1..64 */
 	bool coherent;                  /* default: true on pci, false on platform */
 	char iommu[SCN_NAME_MAX];       /* "": none */
+	char domain[SCN_NAME_MAX];      /* devices naming one share it; "": own */
 	bool hotplug;                   /* appears after boot, before its workload */
 	bool untrusted;
 	uint64_t restricted_pool;       /* bytes; 0: none */

@@ -13,6 +13,8 @@
  */
 #include "workloads.h"
 
+#include "iommu.h"
+
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -69,6 +71,13 @@ static bool pat_ok(const uint8_t *b, size_t n, uint64_t seed, uint64_t off)
 
 uint64_t wl_bus_to_phys(const struct wl_env *e, dmamap_dma_addr_t bus)
 {
+	if (e->iommu_domain) {
+		uint64_t phys;
+		if (e->bypass && bus >= e->bypass)
+			return bus - e->bypass;
+		return sim_iommu_iova_to_phys(e->m, e->iommu_domain, bus, &phys, NULL, NULL)
+			       ? UINT64_MAX : phys;
+	}
 	if (!e->nranges)
 		return bus;
 	for (unsigned int i = 0; i < e->nranges; i++) {
@@ -536,18 +545,27 @@ out:
 
 #define ADV_GRANT_OFF 1024        /* the grant sits inside a page of secrets */
 #define ADV_FAR (64u << 10)
+#define ADV_SECRET 0xa5
 
 /*
- * Bytes the device reached outside [grant, grant + len) at bus address
- * `bus`: a read that succeeds is reach, a bus error or an IOMMU fault is
- * not (and the simulator counts it as a fault).
+ * Bytes the device reached at bus address `bus`: a read that succeeds is
+ * reach, a bus error or an IOMMU fault is not (and the simulator counts it
+ * as a fault).  When `cpu` is given, it is the CPU's byte at the same
+ * offset within the buffer's page: *exposed counts the ones the device saw
+ * (what it learnt of the page it was given a part of).
  */
-static uint64_t adv_probe_read(struct wl_env *e, uint64_t bus, size_t len)
+static uint64_t adv_probe_read(struct wl_env *e, uint64_t bus, size_t len,
+			       const uint8_t *cpu, uint64_t *exposed)
 {
 	uint8_t tmp[WL_PAGE];
 	if (len > sizeof(tmp))
 		len = sizeof(tmp);
-	return sim_dma_read(e->sd, bus, tmp, len) ? 0 : len;
+	if (sim_dma_read(e->sd, bus, tmp, len))
+		return 0;
+	/* Only the kernel's bytes count (the grant's own may match by chance). */
+	for (size_t i = 0; cpu && i < len; i++)
+		*exposed += tmp[i] == ADV_SECRET && cpu[i] == ADV_SECRET;
+	return len;
 }
 
 static int wl_adversarial(const struct scn_workload *w, struct wl_env *e)
@@ -565,8 +583,9 @@ static int wl_adversarial(const struct scn_workload *w, struct wl_env *e)
 
 	for (uint64_t i = 0; i < count; i++) {
 		uint64_t seed = e->seed + i;
-		/* The whole page is the kernel's; only the grant is the device's. */
-		pat_fill(page, WL_PAGE, ~seed, 0);
+		/* The whole page is the kernel's; only the grant is the device's.
+		 * A constant never 0, so zeroed padding never counts as exposed. */
+		memset(page, ADV_SECRET, WL_PAGE);
 		pat_fill(grant, size, seed, 0);
 		dmamap_dma_addr_t a = dmamap_map_single(e->dev, grant, size,
 							DMAMAP_BIDIRECTIONAL);
@@ -581,12 +600,17 @@ static int wl_adversarial(const struct scn_workload *w, struct wl_env *e)
 			wl_problem(e, "adversarial: round %llu: the granted bytes arrived wrong",
 				   (unsigned long long)i);
 		}
-		uint64_t pg = a & ~(WL_PAGE - 1), reached = 0;
-		/* The rest of the page around the grant (sub-page exposure). */
-		reached += adv_probe_read(e, pg, a - pg);
-		reached += adv_probe_read(e, a + size, pg + WL_PAGE - (a + size));
+		uint64_t pg = a & ~(WL_PAGE - 1), reached = 0, exposed = 0;
+		/*
+		 * The rest of the page around the grant (sub-page exposure),
+		 * compared with the CPU's bytes at the same offsets around the
+		 * buffer: a bounce that zeroes its padding exposes none.
+		 */
+		reached += adv_probe_read(e, pg, a - pg, page, &exposed);
+		reached += adv_probe_read(e, a + size, pg + WL_PAGE - (a + size),
+					  page + ((a + size) & (WL_PAGE - 1)), &exposed);
 		/* Further away. */
-		reached += adv_probe_read(e, a + ADV_FAR, 256);
+		reached += adv_probe_read(e, a + ADV_FAR, 256, NULL, NULL);
 		/* A write just past the end of the grant. */
 		uint8_t junk[64];
 		memset(junk, 0xee, sizeof(junk));
@@ -594,8 +618,9 @@ static int wl_adversarial(const struct scn_workload *w, struct wl_env *e)
 			reached += sizeof(junk);
 		dmamap_unmap_single(e->dev, a, size, DMAMAP_BIDIRECTIONAL);
 		/* After unmap, the old address. */
-		reached += adv_probe_read(e, a, size);
+		reached += adv_probe_read(e, a, size, NULL, NULL);
 		e->out->outside_reached += reached;
+		e->out->exposed_bytes += exposed;
 		wl_ops(e, 2);
 	}
 	sim_free_pages(e->m, phys, 1);

@@ -37,6 +37,10 @@ struct wl_env {
 	/* The device's interconnect windows (bus -> CPU physical); 0: identity. */
 	const struct dmamap_dma_range *ranges;
 	unsigned int nranges;
+	/* Behind an IOMMU: bus addresses are IOVAs of this domain (0: none),
+	 * except a bypass window from this offset (0: none). */
+	int iommu_domain;
+	uint64_t bypass;
 	uint64_t seed;
 	struct rpt_device *out;       /* counters and marks are added here */
 	/* Progress: called every few thousand operations with the ops done. */
