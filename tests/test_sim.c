@@ -128,13 +128,6 @@ static bool all_bytes(const uint8_t *b, size_t n, uint8_t v)
 	return true;
 }
 
-static double now_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
 /* ---- memory ------------------------------------------------------------------ */
 
 static void test_sparse_machine(void **state)
@@ -594,7 +587,8 @@ static void test_alloc_model(void **state)
 	sim_machine_destroy(m);
 }
 
-static void test_alloc_speed(void **state)
+/* A million alloc/free pairs on a fragmented allocator leave it as it was. */
+static void test_alloc_churn(void **state)
 {
 	(void)state;
 	struct sim_machine *m = std_machine();
@@ -604,7 +598,7 @@ static void test_alloc_speed(void **state)
 		keep[i] = alloc_one(m, 1 + i % 3, 0, ~0ULL);
 	for (unsigned int i = 0; i < 64; i += 2)
 		sim_free_pages(m, keep[i], 1 + i % 3);
-	double t0 = now_s();
+	uint64_t before = sim_free_bytes(m, SIM_ZONE_NORMAL) + sim_free_bytes(m, SIM_ZONE_DMA32);
 	uint64_t p = 0, q = 0;
 	for (unsigned int i = 0; i < 1000000; i++) {
 		if (sim_alloc_pages(m, 1, 1, 0, ~0ULL, &p) ||
@@ -613,9 +607,9 @@ static void test_alloc_speed(void **state)
 		sim_free_pages(m, p, 1);
 		sim_free_pages(m, q, 1);
 	}
-	double dt = now_s() - t0;
-	printf("[ info ] 2M alloc/free pairs: %.0f ns per pair\n", dt * 1e9 / 2e6);
-	assert_true(dt < 5.0); /* about 0.1 s unsanitized; slack for ASan */
+	assert_true(q <= 4 * GIB - PAGE);
+	assert_int_equal(sim_free_bytes(m, SIM_ZONE_NORMAL) + sim_free_bytes(m, SIM_ZONE_DMA32),
+			 before);
 	sim_machine_destroy(m);
 }
 
@@ -1104,7 +1098,7 @@ static void test_cache_coherent_and_growth(void **state)
 }
 
 /* The NIC workload's pattern: clean, device read, device write, invalidate. */
-static void test_cache_speed(void **state)
+static void test_cache_churn(void **state)
 {
 	(void)state;
 	struct sim_machine *m = std_machine();
@@ -1113,7 +1107,6 @@ static void test_cache_speed(void **state)
 	uint64_t ring = alloc_one(m, RING, 0, ~0ULL);
 	static uint8_t frame[FRAME], got[FRAME];
 	fill(frame, FRAME, 1);
-	double t0 = now_s();
 	for (unsigned int i = 0; i < 100000; i++) {
 		uint64_t b = ring + (uint64_t)(i % RING) * PAGE + 2;
 		clean(m, b, FRAME);
@@ -1122,14 +1115,11 @@ static void test_cache_speed(void **state)
 			fail();
 		inval(m, b, FRAME);
 	}
-	double dt = now_s() - t0;
-	printf("[ info ] non-coherent frame round trip: %.0f ns\n", dt * 1e4);
 	assert_memory_equal(cpu(m, ring + 2), frame, FRAME);
 	struct sim_cache_stats cs = cstats(m);
 	assert_true(cs.lines_cleaned == 100000ULL * 24);
 	assert_true(cs.lines_invalidated == 100000ULL * 24);
 	assert_true(cs.tracked_lines == RING * 24ULL);
-	assert_true(dt < 10.0);
 	sim_machine_destroy(m);
 }
 
@@ -1204,7 +1194,7 @@ int main(void)
 		cmocka_unit_test(test_bad_frees),
 		cmocka_unit_test(test_reserve),
 		cmocka_unit_test(test_alloc_model),
-		cmocka_unit_test(test_alloc_speed),
+		cmocka_unit_test(test_alloc_churn),
 		cmocka_unit_test(test_coherent_dma),
 		cmocka_unit_test(test_truncation),
 		cmocka_unit_test(test_bus_error),
@@ -1216,7 +1206,7 @@ int main(void)
 		cmocka_unit_test(test_cache_uncached),
 		cmocka_unit_test(test_cache_free_drops),
 		cmocka_unit_test(test_cache_coherent_and_growth),
-		cmocka_unit_test(test_cache_speed),
+		cmocka_unit_test(test_cache_churn),
 		cmocka_unit_test(test_threads),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
