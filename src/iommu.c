@@ -25,9 +25,11 @@
 #include "iova.h"
 #include "swiotlb.h"
 
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define DM_FQ_SIZE 256                    /* Linux's IOVA_FQ_SIZE */
 #define DM_FQ_TIMEOUT_NS 10000000ULL      /* 10 ms, Linux's IOVA_FQ_TIMEOUT */
@@ -38,13 +40,19 @@
 struct dm_fq_entry {
 	uint64_t pfn, npages;
 	uint64_t gen;                     /* flush generation at unmap */
-	uint64_t t_ns;
+	uint64_t t_ns;                    /* d->fq_clock at unmap */
 };
 
+/*
+ * One per CPU (CPUs beyond DM_NR_FQ share).  The lock is a spinlock: it
+ * is this CPU's and almost never contended (a shared queue, a drain), and
+ * an uncontended pthread mutex costs two locked instructions where this
+ * costs one.  Holders never sleep: a flush command, a few frees.
+ */
 struct dm_fq {
-	pthread_mutex_t lock;
-	struct dm_fq_entry e[DM_FQ_SIZE]; /* ring */
+	DM_ALIGNED_CL atomic_int lock;
 	unsigned int head, n;
+	struct dm_fq_entry e[DM_FQ_SIZE]; /* ring */
 };
 
 struct dm_iommu_domain {
@@ -64,9 +72,13 @@ struct dm_iommu_domain {
 	unsigned int nlin;
 	dmamap_dma_addr_t lin_end;        /* last IOVA of the linear window */
 	/* Lazy mode. */
+	clockid_t fq_clock;               /* CLOCK_MONOTONIC_COARSE where it is fine enough */
+	uint64_t fq_timeout_ns;           /* DM_FQ_TIMEOUT_NS less that clock's resolution */
 	_Atomic uint64_t flush_gen;       /* flush_all calls completed */
 	struct dm_fq fq[DM_NR_FQ];
 };
+
+static void dm_fq_clock_init(struct dm_iommu_domain *d);
 
 static const struct dmamap_iommu_hw_ops *dm_hw(const struct dmamap_ctx *ctx)
 {
@@ -90,8 +102,6 @@ static unsigned int dm_prot(enum dmamap_data_direction dir)
 
 static void dm_domain_free(struct dm_iommu_domain *d)
 {
-	for (unsigned int i = 0; i < DM_NR_FQ; i++)
-		pthread_mutex_destroy(&d->fq[i].lock);
 	pthread_mutex_destroy(&d->map_lock);
 	if (d->iovad)
 		dm_iova_domain_destroy(d->iovad);
@@ -105,9 +115,11 @@ static int dm_domain_new(struct dmamap_ctx *ctx, const struct dmamap_device_desc
 	uint64_t sizes = hw->page_sizes(ctx->plat.priv, desc->iommu_id);
 	if (!sizes)
 		return -ENODEV;
-	struct dm_iommu_domain *d = calloc(1, sizeof(*d));
+	/* aligned_alloc: calloc would not honour the flush queues' alignment. */
+	struct dm_iommu_domain *d = aligned_alloc(DM_CACHELINE, sizeof(*d));
 	if (!d)
 		return -ENOMEM;
+	memset(d, 0, sizeof(*d));
 	d->ctx = ctx;
 	d->id = desc->iommu_domain;
 	d->iommu_id = desc->iommu_id;
@@ -118,8 +130,7 @@ static int dm_domain_new(struct dmamap_ctx *ctx, const struct dmamap_device_desc
 	/* Linux's default is lazy for trusted devices, strict only when asked. */
 	d->strict = ctx->opts.iommu_strict == 1;
 	pthread_mutex_init(&d->map_lock, NULL);
-	for (unsigned int i = 0; i < DM_NR_FQ; i++)
-		pthread_mutex_init(&d->fq[i].lock, NULL);
+	dm_fq_clock_init(d);
 	/* The translated window bounds the IOVA space; IOVA 0 is never used. */
 	uint64_t base = desc->iommu_window_base, size = desc->iommu_window_size;
 	uint64_t top = size ? base + size - 1 : (1ULL << DM_IOVA_BITS) - 1;
@@ -179,6 +190,59 @@ int dm_iommu_attach(struct dmamap_device *dev, const struct dmamap_device_desc *
 
 /* ---- invalidation ----------------------------------------------------------- */
 
+/*
+ * The flush queue's clock.  Only the 10 ms timeout reads it, once per
+ * lazy unmap, so it is on the map+unmap path: CLOCK_MONOTONIC costs a
+ * ~25 ns vDSO read here, CLOCK_MONOTONIC_COARSE (the tick, as Linux's
+ * jiffies-based flush-queue timer) ~3 ns.  A coarse reading can be up to
+ * one resolution step behind, so the timeout is shortened by that step:
+ * whenever the oldest entry may be older than 10 ms, the unmap flushes
+ * (at most one step early, never late).  A clock coarser than 1 ms, or
+ * none, falls back to CLOCK_MONOTONIC.
+ */
+static void dm_fq_clock_init(struct dm_iommu_domain *d)
+{
+	d->fq_clock = CLOCK_MONOTONIC;
+	d->fq_timeout_ns = DM_FQ_TIMEOUT_NS;
+#ifdef CLOCK_MONOTONIC_COARSE
+	struct timespec res;
+	if (!clock_getres(CLOCK_MONOTONIC_COARSE, &res) && res.tv_sec == 0 &&
+	    res.tv_nsec > 0 && res.tv_nsec <= 1000000) {
+		d->fq_clock = CLOCK_MONOTONIC_COARSE;
+		d->fq_timeout_ns = DM_FQ_TIMEOUT_NS - (uint64_t)res.tv_nsec;
+	}
+#endif
+}
+
+static inline uint64_t dm_fq_now(const struct dm_iommu_domain *d)
+{
+	struct timespec ts;
+	clock_gettime(d->fq_clock, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+static void dm_fq_lock(struct dm_fq *q)
+{
+	unsigned int spins = 0;
+	while (atomic_exchange_explicit(&q->lock, 1, memory_order_acquire)) {
+		while (atomic_load_explicit(&q->lock, memory_order_relaxed)) {
+			if (++spins < 256) {
+#if defined(__x86_64__) || defined(__i386__)
+				__builtin_ia32_pause();
+#endif
+			} else {
+				sched_yield(); /* the holder may be preempted */
+				spins = 0;
+			}
+		}
+	}
+}
+
+static inline void dm_fq_unlock(struct dm_fq *q)
+{
+	atomic_store_explicit(&q->lock, 0, memory_order_release);
+}
+
 /* Frees queued IOVAs that a completed flush covers; the queue's lock held. */
 static void dm_fq_reap(struct dm_iommu_domain *d, struct dm_fq *q)
 {
@@ -207,11 +271,16 @@ static void dm_iova_retire(struct dm_iommu_domain *d, uint64_t pfn, uint64_t npa
 		return;
 	}
 	struct dm_fq *q = &d->fq[dm_cpu() % DM_NR_FQ];
-	uint64_t now = dm_now_ns();
-	pthread_mutex_lock(&q->lock);
+	uint64_t now = dm_fq_now(d);
+	dm_fq_lock(q);
 	dm_fq_reap(d, q);
-	/* Full, or the oldest waited 10 ms: one flush covers every queue. */
-	if (q->n == DM_FQ_SIZE || (q->n && now - q->e[q->head].t_ns > DM_FQ_TIMEOUT_NS)) {
+	/*
+	 * Full, or the oldest may have waited 10 ms: one flush covers every
+	 * queue.  (now can trail an entry's time stamp taken by another
+	 * thread sharing this queue: that is no timeout.)
+	 */
+	if (q->n == DM_FQ_SIZE ||
+	    (q->n && now > q->e[q->head].t_ns && now - q->e[q->head].t_ns > d->fq_timeout_ns)) {
 		dm_flush_all(d);
 		dm_fq_reap(d, q);
 	}
@@ -219,7 +288,7 @@ static void dm_iova_retire(struct dm_iommu_domain *d, uint64_t pfn, uint64_t npa
 	q->e[tail] = (struct dm_fq_entry){ pfn, npages,
 		atomic_load_explicit(&d->flush_gen, memory_order_acquire), now };
 	q->n++;
-	pthread_mutex_unlock(&q->lock);
+	dm_fq_unlock(q);
 }
 
 /* Every queued IOVA of the domain, invalidated and freed. */
@@ -227,9 +296,9 @@ static void dm_fq_drain(struct dm_iommu_domain *d)
 {
 	dm_flush_all(d);
 	for (unsigned int i = 0; i < DM_NR_FQ; i++) {
-		pthread_mutex_lock(&d->fq[i].lock);
+		dm_fq_lock(&d->fq[i]);
 		dm_fq_reap(d, &d->fq[i]);
-		pthread_mutex_unlock(&d->fq[i].lock);
+		dm_fq_unlock(&d->fq[i]);
 	}
 }
 
@@ -743,16 +812,9 @@ static void dm_bypass_free(struct dmamap_device *dev, size_t size, void *cpu,
 		dm_iommu_free(dev, size, cpu, handle, attrs);
 }
 
-static dmamap_dma_addr_t dm_bypass_map_phys(struct dmamap_device *dev, dmamap_phys_addr_t phys,
-					    size_t size, enum dmamap_data_direction dir,
-					    unsigned long attrs)
-{
-	return dm_direct_map_phys(dev, phys, size, dir, attrs);
-}
-
 const struct dm_ops dm_iommu_bypass_ops = {
 	.name = "iommu-bypass",
-	.map_phys = dm_bypass_map_phys,
+	.map_phys = dm_direct_map_phys,
 	.unmap_phys = dm_direct_unmap_phys,
 	.map_sg = dm_direct_map_sg,
 	.unmap_sg = dm_direct_unmap_sg,

@@ -30,13 +30,43 @@
  * no other record.
  *
  * Lock order: a CPU slot's lock, then a depot's or the tree's; the tree
- * lock is innermost and nothing else is taken under a depot lock.
+ * lock is innermost and nothing else is taken under a depot lock.  Only
+ * a flush and dm_iova_get_stats hold several CPU slots' locks at once,
+ * always in index order.
+ *
+ * The CPU slot's lock is biased (the fast path's cost).  A (slot, order)
+ * used by one thread only, the normal case (each thread its own logical
+ * CPU), is "owned" by that thread after its first locked use, and the
+ * owner then enters without a locked instruction: it stores busy = 1,
+ * checks (after a compiler barrier only) that lock is 0, works, and
+ * stores busy = 0 (release).  Anyone else takes lock (an atomic exchange)
+ * and, when the slot has an owner, runs membarrier(PRIVATE_EXPEDITED):
+ * every running thread of the process executes a full barrier, so either
+ * the owner's later check sees lock == 1 (and it takes the lock like
+ * everyone else) or its busy = 1 is visible and the locker waits for 0 -
+ * the asymmetric Dekker handshake of liburcu and biased locking.  A
+ * second thread doing allocations on an owned slot revokes the bias for
+ * good (one membarrier), so slots that threads share cost what a plain
+ * lock costs and no thread pays a membarrier per operation; a flush or
+ * dm_iova_get_stats locks every slot and pays one membarrier in all.
+ * Without membarrier (an old kernel, valgrind, a seccomp filter) no slot
+ * is ever biased and every operation takes the lock.
  */
 #include "iova.h"
 
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
+#if defined(__linux__) && defined(__has_include)
+#if __has_include(<linux/membarrier.h>)
+#include <linux/membarrier.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#ifdef SYS_membarrier
+#define DM_IOVA_HAVE_MEMBARRIER 1
+#endif
+#endif
+#endif
 
 #define DM_IOVA_MAX_DEPTH 96
 #define DM_IOVA_NODE_POOL 64  /* spare tree nodes kept to spare malloc on splits */
@@ -56,9 +86,19 @@ struct dm_iova_mag {
 	uint64_t pfns[DM_IOVA_MAG_SIZE];
 };
 
-/* One per (CPU slot, order); one cache line, so slots never share one. */
+/* dm_iova_pcpu.owner: no owner yet / never again (the slot is shared). */
+#define DM_IOVA_UNOWNED ((uintptr_t)0)
+#define DM_IOVA_SHARED ((uintptr_t)1)
+
+/*
+ * One per (CPU slot, order); one cache line, so slots never share one.
+ * Everything but lock, busy and owner is "under the lock": under lock,
+ * or inside its owner's biased section (see the file comment).
+ */
 struct dm_iova_pcpu {
 	DM_ALIGNED_CL atomic_int lock;
+	atomic_int busy;             /* the owner is in its biased section */
+	_Atomic uintptr_t owner;     /* a thread's token, UNOWNED or SHARED */
 	struct dm_iova_mag *loaded;  /* never NULL */
 	struct dm_iova_mag *prev;    /* never NULL */
 	uint64_t hits, misses, frees; /* under lock */
@@ -132,6 +172,177 @@ static inline void dm_iova_lock(atomic_int *l)
 static inline void dm_iova_unlock(atomic_int *l)
 {
 	atomic_store_explicit(l, 0, memory_order_release);
+}
+
+/* ---- biased CPU-slot locks ---------------------------------------------------- */
+
+/* 1 membarrier(PRIVATE_EXPEDITED) registered, -1 unavailable, 0 not tried. */
+static atomic_int dm_iova_mb_state;
+
+static bool dm_iova_bias_ok(void)
+{
+	int st = atomic_load_explicit(&dm_iova_mb_state, memory_order_acquire);
+	if (dm_likely(st))
+		return st > 0;
+#ifdef DM_IOVA_HAVE_MEMBARRIER
+	long cmds = syscall(SYS_membarrier, MEMBARRIER_CMD_QUERY, 0, 0);
+	st = cmds > 0 && (cmds & MEMBARRIER_CMD_PRIVATE_EXPEDITED) &&
+	     syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) == 0
+	     ? 1 : -1;
+#else
+	st = -1;
+#endif
+	atomic_store_explicit(&dm_iova_mb_state, st, memory_order_release);
+	return st > 0;
+}
+
+/*
+ * A full memory barrier on every running thread of the process.  Only
+ * called once a slot was biased, i.e. after registration succeeded; a
+ * failure (a child after fork() may need to register again) falls back
+ * to registering and to the global command, which needs no registration.
+ */
+static void dm_iova_membarrier(void)
+{
+#ifdef DM_IOVA_HAVE_MEMBARRIER
+	for (;;) {
+		if (!syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0))
+			return;
+		syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0);
+		if (!syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0))
+			return;
+		if (!syscall(SYS_membarrier, MEMBARRIER_CMD_GLOBAL, 0, 0))
+			return;
+		sched_yield(); /* cannot happen once registered; never skip the barrier */
+	}
+#endif
+}
+
+/* The calling thread's token: unique among live threads, never 0 or 1. */
+#if (defined(__x86_64__) || defined(__aarch64__)) && \
+	(defined(__clang__) || (defined(__GNUC__) && __GNUC__ >= 11))
+static inline uintptr_t dm_iova_self(void)
+{
+	return (uintptr_t)__builtin_thread_pointer();
+}
+#else
+static _Thread_local char dm_iova_token;
+static inline uintptr_t dm_iova_self(void)
+{
+	return (uintptr_t)&dm_iova_token;
+}
+#endif
+
+/*
+ * The owner's way in: true when inside the biased section (leave it with
+ * dm_pcpu_leave), false when c is not this thread's or is locked now.
+ * The compiler barrier keeps busy's store before lock's load in program
+ * order; the CPU may still reorder them, which the lockers' membarrier
+ * covers (see the file comment).
+ */
+static inline bool dm_pcpu_enter(struct dm_iova_pcpu *c, uintptr_t me)
+{
+	if (atomic_load_explicit(&c->owner, memory_order_relaxed) != me)
+		return false;
+	atomic_store_explicit(&c->busy, 1, memory_order_relaxed);
+	atomic_signal_fence(memory_order_seq_cst);
+	if (dm_likely(!atomic_load_explicit(&c->lock, memory_order_acquire)))
+		return true;
+	atomic_store_explicit(&c->busy, 0, memory_order_release);
+	return false;
+}
+
+static inline void dm_pcpu_leave(struct dm_iova_pcpu *c)
+{
+	atomic_store_explicit(&c->busy, 0, memory_order_release);
+}
+
+/* Locked, and (once the membarrier ran) sure the owner has left and stays out. */
+static void dm_pcpu_wait_owner(struct dm_iova_pcpu *c)
+{
+	unsigned int spins = 0;
+	while (atomic_load_explicit(&c->busy, memory_order_acquire)) {
+		if (++spins < 256) {
+			dm_iova_relax();
+		} else {
+			sched_yield(); /* the owner may be preempted in its section */
+			spins = 0;
+		}
+	}
+}
+
+/* Another thread's biased slot, or none to wait for. */
+static inline bool dm_pcpu_foreign(const struct dm_iova_pcpu *c, uintptr_t me)
+{
+	uintptr_t o = atomic_load_explicit(&c->owner, memory_order_relaxed);
+	return o != DM_IOVA_UNOWNED && o != DM_IOVA_SHARED && o != me;
+}
+
+/*
+ * An allocation or free's way in: the biased section when c is this
+ * thread's, else c->lock.  Under the lock an unowned slot becomes this
+ * thread's (from the next call on) and another thread's slot becomes
+ * shared for good.  Returns true when biased: pass it to dm_pcpu_exit.
+ */
+static void dm_pcpu_lock_slow(struct dm_iova_pcpu *c, uintptr_t me);
+
+static inline bool dm_pcpu_acquire(struct dm_iova_pcpu *c, uintptr_t me)
+{
+	if (dm_likely(dm_pcpu_enter(c, me)))
+		return true;
+	dm_pcpu_lock_slow(c, me);
+	return false;
+}
+
+static __attribute__((noinline)) void dm_pcpu_lock_slow(struct dm_iova_pcpu *c, uintptr_t me)
+{
+	dm_iova_lock(&c->lock);
+	uintptr_t o = atomic_load_explicit(&c->owner, memory_order_relaxed);
+	if (o == DM_IOVA_UNOWNED) {
+		if (dm_iova_bias_ok())
+			atomic_store_explicit(&c->owner, me, memory_order_relaxed);
+		else
+			atomic_store_explicit(&c->owner, DM_IOVA_SHARED, memory_order_relaxed);
+	} else if (o != DM_IOVA_SHARED && o != me) {
+		dm_iova_membarrier();
+		dm_pcpu_wait_owner(c);
+		atomic_store_explicit(&c->owner, DM_IOVA_SHARED, memory_order_relaxed);
+	}
+}
+
+static inline void dm_pcpu_exit(struct dm_iova_pcpu *c, bool biased)
+{
+	if (biased)
+		dm_pcpu_leave(c);
+	else
+		dm_iova_unlock(&c->lock);
+}
+
+/*
+ * Every CPU slot locked, in index order, with no owner inside: for a
+ * flush and the statistics.  One membarrier covers every biased slot.
+ */
+static void dm_pcpu_lock_all(struct dm_iova_domain *d)
+{
+	size_t npc = (size_t)(d->slot_mask + 1) * DM_IOVA_RCACHE_ORDERS;
+	uintptr_t me = dm_iova_self();
+	bool foreign = false;
+	for (size_t i = 0; i < npc; i++) {
+		dm_iova_lock(&d->pcpu[i].lock);
+		foreign |= dm_pcpu_foreign(&d->pcpu[i], me);
+	}
+	if (!foreign)
+		return;
+	dm_iova_membarrier();
+	for (size_t i = 0; i < npc; i++)
+		dm_pcpu_wait_owner(&d->pcpu[i]);
+}
+
+static void dm_pcpu_unlock_all(struct dm_iova_domain *d)
+{
+	size_t npc = (size_t)(d->slot_mask + 1) * DM_IOVA_RCACHE_ORDERS;
+	for (size_t i = 0; i < npc; i++)
+		dm_iova_unlock(&d->pcpu[i].lock);
 }
 
 /* ---- small helpers ------------------------------------------------------------ */
@@ -667,11 +878,17 @@ static void dm_mag_drain(struct dm_iova_domain *d, struct dm_iova_mag *m,
 	m->n = 0;
 }
 
-static uint64_t dm_rcache_get(struct dm_iova_domain *d, unsigned int order,
-			      uint64_t limit)
+/*
+ * The magazine path's miss side (the fast path in dm_iova_alloc_fast
+ * handles "the loaded magazine's top entry fits"), entered with c held
+ * (biased or locked) and leaving it: swap in prev or a full magazine from
+ * the depot, then search the loaded one for an entry below the limit.
+ * 0 when none fits.
+ */
+static __attribute__((noinline)) uint64_t dm_rcache_get(struct dm_iova_domain *d,
+							  struct dm_iova_pcpu *c, bool biased,
+							  unsigned int order, uint64_t limit)
 {
-	struct dm_iova_pcpu *c = dm_iova_this_cpu(d, order);
-	dm_iova_lock(&c->lock);
 	struct dm_iova_mag *m = c->loaded;
 	if (!m->n) {
 		if (c->prev->n) {
@@ -697,15 +914,16 @@ static uint64_t dm_rcache_get(struct dm_iova_domain *d, unsigned int order,
 		c->hits++;
 	else
 		c->misses++;
-	dm_iova_unlock(&c->lock);
+	dm_pcpu_exit(c, biased);
 	return pfn;
 }
 
 /*
  * loaded and prev are both full: loaded goes to the depot for an empty
  * magazine, or, when the depot is full (or no magazine can be had), its
- * IOVAs go back to the tree and it is reused.  Called under c->lock; the
- * malloc there is rare (no spare) and the lock is this CPU's.
+ * IOVAs go back to the tree and it is reused.  Called under c's lock (or
+ * in its owner's biased section); the malloc there is rare (no spare) and
+ * the lock is this CPU's.
  */
 static void dm_rcache_push_depot(struct dm_iova_domain *d, struct dm_iova_pcpu *c,
 				 unsigned int order)
@@ -740,10 +958,11 @@ static void dm_rcache_push_depot(struct dm_iova_domain *d, struct dm_iova_pcpu *
 		dm_mag_drain(d, c->loaded, order);
 }
 
-static void dm_rcache_insert(struct dm_iova_domain *d, unsigned int order, uint64_t pfn)
+/* The free side's slow path, entered with c held: the loaded magazine is full. */
+static __attribute__((noinline)) void dm_rcache_insert(struct dm_iova_domain *d,
+							struct dm_iova_pcpu *c, bool biased,
+							unsigned int order, uint64_t pfn)
 {
-	struct dm_iova_pcpu *c = dm_iova_this_cpu(d, order);
-	dm_iova_lock(&c->lock);
 	if (c->loaded->n == DM_IOVA_MAG_SIZE) {
 		if (c->prev->n < DM_IOVA_MAG_SIZE) {
 			struct dm_iova_mag *t = c->loaded;
@@ -755,7 +974,7 @@ static void dm_rcache_insert(struct dm_iova_domain *d, unsigned int order, uint6
 	}
 	c->loaded->pfns[c->loaded->n++] = pfn;
 	c->frees++;
-	dm_iova_unlock(&c->lock);
+	dm_pcpu_exit(c, biased);
 }
 
 /* ---- the interface ------------------------------------------------------------------- */
@@ -773,6 +992,7 @@ int dm_iova_domain_init(struct dm_iova_domain **out, uint64_t granule,
 		return -EINVAL;
 	if (ncpus == 0)
 		ncpus = 1;
+	dm_iova_bias_ok(); /* the one-time membarrier registration, outside any lock */
 	if (ncpus > DM_IOVA_MAX_SLOTS)
 		ncpus = DM_IOVA_MAX_SLOTS;
 	unsigned int nslots = (unsigned int)dm_iova_roundup_pow2(ncpus);
@@ -908,20 +1128,13 @@ int dm_iova_free(struct dm_iova_domain *d, uint64_t pfn, uint64_t npages)
 	return r;
 }
 
-uint64_t dm_iova_alloc_fast(struct dm_iova_domain *d, uint64_t npages,
-			    uint64_t limit_pfn, bool flush_rcache)
+/* The tree fallback of dm_iova_alloc_fast (npages already rounded). */
+static __attribute__((noinline)) uint64_t dm_iova_alloc_tree(struct dm_iova_domain *d,
+							     uint64_t npages, uint64_t limit_pfn,
+							     bool flush_rcache)
 {
-	if (limit_pfn > d->end_pfn)
-		limit_pfn = d->end_pfn;
 	if (npages == 0 || limit_pfn < d->start_pfn)
 		goto fail;
-	unsigned int order = dm_iova_order(npages);
-	if (order < DM_IOVA_RCACHE_ORDERS) {
-		npages = 1ULL << order;
-		uint64_t pfn = dm_rcache_get(d, order, limit_pfn);
-		if (pfn)
-			return pfn;
-	}
 	for (;;) {
 		uint64_t pfn = dm_tree_alloc(d, npages, limit_pfn, true);
 		if (pfn)
@@ -937,21 +1150,70 @@ fail:
 	return 0;
 }
 
+/*
+ * Cacheable sizes try this CPU's magazines first.  The inline part is a
+ * hit: the loaded magazine's most recent entry fits below the limit (in
+ * this thread's own slot: no locked instruction).  dm_rcache_get does the
+ * rest of the magazine work, dm_iova_alloc_tree the fallback.
+ */
+uint64_t dm_iova_alloc_fast(struct dm_iova_domain *d, uint64_t npages,
+			    uint64_t limit_pfn, bool flush_rcache)
+{
+	if (limit_pfn > d->end_pfn)
+		limit_pfn = d->end_pfn;
+	unsigned int order = dm_iova_order(npages);
+	if (dm_unlikely(npages == 0 || order >= DM_IOVA_RCACHE_ORDERS ||
+			limit_pfn < d->start_pfn))
+		return dm_iova_alloc_tree(d, npages, limit_pfn, flush_rcache);
+	struct dm_iova_pcpu *c = dm_iova_this_cpu(d, order);
+	bool biased = dm_pcpu_acquire(c, dm_iova_self());
+	struct dm_iova_mag *m = c->loaded;
+	uint64_t n = m->n;
+	if (dm_likely(n != 0)) {
+		uint64_t pfn = m->pfns[n - 1];
+		if (dm_likely(pfn + (1ULL << order) - 1 <= limit_pfn)) {
+			m->n = n - 1;
+			c->hits++;
+			dm_pcpu_exit(c, biased);
+			return pfn;
+		}
+	}
+	uint64_t pfn = dm_rcache_get(d, c, biased, order, limit_pfn);
+	if (pfn)
+		return pfn;
+	return dm_iova_alloc_tree(d, 1ULL << order, limit_pfn, flush_rcache);
+}
+
+static __attribute__((noinline)) int dm_iova_bad_fast_free(struct dm_iova_domain *d)
+{
+	dm_iova_lock(&d->tree_lock);
+	d->bad_frees++;
+	dm_iova_unlock(&d->tree_lock);
+	return -EINVAL;
+}
+
 int dm_iova_free_fast(struct dm_iova_domain *d, uint64_t pfn, uint64_t npages)
 {
 	unsigned int order = dm_iova_order(npages);
-	if (npages == 0 || order >= DM_IOVA_RCACHE_ORDERS)
+	if (dm_unlikely(npages == 0 || order >= DM_IOVA_RCACHE_ORDERS))
 		return dm_iova_free(d, pfn, npages);
 	uint64_t size = 1ULL << order;
 	/* What can be checked without a lookup: bounds and size alignment. */
-	if (pfn < d->start_pfn || pfn > d->end_pfn || size > d->end_pfn - pfn + 1 ||
-	    (pfn & (size - 1))) {
-		dm_iova_lock(&d->tree_lock);
-		d->bad_frees++;
-		dm_iova_unlock(&d->tree_lock);
-		return -EINVAL;
+	if (dm_unlikely(pfn < d->start_pfn || pfn > d->end_pfn ||
+			size > d->end_pfn - pfn + 1 || (pfn & (size - 1))))
+		return dm_iova_bad_fast_free(d);
+	struct dm_iova_pcpu *c = dm_iova_this_cpu(d, order);
+	bool biased = dm_pcpu_acquire(c, dm_iova_self());
+	struct dm_iova_mag *m = c->loaded;
+	uint64_t n = m->n;
+	if (dm_likely(n < DM_IOVA_MAG_SIZE)) {
+		m->pfns[n] = pfn;
+		m->n = n + 1;
+		c->frees++;
+		dm_pcpu_exit(c, biased);
+		return 0;
 	}
-	dm_rcache_insert(d, order, pfn);
+	dm_rcache_insert(d, c, biased, order, pfn);
 	return 0;
 }
 
@@ -959,15 +1221,15 @@ uint64_t dm_iova_cache_flush(struct dm_iova_domain *d)
 {
 	uint64_t n = 0;
 	size_t npc = (size_t)(d->slot_mask + 1) * DM_IOVA_RCACHE_ORDERS;
+	dm_pcpu_lock_all(d);
 	for (size_t i = 0; i < npc; i++) {
 		struct dm_iova_pcpu *c = &d->pcpu[i];
 		unsigned int order = (unsigned int)(i % DM_IOVA_RCACHE_ORDERS);
-		dm_iova_lock(&c->lock);
 		n += c->loaded->n + c->prev->n;
 		dm_mag_drain(d, c->loaded, order);
 		dm_mag_drain(d, c->prev, order);
-		dm_iova_unlock(&c->lock);
 	}
+	dm_pcpu_unlock_all(d);
 	for (unsigned int o = 0; o < DM_IOVA_RCACHE_ORDERS; o++) {
 		struct dm_iova_depot *dp = &d->depot[o];
 		dm_iova_lock(&dp->lock);
@@ -991,15 +1253,15 @@ void dm_iova_get_stats(struct dm_iova_domain *d, struct dm_iova_stats *st)
 {
 	memset(st, 0, sizeof(*st));
 	size_t npc = (size_t)(d->slot_mask + 1) * DM_IOVA_RCACHE_ORDERS;
+	dm_pcpu_lock_all(d);
 	for (size_t i = 0; i < npc; i++) {
 		struct dm_iova_pcpu *c = &d->pcpu[i];
-		dm_iova_lock(&c->lock);
 		st->cache_hits += c->hits;
 		st->cache_misses += c->misses;
 		st->cache_frees += c->frees;
 		st->cached += c->loaded->n + c->prev->n;
-		dm_iova_unlock(&c->lock);
 	}
+	dm_pcpu_unlock_all(d);
 	for (unsigned int o = 0; o < DM_IOVA_RCACHE_ORDERS; o++) {
 		struct dm_iova_depot *dp = &d->depot[o];
 		dm_iova_lock(&dp->lock);

@@ -294,6 +294,42 @@ out:
 	return rc;
 }
 
+/*
+ * The device's side of one bus segment [a, a + len), stream bytes from
+ * `off`, moved in chunks of at most `chunk` through `scratch`: it writes
+ * them (a read request) or reads and checks them.
+ */
+static bool dev_segment(struct wl_env *e, uint64_t a, uint64_t len, bool rd, uint8_t *scratch,
+			uint64_t chunk, uint64_t seed, uint64_t off)
+{
+	bool ok = true;
+	for (uint64_t done = 0; done < len && ok; done += chunk) {
+		uint64_t c = len - done < chunk ? len - done : chunk;
+		if (rd) {
+			pat_fill(scratch, c, seed, off + done);
+			ok = dev_write(e, a + done, scratch, c);
+		} else {
+			ok = dev_read(e, a + done, scratch, c) && pat_ok(scratch, c, seed, off + done);
+		}
+	}
+	return ok;
+}
+
+/* After a read request: sync for the CPU, then every CPU segment checked. */
+static bool cpu_check_sgt(struct wl_env *e, struct dmamap_sg_table *sgt,
+			  enum dmamap_data_direction d, uint64_t seed)
+{
+	dmamap_sync_sgtable_for_cpu(e->dev, sgt, d);
+	e->out->syncs++;
+	uint64_t pos = 0;
+	for (unsigned int s = 0; s < sgt->orig_nents; s++) {
+		if (!pat_ok(sgt->sgl[s].cpu, sgt->sgl[s].length, seed, pos))
+			return false;
+		pos += sgt->sgl[s].length;
+	}
+	return true;
+}
+
 /* ---- blk: scatterlists within max_segment_size and the boundary ---------- */
 
 #define BLK_MAX_SEGS 256
@@ -398,28 +434,12 @@ static int wl_blk(const struct scn_workload *w, struct wl_env *e)
 				ok = false;
 				break;
 			}
-			for (uint64_t done = 0; done < len && ok; done += seg) {
-				uint64_t c = len - done < seg ? len - done : seg;
-				if (rd) {
-					pat_fill(scratch, c, seed, off + done);
-					ok = dev_write(e, a + done, scratch, c);
-				} else {
-					ok = dev_read(e, a + done, scratch, c) &&
-					     pat_ok(scratch, c, seed, off + done);
-				}
-			}
+			ok = dev_segment(e, a, len, rd, scratch, seg, seed, off);
 			off += len;
 		}
 		ok = ok && off == size;
-		if (rd) {
-			dmamap_sync_sgtable_for_cpu(e->dev, &sgt, d);
-			e->out->syncs++;
-			uint64_t pos = 0;
-			for (unsigned int s = 0; s < sgt.orig_nents && ok; s++) {
-				ok = pat_ok(sgt.sgl[s].cpu, sgt.sgl[s].length, seed, pos);
-				pos += sgt.sgl[s].length;
-			}
-		}
+		if (rd)
+			ok = cpu_check_sgt(e, &sgt, d, seed) && ok; /* a driver syncs regardless */
 		if (!ok) {
 			e->out->integrity_errors++;
 			wl_problem(e, "blk: %s request %llu: wrong bytes", rd ? "read" : "write",
@@ -506,25 +526,12 @@ static int wl_gpu(const struct scn_workload *w, struct wl_env *e)
 		bool ok = true;
 		for (unsigned int s = 0; s < sgt.nents && ok; s++) {
 			uint64_t a = sgt.sgl[s].dma_address, len = sgt.sgl[s].dma_length;
-			for (uint64_t done = 0; done < len && ok; done += WL_PAGE) {
-				uint64_t c = len - done < WL_PAGE ? len - done : WL_PAGE;
-				if (rd) {
-					pat_fill(scratch, c, seed, off + done);
-					ok = dev_write(e, a + done, scratch, c);
-				} else {
-					ok = dev_read(e, a + done, scratch, c) &&
-					     pat_ok(scratch, c, seed, off + done);
-				}
-			}
+			ok = dev_segment(e, a, len, rd, scratch, WL_PAGE, seed, off);
 			off += len;
 		}
 		ok = ok && off == size;
-		if (rd) {
-			dmamap_sync_sgtable_for_cpu(e->dev, &sgt, d);
-			e->out->syncs++;
-			for (unsigned int s = 0; s < sgt.orig_nents && ok; s++)
-				ok = pat_ok(sgt.sgl[s].cpu, sgt.sgl[s].length, seed, s * WL_PAGE);
-		}
+		if (rd)
+			ok = cpu_check_sgt(e, &sgt, d, seed) && ok; /* a driver syncs regardless */
 		if (!ok) {
 			e->out->integrity_errors++;
 			wl_problem(e, "gpu: %s pass %llu: wrong bytes", rd ? "read" : "write",
