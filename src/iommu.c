@@ -193,12 +193,16 @@ int dm_iommu_attach(struct dmamap_device *dev, const struct dmamap_device_desc *
 /*
  * The flush queue's clock.  Only the 10 ms timeout reads it, once per
  * lazy unmap, so it is on the map+unmap path: CLOCK_MONOTONIC costs a
- * ~25 ns vDSO read here, CLOCK_MONOTONIC_COARSE (the tick, as Linux's
- * jiffies-based flush-queue timer) ~3 ns.  A coarse reading can be up to
- * one resolution step behind, so the timeout is shortened by that step:
- * whenever the oldest entry may be older than 10 ms, the unmap flushes
- * (at most one step early, never late).  A clock coarser than 1 ms, or
- * none, falls back to CLOCK_MONOTONIC.
+ * ~23 ns vDSO read on the development VM, CLOCK_MONOTONIC_COARSE (the
+ * time of the last tick, like the jiffies Linux's flush-queue timer
+ * counts in) ~3 ns.  Each coarse reading trails the true time by less
+ * than one resolution step (the tick: 4 ms at HZ=250), so an age measured
+ * with it is within one step of the true age, and the timeout is
+ * shortened by one step: whenever the oldest entry may be older than
+ * 10 ms, the unmap flushes.  Never late, early by up to two ticks (an
+ * extra invalidation, only when unmaps are too sparse to fill the queue).
+ * A coarse clock of more than 5 ms (HZ < 200), or none, falls back to
+ * CLOCK_MONOTONIC.
  */
 static void dm_fq_clock_init(struct dm_iommu_domain *d)
 {
@@ -207,7 +211,7 @@ static void dm_fq_clock_init(struct dm_iommu_domain *d)
 #ifdef CLOCK_MONOTONIC_COARSE
 	struct timespec res;
 	if (!clock_getres(CLOCK_MONOTONIC_COARSE, &res) && res.tv_sec == 0 &&
-	    res.tv_nsec > 0 && res.tv_nsec <= 1000000) {
+	    res.tv_nsec > 0 && res.tv_nsec <= 5000000) {
 		d->fq_clock = CLOCK_MONOTONIC_COARSE;
 		d->fq_timeout_ns = DM_FQ_TIMEOUT_NS - (uint64_t)res.tv_nsec;
 	}
@@ -493,20 +497,27 @@ static void dm_iommu_unmap_phys(struct dmamap_device *dev, dmamap_dma_addr_t add
 	struct dm_iommu_domain *d = dev->iommu;
 	struct dmamap_ctx *ctx = dev->ctx;
 	uint64_t gmask = d->granule - 1;
-	dmamap_phys_addr_t phys = dm_iova_phys(dev, addr);
-	if (phys == DM_SWIOTLB_ERROR) {
-		dm_log(ctx, DMAMAP_LOG_ERR, "%s: unmap of IOVA 0x%llx that is not mapped",
-		       dev->name, (unsigned long long)addr);
-		return;
+	/* Only cache maintenance and bounce buffers need the physical page. */
+	if (!dev->coherent || dev->untrusted) {
+		dmamap_phys_addr_t phys = dm_iova_phys(dev, addr);
+		if (phys == DM_SWIOTLB_ERROR)
+			goto not_mapped;
+		if (!(attrs & DMAMAP_ATTR_SKIP_CPU_SYNC) && !dev->coherent)
+			dm_cache_inval(ctx, phys, size, dir);
+		if (dm_is_bounce(dev, phys))
+			dm_swiotlb_tbl_unmap(dev, dev->swiotlb, phys, size, dir, attrs);
 	}
-	if (!(attrs & DMAMAP_ATTR_SKIP_CPU_SYNC) && !dev->coherent)
-		dm_cache_inval(ctx, phys, size, dir);
-	if (dm_is_bounce(dev, phys))
-		dm_swiotlb_tbl_unmap(dev, dev->swiotlb, phys, size, dir, attrs);
 	uint64_t off = addr & gmask, len = (off + size + gmask) & ~gmask;
 	uint64_t unmapped = 0;
 	dm_hw(ctx)->unmap(ctx->plat.priv, d->id, addr - off, len, &unmapped);
+	/* Nothing was there: freeing the IOVA would corrupt the allocator. */
+	if (!unmapped)
+		goto not_mapped;
 	dm_iova_retire(d, (addr - off) >> d->shift, len >> d->shift);
+	return;
+not_mapped:
+	dm_log(ctx, DMAMAP_LOG_ERR, "%s: unmap of IOVA 0x%llx that is not mapped", dev->name,
+	       (unsigned long long)addr);
 }
 
 /* ---- scatterlists ------------------------------------------------------------------ */

@@ -219,8 +219,12 @@ static void dm_iova_membarrier(void)
 }
 
 /* The calling thread's token: unique among live threads, never 0 or 1. */
-#if (defined(__x86_64__) || defined(__aarch64__)) && \
-	(defined(__clang__) || (defined(__GNUC__) && __GNUC__ >= 11))
+#if defined(__has_builtin) && (defined(__x86_64__) || defined(__aarch64__))
+#if __has_builtin(__builtin_thread_pointer)
+#define DM_IOVA_HAVE_TP 1
+#endif
+#endif
+#ifdef DM_IOVA_HAVE_TP
 static inline uintptr_t dm_iova_self(void)
 {
 	return (uintptr_t)__builtin_thread_pointer();
@@ -284,19 +288,27 @@ static inline bool dm_pcpu_foreign(const struct dm_iova_pcpu *c, uintptr_t me)
  * thread's (from the next call on) and another thread's slot becomes
  * shared for good.  Returns true when biased: pass it to dm_pcpu_exit.
  */
-static void dm_pcpu_lock_slow(struct dm_iova_pcpu *c, uintptr_t me);
+static void dm_pcpu_claim(struct dm_iova_pcpu *c, uintptr_t me);
 
 static inline bool dm_pcpu_acquire(struct dm_iova_pcpu *c, uintptr_t me)
 {
 	if (dm_likely(dm_pcpu_enter(c, me)))
 		return true;
-	dm_pcpu_lock_slow(c, me);
+	if (dm_likely(!atomic_exchange_explicit(&c->lock, 1, memory_order_acquire))) {
+		/* A shared slot (or no membarrier): a plain lock, nothing more. */
+		if (dm_likely(atomic_load_explicit(&c->owner, memory_order_relaxed) ==
+			      DM_IOVA_SHARED))
+			return false;
+	} else {
+		dm_iova_lock_slow(&c->lock);
+	}
+	dm_pcpu_claim(c, me);
 	return false;
 }
 
-static __attribute__((noinline)) void dm_pcpu_lock_slow(struct dm_iova_pcpu *c, uintptr_t me)
+/* c->lock held: make an unowned slot ours, another thread's shared. */
+static __attribute__((noinline)) void dm_pcpu_claim(struct dm_iova_pcpu *c, uintptr_t me)
 {
-	dm_iova_lock(&c->lock);
 	uintptr_t o = atomic_load_explicit(&c->owner, memory_order_relaxed);
 	if (o == DM_IOVA_UNOWNED) {
 		if (dm_iova_bias_ok())
