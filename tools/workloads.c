@@ -330,6 +330,61 @@ static bool cpu_check_sgt(struct wl_env *e, struct dmamap_sg_table *sgt,
 	return true;
 }
 
+/*
+ * Where a mapped list landed.  When the library kept one bus segment per
+ * CPU segment, each is classified as for a single map; when an IOMMU
+ * merged them, the bus segments are drawn where they land (merged
+ * segments are never bounce buffers).
+ */
+static void wl_note_sgt(struct wl_env *e, const struct dmamap_sg_table *sgt)
+{
+	for (unsigned int s = 0; s < sgt->nents; s++) {
+		const struct dmamap_sg *g = &sgt->sgl[s];
+		if (sgt->nents == sgt->orig_nents)
+			wl_note_map(e, g->cpu, g->dma_address, g->length);
+		else
+			wl_mark(e->out, wl_bus_to_phys(e, g->dma_address), g->dma_length, false);
+	}
+}
+
+/*
+ * One request's device side over a mapped list: every bus segment checked
+ * against max_segment_size and the boundary (UINT64_MAX: no rule), then
+ * moved as one stream; for a read, the driver's sync and CPU check.
+ * False when anything is wrong (the problem is recorded).
+ */
+static bool sgt_transfer(struct wl_env *e, struct dmamap_sg_table *sgt, bool rd,
+			 enum dmamap_data_direction d, uint8_t *scratch, uint64_t chunk,
+			 uint64_t seed, uint64_t size, uint64_t maxseg, uint64_t boundary,
+			 const char *what, uint64_t i)
+{
+	uint64_t off = 0;
+	bool ok = true;
+	for (unsigned int s = 0; s < sgt->nents && ok; s++) {
+		uint64_t a = sgt->sgl[s].dma_address, len = sgt->sgl[s].dma_length;
+		if (len > maxseg || (a & ~boundary) != ((a + len - 1) & ~boundary)) {
+			wl_problem(e, "%s: request %llu: bus segment %u (0x%llx+%llu) breaks "
+				   "max_segment_size %llu or boundary 0x%llx", what,
+				   (unsigned long long)i, s, (unsigned long long)a,
+				   (unsigned long long)len, (unsigned long long)maxseg,
+				   (unsigned long long)boundary);
+			ok = false;
+			break;
+		}
+		ok = dev_segment(e, a, len, rd, scratch, chunk, seed, off);
+		off += len;
+	}
+	ok = ok && off == size;
+	if (rd)
+		ok = cpu_check_sgt(e, sgt, d, seed) && ok; /* a driver syncs regardless */
+	if (!ok) {
+		e->out->integrity_errors++;
+		wl_problem(e, "%s: %s request %llu: wrong bytes", what, rd ? "read" : "write",
+			   (unsigned long long)i);
+	}
+	return ok;
+}
+
 /* ---- blk: scatterlists within max_segment_size and the boundary ---------- */
 
 #define BLK_MAX_SEGS 256
@@ -417,34 +472,9 @@ static int wl_blk(const struct scn_workload *w, struct wl_env *e)
 			wl_ops(e, 1);
 			continue;
 		}
-		for (unsigned int s = 0; s < sgt.orig_nents; s++)
-			wl_note_map(e, sgt.sgl[s].cpu, sgt.sgl[s].dma_address, sgt.sgl[s].length);
-
+		wl_note_sgt(e, &sgt);
 		/* The device walks the bus segments as one stream. */
-		uint64_t off = 0;
-		bool ok = true;
-		for (unsigned int s = 0; s < sgt.nents && ok; s++) {
-			uint64_t a = sgt.sgl[s].dma_address, len = sgt.sgl[s].dma_length;
-			if (len > maxseg || (a & ~boundary) != ((a + len - 1) & ~boundary)) {
-				wl_problem(e, "blk: request %llu: bus segment %u (0x%llx+%llu) breaks "
-					   "max_segment_size %llu or boundary 0x%llx",
-					   (unsigned long long)i, s, (unsigned long long)a,
-					   (unsigned long long)len, (unsigned long long)maxseg,
-					   (unsigned long long)boundary);
-				ok = false;
-				break;
-			}
-			ok = dev_segment(e, a, len, rd, scratch, seg, seed, off);
-			off += len;
-		}
-		ok = ok && off == size;
-		if (rd)
-			ok = cpu_check_sgt(e, &sgt, d, seed) && ok; /* a driver syncs regardless */
-		if (!ok) {
-			e->out->integrity_errors++;
-			wl_problem(e, "blk: %s request %llu: wrong bytes", rd ? "read" : "write",
-				   (unsigned long long)i);
-		}
+		sgt_transfer(e, &sgt, rd, d, scratch, seg, seed, size, maxseg, boundary, "blk", i);
 		dmamap_unmap_sgtable(e->dev, &sgt, d, 0);
 		wl_ops(e, 2 * sgt.orig_nents);
 	}
@@ -520,23 +550,9 @@ static int wl_gpu(const struct scn_workload *w, struct wl_env *e)
 			wl_ops(e, 1);
 			continue;
 		}
-		for (unsigned int s = 0; s < sgt.orig_nents; s++)
-			wl_note_map(e, sgt.sgl[s].cpu, sgt.sgl[s].dma_address, sgt.sgl[s].length);
-		uint64_t off = 0;
-		bool ok = true;
-		for (unsigned int s = 0; s < sgt.nents && ok; s++) {
-			uint64_t a = sgt.sgl[s].dma_address, len = sgt.sgl[s].dma_length;
-			ok = dev_segment(e, a, len, rd, scratch, WL_PAGE, seed, off);
-			off += len;
-		}
-		ok = ok && off == size;
-		if (rd)
-			ok = cpu_check_sgt(e, &sgt, d, seed) && ok; /* a driver syncs regardless */
-		if (!ok) {
-			e->out->integrity_errors++;
-			wl_problem(e, "gpu: %s pass %llu: wrong bytes", rd ? "read" : "write",
-				   (unsigned long long)i);
-		}
+		wl_note_sgt(e, &sgt);
+		sgt_transfer(e, &sgt, rd, d, scratch, WL_PAGE, seed, size, UINT64_MAX, UINT64_MAX,
+			     "gpu", i);
 		dmamap_unmap_sgtable(e->dev, &sgt, d, 0);
 		wl_ops(e, 2 * sgt.orig_nents);
 	}
