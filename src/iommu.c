@@ -127,8 +127,9 @@ static int dm_domain_new(struct dmamap_ctx *ctx, const struct dmamap_device_desc
 	if (d->shift < DMAMAP_PAGE_SHIFT)
 		d->shift = DMAMAP_PAGE_SHIFT;
 	d->granule = 1ULL << d->shift;
-	/* Linux's default is lazy for trusted devices, strict only when asked. */
-	d->strict = ctx->opts.iommu_strict == 1;
+	/* Linux's default: lazy on x86, strict elsewhere; iommu.strict= decides. */
+	d->strict = ctx->opts.iommu_strict == 1 ||
+		    (ctx->opts.iommu_strict == -1 && ctx->plat.arch != DMAMAP_ARCH_X86);
 	pthread_mutex_init(&d->map_lock, NULL);
 	dm_fq_clock_init(d);
 	/* The translated window bounds the IOVA space; IOVA 0 is never used. */
@@ -180,6 +181,9 @@ int dm_iommu_attach(struct dmamap_device *dev, const struct dmamap_device_desc *
 	if (!rc) {
 		d->refs++;
 		dev->iommu = d;
+		/* An untrusted device never sees a stale IOTLB entry (Linux: no flush queue). */
+		if (dev->untrusted)
+			d->strict = true;
 	}
 	pthread_mutex_unlock(&ctx->lock);
 	if (rc)
@@ -312,7 +316,14 @@ void dm_iommu_detach(struct dmamap_device *dev)
 	if (!d)
 		return;
 	struct dmamap_ctx *ctx = dev->ctx;
-	if (!d->strict)
+	/* Queued IOVAs (the domain may have turned strict since) are released. */
+	bool queued = false;
+	for (unsigned int i = 0; i < DM_NR_FQ && !queued; i++) {
+		dm_fq_lock(&d->fq[i]);
+		queued = d->fq[i].n != 0;
+		dm_fq_unlock(&d->fq[i]);
+	}
+	if (queued)
 		dm_fq_drain(d);
 	pthread_mutex_lock(&ctx->lock);
 	bool last = --d->refs == 0;

@@ -269,6 +269,9 @@ static void test_untrusted_bounce(void **state)
 	dmamap_device_get_stats(ext.dev, &st);
 	assert_int_equal(st.bounced_maps, 1);
 	dmamap_unmap_single(ext.dev, a, 100, DMAMAP_TO_DEVICE);
+	/* An untrusted device makes its domain strict: no stale IOTLB access. */
+	assert_int_equal(sim_dma_read(ext.sd, a, got, 16), -EFAULT);
+	assert_int_equal(istats(&f).stale_hits, 0);
 
 	dmamap_dma_addr_t b = dmamap_map_single(in.dev, page + 200, 100, DMAMAP_TO_DEVICE);
 	assert_int_equal(sim_dma_read(in.sd, b & ~4095ULL, got, 4096), 0);
