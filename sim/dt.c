@@ -248,7 +248,7 @@ static int collect_nodes(struct dt_ctx *c)
 static int check_reg(struct dt_ctx *c, int off)
 {
 	int par = parent_off(c, off), len, rc;
-	uint32_t na, ns;
+	uint32_t na = 0, ns = 0;
 
 	if (par < 0 || !fdt_getprop(c->fdt, off, "reg", &len))
 		return 0;
@@ -655,7 +655,7 @@ static int resolve(struct dt_ctx *c, int off, const char *prop, uint32_t ph,
 static int parse_iommus(struct dt_ctx *c, int off, struct sim_dt_device *d)
 {
 	int len, tgt, rc;
-	uint32_t ncells;
+	uint32_t ncells = 0;
 	const fdt32_t *p = fdt_getprop(c->fdt, off, "iommus", &len);
 
 	if (p) {

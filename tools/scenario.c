@@ -692,7 +692,7 @@ static int parse_hypervisor(struct ctx *c, yaml_node_t *n)
 	if (r)
 		return r;
 	hv->line = line_of(n);
-	int e;
+	int e = 0;
 #define ENUM(k, names, first, field, type)                                       \
 	if (v[k]) {                                                            \
 		if ((r = get_enum(c, v[k], "hypervisor." #field, names,         \
