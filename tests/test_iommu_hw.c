@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "iommu.h"
+#include "testutil.h"
 #include "sim.h"
 
 #define KIB (1ULL << 10)
@@ -62,14 +63,6 @@ static struct sim_device *mkdev_desc(struct sim_machine *m,
 	return dev;
 }
 
-static struct sim_device *mkdev(struct sim_machine *m, const char *name,
-				unsigned int bits, bool coherent)
-{
-	struct sim_device_desc d = { .name = name, .bus = DMAMAP_BUS_PCI,
-				     .addr_bits = bits, .coherent = coherent };
-	return mkdev_desc(m, &d);
-}
-
 static int mkiommu(struct sim_machine *m, const struct sim_iommu_desc *d)
 {
 	int id = -1;
@@ -85,21 +78,6 @@ static int mkdomain(struct sim_machine *m, int iommu,
 	assert_int_equal(sim_iommu_domain_create(m, iommu, type, &id), 0);
 	assert_true(id > 0);
 	return id;
-}
-
-static uint64_t alloc_one(struct sim_machine *m, uint64_t npages, uint64_t lo,
-			  uint64_t hi)
-{
-	uint64_t p = ~0ULL;
-	assert_int_equal(sim_alloc_pages(m, npages, 1, lo, hi, &p), 0);
-	return p;
-}
-
-static uint8_t *cpu(struct sim_machine *m, uint64_t phys)
-{
-	uint8_t *c = sim_phys_to_cpu(m, phys);
-	assert_non_null(c);
-	return c;
 }
 
 static uint64_t free_all(struct sim_machine *m)
@@ -163,7 +141,7 @@ static bool all_bytes(const uint8_t *b, size_t n, uint8_t v)
 static uint64_t pte(struct sim_machine *m, uint64_t table, unsigned int idx)
 {
 	uint64_t e;
-	memcpy(&e, cpu(m, table + idx * 8ULL), 8);
+	memcpy(&e, tu_sim_cpu(m, table + idx * 8ULL), 8);
 	return e;
 }
 
@@ -203,7 +181,7 @@ static void test_create(void **state)
 	assert_true(in.pt_pages == 1 && in.mapped_bytes == 0);
 	assert_int_equal(in.ndevices, 0);
 	assert_true(sim_is_ram(m, in.root, PAGE));
-	assert_true(all_bytes(cpu(m, in.root), PAGE, 0));
+	assert_true(all_bytes(tu_sim_cpu(m, in.root), PAGE, 0));
 	/* An identity domain has no tables. */
 	int i1 = mkdomain(m, u2, SIM_IOMMU_DOMAIN_IDENTITY);
 	assert_true(free_all(m) == f0 - PAGE);
@@ -460,7 +438,7 @@ static void test_partial_unmap_splits(void **state)
 	struct sim_machine *m = std_machine();
 	int u = mkiommu(m, NULL);
 	int dom = mkdomain(m, u, SIM_IOMMU_DOMAIN_TRANSLATED);
-	struct sim_device *dev = mkdev(m, "nvme", 64, true);
+	struct sim_device *dev = tu_sim_dev(m, "nvme", 64, true);
 	assert_int_equal(sim_iommu_attach(dev, dom), 0);
 
 	/* A 2 MiB leaf, cached by one device access. */
@@ -533,26 +511,26 @@ static void test_dma_scattered(void **state)
 	struct sim_machine *m = std_machine();
 	int u = mkiommu(m, NULL);
 	int dom = mkdomain(m, u, SIM_IOMMU_DOMAIN_TRANSLATED);
-	struct sim_device *dev = mkdev(m, "nic", 64, true);
+	struct sim_device *dev = tu_sim_dev(m, "nic", 64, true);
 	assert_int_equal(sim_device_iommu_domain(dev), 0);
 	assert_int_equal(sim_iommu_attach(dev, dom), 0);
 	assert_int_equal(sim_device_iommu_domain(dev), dom);
 	assert_int_equal(dinfo(m, dom).ndevices, 1);
 
 	/* Three IOVA pages onto three scattered physical pages, out of order. */
-	uint64_t hi = alloc_one(m, 4, 4 * GIB, ~0ULL);
-	uint64_t p[3] = { hi + 3 * PAGE, alloc_one(m, 1, 0, 16 * MIB - 1), hi };
+	uint64_t hi = tu_sim_alloc(m, 4, 4 * GIB, ~0ULL);
+	uint64_t p[3] = { hi + 3 * PAGE, tu_sim_alloc(m, 1, 0, 16 * MIB - 1), hi };
 	const uint64_t iova = 0x10000000;
 	for (unsigned int i = 0; i < 3; i++) {
 		assert_int_equal(sim_iommu_map(m, dom, iova + i * PAGE, p[i], PAGE,
 					       RW), 0);
-		fill(cpu(m, p[i]), PAGE, (uint8_t)(i * 50));
+		fill(tu_sim_cpu(m, p[i]), PAGE, (uint8_t)(i * 50));
 	}
 	/* Read 8 KiB from the middle of the first page. */
 	static uint8_t got[2 * PAGE], want[2 * PAGE];
-	memcpy(want, cpu(m, p[0]) + 0x800, PAGE - 0x800);
-	memcpy(want + PAGE - 0x800, cpu(m, p[1]), PAGE);
-	memcpy(want + 2 * PAGE - 0x800, cpu(m, p[2]), 0x800);
+	memcpy(want, tu_sim_cpu(m, p[0]) + 0x800, PAGE - 0x800);
+	memcpy(want + PAGE - 0x800, tu_sim_cpu(m, p[1]), PAGE);
+	memcpy(want + 2 * PAGE - 0x800, tu_sim_cpu(m, p[2]), 0x800);
 	assert_int_equal(sim_dma_read(dev, iova + 0x800, got, sizeof(got)), 0);
 	assert_memory_equal(got, want, sizeof(got));
 	struct sim_iommu_stats st = istats(m, u);
@@ -562,14 +540,14 @@ static void test_dma_scattered(void **state)
 	static uint8_t src[2 * PAGE + 2];
 	fill(src, sizeof(src), 201);
 	for (unsigned int i = 0; i < 3; i++)
-		memset(cpu(m, p[i]), 0x5a, PAGE);
+		memset(tu_sim_cpu(m, p[i]), 0x5a, PAGE);
 	assert_int_equal(sim_dma_write(dev, iova + PAGE / 2 - 1, src,
 				       sizeof(src)), 0);
-	assert_true(all_bytes(cpu(m, p[0]), PAGE / 2 - 1, 0x5a));
-	assert_memory_equal(cpu(m, p[0]) + PAGE / 2 - 1, src, PAGE / 2 + 1);
-	assert_memory_equal(cpu(m, p[1]), src + PAGE / 2 + 1, PAGE);
-	assert_memory_equal(cpu(m, p[2]), src + 3 * PAGE / 2 + 1, PAGE / 2 + 1);
-	assert_true(all_bytes(cpu(m, p[2]) + PAGE / 2 + 1, PAGE / 2 - 1, 0x5a));
+	assert_true(all_bytes(tu_sim_cpu(m, p[0]), PAGE / 2 - 1, 0x5a));
+	assert_memory_equal(tu_sim_cpu(m, p[0]) + PAGE / 2 - 1, src, PAGE / 2 + 1);
+	assert_memory_equal(tu_sim_cpu(m, p[1]), src + PAGE / 2 + 1, PAGE);
+	assert_memory_equal(tu_sim_cpu(m, p[2]), src + 3 * PAGE / 2 + 1, PAGE / 2 + 1);
+	assert_true(all_bytes(tu_sim_cpu(m, p[2]) + PAGE / 2 + 1, PAGE / 2 - 1, 0x5a));
 	st = istats(m, u);
 	assert_true(st.iotlb_misses == 3 && st.walks == 3 && st.iotlb_hits == 3);
 	struct sim_device_stats ds = dstats(dev);
@@ -583,9 +561,9 @@ static void test_dma_scattered(void **state)
 	fill(b, sizeof(b), 3);
 	assert_int_equal(sim_dma_write(dev, 2 * GIB + 0x3ffff000 + 7, b,
 				       sizeof(b)), 0);
-	assert_memory_equal(cpu(m, 4 * GIB + 0x3ffff000 + 7), b, sizeof(b));
+	assert_memory_equal(tu_sim_cpu(m, 4 * GIB + 0x3ffff000 + 7), b, sizeof(b));
 	assert_int_equal(sim_dma_read(dev, 2 * GIB + 0x12345, b, sizeof(b)), 0);
-	assert_memory_equal(b, cpu(m, 4 * GIB + 0x12345), sizeof(b));
+	assert_memory_equal(b, tu_sim_cpu(m, 4 * GIB + 0x12345), sizeof(b));
 	st = istats(m, u);
 	assert_true(st.walks == 4 && st.iotlb_hits == 4);
 
@@ -595,7 +573,7 @@ static void test_dma_scattered(void **state)
 	assert_int_equal(dinfo(m, dom).ndevices, 0);
 	fill(b, sizeof(b), 9);
 	assert_int_equal(sim_dma_write(dev, 0x500000, b, sizeof(b)), 0);
-	assert_memory_equal(cpu(m, 0x500000), b, sizeof(b));
+	assert_memory_equal(tu_sim_cpu(m, 0x500000), b, sizeof(b));
 	assert_int_equal(sim_iommu_detach(dev), 0); /* idempotent */
 	st = istats(m, u);
 	assert_true(st.walks == 4 && st.iotlb_hits == 4);
@@ -609,18 +587,18 @@ static void test_noncoherent_through_iommu(void **state)
 	struct sim_machine *m = std_machine();
 	int u = mkiommu(m, NULL);
 	int dom = mkdomain(m, u, SIM_IOMMU_DOMAIN_TRANSLATED);
-	struct sim_device *dev = mkdev(m, "dsp", 32, false);
+	struct sim_device *dev = tu_sim_dev(m, "dsp", 32, false);
 	assert_int_equal(sim_iommu_attach(dev, dom), 0);
-	uint64_t p = alloc_one(m, 1, 4 * GIB, ~0ULL);
+	uint64_t p = tu_sim_alloc(m, 1, 4 * GIB, ~0ULL);
 	assert_int_equal(sim_iommu_map(m, dom, 0x1000, p, PAGE, RW), 0);
 	uint8_t b[128];
 	fill(b, sizeof(b), 77);
 	assert_int_equal(sim_dma_write(dev, 0x1000 + 64, b, sizeof(b)), 0);
 	/* The cache model is behind the IOMMU: the CPU sees it after invalidate. */
-	assert_true(all_bytes(cpu(m, p + 64), sizeof(b), 0));
+	assert_true(all_bytes(tu_sim_cpu(m, p + 64), sizeof(b), 0));
 	const struct dmamap_platform *pl = sim_platform(m);
 	pl->ops->cache_invalidate(pl->priv, p, PAGE);
-	assert_memory_equal(cpu(m, p + 64), b, sizeof(b));
+	assert_memory_equal(tu_sim_cpu(m, p + 64), b, sizeof(b));
 	sim_machine_destroy(m);
 }
 
@@ -630,22 +608,22 @@ static void test_permission_faults(void **state)
 	struct sim_machine *m = std_machine();
 	int u = mkiommu(m, NULL);
 	int dom = mkdomain(m, u, SIM_IOMMU_DOMAIN_TRANSLATED);
-	struct sim_device *dev = mkdev(m, "eth0", 64, true);
+	struct sim_device *dev = tu_sim_dev(m, "eth0", 64, true);
 	assert_int_equal(sim_iommu_attach(dev, dom), 0);
-	uint64_t ro = alloc_one(m, 1, 0, ~0ULL), wo = alloc_one(m, 1, 0, ~0ULL);
+	uint64_t ro = tu_sim_alloc(m, 1, 0, ~0ULL), wo = tu_sim_alloc(m, 1, 0, ~0ULL);
 	assert_int_equal(sim_iommu_map(m, dom, 0x20000, ro, PAGE, R), 0);
 	assert_int_equal(sim_iommu_map(m, dom, 0x21000, wo, PAGE, W), 0);
-	fill(cpu(m, ro), PAGE, 1);
-	fill(cpu(m, wo), PAGE, 2);
+	fill(tu_sim_cpu(m, ro), PAGE, 1);
+	fill(tu_sim_cpu(m, wo), PAGE, 2);
 	static uint8_t before_ro[PAGE], before_wo[PAGE];
-	memcpy(before_ro, cpu(m, ro), PAGE);
-	memcpy(before_wo, cpu(m, wo), PAGE);
+	memcpy(before_ro, tu_sim_cpu(m, ro), PAGE);
+	memcpy(before_wo, tu_sim_cpu(m, wo), PAGE);
 
 	/* Write to the read-only page: blocked, memory untouched. */
 	uint8_t b[32];
 	fill(b, sizeof(b), 99);
 	assert_int_equal(sim_dma_write(dev, 0x20010, b, sizeof(b)), -EFAULT);
-	assert_memory_equal(cpu(m, ro), before_ro, PAGE);
+	assert_memory_equal(tu_sim_cpu(m, ro), before_ro, PAGE);
 	/* Read of the write-only page: blocked, 0xff. */
 	assert_int_equal(sim_dma_read(dev, 0x21020, b, sizeof(b)), -EFAULT);
 	assert_true(all_bytes(b, sizeof(b), 0xff));
@@ -654,12 +632,12 @@ static void test_permission_faults(void **state)
 	static uint8_t big[PAGE];
 	fill(big, sizeof(big), 5);
 	assert_int_equal(sim_dma_write(dev, 0x20800, big, PAGE), -EFAULT);
-	assert_memory_equal(cpu(m, wo), before_wo, PAGE);
+	assert_memory_equal(tu_sim_cpu(m, wo), before_wo, PAGE);
 	/* Allowed directions work. */
 	assert_int_equal(sim_dma_read(dev, 0x20010, b, sizeof(b)), 0);
-	assert_memory_equal(b, cpu(m, ro) + 0x10, sizeof(b));
+	assert_memory_equal(b, tu_sim_cpu(m, ro) + 0x10, sizeof(b));
 	assert_int_equal(sim_dma_write(dev, 0x21000, b, sizeof(b)), 0);
-	assert_memory_equal(cpu(m, wo), b, sizeof(b));
+	assert_memory_equal(tu_sim_cpu(m, wo), b, sizeof(b));
 
 	struct sim_iommu_fault f[8];
 	assert_int_equal(sim_iommu_faults(m, u, f, 8), 3);
@@ -687,10 +665,10 @@ static void test_unmapped_faults(void **state)
 	struct sim_machine *m = std_machine();
 	int u = mkiommu(m, NULL);
 	int dom = mkdomain(m, u, SIM_IOMMU_DOMAIN_TRANSLATED);
-	struct sim_device *dev = mkdev(m, "ssd", 64, true);
+	struct sim_device *dev = tu_sim_dev(m, "ssd", 64, true);
 	assert_int_equal(sim_iommu_attach(dev, dom), 0);
-	uint64_t p = alloc_one(m, 1, 0, ~0ULL);
-	memset(cpu(m, p), 0x33, PAGE);
+	uint64_t p = tu_sim_alloc(m, 1, 0, ~0ULL);
+	memset(tu_sim_cpu(m, p), 0x33, PAGE);
 	assert_int_equal(sim_iommu_map(m, dom, 0x40000, p, PAGE, RW), 0);
 
 	uint8_t b[64];
@@ -701,7 +679,7 @@ static void test_unmapped_faults(void **state)
 	 * mapped part; the fault is at the first unmapped byte. */
 	memset(b, 0x77, sizeof(b));
 	assert_int_equal(sim_dma_write(dev, 0x41000 - 16, b, sizeof(b)), -EFAULT);
-	assert_true(all_bytes(cpu(m, p), PAGE, 0x33));
+	assert_true(all_bytes(tu_sim_cpu(m, p), PAGE, 0x33));
 	/* Beyond 48 bits: unmapped, no walk. */
 	uint64_t walks = istats(m, u).walks;
 	assert_int_equal(sim_dma_read(dev, 1ULL << 48, b, 8), -EFAULT);
@@ -735,8 +713,8 @@ static void test_fault_ring(void **state)
 	struct sim_machine *m = std_machine();
 	int u = mkiommu(m, NULL);
 	int dom = mkdomain(m, u, SIM_IOMMU_DOMAIN_TRANSLATED);
-	struct sim_device *a = mkdev(m, "a", 64, true);
-	struct sim_device *b = mkdev(m, "b", 64, true);
+	struct sim_device *a = tu_sim_dev(m, "a", 64, true);
+	struct sim_device *b = tu_sim_dev(m, "b", 64, true);
 	assert_int_equal(sim_iommu_attach(a, dom), 0);
 	assert_int_equal(sim_iommu_attach(b, dom), 0);
 	uint8_t x = 0;
@@ -765,10 +743,10 @@ static void test_stale_iotlb(void **state)
 	struct sim_machine *m = std_machine();
 	int u = mkiommu(m, NULL);
 	int dom = mkdomain(m, u, SIM_IOMMU_DOMAIN_TRANSLATED);
-	struct sim_device *dev = mkdev(m, "hba", 64, true);
+	struct sim_device *dev = tu_sim_dev(m, "hba", 64, true);
 	assert_int_equal(sim_iommu_attach(dev, dom), 0);
-	uint64_t p = alloc_one(m, 1, 0, ~0ULL);
-	fill(cpu(m, p), PAGE, 40);
+	uint64_t p = tu_sim_alloc(m, 1, 0, ~0ULL);
+	fill(tu_sim_cpu(m, p), PAGE, 40);
 	assert_int_equal(sim_iommu_map(m, dom, 0x70000, p, PAGE, RW), 0);
 	uint8_t b[100], w[100];
 	assert_int_equal(sim_dma_read(dev, 0x70000, b, sizeof(b)), 0);
@@ -781,10 +759,10 @@ static void test_stale_iotlb(void **state)
 			 -ENOENT);
 	memset(b, 0, sizeof(b));
 	assert_int_equal(sim_dma_read(dev, 0x70000 + 8, b, sizeof(b)), 0);
-	assert_memory_equal(b, cpu(m, p) + 8, sizeof(b));
+	assert_memory_equal(b, tu_sim_cpu(m, p) + 8, sizeof(b));
 	fill(w, sizeof(w), 7);
 	assert_int_equal(sim_dma_write(dev, 0x70000 + 500, w, sizeof(w)), 0);
-	assert_memory_equal(cpu(m, p) + 500, w, sizeof(w));
+	assert_memory_equal(tu_sim_cpu(m, p) + 500, w, sizeof(w));
 	struct sim_iommu_stats st = istats(m, u);
 	assert_true(st.stale_hits == 2 && st.iotlb_hits == 2 && st.walks == 1);
 	assert_true(st.invalidations == 0 && st.inval_cost_ns == 0);
@@ -823,17 +801,17 @@ static void test_stale_iotlb(void **state)
 	assert_true(st.stale_hits == 4);
 
 	/* A remap without invalidation: the stale entry still wins. */
-	uint64_t q = alloc_one(m, 1, 0, ~0ULL);
-	fill(cpu(m, q), PAGE, 200);
+	uint64_t q = tu_sim_alloc(m, 1, 0, ~0ULL);
+	fill(tu_sim_cpu(m, q), PAGE, 200);
 	assert_int_equal(sim_iommu_map(m, dom, 0xa0000, p, PAGE, RW), 0);
 	assert_int_equal(sim_dma_read(dev, 0xa0000, b, 4), 0);
 	assert_int_equal(sim_iommu_unmap(m, dom, 0xa0000, PAGE, NULL), 0);
 	assert_int_equal(sim_iommu_map(m, dom, 0xa0000, q, PAGE, RW), 0);
 	assert_int_equal(sim_dma_read(dev, 0xa0000, b, 4), 0);
-	assert_memory_equal(b, cpu(m, p), 4);
+	assert_memory_equal(b, tu_sim_cpu(m, p), 4);
 	assert_int_equal(sim_iommu_iotlb_sync(m, dom, 0xa0000, PAGE), 0);
 	assert_int_equal(sim_dma_read(dev, 0xa0000, b, 4), 0);
-	assert_memory_equal(b, cpu(m, q), 4);
+	assert_memory_equal(b, tu_sim_cpu(m, q), 4);
 	st = istats(m, u);
 	assert_true(st.stale_hits == 5);
 	assert_true(st.invalidations == 4 && st.inval_cost_ns == 2500);
@@ -857,7 +835,7 @@ static void test_iotlb_lru(void **state)
 	struct sim_iommu_desc d = { .iotlb_entries = 4 };
 	int u = mkiommu(m, &d);
 	int dom = mkdomain(m, u, SIM_IOMMU_DOMAIN_TRANSLATED);
-	struct sim_device *dev = mkdev(m, "x", 64, true);
+	struct sim_device *dev = tu_sim_dev(m, "x", 64, true);
 	assert_int_equal(sim_iommu_attach(dev, dom), 0);
 	for (uint64_t i = 1; i <= 5; i++)
 		assert_int_equal(sim_iommu_map(m, dom, i * PAGE, i * PAGE, PAGE, RW),
@@ -889,14 +867,14 @@ static void test_shared_domain(void **state)
 	int u = mkiommu(m, NULL);
 	uint64_t f0 = free_all(m);
 	int dom = mkdomain(m, u, SIM_IOMMU_DOMAIN_TRANSLATED);
-	struct sim_device *fn0 = mkdev(m, "pci0000:01:00.0", 64, true);
-	struct sim_device *fn1 = mkdev(m, "pci0000:01:00.1", 64, true);
-	struct sim_device *other = mkdev(m, "other", 64, true);
+	struct sim_device *fn0 = tu_sim_dev(m, "pci0000:01:00.0", 64, true);
+	struct sim_device *fn1 = tu_sim_dev(m, "pci0000:01:00.1", 64, true);
+	struct sim_device *other = tu_sim_dev(m, "other", 64, true);
 	assert_int_equal(sim_iommu_attach(fn0, dom), 0);
 	assert_int_equal(sim_iommu_attach(fn1, dom), 0);
 	assert_int_equal(sim_iommu_attach(fn1, dom), 0); /* again: no change */
 	assert_int_equal(dinfo(m, dom).ndevices, 2);
-	uint64_t p = alloc_one(m, 2, 0, ~0ULL);
+	uint64_t p = tu_sim_alloc(m, 2, 0, ~0ULL);
 	assert_int_equal(sim_iommu_map(m, dom, 0xbeef000, p, 2 * PAGE, RW), 0);
 
 	uint8_t w[300], r[300];
@@ -904,7 +882,7 @@ static void test_shared_domain(void **state)
 	assert_int_equal(sim_dma_write(fn0, 0xbeef000 + PAGE - 100, w, sizeof(w)), 0);
 	assert_int_equal(sim_dma_read(fn1, 0xbeef000 + PAGE - 100, r, sizeof(r)), 0);
 	assert_memory_equal(r, w, sizeof(r));
-	assert_memory_equal(cpu(m, p + PAGE - 100), w, sizeof(w));
+	assert_memory_equal(tu_sim_cpu(m, p + PAGE - 100), w, sizeof(w));
 	/* One IOTLB, keyed by domain: fn1 hit what fn0 walked. */
 	struct sim_iommu_stats st = istats(m, u);
 	assert_true(st.walks == 2 && st.iotlb_hits == 2);
@@ -958,7 +936,7 @@ static void test_identity_and_bus_path(void **state)
 	assert_int_equal(sim_iommu_attach(dev, idn), 0);
 	assert_int_equal(sim_device_iommu_domain(dev), idn);
 	assert_int_equal(sim_dma_write(dev, 0x1000, b, sizeof(b)), 0);
-	assert_memory_equal(cpu(m, 5 * GIB + 0x1000), b, sizeof(b));
+	assert_memory_equal(tu_sim_cpu(m, 5 * GIB + 0x1000), b, sizeof(b));
 	assert_int_equal(sim_dma_write(dev, GIB + 0x1000, b, sizeof(b)), -EFAULT);
 	struct sim_iommu_stats st = istats(m, u);
 	assert_true(st.walks == 0 && st.iotlb_hits == 0 && st.faults == 0);
@@ -970,14 +948,14 @@ static void test_identity_and_bus_path(void **state)
 	assert_int_equal(sim_iommu_map(m, dom, 0x40000000, 0xa000, PAGE, RW), 0);
 	fill(b, sizeof(b), 62);
 	assert_int_equal(sim_dma_write(dev, 0x500001000ULL, b, sizeof(b)), 0);
-	assert_memory_equal(cpu(m, 0x9000), b, sizeof(b));
+	assert_memory_equal(tu_sim_cpu(m, 0x9000), b, sizeof(b));
 	/* Outside the window but below the bus limit: translated fine. */
 	assert_int_equal(sim_dma_write(dev, 0x40000000, b, sizeof(b)), 0);
-	assert_memory_equal(cpu(m, 0xa000), b, sizeof(b));
+	assert_memory_equal(tu_sim_cpu(m, 0xa000), b, sizeof(b));
 	/* Above the bus limit: the interconnect drops it, not the IOMMU. */
 	assert_int_equal(sim_iommu_map(m, dom, 0x80000000, 0xb000, PAGE, RW), 0);
 	assert_int_equal(sim_dma_write(dev, 0x80000000, b, sizeof(b)), -EFAULT);
-	assert_true(all_bytes(cpu(m, 0xb000), sizeof(b), 0));
+	assert_true(all_bytes(tu_sim_cpu(m, 0xb000), sizeof(b), 0));
 	struct sim_device_stats ds = dstats(dev);
 	assert_true(ds.truncated == 1 && ds.writes == 3);
 	assert_true(ds.bus_errors == 2 && ds.iommu_faults == 0);
@@ -1005,7 +983,7 @@ static void test_platform_ops(void **state)
 	assert_true(io->page_sizes(pl->priv, u + 5) == 0);
 	int dom = mkdomain(m, u, SIM_IOMMU_DOMAIN_TRANSLATED);
 	int idn = mkdomain(m, u, SIM_IOMMU_DOMAIN_IDENTITY);
-	struct sim_device *dev = mkdev(m, "gpu", 64, true);
+	struct sim_device *dev = tu_sim_dev(m, "gpu", 64, true);
 	assert_int_equal(sim_iommu_attach(dev, dom), 0);
 
 	/* 1 GiB is not supported here: 2 MiB leaves. */
@@ -1021,7 +999,7 @@ static void test_platform_ops(void **state)
 	uint8_t w[32], r[32];
 	fill(w, sizeof(w), 88);
 	assert_int_equal(sim_dma_write(dev, GIB + 5 * MIB + 3, w, sizeof(w)), 0);
-	assert_memory_equal(cpu(m, 4 * GIB + 5 * MIB + 3), w, sizeof(w));
+	assert_memory_equal(tu_sim_cpu(m, 4 * GIB + 5 * MIB + 3), w, sizeof(w));
 
 	uint64_t un = 0;
 	assert_int_equal(io->unmap(pl->priv, dom, GIB + 4 * MIB, 2 * MIB, &un), 0);
@@ -1096,8 +1074,8 @@ static void test_threads(void **state)
 	for (unsigned int i = 0; i < 4; i++) {
 		snprintf(name[i], sizeof(name[i]), "w%u", i);
 		w[i] = (struct worker){ .m = m, .dom = dom, .idx = i,
-					.dev = mkdev(m, name[i], 64, true),
-					.phys = alloc_one(m, 16, 0, ~0ULL) };
+					.dev = tu_sim_dev(m, name[i], 64, true),
+					.phys = tu_sim_alloc(m, 16, 0, ~0ULL) };
 		assert_int_equal(sim_iommu_attach(w[i].dev, dom), 0);
 	}
 	for (unsigned int i = 0; i < 4; i++)
@@ -1136,7 +1114,7 @@ static struct sim_machine *ppc_machine(void)
  */
 static uint64_t own(struct sim_machine *m, uint64_t phys, uint64_t npages)
 {
-	uint64_t p = alloc_one(m, npages, phys, phys + npages * PAGE - 1);
+	uint64_t p = tu_sim_alloc(m, npages, phys, phys + npages * PAGE - 1);
 	assert_true(p == phys);
 	return p;
 }
@@ -1168,27 +1146,27 @@ static void test_hybrid_windows(void **state)
 	assert_true(in.tr_base == 0 && in.tr_size == 4 * GIB && in.bypass);
 	assert_true(in.bypass_offset == BYPASS && in.bypass_size == 8 * GIB);
 	assert_true(in.pt_pages == 1 && in.mapped_bytes == 0);
-	struct sim_device *dev = mkdev(m, "pe0", 64, true);
+	struct sim_device *dev = tu_sim_dev(m, "pe0", 64, true);
 	assert_int_equal(sim_iommu_attach(dev, dom), 0);
 
 	/* Bypass: bus 2^59 + P reaches P, across a page edge, exact bytes. */
-	memset(cpu(m, P - 64), 0x5a, 512);
+	memset(tu_sim_cpu(m, P - 64), 0x5a, 512);
 	static uint8_t w[300], r[300];
 	fill(w, sizeof(w), 31);
 	assert_int_equal(sim_dma_write(dev, BYPASS + P, w, sizeof(w)), 0);
-	assert_true(all_bytes(cpu(m, P - 64), 64, 0x5a));
-	assert_memory_equal(cpu(m, P), w, sizeof(w));
-	assert_true(all_bytes(cpu(m, P + sizeof(w)), 512 - 64 - sizeof(w),
+	assert_true(all_bytes(tu_sim_cpu(m, P - 64), 64, 0x5a));
+	assert_memory_equal(tu_sim_cpu(m, P), w, sizeof(w));
+	assert_true(all_bytes(tu_sim_cpu(m, P + sizeof(w)), 512 - 64 - sizeof(w),
 			      0x5a));
 	assert_int_equal(sim_dma_read(dev, BYPASS + P - 64, r, sizeof(r)), 0);
-	assert_memory_equal(r, cpu(m, P - 64), sizeof(r));
+	assert_memory_equal(r, tu_sim_cpu(m, P - 64), sizeof(r));
 	/* Its first and last bytes: phys 0 and the last byte of RAM. */
 	uint8_t b = 0xe1;
 	assert_int_equal(sim_dma_write(dev, BYPASS, &b, 1), 0);
-	assert_true(*cpu(m, 0) == 0xe1);
+	assert_true(*tu_sim_cpu(m, 0) == 0xe1);
 	b = 0xe2;
 	assert_int_equal(sim_dma_write(dev, BYPASS + 8 * GIB - 1, &b, 1), 0);
-	assert_true(*cpu(m, 8 * GIB - 1) == 0xe2);
+	assert_true(*tu_sim_cpu(m, 8 * GIB - 1) == 0xe2);
 	struct sim_iommu_stats st = istats(m, u);
 	assert_true(st.bypass_accesses == 4);
 	/* The bypass never touches the IOTLB or the tables. */
@@ -1199,14 +1177,14 @@ static void test_hybrid_windows(void **state)
 	const uint64_t iova = 4 * GIB - 2 * PAGE;
 	assert_int_equal(sim_iommu_map(m, dom, iova, q0, PAGE, RW), 0);
 	assert_int_equal(sim_iommu_map(m, dom, iova + PAGE, q1, PAGE, RW), 0);
-	memset(cpu(m, q0), 0x11, PAGE);
-	memset(cpu(m, q1), 0x22, PAGE);
+	memset(tu_sim_cpu(m, q0), 0x11, PAGE);
+	memset(tu_sim_cpu(m, q1), 0x22, PAGE);
 	fill(w, sizeof(w), 90);
 	assert_int_equal(sim_dma_write(dev, iova + PAGE - 150, w, sizeof(w)), 0);
-	assert_true(all_bytes(cpu(m, q0), PAGE - 150, 0x11));
-	assert_memory_equal(cpu(m, q0) + PAGE - 150, w, 150);
-	assert_memory_equal(cpu(m, q1), w + 150, 150);
-	assert_true(all_bytes(cpu(m, q1) + 150, PAGE - 150, 0x22));
+	assert_true(all_bytes(tu_sim_cpu(m, q0), PAGE - 150, 0x11));
+	assert_memory_equal(tu_sim_cpu(m, q0) + PAGE - 150, w, 150);
+	assert_memory_equal(tu_sim_cpu(m, q1), w + 150, 150);
+	assert_true(all_bytes(tu_sim_cpu(m, q1) + 150, PAGE - 150, 0x22));
 	/* The same bytes through the bypass (phys q0), then translated. */
 	assert_int_equal(sim_dma_read(dev, BYPASS + q0 + PAGE - 150, r, 150), 0);
 	assert_memory_equal(r, w, 150);
@@ -1217,10 +1195,10 @@ static void test_hybrid_windows(void **state)
 	assert_true(st.walks == 2 && st.iotlb_misses == 2 && st.iotlb_hits == 2);
 
 	/* 5 GiB: RAM is behind it, but it is outside both windows. */
-	memset(cpu(m, 5 * GIB), 0x3c, PAGE);
+	memset(tu_sim_cpu(m, 5 * GIB), 0x3c, PAGE);
 	fill(w, sizeof(w), 7);
 	assert_int_equal(sim_dma_write(dev, 5 * GIB, w, sizeof(w)), -EFAULT);
-	assert_true(all_bytes(cpu(m, 5 * GIB), PAGE, 0x3c));
+	assert_true(all_bytes(tu_sim_cpu(m, 5 * GIB), PAGE, 0x3c));
 	memset(r, 0, sizeof(r));
 	assert_int_equal(sim_dma_read(dev, 5 * GIB + 8, r, sizeof(r)), -EFAULT);
 	assert_true(all_bytes(r, sizeof(r), 0xff));
@@ -1265,25 +1243,25 @@ static void test_hybrid_straddle(void **state)
 	own(m, 8 * GIB - PAGE, 1);
 	int u = mkiommu(m, NULL);
 	int dom = hybrid_domain(m, u);
-	struct sim_device *dev = mkdev(m, "pe1", 64, true);
+	struct sim_device *dev = tu_sim_dev(m, "pe1", 64, true);
 	assert_int_equal(sim_iommu_attach(dev, dom), 0);
 	assert_int_equal(sim_iommu_map(m, dom, 4 * GIB - PAGE, p, PAGE, RW), 0);
-	memset(cpu(m, p), 0x44, PAGE);
-	memset(cpu(m, 0), 0x66, PAGE);
-	memset(cpu(m, 8 * GIB - PAGE), 0x55, PAGE);
+	memset(tu_sim_cpu(m, p), 0x44, PAGE);
+	memset(tu_sim_cpu(m, 0), 0x66, PAGE);
+	memset(tu_sim_cpu(m, 8 * GIB - PAGE), 0x55, PAGE);
 	uint8_t w[16], r[16];
 	fill(w, sizeof(w), 123);
 
 	/* Off the top of the translated window: not even the mapped part. */
 	assert_int_equal(sim_dma_write(dev, 4 * GIB - 8, w, sizeof(w)), -EFAULT);
-	assert_true(all_bytes(cpu(m, p), PAGE, 0x44));
+	assert_true(all_bytes(tu_sim_cpu(m, p), PAGE, 0x44));
 	/* Into the bypass from below: its first byte is outside both. */
 	assert_int_equal(sim_dma_write(dev, BYPASS - 8, w, sizeof(w)), -EFAULT);
-	assert_true(all_bytes(cpu(m, 0), PAGE, 0x66));
+	assert_true(all_bytes(tu_sim_cpu(m, 0), PAGE, 0x66));
 	/* Off the top of the bypass, both directions. */
 	assert_int_equal(sim_dma_write(dev, BYPASS + 8 * GIB - 8, w, sizeof(w)),
 			 -EFAULT);
-	assert_true(all_bytes(cpu(m, 8 * GIB - PAGE), PAGE, 0x55));
+	assert_true(all_bytes(tu_sim_cpu(m, 8 * GIB - PAGE), PAGE, 0x55));
 	assert_int_equal(sim_dma_read(dev, BYPASS + 8 * GIB - 8, r, sizeof(r)),
 			 -EFAULT);
 	assert_true(all_bytes(r, sizeof(r), 0xff));
@@ -1303,7 +1281,7 @@ static void test_hybrid_straddle(void **state)
 	assert_true(dstats(dev).iommu_faults == 4 && dstats(dev).writes == 0);
 	/* Up to the edges is fine. */
 	assert_int_equal(sim_dma_write(dev, 4 * GIB - 16, w, sizeof(w)), 0);
-	assert_memory_equal(cpu(m, p + PAGE - 16), w, sizeof(w));
+	assert_memory_equal(tu_sim_cpu(m, p + PAGE - 16), w, sizeof(w));
 	assert_int_equal(sim_dma_read(dev, BYPASS + 8 * GIB - 16, r, sizeof(r)),
 			 0);
 	assert_true(all_bytes(r, sizeof(r), 0x55));
@@ -1314,10 +1292,10 @@ static void test_hybrid_straddle(void **state)
 						      4 * GIB, 4 * GIB), 0);
 	assert_int_equal(sim_iommu_attach(dev, adj), 0);
 	assert_int_equal(sim_iommu_map(m, adj, 4 * GIB - PAGE, p, PAGE, RW), 0);
-	memset(cpu(m, p), 0x44, PAGE);
+	memset(tu_sim_cpu(m, p), 0x44, PAGE);
 	assert_int_equal(sim_dma_write(dev, 4 * GIB - 8, w, sizeof(w)), -EFAULT);
-	assert_true(all_bytes(cpu(m, p), PAGE, 0x44));
-	assert_true(all_bytes(cpu(m, 0), PAGE, 0x66));
+	assert_true(all_bytes(tu_sim_cpu(m, p), PAGE, 0x44));
+	assert_true(all_bytes(tu_sim_cpu(m, 0), PAGE, 0x66));
 	assert_int_equal(sim_dma_write(dev, 8 * GIB - 8, w, sizeof(w)), -EFAULT);
 	assert_int_equal(sim_iommu_faults(m, u, f, 2), 2);
 	assert_true(f[0].iova == 4 * GIB && f[0].domain_id == adj);
@@ -1361,8 +1339,8 @@ static void test_hybrid_shared_and_bus_path(void **state)
 	int u = mkiommu(m, NULL);
 	int dom = hybrid_domain(m, u);
 	/* Two functions of one PE share the domain and so both windows. */
-	struct sim_device *fn0 = mkdev(m, "pe2.0", 64, true);
-	struct sim_device *fn1 = mkdev(m, "pe2.1", 64, true);
+	struct sim_device *fn0 = tu_sim_dev(m, "pe2.0", 64, true);
+	struct sim_device *fn1 = tu_sim_dev(m, "pe2.1", 64, true);
 	assert_int_equal(sim_iommu_attach(fn0, dom), 0);
 	assert_int_equal(sim_iommu_attach(fn1, dom), 0);
 	assert_int_equal(dinfo(m, dom).ndevices, 2);
@@ -1374,11 +1352,11 @@ static void test_hybrid_shared_and_bus_path(void **state)
 	assert_memory_equal(r, w, sizeof(r));
 	fill(w, sizeof(w), 2);
 	assert_int_equal(sim_dma_write(fn1, BYPASS + q, w, sizeof(w)), 0);
-	assert_memory_equal(cpu(m, q), w, sizeof(w));
+	assert_memory_equal(tu_sim_cpu(m, q), w, sizeof(w));
 	assert_int_equal(sim_dma_read(fn0, BYPASS + q, r, sizeof(r)), 0);
 	assert_memory_equal(r, w, sizeof(r));
 	assert_int_equal(sim_dma_read(fn1, 0x80000000 + 24, r, sizeof(r)), 0);
-	assert_memory_equal(r, cpu(m, p + 24), sizeof(r));
+	assert_memory_equal(r, tu_sim_cpu(m, p + 24), sizeof(r));
 	/* Both see the same hole. */
 	assert_int_equal(sim_dma_read(fn0, 5 * GIB, r, 1), -EFAULT);
 	assert_int_equal(sim_dma_read(fn1, 5 * GIB, r, 1), -EFAULT);
@@ -1394,11 +1372,11 @@ static void test_hybrid_shared_and_bus_path(void **state)
 
 	/* Truncation comes first: a 32-bit engine cannot reach the bypass;
 	 * its bus 2^59 + X is X, in the translated window. */
-	struct sim_device *old = mkdev(m, "pe2.2", 32, true);
+	struct sim_device *old = tu_sim_dev(m, "pe2.2", 32, true);
 	assert_int_equal(sim_iommu_attach(old, dom), 0);
 	assert_int_equal(sim_dma_read(old, BYPASS + 0x80000000 + 24, r,
 				      sizeof(r)), 0);
-	assert_memory_equal(r, cpu(m, p + 24), sizeof(r));
+	assert_memory_equal(r, tu_sim_cpu(m, p + 24), sizeof(r));
 	assert_true(dstats(old).truncated == 1);
 	/* The bus limit too: dropped by the interconnect, not the IOMMU. */
 	struct sim_device_desc dd = { .name = "pe2.3", .bus = DMAMAP_BUS_PCI,
@@ -1515,12 +1493,12 @@ static void test_hybrid_errors(void **state)
 	assert_true(in.tr_base == top - PAGE && in.tr_size == PAGE);
 	assert_true(in.bypass_offset == 0 - 8 * GIB && in.bypass_size == 8 * GIB);
 	/* The very last bus address reaches the last byte of RAM. */
-	struct sim_device *dev = mkdev(m, "pe3", 64, true);
+	struct sim_device *dev = tu_sim_dev(m, "pe3", 64, true);
 	assert_int_equal(sim_iommu_attach(dev, dom), 0);
 	own(m, 8 * GIB - PAGE, 1);
 	uint8_t b = 0x7e;
 	assert_int_equal(sim_dma_write(dev, ~0ULL, &b, 1), 0);
-	assert_true(*cpu(m, 8 * GIB - 1) == 0x7e);
+	assert_true(*tu_sim_cpu(m, 8 * GIB - 1) == 0x7e);
 	assert_true(istats(m, u).bypass_accesses == 1);
 	/* An access wrapping past 2^64 is the interconnect's bus error. */
 	uint8_t two[2];

@@ -18,9 +18,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "sim.h"
+#include "testutil.h"
 
 #define KIB (1ULL << 10)
 #define MIB (1ULL << 20)
@@ -52,31 +52,6 @@ static struct sim_machine *one_range_machine(uint64_t size, uint64_t dma_limit)
 	struct sim_machine *m = NULL;
 	assert_int_equal(sim_machine_create(&d, &m, NULL), 0);
 	return m;
-}
-
-static struct sim_device *mkdev(struct sim_machine *m, const char *name,
-				unsigned int bits, bool coherent)
-{
-	struct sim_device_desc d = { .name = name, .bus = DMAMAP_BUS_PCI,
-				     .addr_bits = bits, .coherent = coherent };
-	struct sim_device *dev = NULL;
-	assert_int_equal(sim_device_create(m, &d, &dev), 0);
-	return dev;
-}
-
-static uint64_t alloc_one(struct sim_machine *m, uint64_t npages, uint64_t lo,
-			  uint64_t hi)
-{
-	uint64_t p = ~0ULL;
-	assert_int_equal(sim_alloc_pages(m, npages, 1, lo, hi, &p), 0);
-	return p;
-}
-
-static uint8_t *cpu(struct sim_machine *m, uint64_t phys)
-{
-	uint8_t *c = sim_phys_to_cpu(m, phys);
-	assert_non_null(c);
-	return c;
 }
 
 static void clean(struct sim_machine *m, uint64_t phys, uint64_t size)
@@ -146,11 +121,11 @@ static void test_sparse_machine(void **state)
 	uint64_t spots[] = { 0, 2 * GIB - 1, 4 * GIB, 8 * GIB - 1, 16 * TIB,
 			     17 * TIB - 1 };
 	for (unsigned int i = 0; i < 6; i++)
-		*cpu(m, spots[i]) = (uint8_t)(0x10 + i);
+		*tu_sim_cpu(m, spots[i]) = (uint8_t)(0x10 + i);
 	for (unsigned int i = 0; i < 6; i++) {
-		assert_int_equal(*cpu(m, spots[i]), 0x10 + i);
+		assert_int_equal(*tu_sim_cpu(m, spots[i]), 0x10 + i);
 		uint64_t back = 0;
-		assert_int_equal(sim_cpu_to_phys(m, cpu(m, spots[i]), &back), 0);
+		assert_int_equal(sim_cpu_to_phys(m, tu_sim_cpu(m, spots[i]), &back), 0);
 		assert_true(back == spots[i]);
 	}
 	uint64_t r1 = sim_resident_bytes(m);
@@ -181,14 +156,14 @@ static void test_sparse_machine(void **state)
 	assert_true(p->total_ram == 6 * GIB + TIB);
 	assert_true(p->zone_dma_limit == 16 * MIB - 1);
 	assert_int_equal(p->nlinear, 3);
-	assert_ptr_equal(p->linear[2].cpu, cpu(m, 16 * TIB));
+	assert_ptr_equal(p->linear[2].cpu, tu_sim_cpu(m, 16 * TIB));
 	assert_true(p->linear[2].phys == 16 * TIB && p->linear[2].size == TIB);
 	assert_true(p->linear[1].phys == 4 * GIB && p->linear[1].size == 4 * GIB);
 	assert_null(p->ops->hv);
 	assert_null(p->ops->iommu);
 	assert_ptr_equal(p->ops->phys_to_virt(p->priv, 4 * GIB + 3),
-			 cpu(m, 4 * GIB) + 3);
-	assert_int_equal(p->ops->virt_to_phys(p->priv, cpu(m, 7), &ph), 0);
+			 tu_sim_cpu(m, 4 * GIB) + 3);
+	assert_int_equal(p->ops->virt_to_phys(p->priv, tu_sim_cpu(m, 7), &ph), 0);
 	assert_true(ph == 7);
 	assert_true(p->ops->phys_is_ram(p->priv, 4 * GIB, PAGE));
 	assert_false(p->ops->phys_is_ram(p->priv, 3 * GIB, PAGE));
@@ -261,9 +236,9 @@ static void test_bad_descs(void **state)
 	struct sim_machine_desc top = { .nram = 1 };
 	top.ram[0] = (struct sim_ram_range){ (1ULL << 48) - GIB, GIB };
 	assert_int_equal(sim_machine_create(&top, &m, NULL), 0);
-	*cpu(m, (1ULL << 48) - 1) = 0x42;
+	*tu_sim_cpu(m, (1ULL << 48) - 1) = 0x42;
 	assert_true(sim_platform(m)->max_ram_end == (1ULL << 48) - 1);
-	assert_true(alloc_one(m, 1, 0, ~0ULL) == (1ULL << 48) - GIB);
+	assert_true(tu_sim_alloc(m, 1, 0, ~0ULL) == (1ULL << 48) - GIB);
 	sim_machine_destroy(m);
 
 	assert_int_equal(sim_machine_create(&d, NULL, NULL), -EINVAL);
@@ -292,20 +267,20 @@ static void test_zones(void **state)
 	assert_int_equal(sim_alloc_pages_zone(m, SIM_ZONE_NORMAL, 2, &p), 0);
 	assert_true(p == 4 * GIB);
 	/* Highest zone the range allows, lowest address in it. */
-	assert_true(alloc_one(m, 1, 0, ~0ULL) == 4 * GIB + 2 * PAGE);
-	assert_true(alloc_one(m, 1, 0, 4 * GIB - 1) == 16 * MIB + 2 * PAGE);
-	assert_true(alloc_one(m, 1, 0, 16 * MIB - 1) == 2 * PAGE);
+	assert_true(tu_sim_alloc(m, 1, 0, ~0ULL) == 4 * GIB + 2 * PAGE);
+	assert_true(tu_sim_alloc(m, 1, 0, 4 * GIB - 1) == 16 * MIB + 2 * PAGE);
+	assert_true(tu_sim_alloc(m, 1, 0, 16 * MIB - 1) == 2 * PAGE);
 	/* lo / hi are honoured inside a zone, hi inclusive. */
-	assert_true(alloc_one(m, 1, 1 * GIB, 4 * GIB - 1) == 1 * GIB);
-	assert_true(alloc_one(m, 2, 0, 2 * GIB - 1) == 16 * MIB + 3 * PAGE);
-	assert_true(alloc_one(m, 1, 6 * GIB, 6 * GIB + PAGE - 1) == 6 * GIB);
+	assert_true(tu_sim_alloc(m, 1, 1 * GIB, 4 * GIB - 1) == 1 * GIB);
+	assert_true(tu_sim_alloc(m, 2, 0, 2 * GIB - 1) == 16 * MIB + 3 * PAGE);
+	assert_true(tu_sim_alloc(m, 1, 6 * GIB, 6 * GIB + PAGE - 1) == 6 * GIB);
 	assert_int_equal(sim_alloc_pages(m, 2, 1, 7 * GIB, 7 * GIB + PAGE, &p),
 			 -ENOMEM); /* 2 pages do not fit in 4 KiB + 1 */
 	assert_int_equal(sim_alloc_pages(m, 1, 1, 2 * GIB, 4 * GIB - 1, &p),
 			 -ENOMEM); /* the hole */
 	/* Nothing straddles a zone boundary. */
-	assert_true(alloc_one(m, 2, 16 * MIB - PAGE, ~0ULL) == 4 * GIB + 3 * PAGE);
-	assert_true(alloc_one(m, 2, 16 * MIB - PAGE, 4 * GIB - 1) ==
+	assert_true(tu_sim_alloc(m, 2, 16 * MIB - PAGE, ~0ULL) == 4 * GIB + 3 * PAGE);
+	assert_true(tu_sim_alloc(m, 2, 16 * MIB - PAGE, 4 * GIB - 1) ==
 		    16 * MIB + 5 * PAGE);
 	assert_int_equal(sim_alloc_pages(m, 2, 1, 16 * MIB - PAGE,
 					 16 * MIB + PAGE - 1, &p),
@@ -327,13 +302,13 @@ static void test_fallback(void **state)
 	struct sim_machine *m = one_range_machine(64 * MIB, 0);
 	uint64_t p;
 	assert_int_equal(sim_alloc_pages_zone(m, SIM_ZONE_NORMAL, 1, &p), -ENOMEM);
-	assert_true(alloc_one(m, 1, 0, ~0ULL) == 16 * MIB);
+	assert_true(tu_sim_alloc(m, 1, 0, ~0ULL) == 16 * MIB);
 	sim_free_pages(m, 16 * MIB, 1);
 	/* Exhaust DMA32 in one block; then DMA is next; then nothing. */
-	assert_true(alloc_one(m, 48 * MIB / PAGE, 0, ~0ULL) == 16 * MIB);
+	assert_true(tu_sim_alloc(m, 48 * MIB / PAGE, 0, ~0ULL) == 16 * MIB);
 	assert_true(sim_free_bytes(m, SIM_ZONE_DMA32) == 0);
-	assert_true(alloc_one(m, 1, 0, ~0ULL) == 0);
-	assert_true(alloc_one(m, 4095, 0, ~0ULL) == PAGE);
+	assert_true(tu_sim_alloc(m, 1, 0, ~0ULL) == 0);
+	assert_true(tu_sim_alloc(m, 4095, 0, ~0ULL) == PAGE);
 	assert_int_equal(sim_alloc_pages(m, 1, 1, 0, ~0ULL, &p), -ENOMEM);
 	assert_int_equal(sim_alloc_pages(m, 1, 1, 4 * GIB, ~0ULL, &p), -ENOMEM);
 	sim_machine_destroy(m);
@@ -343,7 +318,7 @@ static void test_fallback(void **state)
 	assert_true(sim_zone_end(m, SIM_ZONE_DMA) == 1 * GIB - 1);
 	assert_true(sim_free_bytes(m, SIM_ZONE_DMA) == 1 * GIB);
 	assert_true(sim_free_bytes(m, SIM_ZONE_DMA32) == 1 * GIB);
-	assert_true(alloc_one(m, 1, 0, ~0ULL) == 1 * GIB);
+	assert_true(tu_sim_alloc(m, 1, 0, ~0ULL) == 1 * GIB);
 	assert_int_equal(sim_alloc_pages_zone(m, SIM_ZONE_DMA, 1, &p), 0);
 	assert_true(p == 0);
 	sim_machine_destroy(m);
@@ -354,8 +329,8 @@ static void test_fallback(void **state)
 	assert_true(sim_free_bytes(m, SIM_ZONE_DMA32) == 0);
 	assert_true(sim_free_bytes(m, SIM_ZONE_DMA) == 4 * GIB);
 	assert_int_equal(sim_alloc_pages_zone(m, SIM_ZONE_DMA32, 1, &p), -ENOMEM);
-	assert_true(alloc_one(m, 1, 0, 4 * GIB - 1) == 0);
-	assert_true(alloc_one(m, 1, 0, ~0ULL) == 4 * GIB);
+	assert_true(tu_sim_alloc(m, 1, 0, 4 * GIB - 1) == 0);
+	assert_true(tu_sim_alloc(m, 1, 0, ~0ULL) == 4 * GIB);
 	sim_machine_destroy(m);
 }
 
@@ -364,7 +339,7 @@ static void test_alignment(void **state)
 	(void)state;
 	struct sim_machine *m = std_machine();
 	uint64_t p;
-	assert_true(alloc_one(m, 1, 4 * GIB, ~0ULL) == 4 * GIB);
+	assert_true(tu_sim_alloc(m, 1, 4 * GIB, ~0ULL) == 4 * GIB);
 	assert_int_equal(sim_alloc_pages(m, 1, 512, 0, ~0ULL, &p), 0);
 	assert_true(p == 4 * GIB + 2 * MIB);
 	assert_int_equal(sim_alloc_pages(m, 16, 16, 0, ~0ULL, &p), 0);
@@ -409,7 +384,7 @@ static void test_coalescing(void **state)
 	assert_true(p == 0);
 	sim_free_pages(m, 0, N);
 	/* Freed next to the rest of DMA32: DMA32's first fit starts at 16 MiB. */
-	assert_true(alloc_one(m, N, 0, 4 * GIB - 1) == 16 * MIB);
+	assert_true(tu_sim_alloc(m, N, 0, 4 * GIB - 1) == 16 * MIB);
 	free(pg);
 	sim_machine_destroy(m);
 }
@@ -418,8 +393,8 @@ static void test_bad_frees(void **state)
 {
 	(void)state;
 	struct sim_machine *m = std_machine();
-	uint64_t a = alloc_one(m, 4, 0, ~0ULL);
-	uint64_t b = alloc_one(m, 4, 0, ~0ULL);
+	uint64_t a = tu_sim_alloc(m, 4, 0, ~0ULL);
+	uint64_t b = tu_sim_alloc(m, 4, 0, ~0ULL);
 	assert_true(a == 4 * GIB && b == 4 * GIB + 4 * PAGE);
 	uint64_t free0 = sim_free_bytes(m, SIM_ZONE_NORMAL);
 	sim_free_pages(m, a, 4);
@@ -434,10 +409,10 @@ static void test_bad_frees(void **state)
 	sim_free_pages(m, b, 0);
 	assert_true(sim_free_bytes(m, SIM_ZONE_NORMAL) == free0 + 4 * PAGE);
 	/* State is intact: a is reused whole, b is still allocated. */
-	assert_true(alloc_one(m, 4, 0, ~0ULL) == a);
-	assert_true(alloc_one(m, 1, 0, ~0ULL) == b + 4 * PAGE);
+	assert_true(tu_sim_alloc(m, 4, 0, ~0ULL) == a);
+	assert_true(tu_sim_alloc(m, 1, 0, ~0ULL) == b + 4 * PAGE);
 	sim_free_pages(m, b, 4);
-	assert_true(alloc_one(m, 4, 0, ~0ULL) == b);
+	assert_true(tu_sim_alloc(m, 4, 0, ~0ULL) == b);
 	sim_machine_destroy(m);
 }
 
@@ -455,14 +430,14 @@ static void test_reserve(void **state)
 	assert_int_equal(sim_reserve(m, 3 * GIB, MIB), -EINVAL);
 	assert_int_equal(sim_reserve(m, 2 * GIB - PAGE, 2 * PAGE), -EINVAL);
 	assert_int_equal(sim_reserve(m, 0, 0), -EINVAL);
-	uint64_t a = alloc_one(m, 1, 0, ~0ULL);
+	uint64_t a = tu_sim_alloc(m, 1, 0, ~0ULL);
 	assert_int_equal(sim_reserve(m, a, PAGE), -EBUSY);
 	assert_int_equal(sim_reserve(m, a - PAGE, 3 * PAGE), -EINVAL); /* 4G-4K: hole */
 	assert_int_equal(sim_reserve(m, a + PAGE, 2 * PAGE), 0);
 	assert_int_equal(sim_reserve(m, a, 2 * PAGE), -EBUSY);
 	/* Unaligned: rounded outward to pages. */
 	assert_int_equal(sim_reserve(m, a + 3 * PAGE + 10, 100), 0);
-	assert_true(alloc_one(m, 1, 0, ~0ULL) == a + 4 * PAGE);
+	assert_true(tu_sim_alloc(m, 1, 0, ~0ULL) == a + 4 * PAGE);
 	/* Freeing reserved pages is ignored. */
 	uint64_t n0 = sim_free_bytes(m, SIM_ZONE_NORMAL);
 	sim_free_pages(m, a + PAGE, 1);
@@ -595,7 +570,7 @@ static void test_alloc_churn(void **state)
 	/* Some fragmentation first, as a workload leaves behind. */
 	uint64_t keep[64];
 	for (unsigned int i = 0; i < 64; i++)
-		keep[i] = alloc_one(m, 1 + i % 3, 0, ~0ULL);
+		keep[i] = tu_sim_alloc(m, 1 + i % 3, 0, ~0ULL);
 	for (unsigned int i = 0; i < 64; i += 2)
 		sim_free_pages(m, keep[i], 1 + i % 3);
 	uint64_t before = sim_free_bytes(m, SIM_ZONE_NORMAL) + sim_free_bytes(m, SIM_ZONE_DMA32);
@@ -619,9 +594,9 @@ static void test_coherent_dma(void **state)
 {
 	(void)state;
 	struct sim_machine *m = std_machine();
-	struct sim_device *dev = mkdev(m, "gpu", 64, true);
-	uint64_t ph = alloc_one(m, 4, 4 * GIB, ~0ULL);
-	uint8_t *c = cpu(m, ph);
+	struct sim_device *dev = tu_sim_dev(m, "gpu", 64, true);
+	uint64_t ph = tu_sim_alloc(m, 4, 4 * GIB, ~0ULL);
+	uint8_t *c = tu_sim_cpu(m, ph);
 	enum { LEN = 3 * 4096 + 77, OFF = 1001 };
 	static uint8_t src[LEN], dst[LEN];
 	fill(c + OFF, LEN, 3);
@@ -652,17 +627,17 @@ static void test_truncation(void **state)
 {
 	(void)state;
 	struct sim_machine *m = std_machine();
-	struct sim_device *nic = mkdev(m, "nic32", 32, true);
+	struct sim_device *nic = tu_sim_dev(m, "nic32", 32, true);
 	uint8_t src[100], dst[100];
 	fill(src, sizeof(src), 7);
 	/* A 36-bit address (60 GiB: not even RAM) on a 32-bit engine. */
 	uint64_t bus = 0xF00002010ULL;
 	assert_int_equal(sim_dma_write(nic, bus, src, sizeof(src)), 0);
-	assert_memory_equal(cpu(m, 0x2010), src, sizeof(src));
+	assert_memory_equal(tu_sim_cpu(m, 0x2010), src, sizeof(src));
 	/* 4 GiB + 0x3000 is RAM, yet the engine writes low memory. */
 	assert_int_equal(sim_dma_write(nic, 4 * GIB + 0x3000, src, 10), 0);
-	assert_memory_equal(cpu(m, 0x3000), src, 10);
-	assert_true(all_bytes(cpu(m, 4 * GIB + 0x3000), 10, 0));
+	assert_memory_equal(tu_sim_cpu(m, 0x3000), src, 10);
+	assert_true(all_bytes(tu_sim_cpu(m, 4 * GIB + 0x3000), 10, 0));
 	assert_int_equal(sim_dma_read(nic, 0x100002010ULL, dst, sizeof(dst)), 0);
 	assert_memory_equal(dst, src, sizeof(dst));
 	/* In range: no event. */
@@ -684,10 +659,10 @@ static void test_truncation(void **state)
 	assert_true(st.bus_errors == 0);
 
 	/* Truncated into a hole: both events. */
-	struct sim_device *d31 = mkdev(m, "dev31", 31, true);
+	struct sim_device *d31 = tu_sim_dev(m, "dev31", 31, true);
 	assert_int_equal(sim_dma_write(d31, 0x80000000ULL, src, 4), 0); /* -> 0 */
-	assert_memory_equal(cpu(m, 0), src, 4);
-	struct sim_device *d33 = mkdev(m, "dev33", 33, true);
+	assert_memory_equal(tu_sim_cpu(m, 0), src, 4);
+	struct sim_device *d33 = tu_sim_dev(m, "dev33", 33, true);
 	assert_int_equal(sim_dma_write(d33, 0x280000000ULL, src, 4), -EFAULT);
 	assert_int_equal(sim_device_events(d33, ev, 8), 2);
 	assert_int_equal(ev[0].kind, SIM_EV_TRUNCATED);
@@ -700,10 +675,10 @@ static void test_bus_error(void **state)
 {
 	(void)state;
 	struct sim_machine *m = std_machine();
-	struct sim_device *dev = mkdev(m, "dev", 64, true);
+	struct sim_device *dev = tu_sim_dev(m, "dev", 64, true);
 	uint8_t src[32], dst[32];
 	fill(src, sizeof(src), 1);
-	uint8_t *below = cpu(m, 2 * GIB - 16);
+	uint8_t *below = tu_sim_cpu(m, 2 * GIB - 16);
 	memset(below, 0x5a, 16);
 	/* Straddling RAM's end into the hole: nothing at all is written. */
 	assert_int_equal(sim_dma_write(dev, 2 * GIB - 16, src, 32), -EFAULT);
@@ -748,20 +723,20 @@ static void test_dma_ranges(void **state)
 	uint8_t src[64], dst[64];
 	fill(src, sizeof(src), 42);
 	assert_int_equal(sim_dma_write(dev, 0x1000, src, 64), 0);
-	assert_memory_equal(cpu(m, 4 * GIB + 0x1000), src, 64);
-	assert_true(all_bytes(cpu(m, 0x1000), 64, 0));
+	assert_memory_equal(tu_sim_cpu(m, 4 * GIB + 0x1000), src, 64);
+	assert_true(all_bytes(tu_sim_cpu(m, 0x1000), 64, 0));
 	assert_int_equal(sim_dma_write(dev, 1 * GIB + 0x2000, src, 64), 0);
-	assert_memory_equal(cpu(m, 0x2000), src, 64);
+	assert_memory_equal(tu_sim_cpu(m, 0x2000), src, 64);
 	assert_int_equal(sim_dma_read(dev, 1 * GIB + 0x2000, dst, 64), 0);
 	assert_memory_equal(dst, src, 64);
 	/* Across the two windows (contiguous on the bus, not in RAM). */
 	assert_int_equal(sim_dma_write(dev, 1 * GIB - 32, src, 64), -EFAULT);
-	assert_true(all_bytes(cpu(m, 5 * GIB - 32), 32, 0));
+	assert_true(all_bytes(tu_sim_cpu(m, 5 * GIB - 32), 32, 0));
 	/* Past the bus limit, and outside every window. */
 	assert_int_equal(sim_dma_read(dev, 2 * GIB, dst, 1), -EFAULT);
 	assert_int_equal(sim_dma_read(dev, 2 * GIB - 32, dst, 64), -EFAULT);
 	assert_int_equal(sim_dma_read(dev, 2 * GIB - 32, dst, 32), 0);
-	assert_memory_equal(dst, cpu(m, 1 * GIB - 32), 32);
+	assert_memory_equal(dst, tu_sim_cpu(m, 1 * GIB - 32), 32);
 	struct sim_device_stats st = dstats(dev);
 	assert_true(st.bus_errors == 3 && st.writes == 2 && st.reads == 2);
 
@@ -814,7 +789,7 @@ static void test_event_ring(void **state)
 {
 	(void)state;
 	struct sim_machine *m = std_machine();
-	struct sim_device *dev = mkdev(m, "dev", 64, true);
+	struct sim_device *dev = tu_sim_dev(m, "dev", 64, true);
 	uint8_t b[200];
 	for (unsigned int i = 1; i <= 70; i++)
 		assert_int_equal(sim_dma_read(dev, 3 * GIB, b, i), -EFAULT);
@@ -835,9 +810,9 @@ static void test_cache_clean(void **state)
 {
 	(void)state;
 	struct sim_machine *m = std_machine();
-	struct sim_device *dev = mkdev(m, "nc", 64, false);
-	uint64_t ph = alloc_one(m, 1, 0, ~0ULL);
-	uint8_t *c = cpu(m, ph);
+	struct sim_device *dev = tu_sim_dev(m, "nc", 64, false);
+	uint64_t ph = tu_sim_alloc(m, 1, 0, ~0ULL);
+	uint8_t *c = tu_sim_cpu(m, ph);
 	uint8_t got[128];
 
 	/* Never tracked: memory == CPU view. */
@@ -856,7 +831,7 @@ static void test_cache_clean(void **state)
 	cs = cstats(m);
 	assert_true(cs.stale_device_reads == 2); /* one per line */
 	/* A coherent device sees the CPU's bytes all the same. */
-	struct sim_device *coh = mkdev(m, "coh", 64, true);
+	struct sim_device *coh = tu_sim_dev(m, "coh", 64, true);
 	assert_int_equal(sim_dma_read(coh, ph, got, 128), 0);
 	assert_true(all_bytes(got, 128, 0x22));
 	/* Clean one line only: that line is new, the other still old. */
@@ -883,9 +858,9 @@ static void test_cache_invalidate(void **state)
 {
 	(void)state;
 	struct sim_machine *m = std_machine();
-	struct sim_device *dev = mkdev(m, "nc", 64, false);
-	uint64_t ph = alloc_one(m, 2, 0, ~0ULL);
-	uint8_t *c = cpu(m, ph);
+	struct sim_device *dev = tu_sim_dev(m, "nc", 64, false);
+	uint64_t ph = tu_sim_alloc(m, 2, 0, ~0ULL);
+	uint8_t *c = tu_sim_cpu(m, ph);
 	uint8_t src[256], got[256];
 	memset(c, 0x33, 2 * PAGE);
 	fill(src, sizeof(src), 9);
@@ -922,10 +897,10 @@ static void test_cache_partial_line(void **state)
 {
 	(void)state;
 	struct sim_machine *m = std_machine();
-	struct sim_device *dev = mkdev(m, "nc", 64, false);
-	uint64_t ph = alloc_one(m, 1, 0, ~0ULL);
+	struct sim_device *dev = tu_sim_dev(m, "nc", 64, false);
+	uint64_t ph = tu_sim_alloc(m, 1, 0, ~0ULL);
 	uint64_t line = ph + 5 * 64;
-	uint8_t *c = cpu(m, line);
+	uint8_t *c = tu_sim_cpu(m, line);
 	uint8_t bb[64], got[64];
 	memset(c, 0xaa, 64);
 	clean(m, line, 64);                   /* memory: AA */
@@ -943,8 +918,8 @@ static void test_cache_partial_line(void **state)
 	assert_true(cs.lines_cleaned == 1 && cs.lines_invalidated == 1);
 	assert_true(cs.tracked_lines == 1 && cs.stale_device_reads == 0);
 	/* The neighbouring lines were never touched. */
-	assert_true(all_bytes(cpu(m, line - 64), 64, 0));
-	assert_true(all_bytes(cpu(m, line + 64), 64, 0));
+	assert_true(all_bytes(tu_sim_cpu(m, line - 64), 64, 0));
+	assert_true(all_bytes(tu_sim_cpu(m, line + 64), 64, 0));
 	sim_machine_destroy(m);
 }
 
@@ -952,9 +927,9 @@ static void test_cache_uncached(void **state)
 {
 	(void)state;
 	struct sim_machine *m = std_machine();
-	struct sim_device *dev = mkdev(m, "nc", 64, false);
-	uint64_t ph = alloc_one(m, 2, 0, ~0ULL);
-	uint8_t *c = cpu(m, ph);
+	struct sim_device *dev = tu_sim_dev(m, "nc", 64, false);
+	uint64_t ph = tu_sim_alloc(m, 2, 0, ~0ULL);
+	uint8_t *c = tu_sim_cpu(m, ph);
 	uint8_t src[64], got[64];
 	clean(m, ph, 2 * PAGE);
 	assert_true(cstats(m).tracked_lines == 128);
@@ -988,9 +963,9 @@ static void test_cache_free_drops(void **state)
 {
 	(void)state;
 	struct sim_machine *m = std_machine();
-	struct sim_device *dev = mkdev(m, "nc", 64, false);
-	uint64_t ph = alloc_one(m, 1, 0, ~0ULL);
-	uint8_t *c = cpu(m, ph);
+	struct sim_device *dev = tu_sim_dev(m, "nc", 64, false);
+	uint64_t ph = tu_sim_alloc(m, 1, 0, ~0ULL);
+	uint8_t *c = tu_sim_cpu(m, ph);
 	uint8_t got[64];
 	clean(m, ph, PAGE);
 	assert_true(cstats(m).tracked_lines == 64);
@@ -999,7 +974,7 @@ static void test_cache_free_drops(void **state)
 	sim_free_pages(m, ph, 1);
 	assert_true(cstats(m).tracked_lines == 0);
 	/* Reused memory inherits nothing: untracked, cached. */
-	assert_true(alloc_one(m, 1, 0, ~0ULL) == ph);
+	assert_true(tu_sim_alloc(m, 1, 0, ~0ULL) == ph);
 	memset(c, 0x99, PAGE);
 	assert_int_equal(sim_dma_read(dev, ph, got, 64), 0);
 	assert_true(all_bytes(got, 64, 0x99));
@@ -1010,14 +985,14 @@ static void test_cache_free_drops(void **state)
 	assert_true(cstats(m).tracked_lines == 1);
 
 	/* Big free with few entries: the table is scanned, not the range. */
-	uint64_t big = alloc_one(m, 8192, 0, ~0ULL);
+	uint64_t big = tu_sim_alloc(m, 8192, 0, ~0ULL);
 	for (unsigned int i = 0; i < 8192; i += 700)
 		clean(m, big + i * PAGE + 64, 100);
 	assert_true(cstats(m).tracked_lines == 1 + 12 * 2);
 	sim_free_pages(m, big, 8192);
 	assert_true(cstats(m).tracked_lines == 1);
 	/* Same, with a crowded table (probe runs collide during the scan). */
-	big = alloc_one(m, 8192, 0, ~0ULL);
+	big = tu_sim_alloc(m, 8192, 0, ~0ULL);
 	uint32_t x = 777;
 	unsigned int n = 0;
 	for (unsigned int i = 0; i < 1500; i++) {
@@ -1032,9 +1007,9 @@ static void test_cache_free_drops(void **state)
 	sim_free_pages(m, big, 8192); /* 8192 pages > 4096 slots: a scan */
 	assert_true(cstats(m).tracked_lines == 1);
 	/* Every entry left is gone from lookups too: reads see the CPU. */
-	big = alloc_one(m, 1000, 0, ~0ULL);
+	big = tu_sim_alloc(m, 1000, 0, ~0ULL);
 	for (unsigned int i = 0; i < 1000; i++) {
-		*cpu(m, big + i * PAGE) = 0x5c;
+		*tu_sim_cpu(m, big + i * PAGE) = 0x5c;
 		assert_int_equal(sim_dma_read(dev, big + i * PAGE, got, 1), 0);
 		assert_int_equal(got[0], 0x5c);
 	}
@@ -1046,14 +1021,14 @@ static void test_cache_coherent_and_growth(void **state)
 {
 	(void)state;
 	struct sim_machine *m = std_machine();
-	struct sim_device *nc = mkdev(m, "nc", 64, false);
-	struct sim_device *coh = mkdev(m, "coh", 64, true);
-	uint64_t ph = alloc_one(m, 1, 0, ~0ULL);
+	struct sim_device *nc = tu_sim_dev(m, "nc", 64, false);
+	struct sim_device *coh = tu_sim_dev(m, "coh", 64, true);
+	uint64_t ph = tu_sim_alloc(m, 1, 0, ~0ULL);
 	uint8_t src[64], got[64];
 	clean(m, ph, 64);
 	fill(src, 64, 17);
 	assert_int_equal(sim_dma_write(coh, ph, src, 64), 0);
-	assert_memory_equal(cpu(m, ph), src, 64);
+	assert_memory_equal(tu_sim_cpu(m, ph), src, 64);
 	assert_int_equal(sim_dma_read(nc, ph, got, 64), 0);
 	assert_memory_equal(got, src, 64); /* memory's copy followed */
 	assert_true(cstats(m).stale_device_reads == 0);
@@ -1064,7 +1039,7 @@ static void test_cache_coherent_and_growth(void **state)
 	 * match a plain bitmap of which pages are tracked.
 	 */
 	enum { NP = 6000 };
-	uint64_t base = alloc_one(m, NP, 0, ~0ULL);
+	uint64_t base = tu_sim_alloc(m, NP, 0, ~0ULL);
 	static bool on[NP];
 	unsigned int count = 0;
 	uint32_t x = 12345;
@@ -1087,7 +1062,7 @@ static void test_cache_coherent_and_growth(void **state)
 	/* Every tracked page still answers with memory's copy. */
 	for (unsigned int pg = 0; pg < NP; pg++) {
 		uint64_t pa = base + (uint64_t)pg * PAGE;
-		uint8_t *c = cpu(m, pa);
+		uint8_t *c = tu_sim_cpu(m, pa);
 		c[0] = 0xee;
 		assert_int_equal(sim_dma_read(nc, pa, got, 1), 0);
 		assert_int_equal(got[0], on[pg] ? 0x00 : 0xee);
@@ -1102,9 +1077,9 @@ static void test_cache_churn(void **state)
 {
 	(void)state;
 	struct sim_machine *m = std_machine();
-	struct sim_device *dev = mkdev(m, "nic", 64, false);
+	struct sim_device *dev = tu_sim_dev(m, "nic", 64, false);
 	enum { RING = 256, FRAME = 1514 };
-	uint64_t ring = alloc_one(m, RING, 0, ~0ULL);
+	uint64_t ring = tu_sim_alloc(m, RING, 0, ~0ULL);
 	static uint8_t frame[FRAME], got[FRAME];
 	fill(frame, FRAME, 1);
 	for (unsigned int i = 0; i < 100000; i++) {
@@ -1115,7 +1090,7 @@ static void test_cache_churn(void **state)
 			fail();
 		inval(m, b, FRAME);
 	}
-	assert_memory_equal(cpu(m, ring + 2), frame, FRAME);
+	assert_memory_equal(tu_sim_cpu(m, ring + 2), frame, FRAME);
 	struct sim_cache_stats cs = cstats(m);
 	assert_true(cs.lines_cleaned == 100000ULL * 24);
 	assert_true(cs.lines_invalidated == 100000ULL * 24);
@@ -1164,7 +1139,7 @@ static void test_threads(void **state)
 {
 	(void)state;
 	struct sim_machine *m = std_machine();
-	struct sim_device *dev = mkdev(m, "nc", 64, false);
+	struct sim_device *dev = tu_sim_dev(m, "nc", 64, false);
 	struct worker w[4];
 	pthread_t t[4];
 	for (unsigned int i = 0; i < 4; i++) {

@@ -171,3 +171,27 @@ bool tu_log_has(const struct tu_env *e, const char *needle)
 			return true;
 	return false;
 }
+
+struct sim_device *tu_sim_dev(struct sim_machine *m, const char *name,
+			      unsigned int addr_bits, bool coherent)
+{
+	struct sim_device_desc d = { .name = name, .bus = DMAMAP_BUS_PCI,
+				     .addr_bits = addr_bits, .coherent = coherent };
+	struct sim_device *dev = NULL;
+	assert_int_equal(sim_device_create(m, &d, &dev), 0);
+	return dev;
+}
+
+uint64_t tu_sim_alloc(struct sim_machine *m, uint64_t npages, uint64_t lo, uint64_t hi)
+{
+	uint64_t p = ~0ULL;
+	assert_int_equal(sim_alloc_pages(m, npages, 1, lo, hi, &p), 0);
+	return p;
+}
+
+uint8_t *tu_sim_cpu(struct sim_machine *m, uint64_t phys)
+{
+	uint8_t *c = sim_phys_to_cpu(m, phys);
+	assert_non_null(c);
+	return c;
+}

@@ -66,6 +66,15 @@ void tu_free(struct tu_env *e, void *cpu, uint64_t npages);
 void *tu_alloc_low(struct tu_env *e, uint64_t npages, uint64_t *phys);
 void *tu_alloc_high(struct tu_env *e, uint64_t npages, uint64_t *phys);
 
+/* Simulator-only fixtures (no library context): each asserts on failure. */
+struct sim_device *tu_sim_dev(struct sim_machine *m, const char *name,
+			      unsigned int addr_bits, bool coherent); /* PCI */
+/* npages pages inside [lo, hi] (hi inclusive). */
+uint64_t tu_sim_alloc(struct sim_machine *m, uint64_t npages, uint64_t lo,
+		      uint64_t hi);
+/* The CPU pointer of RAM phys. */
+uint8_t *tu_sim_cpu(struct sim_machine *m, uint64_t phys);
+
 /* xorshift64: deterministic randomness for tests (state must be nonzero). */
 uint64_t tu_rand(uint64_t *state);
 
