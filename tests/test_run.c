@@ -465,6 +465,23 @@ static void test_powerpc_example(void **state)
 	scn_free(s);
 }
 
+/* A 20-bit engine cannot reach ZONE_DMA (16 MiB): its mask is refused,
+ * it is not widened, and the verdict says so. */
+static void test_mask_refused(void **state)
+{
+	(void)state;
+	struct rpt_report r;
+	run_text("name: isa\n" EIGHT_GIB_RAM
+		 "  devices: [{name: isa, dma_bits: 20}]\n",
+		 1, &r);
+	assert_false(r.pass);
+	assert_int_equal(r.nproblems, 1);
+	assert_string_equal(r.problems[0], "isa: the driver's 20-bit DMA mask was refused (EIO): "
+			    "the device cannot work on this platform");
+	assert_int_equal(dev(&r, "isa")->dma_mask_bits, 32); /* Linux's default, untouched */
+	rpt_free(&r);
+}
+
 static void test_refuse_no_high_ram(void **state)
 {
 	(void)state;
@@ -527,6 +544,7 @@ int main(void)
 		cmocka_unit_test(test_refuse_unknown_node),
 		cmocka_unit_test(test_refuse_unknown_counter),
 		cmocka_unit_test(test_refuse_not_yet),
+		cmocka_unit_test(test_mask_refused),
 		cmocka_unit_test(test_refuse_no_high_ram),
 		cmocka_unit_test(test_iommu_adversarial),
 		cmocka_unit_test(test_powerpc_example),

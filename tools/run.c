@@ -42,6 +42,7 @@ struct run_dev {
 	struct sim_device_desc hw;
 	unsigned int dma_bits;
 	bool hotplug;
+	int mask_rc;                      /* set_mask's error, 0: accepted */
 	struct dmamap_swiotlb *pool;      /* restricted pool, or NULL */
 	const char *iommu;                /* the file's iommu name or tree path; NULL: none */
 	int iommu_id, domain;             /* in the simulator; 0: none */
@@ -351,12 +352,16 @@ static int dev_add(struct run_env *e, struct run_dev *d)
 	if (rc)
 		return run_err(e, rc, "%s: device '%s' could not be added: %s", e->file, d->name,
 			       dmamap_strerror(rc));
-	rc = dmamap_set_mask_and_coherent(d->dev, bits_mask(d->dma_bits));
-	if (rc) {
-		/* A driver falls back to 32 bits, as Linux drivers do. */
-		if (dmamap_set_mask_and_coherent(d->dev, bits_mask(32)) && d->rep)
-			d->rep->map_failures++;
-	}
+	/*
+	 * A driver asks for what its engine can do.  Above 32 bits it may fall
+	 * back to 32, as Linux drivers do; a narrower engine has nowhere to
+	 * fall back to (widening would hand it addresses it truncates), so a
+	 * refusal is judged as a problem.
+	 */
+	d->mask_rc = dmamap_set_mask_and_coherent(d->dev, bits_mask(d->dma_bits));
+	if (d->mask_rc && d->dma_bits > 32 &&
+	    !dmamap_set_mask_and_coherent(d->dev, bits_mask(32)))
+		d->mask_rc = 0;
 	return 0;
 }
 
@@ -734,6 +739,11 @@ static bool cmp_holds(enum scn_cmp c, uint64_t have, uint64_t want)
 static int judge(struct run_env *e, struct rpt_report *r)
 {
 	int rc = 0;
+	for (unsigned int i = 0; i < e->ndevs && !rc; i++)
+		if (e->devs[i].mask_rc)
+			rc = add_problem(r, "%s: the driver's %u-bit DMA mask was refused (%s): the "
+					 "device cannot work on this platform", e->devs[i].name,
+					 e->devs[i].dma_bits, dmamap_strerror(e->devs[i].mask_rc));
 	for (unsigned int i = 0; i < r->ndevices && !rc; i++) {
 		const struct rpt_device *d = &r->devices[i];
 		if (d->leaked)
