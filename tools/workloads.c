@@ -153,14 +153,15 @@ static void wl_note_map(struct wl_env *e, const void *cpu, dmamap_dma_addr_t bus
 /*
  * Pages for buffers as the workload's `buffers` key asks: low (below
  * 4 GiB), high (at or above) or any (where the allocator prefers: high
- * zones first, as a kernel's allocations mostly are).
+ * zones first, as a kernel's allocations mostly are), starting on a
+ * multiple of `align` pages.
  */
 static int wl_alloc(struct wl_env *e, enum scn_buffers where, uint64_t npages,
-		    uint64_t *phys)
+		    uint64_t align, uint64_t *phys)
 {
 	uint64_t lo = where == SCN_BUF_HIGH ? WL_4G : 0;
 	uint64_t hi = where == SCN_BUF_LOW ? WL_4G - 1 : UINT64_MAX;
-	if (!sim_alloc_pages(e->m, npages, 1, lo, hi, phys))
+	if (!sim_alloc_pages(e->m, npages, align, lo, hi, phys))
 		return 0;
 	uint64_t probe;
 	if (sim_alloc_pages(e->m, 1, 1, lo, hi, &probe)) {
@@ -234,7 +235,7 @@ static int wl_nic(const struct scn_workload *w, struct wl_env *e)
 	}
 	e->out->coherent_allocs++;
 	for (; got < nbufs; got++) {
-		rc = wl_alloc(e, w->buffers, npages, &bufs[got]);
+		rc = wl_alloc(e, w->buffers, npages, 1, &bufs[got]);
 		if (rc)
 			goto out;
 	}
@@ -447,13 +448,11 @@ static int wl_blk(const struct scn_workload *w, struct wl_env *e)
 		return -ENOMEM;
 	}
 	for (; got < nsegs; got++) {
-		uint64_t lo = w->buffers == SCN_BUF_HIGH ? WL_4G : 0;
-		uint64_t hi = w->buffers == SCN_BUF_LOW ? WL_4G - 1 : UINT64_MAX;
-		if (sim_alloc_pages(e->m, seg_pages, align, lo, hi, &phys[got])) {
-			rc = wl_alloc(e, w->buffers, seg_pages, &phys[got]);
-			if (rc)
-				goto out;
-		}
+		/* Aligned to its size or not at all: an unaligned segment could
+		 * cross the boundary, and that would be this driver's fault. */
+		rc = wl_alloc(e, w->buffers, seg_pages, align, &phys[got]);
+		if (rc)
+			goto out;
 	}
 
 	for (uint64_t i = 0; i < count; i++) {
@@ -510,7 +509,7 @@ static int wl_gpu(const struct scn_workload *w, struct wl_env *e)
 	}
 	/* User memory: single pages, wherever the allocator puts them. */
 	for (; got < npages; got++) {
-		rc = wl_alloc(e, w->buffers, 1, &phys[got]);
+		rc = wl_alloc(e, w->buffers, 1, 1, &phys[got]);
 		if (rc)
 			goto out;
 	}
@@ -598,7 +597,7 @@ static int wl_adversarial(const struct scn_workload *w, struct wl_env *e)
 	if (size > WL_PAGE - ADV_GRANT_OFF)
 		size = WL_PAGE - ADV_GRANT_OFF;
 	uint64_t phys;
-	int rc = wl_alloc(e, w->buffers, 1, &phys);
+	int rc = wl_alloc(e, w->buffers, 1, 1, &phys);
 	if (rc)
 		return rc;
 	uint8_t *page = wl_cpu(e, phys), *grant = page + ADV_GRANT_OFF;
