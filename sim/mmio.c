@@ -294,10 +294,19 @@ static int mmio_map_bar(void *plat, void *hw, int bar, uint64_t offset, uint64_t
 	return 0;
 }
 
+/*
+ * A mapping exists only for a declared BAR, whose declaration created the
+ * machine's MMIO state: the accessors read it without mmio_of's lock.
+ */
+static struct simi_mmio *mapped_mmio(void *plat)
+{
+	return ((struct sim_machine *)plat)->mmio;
+}
+
 static void mmio_unmap_bar(void *plat, void *map)
 {
 	struct simi_mmio_map *mp = map;
-	struct simi_mmio *x = mmio_of(plat);
+	struct simi_mmio *x = mapped_mmio(plat);
 	/* Lines still buffered for this mapping reach the device first. */
 	if (x) {
 		pthread_mutex_lock(&x->lock);
@@ -314,7 +323,7 @@ static void mmio_write(void *plat, void *map, uint64_t off, uint64_t val, unsign
 		       unsigned int flags, unsigned int cpu)
 {
 	struct simi_mmio_map *mp = map;
-	struct simi_mmio *x = mmio_of(plat);
+	struct simi_mmio *x = mapped_mmio(plat);
 	uint8_t bytes[8];
 	if (!x)
 		return;
@@ -332,7 +341,7 @@ static uint64_t mmio_read(void *plat, void *map, uint64_t off, unsigned int size
 			  unsigned int flags, unsigned int cpu)
 {
 	struct simi_mmio_map *mp = map;
-	struct simi_mmio *x = mmio_of(plat);
+	struct simi_mmio *x = mapped_mmio(plat);
 	uint64_t v = 0;
 	(void)flags;
 	if (!x)
