@@ -35,6 +35,7 @@
 #define DM_FQ_TIMEOUT_NS 10000000ULL      /* 10 ms, Linux's IOVA_FQ_TIMEOUT */
 #define DM_IOVA_BITS 48
 #define DM_LINEAR_ALIGN (1ULL << 30)      /* keep 1 GiB pages usable */
+#define DM_SG_STACK 32                    /* map_sg entries tracked on the stack */
 #define DM_NR_FQ 64                       /* per-CPU queues; CPUs beyond share */
 
 struct dm_fq_entry {
@@ -547,8 +548,12 @@ static int dm_iommu_map_sg(struct dmamap_device *dev, struct dmamap_sg *sg, int 
 	struct dm_iommu_domain *d = dev->iommu;
 	struct dmamap_ctx *ctx = dev->ctx;
 	uint64_t gmask = d->granule - 1, bmask = dev->seg_boundary_mask;
-	uint64_t *pos = malloc((size_t)nents * sizeof(*pos));
-	dmamap_phys_addr_t *phys = malloc((size_t)nents * sizeof(*phys));
+	/* Short lists (the common case) need no allocation on this path. */
+	uint64_t pos_s[DM_SG_STACK];
+	dmamap_phys_addr_t phys_s[DM_SG_STACK];
+	bool small = nents <= DM_SG_STACK;
+	uint64_t *pos = small ? pos_s : malloc((size_t)nents * sizeof(*pos));
+	dmamap_phys_addr_t *phys = small ? phys_s : malloc((size_t)nents * sizeof(*phys));
 	int rc = -ENOMEM, i;
 	if (!pos || !phys)
 		goto out;
@@ -639,8 +644,10 @@ static int dm_iommu_map_sg(struct dmamap_device *dev, struct dmamap_sg *sg, int 
 		sg[i].dma_length = 0;
 	rc = k + 1;
 out:
-	free(pos);
-	free(phys);
+	if (!small) {
+		free(pos);
+		free(phys);
+	}
 	return rc;
 }
 
