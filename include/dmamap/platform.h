@@ -107,30 +107,82 @@ struct dmamap_platform_ops {
 };
 
 /*
- * Hypervisor calls.  Frames are 4 KiB.  Every call returns 0 or a
- * negative errno.
+ * Hypervisor calls (Xen-like).  Frames are 4 KiB ("Xen pages"); a bfn is
+ * a bus frame: the machine frame a device reaches when no IOMMU of the
+ * hypervisor translates for it.  Every call returns 0 or a negative errno.
+ * A call the hypervisor does not offer returns -EOPNOTSUPP (the hook may
+ * also be NULL).
  */
 struct dmamap_hv_ops {
-	/* Bus (machine) frame backing guest frame pfn. */
+	/*
+	 * The machine frame behind guest frame pfn, as the hypervisor's p2m
+	 * says: -ENOENT when pfn has no frame.  For the guest's own frames
+	 * the answer is only given where the p2m is visible to the guest (x86
+	 * PV, or DMAMAP_XENFEAT_P2M_QUERY): -EOPNOTSUPP otherwise, and the
+	 * guest must assume what Linux assumes (auto-translated: 1:1).
+	 * Foreign frames (grant_map) are not asked for: the guest records
+	 * their bfn when it maps them, as Linux does.
+	 */
 	int (*pfn_to_bfn)(void *plat, uint64_t pfn, uint64_t *bfn);
 	/* Guest frame that machine frame bfn is mapped at, or -ENOENT. */
 	int (*bfn_to_pfn)(void *plat, uint64_t bfn, uint64_t *pfn);
 	/*
 	 * Replace the machine frames behind [pfn, pfn + 2^order) with
-	 * machine-contiguous frames whose end is below 2^address_bits.
-	 * *bfn receives the first new machine frame.  -ENOMEM when the
-	 * hypervisor's low memory is exhausted.
+	 * machine-contiguous frames, aligned to 2^order frames, whose last
+	 * byte is below 2^address_bits (Xen's XENMEM_exchange as
+	 * xen_create_contiguous_region uses it).  The guest's data in the
+	 * range is kept.  *bfn receives the first new machine frame.  -ENOMEM
+	 * when the hypervisor has no such frames left (its low memory is
+	 * limited: seed 003); nothing changes then.
 	 */
 	int (*exchange_contiguous)(void *plat, uint64_t pfn,
 				   unsigned int order,
 				   unsigned int address_bits, uint64_t *bfn);
-	/* Give back what exchange_contiguous took. */
+	/* Give back what exchange_contiguous took (the range gets ordinary frames). */
 	int (*destroy_contiguous)(void *plat, uint64_t pfn,
 				  unsigned int order);
-	/* Cache maintenance by machine frame (foreign pages): op 0 clean, 1 invalidate. */
+	/*
+	 * Cache maintenance by machine address (Xen's GNTTABOP_cache_flush):
+	 * op 0 cleans, op 1 invalidates [bfn * 4 KiB + offset, + size) with
+	 * offset + size <= 4 KiB.  For foreign pages, which the guest's own
+	 * cache operations by guest address cannot be trusted to reach.
+	 */
 	int (*cache_flush_bfn)(void *plat, uint64_t bfn, uint32_t offset,
 			       uint32_t size, int op);
+	/*
+	 * Map the page domain domid granted as gref into the guest's physmap
+	 * at a new guest frame (a "foreign page"), which the hypervisor
+	 * chooses: *pfn receives it and *bfn the machine frame behind it
+	 * (Xen's dev_bus_addr).  -ENOENT bad domain or grant, -EPERM a
+	 * read-only grant mapped writable, -ENOSPC no guest frame left.
+	 */
+	int (*grant_map)(void *plat, uint16_t domid, uint32_t gref,
+			 bool readonly, uint64_t *pfn, uint64_t *bfn);
+	/* Undo grant_map for the foreign frame pfn; -ENOENT if not one. */
+	int (*grant_unmap)(void *plat, uint64_t pfn);
 };
+
+/* What kind of guest the OS is (struct dmamap_platform.xen_mode). */
+enum dmamap_xen_mode {
+	DMAMAP_XEN_NONE = 0, /* bare metal, or no Xen */
+	DMAMAP_XEN_PV,       /* x86 PV: the guest sees machine frames (bus = bfn) */
+	DMAMAP_XEN_PVH,      /* x86 PVH: auto-translated */
+	DMAMAP_XEN_HVM,      /* x86 HVM: auto-translated */
+	DMAMAP_XEN_ARM,      /* arm: auto-translated */
+};
+
+/* Feature flags the hypervisor exposes (struct dmamap_platform.xen_features). */
+#define DMAMAP_XENFEAT_DIRECT_MAPPED     (1u << 0) /* guest frames == machine frames */
+#define DMAMAP_XENFEAT_NOT_DIRECT_MAPPED (1u << 1) /* explicitly not 1:1 */
+/*
+ * The hypervisor's IOMMU translates the guest's frames (its p2m, foreign
+ * pages included) for the devices it covers, so guest-physical addresses
+ * are their bus addresses (in the spirit of XENFEAT_ARM_dom0_iommu).
+ */
+#define DMAMAP_XENFEAT_DOM0_IOMMU        (1u << 2)
+/* pfn_to_bfn answers for the guest's own frames (not a Xen feature: the
+ * hook a p2m-aware guest needs on a non-1:1 dom0). */
+#define DMAMAP_XENFEAT_P2M_QUERY         (1u << 3)
 
 /* IOMMU protection bits. */
 #define DMAMAP_IOMMU_READ (1u << 0)  /* the device may read */
@@ -205,6 +257,11 @@ struct dmamap_platform {
 	dmamap_phys_addr_t zone_dma_limit;
 	const struct dmamap_linear_range *linear; /* may be NULL */
 	unsigned int nlinear;
+
+	/* Hypervisor facts (all zero on bare metal); ops->hv holds its calls. */
+	enum dmamap_xen_mode xen_mode;
+	bool xen_initial_domain;         /* dom0 */
+	uint32_t xen_features;           /* DMAMAP_XENFEAT_* */
 };
 
 /* ---- a context: one OS instance on one platform ------------------------- */
@@ -213,6 +270,23 @@ enum dmamap_swiotlb_mode {
 	DMAMAP_SWIOTLB_AUTO = 0, /* on when RAM reaches above 4 GiB (x86's rule) */
 	DMAMAP_SWIOTLB_ON,
 	DMAMAP_SWIOTLB_OFF,
+};
+
+/* How the library chooses swiotlb-xen under Xen (struct dmamap_config). */
+enum dmamap_xen_policy {
+	/*
+	 * Per device (the default, beyond Linux): a device the hypervisor's
+	 * IOMMU covers gets direct ops with guest-physical addresses; one it
+	 * does not cover gets swiotlb-xen, which on a non-1:1 dom0 translates
+	 * every frame through the p2m where the hypervisor exposes it.
+	 */
+	DMAMAP_XEN_POLICY_PER_DEVICE = 0,
+	/*
+	 * As Linux: one global choice.  arm: swiotlb-xen when direct_mapped,
+	 * or in dom0 when not_direct_mapped is absent (and not when
+	 * dom0_iommu is set); x86: only in PV domains.
+	 */
+	DMAMAP_XEN_POLICY_LINUX,
 };
 
 struct dmamap_config {
@@ -227,6 +301,8 @@ struct dmamap_config {
 	bool cc_guest;
 	dmamap_log_fn log;
 	void *log_priv;
+	/* Under Xen (platform xen_mode != NONE): how swiotlb-xen is chosen. */
+	enum dmamap_xen_policy xen_policy;
 };
 
 /*
@@ -320,6 +396,14 @@ struct dmamap_device_desc {
 	 * IOMMU work.
 	 */
 	bool iommu_linear;
+
+	/*
+	 * Under Xen: the hypervisor's IOMMU covers this device and translates
+	 * its bus addresses through the guest's p2m (a PVH dom0's devices; on
+	 * arm, a device with an iommus property when Xen drives the SMMU).
+	 * The library programs nothing for it; iommu_id stays 0.
+	 */
+	bool xen_iommu;
 };
 
 int dmamap_device_add(struct dmamap_ctx *ctx,
@@ -347,7 +431,7 @@ struct dmamap_device_stats {
 };
 void dmamap_device_get_stats(struct dmamap_device *dev,
 			     struct dmamap_device_stats *st);
-/* Backend name (direct, swiotlb, iommu, iommu-bypass, xen-swiotlb). */
+/* Backend name (direct, swiotlb, iommu, iommu-bypass, swiotlb-xen). */
 const char *dmamap_device_ops_name(const struct dmamap_device *dev);
 /* One line saying why the device got that backend. */
 const char *dmamap_device_ops_reason(const struct dmamap_device *dev);
