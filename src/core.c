@@ -136,6 +136,9 @@ static bool dm_want_swiotlb(const struct dmamap_ctx *ctx)
 	const struct dm_bootopts *o = &ctx->opts;
 	if (o->swiotlb_noforce)
 		return false;
+	int xen = dm_xen_want_swiotlb(ctx);
+	if (xen >= 0)
+		return xen || ctx->cfg.cc_guest;
 	if (o->swiotlb_force || ctx->cfg.cc_guest ||
 	    o->iommu_mode == DM_IOMMU_SOFT)
 		return true;
@@ -239,14 +242,19 @@ int dmamap_ctx_create(const struct dmamap_platform *plat,
 		       (int)n, bad);
 		goto fail;
 	}
+	if ((rc = dm_xen_init(ctx)))
+		goto fail;
 	if (dm_want_swiotlb(ctx)) {
-		rc = dm_boot_swiotlb(ctx);
+		rc = dm_xen_boot_pool(ctx);
+		if (rc == 1)
+			rc = dm_boot_swiotlb(ctx);
 		if (rc)
 			goto fail;
 	}
 	*out = ctx;
 	return 0;
 fail:
+	dm_xen_fini(ctx);
 	pthread_mutex_destroy(&ctx->lock);
 	free(ctx->bootargs_copy);
 	free(ctx);
@@ -266,8 +274,10 @@ int dmamap_ctx_destroy(struct dmamap_ctx *ctx)
 		       ndev, nres);
 		return -EBUSY;
 	}
+	dm_xen_fini_pool(ctx);
 	if (ctx->swiotlb)
 		dm_swiotlb_destroy(ctx->swiotlb);
+	dm_xen_fini(ctx);
 	free(ctx->devices);
 	pthread_mutex_destroy(&ctx->lock);
 	free(ctx->bootargs_copy);
@@ -341,6 +351,12 @@ int dmamap_device_add(struct dmamap_ctx *ctx, const struct dmamap_device_desc *d
 	dev->seg_boundary_mask = ~0ULL;
 	dev->min_align_mask = 0;
 	dev->restricted = desc->restricted_pool != NULL;
+	dev->xen_iommu = desc->xen_iommu && ctx->xen;
+	if ((rc = dm_xen_device_added(ctx, desc))) {
+		free(dev->name);
+		free(dev);
+		return rc;
+	}
 	dev->swiotlb = desc->restricted_pool ? desc->restricted_pool : ctx->swiotlb;
 	rc = dm_iommu_attach(dev, desc);
 	if (rc) {
@@ -449,6 +465,8 @@ int dmamap_supported(struct dmamap_device *dev, uint64_t mask)
 {
 	if (!dev || mask == 0)
 		return 0;
+	if (dev->xen_xlate != DM_XEN_XLATE_OFF)
+		return dm_xen_supported(dev, mask);
 	return dm_direct_supported(dev, mask);
 }
 

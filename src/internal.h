@@ -137,6 +137,7 @@ struct dm_ops {
 /* ---- the context ----------------------------------------------------------- */
 
 struct dm_iommu_domain;
+struct dm_xen;
 
 struct dmamap_ctx {
 	struct dmamap_platform plat;     /* copied at create; facts are constant */
@@ -151,6 +152,8 @@ struct dmamap_ctx {
 	unsigned int nrestricted;        /* restricted pools alive */
 	/* IOMMU domains in use (iommu.c), under lock. */
 	struct dm_iommu_domain *domains;
+	/* Xen state (xen.c); NULL unless the platform is a Xen guest. */
+	struct dm_xen *xen;
 };
 
 /* ---- devices ------------------------------------------------------------------ */
@@ -184,8 +187,16 @@ static inline void dm_stat_add(_Atomic uint64_t *c, uint64_t v)
 			      memory_order_relaxed);
 }
 
+/* How swiotlb-xen finds a device's bus frames (xen.c). */
+enum dm_xen_xlate {
+	DM_XEN_XLATE_OFF = 0,     /* not swiotlb-xen */
+	DM_XEN_XLATE_ONE_TO_ONE,  /* own frames 1:1, foreign ones from the grant record */
+	DM_XEN_XLATE_P2M,         /* every frame through the hypervisor's p2m */
+	DM_XEN_XLATE_UNKNOWN,     /* no way to know: maps fail */
+};
+
 /* How a device's ops were chosen; set with the mask. */
-#define DM_REASON_LEN 200
+#define DM_REASON_LEN 384
 
 struct dmamap_device {
 	/* --- hot: read on every map, written only when masks change --- */
@@ -216,6 +227,10 @@ struct dmamap_device {
 	dmamap_dma_addr_t win_base;      /* the translated window's bus range */
 	uint64_t win_size;               /* 0: the whole IOVA space */
 	bool linear_ok;                  /* the platform allows a linear window */
+
+	/* --- Xen (xen.c) --- */
+	bool xen_iommu;                  /* the hypervisor's IOMMU covers it */
+	enum dm_xen_xlate xen_xlate;     /* OFF unless its ops are swiotlb-xen */
 
 	/* --- identity --- */
 	enum dmamap_bus bus;
@@ -383,5 +398,29 @@ int dm_iommu_attach(struct dmamap_device *dev, const struct dmamap_device_desc *
 void dm_iommu_detach(struct dmamap_device *dev);
 /* Policy for a device behind an IOMMU: sets ops, ops_name and reason. */
 void dm_iommu_select(struct dmamap_device *dev);
+
+/* ---- xen.c: Xen detection, policy and swiotlb-xen ------------------------------ */
+
+/* At context create, after boot options: 0, -EINVAL, -ENOMEM. */
+int dm_xen_init(struct dmamap_ctx *ctx);
+/* Gives back the exchanged frames of the default pool (before it is freed). */
+void dm_xen_fini_pool(struct dmamap_ctx *ctx);
+void dm_xen_fini(struct dmamap_ctx *ctx);
+/* Under Xen, whether the default pool is wanted at boot (0/1); -1: not
+ * Xen's decision (the bare-metal rule applies). */
+int dm_xen_want_swiotlb(const struct dmamap_ctx *ctx);
+/* Makes the boot pool when Xen needs it exchanged: 0, -errno, or 1 when
+ * the ordinary pool will do. */
+int dm_xen_boot_pool(struct dmamap_ctx *ctx);
+/* At device add, before policy: the late pool of a PV domU.  0 or -errno. */
+int dm_xen_device_added(struct dmamap_ctx *ctx, const struct dmamap_device_desc *desc);
+/*
+ * Policy under Xen.  True: the device got swiotlb-xen (ops, name, reason
+ * set).  False: the ordinary choice applies, its reason prefixed by
+ * *prefix (never NULL).
+ */
+bool dm_xen_select(struct dmamap_device *dev, const char **prefix);
+/* dma_supported for swiotlb-xen devices. */
+int dm_xen_supported(struct dmamap_device *dev, uint64_t mask);
 
 #endif /* DM_INTERNAL_H */

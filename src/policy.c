@@ -13,6 +13,7 @@
 #include "swiotlb.h"
 
 #include <stdio.h>
+#include <string.h>
 
 static unsigned int dm_mask_bits(uint64_t mask)
 {
@@ -50,14 +51,21 @@ static bool dm_windows_cover_ram(const struct dmamap_device *dev)
 	return true;
 }
 
-void dm_policy_select(struct dmamap_device *dev)
+static uint64_t dm_set_direct_limit(struct dmamap_device *dev)
 {
-	struct dmamap_ctx *ctx = dev->ctx;
 	uint64_t limit = dev->dma_mask;
 	if (dev->bus_dma_limit && dev->bus_dma_limit < limit)
 		limit = dev->bus_dma_limit;
 	dev->direct_limit = limit;
 	dev->ops = NULL;
+	return limit;
+}
+
+/* The choice without a hypervisor (or one whose IOMMU covers the device). */
+static void dm_policy_native(struct dmamap_device *dev)
+{
+	struct dmamap_ctx *ctx = dev->ctx;
+	uint64_t limit = dm_set_direct_limit(dev);
 
 	if (dev->iommu) {
 		dm_iommu_select(dev);
@@ -101,4 +109,18 @@ void dm_policy_select(struct dmamap_device *dev)
 		snprintf(dev->reason, sizeof(dev->reason),
 			 "%s 0x%llx is below RAM's top (required 0x%llx) and swiotlb is off: maps beyond it fail",
 			 limiter, (unsigned long long)limit, (unsigned long long)required);
+}
+
+void dm_policy_select(struct dmamap_device *dev)
+{
+	const char *prefix = "";
+	dm_set_direct_limit(dev);
+	if (dev->ctx->xen && dm_xen_select(dev, &prefix))
+		return;
+	dm_policy_native(dev);
+	if (*prefix) {
+		char tail[DM_REASON_LEN];
+		memcpy(tail, dev->reason, sizeof(tail));
+		snprintf(dev->reason, sizeof(dev->reason), "%.200s%.180s", prefix, tail);
+	}
 }

@@ -14,7 +14,7 @@
 /* The library may log from several threads at once (stress tests). */
 static pthread_mutex_t tu_log_lock = PTHREAD_MUTEX_INITIALIZER;
 
-static void tu_log_cb(void *priv, enum dmamap_log_level level, const char *msg)
+void tu_log_cb(void *priv, enum dmamap_log_level level, const char *msg)
 {
 	struct tu_env *e = priv;
 	(void)level;

@@ -83,6 +83,8 @@ void tu_fill(void *buf, size_t len, uint32_t seed);
 /* Index of the first byte that differs from the pattern, or -1. */
 long tu_check(const void *buf, size_t len, uint32_t seed);
 
+/* The log callback the fixtures install (priv: the struct tu_env). */
+void tu_log_cb(void *priv, enum dmamap_log_level level, const char *msg);
 /* True when some captured log line contains needle. */
 bool tu_log_has(const struct tu_env *e, const char *needle);
 
