@@ -8,6 +8,12 @@
  * include anything from src/, and never intercept CPU loads and stores:
  * the CPU view is plain host memory at the CPU pointer.
  *
+ * Addresses are storage addresses: the machine's physical addresses on
+ * bare metal, and under a hypervisor the OS's guest-physical addresses for
+ * its own pages plus the frames-of-others region (xen.c converts a
+ * foreign page's guest address before calling in).  So an entry follows
+ * the bytes, whatever machine frame is behind them today.
+ *
  * Semantics, per 64-byte line (machine-global):
  *   - Untracked line: memory == CPU view.
  *   - A tracked line has mem[64], what memory (and so a non-coherent
@@ -239,7 +245,9 @@ static struct page_span span_at(struct sim_machine *m, uint64_t addr,
 	s.pbase = addr & ~SIM_PAGE_MASK;
 	s.a = addr - s.pbase;
 	s.b = end - s.pbase < SIM_PAGE_SIZE ? end - s.pbase : SIM_PAGE_SIZE;
-	s.cpu = sim_phys_to_cpu(m, s.pbase);
+	const struct simi_mapping *mp =
+		simi_storage_mapping_of(m, s.pbase, SIM_PAGE_SIZE);
+	s.cpu = mp ? mp->cpu + (s.pbase - mp->base) : NULL;
 	return s;
 }
 

@@ -7,9 +7,13 @@
  * per-device event ring and statistics.  Memory itself is reached through
  * the cache model (cache.c); a device attached to a translated IOMMU
  * domain has its IOVA translated by iommu.c first (order: truncation,
- * bus limit, IOMMU, RAM check; no windows).  Must never decide DMA
- * policy (the device does what it is told, wrong addresses included) and
- * never include anything from src/.
+ * bus limit, IOMMU, RAM check; no windows).  Under the hypervisor
+ * (xen.c) the windows' output is a machine address, or a guest-physical
+ * one the hypervisor's IOMMU translates, which xen.c turns into storage
+ * pieces (order: truncation, bus limit, windows, hypervisor IOMMU,
+ * machine frame, storage).  Must never decide DMA policy (the device does
+ * what it is told, wrong addresses included) and never include anything
+ * from src/.
  *
  * Invariants: a device's description is immutable after creation (so the
  * DMA path reads it without a lock); dev->lock guards stats and the event
@@ -208,6 +212,34 @@ static enum access_result iommu_access(struct sim_device *dev,
 }
 
 /*
+ * Under the hypervisor: windows, then xen.c turns the address into storage
+ * pieces; every piece is found before the first byte moves.  len >= 1.
+ */
+static enum access_result xen_access(struct sim_device *dev, uint64_t emitted,
+				     void *buf, size_t len, bool write)
+{
+	uint64_t addr = 0;
+	if (!bus_to_phys(&dev->desc, emitted, len, &addr))
+		return ACC_BUS_ERROR;
+	struct simi_xlate x;
+	int rc = simi_xen_translate(dev, addr, len, write, &x);
+	enum access_result res = rc == 0	   ? ACC_DONE
+				 : rc == -EFAULT ? ACC_IOMMU_FAULT
+				 : rc == -ENXIO  ? ACC_BUS_ERROR
+						 : ACC_NOMEM;
+	uint8_t *b = buf;
+	for (size_t i = 0; res == ACC_DONE && i < x.n; i++) {
+		/* Each piece lies inside one storage mapping (xen.c). */
+		const struct simi_mapping *mp =
+			simi_storage_mapping_of(dev->m, x.v[i].phys, x.v[i].len);
+		move(dev, mp, x.v[i].phys, b, x.v[i].len, write);
+		b += x.v[i].len;
+	}
+	simi_xlate_fini(&x);
+	return res;
+}
+
+/*
  * One access.  Statistics: reads/writes and their bytes count accesses
  * that reached memory; a bus error counts only in bus_errors, an IOMMU
  * fault only in iommu_faults; a truncated address counts in truncated and
@@ -225,6 +257,8 @@ static int dma_access(struct sim_device *dev, uint64_t bus, void *buf,
 	if (len && atomic_load_explicit(&dev->iommu_domain,
 					memory_order_acquire))
 		res = iommu_access(dev, emitted, buf, len, write);
+	else if (len && dev->m->xen)
+		res = xen_access(dev, emitted, buf, len, write);
 	else if (len)
 		res = direct_access(dev, emitted, buf, len, write);
 	if (res != ACC_DONE && !write)

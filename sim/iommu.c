@@ -244,6 +244,18 @@ int sim_iommu_create(struct sim_machine *m, const struct sim_iommu_desc *d,
 		goto fail;
 	struct simi_iommus *r = &m->iommus;
 	pthread_rwlock_wrlock(&r->lock);
+	/*
+	 * Under a hypervisor the IOMMUs are its own (xen.c); sim_xen_create
+	 * checks for IOMMUs under this same lock, so never both.
+	 */
+	if (m->xen) {
+		pthread_rwlock_unlock(&r->lock);
+		pthread_mutex_destroy(&u->lock);
+		free(u->tlb);
+		free(u->name);
+		free(u);
+		return -EBUSY;
+	}
 	if (grow((void **)&r->iommu, r->niommu, &r->iommu_cap,
 		 sizeof(*r->iommu))) {
 		pthread_rwlock_unlock(&r->lock);

@@ -72,7 +72,8 @@ struct sim_iommu_desc {
 	unsigned int iotlb_entries; /* 0: 64; at most SIM_IOMMU_MAX_IOTLB */
 };
 
-/* 0 and *id, -EINVAL (bad description) or -ENOMEM. */
+/* 0 and *id, -EINVAL (bad description), -EBUSY (the machine is under a
+ * hypervisor, which owns the IOMMUs: sim/xen.h) or -ENOMEM. */
 int sim_iommu_create(struct sim_machine *m, const struct sim_iommu_desc *d,
 		     int *id);
 /* The supported page sizes; 0 for an unknown id. */

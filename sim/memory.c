@@ -11,8 +11,10 @@
  * address; it is ftruncate'd to the end of the highest RAM, so holes cost
  * nothing and pages cost host memory only once touched.  Each RAM range
  * is mmap'd (MAP_SHARED) at file offset == its base: that mapping is the
- * CPU view.  Sharing one file lets a later hypervisor model alias the same
- * machine frames at other guest addresses.  Invariant: m->map[] is sorted,
+ * CPU view.  Sharing one file lets the hypervisor model (xen.c) alias the
+ * same storage at other guest addresses and keep the frames the OS does
+ * not own further up the file (m->xen_other, never RAM to the OS).
+ * Invariant: m->map[] is sorted,
  * every entry is page aligned, and two entries never touch (adjacent RAM
  * ranges of the description are merged), so any RAM interval lies inside
  * exactly one mapping and is contiguous in the CPU view.
@@ -151,6 +153,7 @@ void sim_machine_destroy(struct sim_machine *m)
 	if (!m)
 		return;
 	simi_devices_fini(m);
+	simi_xen_fini(m);
 	simi_mmio_fini(m);
 	simi_vmap_fini(m);
 	simi_cache_fini(m);
@@ -179,6 +182,16 @@ const struct simi_mapping *simi_mapping_of(const struct sim_machine *m,
 	if (phys >= mp->end || len > mp->end - phys)
 		return NULL;
 	return mp;
+}
+
+const struct simi_mapping *simi_storage_mapping_of(const struct sim_machine *m,
+						   uint64_t s, uint64_t len)
+{
+	const struct simi_mapping *mp = simi_mapping_of(m, s, len);
+	if (mp || s < m->xen_other.base || s >= m->xen_other.end ||
+	    len > m->xen_other.end - s)
+		return mp;
+	return &m->xen_other;
 }
 
 void *sim_phys_to_cpu(struct sim_machine *m, uint64_t phys)

@@ -6,6 +6,9 @@
  * over the machine's own calls.  Must never decide DMA policy, never call
  * into the library and never include anything from src/.  A bare-metal
  * machine: no hypervisor (hv NULL); guest physical == machine address.
+ * Under the hypervisor (xen.c, simi_platform_enable_xen) hv and the Xen
+ * facts are filled, and the cache operations go through xen.c, which
+ * sends a foreign page's guest address to its storage.
  * IOMMU hooks (iommu) appear once the machine has IOMMU hardware (the
  * first sim_iommu_create): a machine without any says iommu NULL, so the
  * ops table is a per-machine copy of the static one below.
@@ -49,19 +52,32 @@ static void plat_free_pages(void *plat, dmamap_phys_addr_t phys,
 static void plat_cache_clean(void *plat, dmamap_phys_addr_t phys,
 			     uint64_t size)
 {
-	simi_cache_clean(plat, phys, size);
+	struct sim_machine *m = plat;
+	if (m->xen)
+		simi_xen_cache_op(m, phys, size, SIMI_CACHE_CLEAN);
+	else
+		simi_cache_clean(m, phys, size);
 }
 
 static void plat_cache_invalidate(void *plat, dmamap_phys_addr_t phys,
 				  uint64_t size)
 {
-	simi_cache_invalidate(plat, phys, size);
+	struct sim_machine *m = plat;
+	if (m->xen)
+		simi_xen_cache_op(m, phys, size, SIMI_CACHE_INVALIDATE);
+	else
+		simi_cache_invalidate(m, phys, size);
 }
 
 static void plat_set_uncached(void *plat, dmamap_phys_addr_t phys,
 			      uint64_t size, bool uncached)
 {
-	simi_cache_set_uncached(plat, phys, size, uncached);
+	struct sim_machine *m = plat;
+	if (m->xen)
+		simi_xen_cache_op(m, phys, size, uncached ? SIMI_CACHE_UNCACHED
+							  : SIMI_CACHE_CACHED);
+	else
+		simi_cache_set_uncached(m, phys, size, uncached);
 }
 
 static uint64_t plat_iommu_page_sizes(void *plat, int iommu_id)
@@ -159,6 +175,19 @@ void simi_platform_init(struct sim_machine *m)
 void simi_platform_enable_iommu(struct sim_machine *m)
 {
 	m->plat_ops.iommu = &sim_iommu_ops;
+}
+
+/*
+ * Like the IOMMU hook: filled before the library is given the platform
+ * (the hypervisor boots before the OS), never changed afterwards.
+ */
+void simi_platform_enable_xen(struct sim_machine *m, enum dmamap_xen_mode mode,
+			      bool initial_domain, uint32_t features)
+{
+	m->plat_ops.hv = &simi_xen_hv_ops;
+	m->plat.xen_mode = mode;
+	m->plat.xen_initial_domain = initial_domain;
+	m->plat.xen_features = features;
 }
 
 const struct dmamap_platform *sim_platform(struct sim_machine *m)

@@ -12,7 +12,8 @@
  * Lock order (outer first):
  *   IOMMU registry (m->iommus.lock, a rwlock) -> domain lock -> IOMMU lock
  *   (IOTLB, faults, stats);  domain lock -> page allocator lock -> cache
- *   lock.
+ *   lock;  IOMMU registry -> hypervisor lock (xen.c) -> page allocator
+ *   lock -> cache lock.
  * An IOMMU lock is never held while taking the page allocator lock, and
  * no IOMMU lock is held while a device moves data (translation first,
  * then the bytes).  A device lock is never held while taking another
@@ -60,7 +61,8 @@ struct simi_extents {
  * merged into one mapping, so a physically contiguous RAM range is always
  * contiguous in the CPU view too; between two mappings there is a hole.
  * cpu maps memfd offsets [base, end): the memfd is machine memory, its
- * offset is the machine address.
+ * offset is the machine address (under a hypervisor: the OS's
+ * guest-physical address; see m->xen_other for the rest).
  */
 struct simi_mapping {
 	uint64_t base;
@@ -149,6 +151,18 @@ struct sim_machine {
 
 	struct simi_mmio *mmio;          /* mmio.c: WC buffers; NULL until a BAR */
 	struct simi_vmaps *vmaps;        /* vmap.c: aliases; NULL until one */
+
+	/*
+	 * xen.c: the hypervisor (NULL on bare metal), set once by
+	 * sim_xen_create before the OS boots and never changed until the
+	 * machine dies, so the DMA path reads it without a lock.  xen_other
+	 * maps the storage of machine frames the OS does not own (memfd
+	 * offsets from SIMI_XEN_OTHER_BASE); end 0 when there is none.  It is
+	 * not RAM to the OS: only the device path and the cache model find it
+	 * (simi_storage_mapping_of).
+	 */
+	struct sim_xen *xen;
+	struct simi_mapping xen_other;
 };
 
 struct sim_device {
@@ -171,6 +185,9 @@ struct sim_device {
 	_Atomic int iommu_domain;
 
 	struct simi_mmio_dev *mmio;      /* mmio.c, under m->mmio's lock */
+
+	/* Behind the hypervisor's IOMMU (xen.c); set once, never cleared. */
+	_Atomic bool xen_iommu;
 };
 
 /* ---- extents.c ---------------------------------------------------------- */
@@ -194,6 +211,14 @@ void simi_ext_free(struct simi_extents *x);
 /* The mapping holding all of [phys, phys + len) (len >= 1), or NULL. */
 const struct simi_mapping *simi_mapping_of(const struct sim_machine *m,
 					   uint64_t phys, uint64_t len);
+/*
+ * Storage address -> the mapping holding all of [s, s + len) (len >= 1):
+ * the OS's RAM (m->map[]), else the hypervisor's frames of others
+ * (m->xen_other), else NULL.  What the device path and the cache model
+ * use; on bare metal it is simi_mapping_of plus one compare on a miss.
+ */
+const struct simi_mapping *simi_storage_mapping_of(const struct sim_machine *m,
+						   uint64_t s, uint64_t len);
 
 /* ---- pagealloc.c --------------------------------------------------------- */
 
@@ -210,6 +235,10 @@ void simi_cache_invalidate(struct sim_machine *m, uint64_t phys,
 void simi_cache_set_uncached(struct sim_machine *m, uint64_t phys,
 			     uint64_t size, bool uncached);
 /*
+ * The model is keyed by storage address (== physical address on bare
+ * metal and for the OS's own pages under a hypervisor; see xen.c), and
+ * every call here takes storage addresses.
+ *
  * Forgets everything the model holds for [phys, phys + size): entries and
  * uncached marks.  Called when pages go back to the allocator.
  */
@@ -280,10 +309,52 @@ struct simi_vmaps;
 int simi_vmap_to_phys(struct sim_machine *m, const void *cpu, uint64_t *phys);
 void simi_vmap_fini(struct sim_machine *m);
 
+/* ---- xen.c ------------------------------------------------------------------- */
+
+/* Storage offset of machine frames the OS does not own: + mfn * 4 KiB. */
+#define SIMI_XEN_OTHER_BASE (1ULL << 47)
+
+struct sim_xen;
+extern const struct dmamap_hv_ops simi_xen_hv_ops;
+/* Frees the hypervisor (m->xen may be NULL). */
+void simi_xen_fini(struct sim_machine *m);
+/*
+ * Device access [addr, addr + len) (len >= 1, no wrap) on a machine under
+ * the hypervisor, addr being what the windows produced: a machine address,
+ * or a guest-physical one for a device the hypervisor's IOMMU covers.
+ * 0 with storage pieces in *xl (in access order, each inside one storage
+ * mapping), -ENXIO (a machine address no host RAM backs: a bus error),
+ * -EFAULT (the IOMMU blocked it: the caller counts it), -ENOMEM.  Counts
+ * own / foreign / stray bytes on success.  Moves no data.  Always call
+ * simi_xlate_fini afterwards.
+ */
+int simi_xen_translate(struct sim_device *dev, uint64_t addr, uint64_t len,
+		       bool write, struct simi_xlate *xl);
+
+enum simi_cache_op {
+	SIMI_CACHE_CLEAN,
+	SIMI_CACHE_INVALIDATE,
+	SIMI_CACHE_UNCACHED,
+	SIMI_CACHE_CACHED,
+};
+/*
+ * A CPU cache operation by the OS's guest-physical address: foreign
+ * (grant-mapped) pages go to their storage, the rest as they are.  One
+ * atomic load more than the plain call while no foreign page is mapped.
+ */
+void simi_xen_cache_op(struct sim_machine *m, uint64_t phys, uint64_t size,
+		       enum simi_cache_op op);
+/* Storage of the OS's guest-physical address phys (phys itself unless a
+ * mapped foreign page; phys when there is no hypervisor). */
+uint64_t simi_xen_storage_of(struct sim_machine *m, uint64_t phys);
+
 /* ---- platform.c ------------------------------------------------------------- */
 
 void simi_platform_init(struct sim_machine *m);
 /* Sets plat_ops.iommu (the machine now has IOMMU hardware). */
 void simi_platform_enable_iommu(struct sim_machine *m);
+/* Sets plat_ops.hv and the hypervisor facts (sim_xen_create). */
+void simi_platform_enable_xen(struct sim_machine *m, enum dmamap_xen_mode mode,
+			      bool initial_domain, uint32_t features);
 
 #endif /* DMAMAP_SIM_INTERNAL_H */

@@ -7,8 +7,10 @@
  * one reserved range) and answering cpu -> phys inside them.  Must never
  * decide DMA policy and never include anything from src/.  An alias is the
  * same memory as the linear map, so CPU writes through either are seen
- * through both; the cache model keys on physical addresses and is not
- * affected.
+ * through both; the cache model keys on storage addresses and is not
+ * affected.  Under the hypervisor a foreign (grant-mapped) page is aliased
+ * at its storage, the domU's frame, as the linear map shows it then; a
+ * later grant_unmap does not follow into existing aliases.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -63,8 +65,9 @@ void *sim_vmap(struct sim_machine *m, const uint64_t *pages, uint64_t npages)
 		goto fail;
 	for (uint64_t i = 0; i < npages; i++) {
 		void *at = (uint8_t *)base + (i << SIM_PAGE_SHIFT);
+		uint64_t s = m->xen ? simi_xen_storage_of(m, pages[i]) : pages[i];
 		if (mmap(at, SIM_PAGE_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED,
-			 m->memfd, (off_t)pages[i]) == MAP_FAILED) {
+			 m->memfd, (off_t)s) == MAP_FAILED) {
 			munmap(base, len);
 			goto fail;
 		}

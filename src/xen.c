@@ -436,7 +436,11 @@ static dmamap_dma_addr_t dm_xen_map_phys(struct dmamap_device *dev, dmamap_phys_
 				   "bounce buffer 0x%llx+%zu is out of the device's reach or not machine-contiguous",
 				   (unsigned long long)tlb, size);
 	}
-	dm_xen_count(straddles ? &x->straddle_bounces : &x->reach_bounces, 1);
+	/* Forced bounces (swiotlb=force) count as neither. */
+	if (straddles)
+		dm_xen_count(&x->straddle_bounces, 1);
+	else if (!capable)
+		dm_xen_count(&x->reach_bounces, 1);
 	struct dm_pcpu_stats *st = dm_dev_stats(dev);
 	dm_stat_add(&st->bounced_maps, 1);
 	dm_stat_add(&st->bounced_bytes, size);

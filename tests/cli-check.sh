@@ -10,7 +10,9 @@ expect_rc 0 "$bin" --help
 expect_rc 2 "$bin"
 expect_rc 2 "$bin" frobnicate
 expect_rc 0 "$bin" demo
-grep -q "^12 passed, 0 failed$" /tmp/cli.$$ || fail "demo summary"
+grep -q "^21 passed, 0 failed$" /tmp/cli.$$ || fail "demo summary"
+grep -q "^  4. PV guest >4 GiB: no pool until hot-add (003) *yes " /tmp/cli.$$ || fail "demo seed 003 row"
+! grep -q "not runnable yet" /tmp/cli.$$ || fail "demo still lists scenarios as not runnable"
 
 # A real board: RAM and windows exactly as the tree says.
 zynq="$src/../shared/dts/zynqmp-zcu102-rev1.0.dts"
@@ -44,8 +46,24 @@ sed 's/bounced_maps: 20000/bounced_maps: 19999/' "$ex/gpu-nic-8g.yaml" > "$tmp/w
 expect_rc 1 "$bin" run "$tmp/wrong.yaml"
 grep -q "^problem: $tmp/wrong.yaml:18: expected nic bounced_maps == 19999, got 20000$" /tmp/cli.$$ \
 	|| fail "failed expect line"
-expect_rc 2 "$bin" run "$src/tests/scenarios/pvh-dom0-gpu-nic.yaml"
-grep -q "not supported yet" /tmp/cli.$$ || fail "Xen/IOMMU scenario not refused clearly"
+# Xen (seeds 001-003): the hypervisor line, its counters, and the verdicts.
+expect_rc 0 "$bin" run "$ex/xen-pv-domu-hotplug.yaml" --json
+grep -q '"xen_pool_late": 1' /tmp/cli.$$ || fail "xen: pool not made late"
+grep -q '"lowmem_used_at_boot": 0' /tmp/cli.$$ || fail "xen: low memory spent at boot"
+grep -q '"ops": "swiotlb-xen"' /tmp/cli.$$ || fail "xen: PV passthrough NIC without swiotlb-xen"
+expect_rc 0 "$bin" run "$ex/xen-arm-dom0-linux-noxen.yaml"
+grep -q "^hypervisor: xen arm dom0, p2m identity, features direct_mapped+dom0_iommu, policy linux, 1 domU served$" /tmp/cli.$$ \
+	|| fail "xen: hypervisor line"
+grep -q "^expected: xen-backend: tx request 0: wrong bytes: " /tmp/cli.$$ || fail "xen: corruption not shown"
+expect_rc 0 "$bin" explain "$ex/xen-arm-dom0-backend.yaml"
+grep -q "^eth: swiotlb-xen, masks 32/32, non-coherent; " /tmp/cli.$$ || fail "xen: explain eth"
+grep -q "^mmc: direct, masks 32/32, non-coherent; reaches all memory; behind the hypervisor's IOMMU" /tmp/cli.$$ \
+	|| fail "xen: explain mmc"
+sed 's/domain: dom0/domain: domU/' "$ex/xen-arm-dom0-backend.yaml" > "$tmp/domu.yaml"
+expect_rc 2 "$bin" run "$tmp/domu.yaml"
+[ "$(wc -l < /tmp/cli.$$)" = 1 ] || fail "xen-backend in a domU: more than one line"
+grep -q "^$tmp/domu.yaml:31: workloads\[0\].kind: xen-backend runs a PV backend in dom0, but hypervisor.domain is domU$" /tmp/cli.$$ \
+	|| fail "xen-backend in a domU not refused with its line"
 expect_rc 2 "$bin" run "$src/tests/scenarios/bad-size.yaml"
 [ "$(wc -l < /tmp/cli.$$)" = 1 ] || fail "bad run input: more than one line"
 expect_rc 2 "$bin" run "$ex/noforce.yaml" --seed x
@@ -56,9 +74,12 @@ grep -q "^/soc/wifi@10000000: swiotlb, masks 32/32, coherent; " /tmp/cli.$$ || f
 "$bin" run "$ex/blk-segments.yaml" --json --seed 7 > "$tmp/a.json"
 "$bin" run "$ex/blk-segments.yaml" --json --seed 7 > "$tmp/b.json"
 cmp -s "$tmp/a.json" "$tmp/b.json" || fail "two runs with one seed differ"
+"$bin" run "$ex/xen-colored-dom0-p2m.yaml" --json --seed 9 > "$tmp/a.json"
+"$bin" run "$ex/xen-colored-dom0-p2m.yaml" --json --seed 9 > "$tmp/b.json"
+cmp -s "$tmp/a.json" "$tmp/b.json" || fail "two Xen runs with one seed differ"
 # A progress bar on a terminal (script(1) gives one), and only there.
 if command -v script >/dev/null; then
 	script -qec "$bin run $ex/million.yaml" /dev/null > "$tmp/tty.out" 2>&1 || true
 	grep -q "workload 1/1" "$tmp/tty.out" || fail "no progress bar on a terminal"
 fi
-echo "cli check: 27 commands behaved"
+echo "cli check: 32 commands behaved"

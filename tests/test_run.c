@@ -65,6 +65,24 @@ static void run_refused(const char *label, const char *text, int want_rc, const 
 	scn_free(s);
 }
 
+/* Runs a file of the source tree (e.g. "examples/x.yaml"); it must run. */
+static void run_file(const char *rel, uint64_t seed, struct rpt_report *r)
+{
+	char path[1024], err[1024] = "";
+	snprintf(path, sizeof(path), "%s/%s", RUN_SRC_DIR, rel);
+	struct scn *s = NULL;
+	int rc = scn_load(path, &s, err, sizeof(err));
+	if (rc)
+		print_error("%s\n", err);
+	assert_int_equal(rc, 0);
+	struct run_opts o = { .seed = seed };
+	rc = run_scenario(s, rel, &o, r, err, sizeof(err));
+	if (rc)
+		print_error("run: %d: %s\n", rc, err);
+	assert_int_equal(rc, 0);
+	scn_free(s);
+}
+
 static const struct rpt_device *dev(const struct rpt_report *r, const char *name)
 {
 	for (unsigned int i = 0; i < r->ndevices; i++)
@@ -354,6 +372,386 @@ static void test_real_board(void **state)
 	}
 }
 
+/* ---- Xen (issue 5): the seeds' scenarios, exact counters ----------------- */
+
+#define MIB (1ULL << 20)
+
+static void assert_hv(const struct rpt_report *r, const char *mode, bool dom0, const char *p2m,
+		      const char *features, const char *policy)
+{
+	assert_true(r->xen.has);
+	assert_string_equal(r->xen.mode, mode);
+	assert_int_equal(r->xen.dom0, dom0);
+	assert_string_equal(r->xen.p2m, p2m);
+	char f[128] = "";
+	for (unsigned int i = 0; i < r->xen.nfeatures; i++)
+		snprintf(f + strlen(f), sizeof(f) - strlen(f), "%s%s", i ? "+" : "",
+			 r->xen.features[i]);
+	assert_string_equal(f, features);
+	assert_string_equal(r->xen.policy, policy);
+}
+
+/* Seed 000: PVH dom0: no swiotlb-xen; the GPU never bounces, the NIC
+ * exactly its 2000 buffers above 4 GiB, through the ordinary swiotlb. */
+static void test_xen_pvh_dom0(void **state)
+{
+	(void)state;
+	struct rpt_report r;
+	run_file("examples/xen-pvh-dom0.yaml", 1, &r);
+	assert_true(r.pass);
+	assert_int_equal(r.nproblems, 0);
+	assert_int_equal(r.nnotes, 0);
+	assert_hv(&r, "pvh", true, "identity", "", "per-device");
+	assert_int_equal(r.xen.domus, 0);
+	const struct rpt_device *gpu = dev(&r, "gpu"), *nic = dev(&r, "nic");
+	assert_string_equal(gpu->ops, "direct");
+	assert_true(gpu->xen_iommu);
+	assert_true(gpu->behind_iommu);
+	assert_int_equal(gpu->bounced_bytes, 0);
+	assert_int_equal(gpu->bounce_pages, 0);
+	assert_int_equal(gpu->zero_copy_pages, 1024);
+	assert_int_equal(gpu->integrity_errors, 0);
+	assert_string_equal(nic->ops, "direct");
+	assert_true(nic->xen_iommu);
+	assert_int_equal(nic->maps, 4000);
+	assert_int_equal(nic->map_failures, 0);
+	assert_int_equal(nic->bounced_maps, 2000);
+	assert_int_equal(nic->bounced_bytes, 2000 * 1514);
+	assert_int_equal(nic->integrity_errors, 0);
+	assert_int_equal(r.xen.swiotlb_xen, 0);
+	assert_int_equal(r.xen.foreign_maps, 0);
+	assert_int_equal(r.xen.dma_stray_bytes, 0);
+	assert_true(r.swiotlb.enabled);
+	assert_int_equal(r.swiotlb.bounced_bytes, 2000 * 1514);
+	rpt_free(&r);
+}
+
+/* Seed 000: swiotlb=noforce: every NIC map above 4 GiB fails, nothing bounces. */
+static void test_xen_pvh_dom0_noswiotlb(void **state)
+{
+	(void)state;
+	struct rpt_report r;
+	run_file("examples/xen-pvh-dom0-noswiotlb.yaml", 1, &r);
+	assert_true(r.pass);
+	const struct rpt_device *nic = dev(&r, "nic");
+	assert_int_equal(nic->maps, 1000);
+	assert_int_equal(nic->map_failures, 1000);
+	assert_int_equal(nic->bounced_bytes, 0);
+	assert_int_equal(nic->integrity_errors, 0);
+	assert_int_equal(dev(&r, "gpu")->map_failures, 0);
+	assert_false(r.swiotlb.enabled);
+	assert_int_equal(r.xen.xen_pool_bytes, 0);
+	rpt_free(&r);
+}
+
+/* Seeds 001/002: ARM 1:1 dom0: backends work through swiotlb-xen for the
+ * NIC no IOMMU covers and plain dma-direct behind the SMMU. */
+static void test_xen_arm_dom0_backend(void **state)
+{
+	(void)state;
+	struct rpt_report r;
+	run_file("examples/xen-arm-dom0-backend.yaml", 1, &r);
+	assert_true(r.pass);
+	assert_int_equal(r.nproblems, 0);
+	assert_int_equal(r.nnotes, 0);
+	assert_hv(&r, "arm", true, "identity", "direct_mapped", "per-device");
+	assert_int_equal(r.xen.domus, 1);
+	const struct rpt_device *eth = dev(&r, "eth"), *mmc = dev(&r, "mmc");
+	assert_string_equal(eth->ops, "swiotlb-xen");
+	assert_false(eth->xen_iommu);
+	assert_int_equal(eth->maps, 64);
+	assert_int_equal(eth->bytes_mapped, 64 * 4096);
+	assert_int_equal(eth->bounced_bytes, 0);
+	assert_int_equal(eth->integrity_errors, 0);
+	/* Half the requests are rx: the backend syncs each for the CPU. */
+	assert_int_equal(eth->syncs, 32);
+	assert_int_equal(eth->transfers, 64);
+	assert_string_equal(mmc->ops, "direct");
+	assert_true(mmc->xen_iommu);
+	assert_int_equal(mmc->maps, 32 * 4);
+	assert_int_equal(mmc->integrity_errors, 0);
+	assert_int_equal(mmc->syncs, 16);
+	assert_int_equal(r.xen.swiotlb_xen, 1);
+	assert_int_equal(r.xen.foreign_maps, 64);
+	assert_int_equal(r.xen.grant_maps, 64 + 128);
+	assert_int_equal(r.xen.cache_flushes, 128);
+	assert_int_equal(r.xen.dma_foreign_bytes, (64 + 128) * 4096);
+	assert_int_equal(r.xen.dma_own_bytes, 0);
+	assert_int_equal(r.xen.dma_stray_bytes, 0);
+	rpt_free(&r);
+}
+
+/* Seed 002: dom0_iommu under Linux's rule skips swiotlb-xen for all: the
+ * NIC outside the SMMU DMAs stray frames, caught and asked for (a pass). */
+static void test_xen_arm_dom0_linux_noxen(void **state)
+{
+	(void)state;
+	struct rpt_report r;
+	run_file("examples/xen-arm-dom0-linux-noxen.yaml", 1, &r);
+	assert_true(r.pass);
+	assert_int_equal(r.nproblems, 0);
+	assert_int_equal(r.nnotes, 1);
+	assert_non_null(strstr(r.notes[0], "xen-backend: tx request 0: wrong bytes: the device "
+				"read bus 0x"));
+	assert_non_null(strstr(r.notes[0], "(ops direct) (workload at line 29)"));
+	assert_hv(&r, "arm", true, "identity", "direct_mapped+dom0_iommu", "linux");
+	const struct rpt_device *eth = dev(&r, "eth"), *mmc = dev(&r, "mmc");
+	assert_string_equal(eth->ops, "direct");
+	assert_int_equal(eth->maps, 64);
+	assert_int_equal(eth->integrity_errors, 64);
+	assert_int_equal(eth->faults, 0);
+	assert_string_equal(mmc->ops, "direct");
+	assert_int_equal(mmc->integrity_errors, 0);
+	assert_int_equal(r.xen.swiotlb_xen, 0);
+	assert_int_equal(r.xen.foreign_maps, 0);
+	assert_int_equal(r.xen.dma_stray_bytes, 64 * 4096);
+	assert_int_equal(r.xen.dma_foreign_bytes, 128 * 4096);
+	rpt_free(&r);
+}
+
+/* The same wrong bytes without an expect asking for them fail the verdict. */
+static void test_xen_wrong_bytes_fail(void **state)
+{
+	(void)state;
+	struct rpt_report r;
+	run_text("name: noxen\n"
+		 "platform:\n  ram: [{base: 0, size: 1G}]\n"
+		 "  devices: [{name: eth, bus: platform, dma_bits: 32}]\n"
+		 "hypervisor: {arch: arm, features: [direct_mapped, dom0_iommu], policy: linux,"
+		 " host_ram: [{base: 0, size: 4G}]}\n"
+		 "workloads:\n  - {device: eth, kind: xen-backend, count: 4, dir: from}\n",
+		 1, &r);
+	assert_false(r.pass);
+	assert_int_equal(r.nnotes, 0);
+	assert_int_equal(r.nproblems, 1);
+	assert_non_null(strstr(r.problems[0], "xen-backend: rx request 0: wrong bytes: the device "
+				 "wrote bus 0x"));
+	assert_int_equal(dev(&r, "eth")->integrity_errors, 4);
+	assert_int_equal(dev(&r, "eth")->syncs, 4);
+	rpt_free(&r);
+}
+
+/* Seed 002: colored dom0 (not 1:1), Linux's rule: no swiotlb-xen; the NIC's
+ * DMA lands in dom0's own frames at the foreign pages' guest addresses. */
+static void test_xen_colored_dom0(void **state)
+{
+	(void)state;
+	struct rpt_report r;
+	run_file("examples/xen-colored-dom0.yaml", 1, &r);
+	assert_true(r.pass);
+	assert_int_equal(r.nproblems, 0);
+	assert_int_equal(r.nnotes, 1);
+	assert_non_null(strstr(r.notes[0], ": dom0's own frame 0x"));
+	assert_hv(&r, "arm", true, "colored", "not_direct_mapped", "linux");
+	assert_string_equal(dev(&r, "eth")->ops, "direct");
+	assert_int_equal(dev(&r, "eth")->integrity_errors, 64);
+	assert_int_equal(r.xen.dma_own_bytes, 64 * 4096);
+	assert_int_equal(r.xen.dma_foreign_bytes, 0);
+	rpt_free(&r);
+}
+
+/* Seed 002's proposal: dom0_iommu with the NIC behind the SMMU: all correct. */
+static void test_xen_colored_dom0_iommu(void **state)
+{
+	(void)state;
+	struct rpt_report r;
+	run_file("examples/xen-colored-dom0-iommu.yaml", 1, &r);
+	assert_true(r.pass);
+	assert_hv(&r, "arm", true, "colored", "not_direct_mapped+dom0_iommu", "linux");
+	const struct rpt_device *eth = dev(&r, "eth");
+	assert_string_equal(eth->ops, "direct");
+	assert_true(eth->xen_iommu);
+	assert_int_equal(eth->maps, 64 + 500);
+	assert_int_equal(eth->bounced_bytes, 0);
+	assert_int_equal(eth->integrity_errors, 0);
+	assert_int_equal(eth->faults, 0);
+	assert_int_equal(r.xen.dma_foreign_bytes, 64 * 4096);
+	/* 500 packets of 1514 bytes and 500 16-byte descriptors read. */
+	assert_int_equal(r.xen.dma_own_bytes, 500 * 1514 + 500 * 16);
+	assert_int_equal(r.xen.dma_stray_bytes, 0);
+	rpt_free(&r);
+}
+
+/* Beyond Linux: p2m-aware swiotlb-xen makes the colored dom0 work without an IOMMU. */
+static void test_xen_colored_dom0_p2m(void **state)
+{
+	(void)state;
+	struct rpt_report r;
+	run_file("examples/xen-colored-dom0-p2m.yaml", 1, &r);
+	assert_true(r.pass);
+	assert_hv(&r, "arm", true, "colored", "not_direct_mapped+p2m_query", "per-device");
+	const struct rpt_device *eth = dev(&r, "eth");
+	assert_string_equal(eth->ops, "swiotlb-xen");
+	assert_true(eth->windows_machine);
+	assert_int_equal(eth->maps, 64 + 500);
+	assert_int_equal(eth->integrity_errors, 0);
+	/* The domU's frames are above 4 GiB: each foreign page bounces. */
+	assert_int_equal(eth->bounced_maps, 64);
+	assert_int_equal(eth->bounced_bytes, 64 * 4096);
+	assert_int_equal(r.xen.foreign_maps, 64);
+	assert_int_equal(r.xen.reach_bounces, 64);
+	assert_int_equal(r.xen.xen_pool_bytes, 64 * MIB);
+	assert_int_equal(r.xen.lowmem_used_at_boot, 64 * MIB);
+	assert_int_equal(r.xen.exchanged_bytes, 64 * MIB);
+	assert_int_equal(r.xen.dma_stray_bytes, 0);
+	rpt_free(&r);
+}
+
+/* Seed 003: a PV domU spends nothing until a passthrough device appears. */
+static void test_xen_pv_domu_hotplug(void **state)
+{
+	(void)state;
+	struct rpt_report r;
+	run_file("examples/xen-pv-domu-hotplug.yaml", 1, &r);
+	assert_true(r.pass);
+	assert_hv(&r, "pv", false, "scattered", "", "per-device");
+	const struct rpt_device *nic = dev(&r, "nic");
+	assert_true(nic->hotplug);
+	assert_string_equal(nic->ops, "swiotlb-xen");
+	assert_int_equal(nic->maps, 2000);
+	assert_int_equal(nic->map_failures, 0);
+	assert_int_equal(nic->integrity_errors, 0);
+	assert_int_equal(nic->faults, 0);
+	assert_int_equal(r.xen.swiotlb_xen, 1);
+	assert_int_equal(r.xen.xen_pool_late, 1);
+	assert_int_equal(r.xen.xen_pool_bytes, 64 * MIB);
+	assert_int_equal(r.xen.lowmem_used_at_boot, 0);
+	assert_int_equal(r.xen.lowmem_used, 64 * MIB);
+	assert_int_equal(r.xen.exchanged_bytes, 64 * MIB);
+	assert_int_equal(r.xen.lowmem_total, 128 * MIB);
+	rpt_free(&r);
+}
+
+static void test_xen_pv_domu_nodevice(void **state)
+{
+	(void)state;
+	struct rpt_report r;
+	run_file("examples/xen-pv-domu-nodevice.yaml", 1, &r);
+	assert_true(r.pass);
+	assert_int_equal(r.ndevices, 0);
+	assert_false(r.swiotlb.enabled);
+	assert_int_equal(r.xen.swiotlb_xen, 0);
+	assert_int_equal(r.xen.xen_pool_bytes, 0);
+	assert_int_equal(r.xen.lowmem_used, 0);
+	assert_int_equal(r.xen.lowmem_hiwater, 0);
+	rpt_free(&r);
+}
+
+/* Seed 003's exhaustion: no low memory for the pool: the device is not
+ * added, the verdict says why with the library's log line (no crash). */
+static void test_xen_device_add_fails(void **state)
+{
+	(void)state;
+	struct rpt_report r;
+	run_text("name: lowmem\n" EIGHT_GIB_RAM
+		 "  devices: [{name: nic, dma_bits: 32, hotplug: true}]\n"
+		 "hypervisor: {arch: x86, mode: pv, domain: domU, lowmem: 4K}\n"
+		 "workloads:\n  - {device: nic, kind: nic, count: 10}\n",
+		 1, &r);
+	assert_false(r.pass);
+	assert_int_equal(r.nproblems, 1);
+	assert_string_equal(r.problems[0], "nic: the OS could not add the device (ENOMEM): "
+			    "swiotlb-xen: the hypervisor has no machine-contiguous low memory for "
+			    "a bounce pool (ENOMEM)");
+	const struct rpt_device *nic = dev(&r, "nic");
+	assert_string_equal(nic->ops, "none");
+	assert_int_equal(nic->maps, 0);
+	assert_int_equal(r.xen.lowmem_used, 0);
+	assert_int_equal(r.xen.lowmem_total, 4096);
+	rpt_free(&r);
+}
+
+/* A tree with a Xen node, no hypervisor key: an arm dom0, 1:1, direct_mapped. */
+static void test_xen_tree(void **state)
+{
+	(void)state;
+	struct scn *s = parse(RUN_SRC_DIR "/tests/dts/x.yaml",
+			      "name: xt\nplatform:\n  dt: pools.dts\n"
+			      "workloads:\n  - {device: /soc/gpu@20000000, kind: xen-backend, count: 8}\n");
+	struct rpt_report r;
+	char err[1024] = "";
+	struct run_opts o = { .seed = 1 };
+	int rc = run_scenario(s, "x.yaml", &o, &r, err, sizeof(err));
+	if (rc)
+		print_error("%s\n", err);
+	assert_int_equal(rc, 0);
+	assert_true(r.pass);
+	assert_hv(&r, "arm", true, "identity", "direct_mapped", "per-device");
+	assert_int_equal(r.xen.domus, 1);
+	const struct rpt_device *gpu = dev(&r, "/soc/gpu@20000000");
+	assert_string_equal(gpu->ops, "swiotlb-xen");
+	assert_int_equal(gpu->maps, 8);
+	assert_int_equal(gpu->integrity_errors, 0);
+	assert_int_equal(r.xen.foreign_maps, 8);
+	rpt_free(&r);
+	scn_free(s);
+}
+
+/* Same file and seed, same JSON, with the hypervisor objects; a domU per backend in turn. */
+static void test_xen_deterministic(void **state)
+{
+	(void)state;
+	const char *text = "name: det\n" EIGHT_GIB_RAM
+			   "  devices: [{name: a, dma_bits: 32}, {name: b, dma_bits: 64}]\n"
+			   "hypervisor: {arch: x86, mode: pv, domus: 2, seed: 77}\n"
+			   "workloads:\n"
+			   "  - {device: a, kind: xen-backend, count: 20, size: 8K}\n"
+			   "  - {device: b, kind: xen-backend, count: 20, size: 8K, segments: 4}\n"
+			   "  - {device: a, kind: nic, count: 50}\n";
+	char *out[2];
+	size_t len[2];
+	for (int i = 0; i < 2; i++) {
+		struct rpt_report r;
+		run_text(text, 42, &r);
+		assert_true(r.pass);
+		assert_int_equal(r.xen.domus, 2);
+		assert_int_equal(dev(&r, "a")->maps, 20 * 2 + 50);
+		assert_int_equal(dev(&r, "b")->maps, 20 * 4);
+		assert_int_equal(r.xen.foreign_maps, 20 * 2 + 20 * 4);
+		assert_int_equal(r.xen.dma_stray_bytes, 0);
+		FILE *f = open_memstream(&out[i], &len[i]);
+		assert_non_null(f);
+		assert_int_equal(rpt_print_json(&r, f), 0);
+		fclose(f);
+		rpt_free(&r);
+	}
+	assert_int_equal(len[0], len[1]);
+	assert_memory_equal(out[0], out[1], len[0]);
+	assert_non_null(strstr(out[0], "\"hypervisor\": {\n    \"type\": \"xen\",\n    \"mode\": \"pv\""));
+	assert_non_null(strstr(out[0], "\"foreign_maps\": 120"));
+	assert_non_null(strstr(out[0], "\"notes\": []"));
+	free(out[0]);
+	free(out[1]);
+}
+
+/* explain under Xen: the hypervisor line and each device's reason. */
+static void test_xen_explain(void **state)
+{
+	(void)state;
+	char path[1024], err[512];
+	snprintf(path, sizeof(path), "%s/examples/xen-pv-domu-hotplug.yaml", RUN_SRC_DIR);
+	struct scn *s = NULL;
+	assert_int_equal(scn_load(path, &s, err, sizeof(err)), 0);
+	char *buf;
+	size_t len;
+	FILE *f = open_memstream(&buf, &len);
+	assert_int_equal(run_explain(s, "h.yaml", f, err, sizeof(err)), 0);
+	fclose(f);
+	const char *want_head =
+		"scenario xen-pv-domu-hotplug\n"
+		"hypervisor: xen pv domU, p2m scattered, features none, policy per-device\n"
+		"swiotlb on: 64 MiB, 0 MiB below 4 GiB\n"
+		"swiotlb-xen on; 64 MiB of the hypervisor's low memory exchanged\n"
+		"nic: swiotlb-xen, masks 32/32, coherent, hot-plugged; reaches machine "
+		"0x0-0xffffffff; ";
+	if (strncmp(buf, want_head, strlen(want_head)))
+		print_error("got:\n%s\n", buf);
+	assert_memory_equal(buf, want_head, strlen(want_head));
+	assert_non_null(strstr(buf, "swiotlb-xen")); /* the library's reason follows */
+	free(buf);
+	scn_free(s);
+}
+
 /* ---- refusals: exit-2 input, one line naming where --------------------- */
 
 static void test_refuse_unknown_node(void **state)
@@ -382,17 +780,86 @@ static void test_refuse_unknown_counter(void **state)
 	scn_free(s);
 }
 
-static void test_refuse_not_yet(void **state)
+/* Loads text expecting the loader to refuse it with exactly this line. */
+static void load_refused(const char *text, const char *want)
+{
+	struct scn *s = (struct scn *)&s;
+	char err[1024] = "";
+	int rc = scn_load_string("t.yaml", text, &s, err, sizeof(err));
+	if (rc != -EINVAL || strcmp(err, want))
+		print_error("rc %d err '%s'\nwant '%s'\n", rc, err, want);
+	assert_int_equal(rc, -EINVAL);
+	assert_null(s);
+	assert_string_equal(err, want);
+}
+
+/* Xen input the loader or the runner refuses, each with one line naming where. */
+static void test_refuse_xen(void **state)
 {
 	(void)state;
+	/* A backend serves a domU from dom0: in a domU there is none to run. */
+	load_refused("name: x\n" EIGHT_GIB_RAM
+		     "  devices: [{name: n, dma_bits: 32}]\n"
+		     "hypervisor: {arch: x86, mode: pv, domain: domU}\n"
+		     "workloads:\n  - {device: n, kind: xen-backend}\n",
+		     "t.yaml:9: workloads[0].kind: xen-backend runs a PV backend in dom0, but "
+		     "hypervisor.domain is domU");
+	load_refused("name: x\n" EIGHT_GIB_RAM
+		     "hypervisor: {arch: x86, mode: pv, p2m_order: 2}\n",
+		     "t.yaml:6: hypervisor: unknown key 'p2m_order' (valid: type, arch, domain, "
+		     "mode, features, p2m, policy, lowmem, host_ram, colors, os_colors, seed, domus)");
+	load_refused("name: x\n" EIGHT_GIB_RAM
+		     "  devices: [{name: n, dma_bits: 32}]\n"
+		     "workloads:\n  - {device: n, kind: xen-backend}\n",
+		     "t.yaml:8: workloads[0].kind: xen-backend needs a hypervisor (add hypervisor: "
+		     "or a dt with a Xen node)");
+	/* A tree without a Xen node cannot host a backend either. */
+	run_refused(RUN_SRC_DIR "/examples/x.yaml",
+		    "name: x\nplatform:\n  dt: boards/soc-wifi.dts\n"
+		    "workloads:\n  - {device: /soc/wifi@10000000, kind: xen-backend}\n",
+		    -EINVAL,
+		    RUN_SRC_DIR "/examples/x.yaml:5: kind: xen-backend needs a hypervisor, but "
+		    RUN_SRC_DIR "/examples/boards/soc-wifi.dts has no Xen node and the file no "
+		    "hypervisor key");
+	/* The hypervisor owns the IOMMU: windows the OS would program do not apply. */
 	run_refused("t.yaml", "name: x\n" EIGHT_GIB_RAM
-		    "hypervisor: {arch: x86, domain: dom0, mode: pvh}\n",
-		    -ENOTSUP, "t.yaml:6: hypervisor: the Xen model is not supported yet (issue 5)");
+		    "  iommus: [{name: smmu, window: 4G}]\n"
+		    "  devices: [{name: n, dma_bits: 32, iommu: smmu}]\n"
+		    "hypervisor: {arch: arm}\n",
+		    -EINVAL,
+		    "t.yaml:6: iommu 'smmu': window, bypass and linear describe an IOMMU the OS "
+		    "programs; under Xen the hypervisor's IOMMU mirrors the OS's p2m");
 	run_refused("t.yaml", "name: x\n" EIGHT_GIB_RAM
-		    "  devices: [{name: n, dma_bits: 32}]\n"
-		    "workloads:\n  - {device: n, kind: xen-backend}\n",
-		    -ENOTSUP,
-		    "t.yaml:8: kind: xen-backend workloads are not supported yet (they need the Xen model, issue 5)");
+		    "  iommus: [{name: smmu}]\n"
+		    "  devices: [{name: n, dma_bits: 32, iommu: smmu, untrusted: true}]\n"
+		    "hypervisor: {arch: arm}\n",
+		    -EINVAL,
+		    "t.yaml:7: device 'n': untrusted is not modelled under Xen (the hypervisor's "
+		    "IOMMU maps whole pages)");
+	/* The tree is an arm64 machine: an x86 hypervisor cannot run on it. */
+	run_refused(RUN_SRC_DIR "/tests/dts/x.yaml",
+		    "name: x\nplatform:\n  dt: pools.dts\nhypervisor:\n  arch: x86\n",
+		    -EINVAL,
+		    RUN_SRC_DIR "/tests/dts/x.yaml:5: hypervisor.arch: x86, but "
+		    RUN_SRC_DIR "/tests/dts/pools.dts describes an arm64 machine");
+	/* What the simulator refuses comes back with the hypervisor's line and its why. */
+	struct scn *s = parse("t.yaml", "name: x\n" EIGHT_GIB_RAM
+			      "hypervisor: {arch: arm, p2m: colored, features: [direct_mapped]}\n");
+	struct rpt_report r;
+	char err[1024] = "";
+	struct run_opts o = { .seed = 1 };
+	assert_int_equal(run_scenario(s, "t.yaml", &o, &r, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "t.yaml:6: hypervisor: the simulator refused it (EINVAL): "));
+	assert_null(strchr(err, '\n'));
+	scn_free(s);
+	/* A segment larger than the one page a grant is. */
+	run_refused("t.yaml", "name: x\n" EIGHT_GIB_RAM
+		    "  devices: [{name: n, dma_bits: 64}]\n"
+		    "hypervisor: {arch: x86, mode: pvh}\n"
+		    "workloads:\n  - {device: n, kind: xen-backend, size: 64K, segments: 4}\n",
+		    -EINVAL,
+		    "t.yaml:9: xen-backend: 65536 bytes in 4 segments is 16384 bytes a segment, "
+		    "but a grant is one 4 KiB page");
 }
 
 /*
@@ -543,13 +1010,27 @@ int main(void)
 		cmocka_unit_test(test_real_board),
 		cmocka_unit_test(test_refuse_unknown_node),
 		cmocka_unit_test(test_refuse_unknown_counter),
-		cmocka_unit_test(test_refuse_not_yet),
+		cmocka_unit_test(test_refuse_xen),
 		cmocka_unit_test(test_mask_refused),
 		cmocka_unit_test(test_refuse_no_high_ram),
 		cmocka_unit_test(test_iommu_adversarial),
 		cmocka_unit_test(test_powerpc_example),
 		cmocka_unit_test(test_refuse_ram),
 		cmocka_unit_test(test_explain),
+		cmocka_unit_test(test_xen_pvh_dom0),
+		cmocka_unit_test(test_xen_pvh_dom0_noswiotlb),
+		cmocka_unit_test(test_xen_arm_dom0_backend),
+		cmocka_unit_test(test_xen_arm_dom0_linux_noxen),
+		cmocka_unit_test(test_xen_wrong_bytes_fail),
+		cmocka_unit_test(test_xen_colored_dom0),
+		cmocka_unit_test(test_xen_colored_dom0_iommu),
+		cmocka_unit_test(test_xen_colored_dom0_p2m),
+		cmocka_unit_test(test_xen_pv_domu_hotplug),
+		cmocka_unit_test(test_xen_pv_domu_nodevice),
+		cmocka_unit_test(test_xen_device_add_fails),
+		cmocka_unit_test(test_xen_tree),
+		cmocka_unit_test(test_xen_deterministic),
+		cmocka_unit_test(test_xen_explain),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -429,6 +429,91 @@ static void test_defaults_and_coercions(void **state)
 	scn_free(s);
 }
 
+/* The Xen model's keys, each read into exactly the value written. */
+static void test_xen_keys(void **state)
+{
+	(void)state;
+	char *p = tmp_yaml("name: x\n"
+			   "platform:\n"
+			   "  ram: [{base: 0, size: 1G}]\n"
+			   "  devices: [{name: nic, dma_bits: 32}]\n"
+			   "hypervisor:\n"
+			   "  arch: arm\n"
+			   "  p2m: colored\n"
+			   "  features: [not_direct_mapped, p2m_query]\n"
+			   "  lowmem: 64M\n"
+			   "  host_ram:\n"
+			   "    - {base: 0, size: 2G}\n"
+			   "    - {base: 0x800000000, size: 2G}\n"
+			   "  colors: 8\n"
+			   "  os_colors: 0x0f\n"
+			   "  domus: 3\n"
+			   "workloads:\n"
+			   "  - {device: nic, kind: xen-backend, segments: 2}\n");
+	struct scn *s = NULL;
+	char err[512] = "";
+	int r = scn_load(p, &s, err, sizeof(err));
+	unlink(p);
+	free(p);
+	if (r)
+		print_error("%s\n", err);
+	assert_int_equal(r, 0);
+	const struct scn_hypervisor *hv = &s->hv;
+	assert_int_equal(hv->arch, SCN_HV_ARCH_ARM);
+	assert_int_equal(hv->p2m, SCN_P2M_COLORED);
+	assert_true(hv->has_features);
+	assert_int_equal(hv->features, SCN_FEAT_NOT_DIRECT_MAPPED | SCN_FEAT_P2M_QUERY);
+	assert_int_equal(hv->lowmem, 64 * MIB);
+	assert_int_equal(hv->nhost_ram, 2);
+	assert_int_equal(hv->host_ram[1].base, 32 * GIB);
+	assert_int_equal(hv->host_ram[1].size, 2 * GIB);
+	assert_int_equal(hv->host_ram[1].line, 12);
+	assert_int_equal(hv->host_ram_line, 11);
+	assert_int_equal(hv->colors, 8);
+	assert_int_equal(hv->colors_line, 13);
+	assert_int_equal(hv->os_colors, 0xf);
+	assert_false(hv->has_seed);
+	assert_true(hv->has_domus);
+	assert_int_equal(hv->domus, 3);
+	assert_int_equal(hv->domus_line, 15);
+	assert_int_equal(hv->p2m_line, 7);
+	assert_int_equal(hv->features_line, 8);
+	assert_int_equal(hv->mode_line, 0);
+	assert_int_equal(s->workloads[0].kind, SCN_KIND_XEN_BACKEND);
+	scn_free(s);
+
+	/* colors needs p2m colored, written after it here: order does not matter. */
+	p = tmp_yaml("name: y\n"
+		     "platform: {ram: [{base: 0, size: 1G}]}\n"
+		     "hypervisor: {colors: 2, os_colors: 1, p2m: colored, domus: 0}\n");
+	r = scn_load(p, &s, err, sizeof(err));
+	unlink(p);
+	free(p);
+	assert_int_equal(r, 0);
+	assert_int_equal(s->hv.colors, 2);
+	assert_int_equal(s->hv.os_colors, 1);
+	assert_true(s->hv.has_domus);
+	assert_int_equal(s->hv.domus, 0);
+	scn_free(s);
+	/* seed with pv's default p2m (scattered); features [] means none. */
+	p = tmp_yaml("name: z\n"
+		     "platform: {ram: [{base: 0, size: 1G}]}\n"
+		     "hypervisor: {mode: pv, domain: domU, seed: 0x5eed, features: []}\n");
+	r = scn_load(p, &s, err, sizeof(err));
+	unlink(p);
+	free(p);
+	assert_int_equal(r, 0);
+	assert_true(s->hv.has_seed);
+	assert_int_equal(s->hv.seed, 0x5eed);
+	assert_int_equal(s->hv.seed_line, 3);
+	assert_true(s->hv.has_features);
+	assert_int_equal(s->hv.features, 0);
+	assert_false(s->hv.has_domus);
+	assert_int_equal(s->hv.lowmem, 0);
+	assert_int_equal(s->hv.nhost_ram, 0);
+	scn_free(s);
+}
+
 static void test_names(void **state)
 {
 	(void)state;
@@ -579,10 +664,72 @@ static void test_bad_inline(void **state)
 	    "hypervisor.policy: unknown value 'global' (valid: per-device, linux)");
 	BAD("hypervisor: {features: [colored]}\n", 4,
 	    "hypervisor.features[0]: unknown value 'colored' (valid: direct_mapped, "
-	    "not_direct_mapped, dom0_iommu)");
+	    "not_direct_mapped, dom0_iommu, p2m_query)");
 	BAD("hypervisor: {arch: arm, iommu: yes}\n", 4,
 	    "hypervisor: unknown key 'iommu' (valid: type, arch, domain, mode, "
-	    "features, p2m, policy)");
+	    "features, p2m, policy, lowmem, host_ram, colors, os_colors, seed, domus)");
+	/* The Xen model's keys (issue 5): each bad value, one line. */
+	BAD("hypervisor: {lowmem: 0}\n", 4, "hypervisor.lowmem: must be greater than 0");
+	BAD("hypervisor: {lowmem: 5000}\n", 4,
+	    "hypervisor.lowmem: 5000 is not a multiple of 4 KiB");
+	BAD("hypervisor: {lowmem: 8G}\n", 4,
+	    "hypervisor.lowmem: 8G is more than 4G (it lies below 4 GiB)");
+	BAD("hypervisor: {lowmem: lots}\n", 4,
+	    "hypervisor.lowmem: bad number 'lots' (decimal or 0x hex, optionally followed "
+	    "by K, M, G or T)");
+	BAD("hypervisor: {host_ram: []}\n", 4,
+	    "hypervisor.host_ram: empty (leave it out for the default)");
+	BAD("hypervisor: {host_ram: {base: 0, size: 1G}}\n", 4,
+	    "hypervisor.host_ram: expected a list, got a mapping");
+	BAD("hypervisor:\n  host_ram:\n    - {base: 0, size: 4G}\n    - {base: 8G}\n", 7,
+	    "hypervisor.host_ram[1]: missing required key 'size'");
+	BAD("hypervisor: {host_ram: [{base: 0, size: 0}]}\n", 4,
+	    "hypervisor.host_ram[0].size: must be greater than 0");
+	BAD("hypervisor: {p2m: colored, colors: 12}\n", 4,
+	    "hypervisor.colors: 12 is not a power of two in 2..64");
+	BAD("hypervisor: {p2m: colored, colors: 128}\n", 4,
+	    "hypervisor.colors: 128 is not a power of two in 2..64");
+	BAD("hypervisor: {p2m: identity, colors: 8}\n", 4,
+	    "hypervisor.colors: only with p2m: colored");
+	BAD("hypervisor: {colors: 8}\n", 4, "hypervisor.colors: only with p2m: colored");
+	BAD("hypervisor: {p2m: scattered, os_colors: 3}\n", 4,
+	    "hypervisor.os_colors: only with p2m: colored");
+	BAD("hypervisor: {p2m: colored, os_colors: 0}\n", 4,
+	    "hypervisor.os_colors: must be greater than 0");
+	BAD("hypervisor: {p2m: colored, colors: 4, os_colors: 0x10}\n", 4,
+	    "hypervisor.os_colors: 0x10 names colours beyond the 4 there are");
+	BAD("hypervisor: {p2m: colored, os_colors: 0x10000}\n", 4,
+	    "hypervisor.os_colors: 0x10000 names colours beyond the 16 there are");
+	BAD("hypervisor: {p2m: colored, colors: 4, os_colors: 0xf}\n", 4,
+	    "hypervisor.os_colors: 0xf is every colour (the OS must leave some to others)");
+	BAD("hypervisor: {p2m: identity, seed: 7}\n", 4,
+	    "hypervisor.seed: only with p2m: scattered (or mode: pv, its default)");
+	BAD("hypervisor: {mode: pvh, seed: 7}\n", 4,
+	    "hypervisor.seed: only with p2m: scattered (or mode: pv, its default)");
+	BAD("hypervisor: {domus: 17}\n", 4, "hypervisor.domus: 17 is out of range (0..16)");
+	BAD("hypervisor: {domain: domU, domus: 1}\n", 4,
+	    "hypervisor.domus: other domains are served by dom0 (domain is domU)");
+	BAD("hypervisor: {domus: [1]}\n", 4, "hypervisor.domus: expected a scalar, got a list");
+	BAD("  devices: [{name: a, dma_bits: 32}]\n"
+	    "hypervisor: {arch: x86, domain: domU, mode: pv}\n"
+	    "workloads:\n"
+	    "  - {device: a, kind: nic}\n"
+	    "  - {device: a, kind: xen-backend}\n", 8,
+	    "workloads[1].kind: xen-backend runs a PV backend in dom0, but "
+	    "hypervisor.domain is domU");
+	BAD("  devices: [{name: a, dma_bits: 32}]\n"
+	    "workloads:\n"
+	    "  - {device: a, kind: xen-backend}\n", 6,
+	    "workloads[0].kind: xen-backend needs a hypervisor (add hypervisor: or a dt "
+	    "with a Xen node)");
+	BAD("  devices: [{name: a, dma_bits: 32}]\n"
+	    "hypervisor:\n"
+	    "  arch: arm\n"
+	    "  domus: 0\n"
+	    "workloads:\n"
+	    "  - {device: a, kind: xen-backend}\n", 7,
+	    "hypervisor.domus: 0, but workloads[0] (line 9) is a xen-backend that needs a "
+	    "domU to serve");
 	BAD("hypervisor: xen\n", 4, "hypervisor: expected a mapping, got a scalar");
 	BAD("bootargs: [a]\n", 4, "bootargs: expected a scalar, got a list");
 	BAD("workloads: {device: a}\n", 4, "workloads: expected a list, got a mapping");
@@ -781,6 +928,7 @@ int main(void)
 		cmocka_unit_test(test_minimal_defaults),
 		cmocka_unit_test(test_dt_path_resolution),
 		cmocka_unit_test(test_defaults_and_coercions),
+		cmocka_unit_test(test_xen_keys),
 		cmocka_unit_test(test_names),
 		cmocka_unit_test(test_bad_files),
 		cmocka_unit_test(test_iommu_windows),

@@ -157,8 +157,8 @@ static void usage(FILE *f)
 	      "      --dir to|from|bidi  --seconds S  [--json]\n"
 	      "  --help               this text\n"
 	      "\n"
-	      "not done yet: IOMMU, Xen and MMIO platforms; scenarios that need them\n"
-	      "are refused with exit 2 (see README.md)\n",
+	      "scenarios may put the machine under Xen (hypervisor:, a Xen tree) and run\n"
+	      "PV backends (kind: xen-backend); see dmamap(1) and examples/xen-*.yaml\n",
 	      f);
 }
 

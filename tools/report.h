@@ -19,6 +19,7 @@
 #define RPT_MAX_RANGES 16     /* RAM ranges, pools, reserved regions */
 #define RPT_MAX_WINDOWS 8     /* a device's reachable windows */
 #define RPT_MAX_MARKS 64      /* buffer placements kept per device */
+#define RPT_MAX_XEN_FEATURES 8
 
 /* An inclusive physical range [first, last]. */
 struct rpt_range {
@@ -40,10 +41,11 @@ struct rpt_mark {
 
 struct rpt_device {
 	char name[RPT_NAME_MAX];
-	char ops[32];         /* direct, swiotlb, iommu, iommu-bypass, xen-swiotlb */
+	char ops[32];         /* direct, swiotlb, iommu, iommu-bypass, swiotlb-xen, none */
 	char reason[RPT_REASON_MAX];
 	unsigned int dma_mask_bits, coherent_mask_bits;
-	bool behind_iommu;
+	bool behind_iommu;    /* an IOMMU of the machine's, or the hypervisor's */
+	bool xen_iommu;       /* the hypervisor's IOMMU covers it */
 	bool coherent;
 	bool hotplug;
 
@@ -65,6 +67,9 @@ struct rpt_device {
 	struct rpt_range windows[RPT_MAX_WINDOWS];
 	unsigned int nwindows;
 	bool reach_none;
+	/* Under a hypervisor whose p2m is not 1:1, for a device its IOMMU does
+	 * not cover: the windows are machine addresses, not the OS's. */
+	bool windows_machine;
 	struct rpt_mark marks[RPT_MAX_MARKS];
 	unsigned int nmarks;
 	uint64_t marks_dropped;     /* placements not drawn (marks full) */
@@ -76,12 +81,42 @@ struct rpt_swiotlb {
 	uint64_t used_hiwater_bytes, bounced_bytes, full_failures;
 };
 
+/*
+ * The hypervisor the OS runs under (has false: bare metal), and the
+ * figures of swiotlb-xen (the library's) and of the hypervisor (the
+ * simulator's).  Names are the `expect` counters'.
+ */
+struct rpt_xen {
+	bool has;
+	char mode[8];               /* pv, pvh, hvm, arm */
+	bool dom0;
+	char p2m[16];               /* identity, scattered, colored */
+	char features[RPT_MAX_XEN_FEATURES][24]; /* DMAMAP_XENFEAT_* the guest sees */
+	unsigned int nfeatures;
+	char policy[16];            /* per-device, linux */
+	unsigned int domus;         /* other domains created */
+	/* The library's. */
+	uint64_t swiotlb_xen;       /* 1: some device uses swiotlb-xen */
+	uint64_t xen_pool_bytes, xen_pool_late; /* the default bounce pool */
+	uint64_t exchanged_bytes, foreign_maps, straddle_bounces, reach_bounces;
+	/* The hypervisor's. */
+	uint64_t lowmem_total, lowmem_used, lowmem_hiwater;
+	uint64_t lowmem_used_at_boot;   /* before any workload ran */
+	uint64_t exchange_failures, grant_maps, cache_flushes, p2m_queries;
+	uint64_t dma_own_bytes, dma_foreign_bytes, dma_stray_bytes;
+};
+
 struct rpt_report {
 	char scenario[RPT_NAME_MAX];
 	bool pass;
 	char **problems;            /* nproblems strings, owned */
 	unsigned int nproblems;
+	/* Wrong bytes a scenario's expect entries ask for (the claim shown,
+	 * not a failure): what the workloads reported, kept for the reader. */
+	char **notes;               /* nnotes strings, owned */
+	unsigned int nnotes;
 	struct rpt_swiotlb swiotlb;
+	struct rpt_xen xen;
 
 	struct rpt_range ram[RPT_MAX_RANGES];
 	unsigned int nram;

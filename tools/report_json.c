@@ -2,8 +2,9 @@
  * tools/report_json.c - the run report as one JSON object (jansson).
  *
  * Owns: the JSON shape of `dmamap run --json`, a contract other tools
- * read: scenario, verdict, problems, swiotlb{...} and devices[{...}] with
- * the names documented in docs/dmamap.1.  Only reads a report.
+ * read: scenario, verdict, problems, notes, swiotlb{...}, under a
+ * hypervisor hypervisor{...} and xen{...}, and devices[{...}] with the
+ * names documented in docs/dmamap.1.  Only reads a report.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -17,7 +18,7 @@ static json_t *jint(uint64_t v)
 	return json_integer((json_int_t)v);
 }
 
-static json_t *device_json(const struct rpt_device *d)
+static json_t *device_json(const struct rpt_device *d, bool xen)
 {
 	json_t *o = json_object();
 	if (!o)
@@ -28,6 +29,11 @@ static json_t *device_json(const struct rpt_device *d)
 	json_object_set_new(o, "dma_mask_bits", jint(d->dma_mask_bits));
 	json_object_set_new(o, "coherent_mask_bits", jint(d->coherent_mask_bits));
 	json_object_set_new(o, "behind_iommu", json_boolean(d->behind_iommu));
+	if (xen) {
+		json_object_set_new(o, "xen_iommu", json_boolean(d->xen_iommu));
+		/* Windows in machine addresses (a p2m that is not 1:1, no IOMMU). */
+		json_object_set_new(o, "windows_machine", json_boolean(d->windows_machine));
+	}
 	json_object_set_new(o, "coherent", json_boolean(d->coherent));
 	json_object_set_new(o, "hotplug", json_boolean(d->hotplug));
 	/* Every counter `expect` can name, in the table's order. */
@@ -54,6 +60,55 @@ static json_t *device_json(const struct rpt_device *d)
 	return o;
 }
 
+static json_t *strings(char *const *v, unsigned int n)
+{
+	json_t *a = json_array();
+	for (unsigned int i = 0; a && i < n; i++)
+		json_array_append_new(a, json_string(v[i]));
+	return a;
+}
+
+/* What the hypervisor is, and the figures of swiotlb-xen and the hypervisor. */
+static int xen_json(const struct rpt_xen *x, json_t *o)
+{
+	json_t *h = json_object(), *f = json_array(), *c = json_object();
+	if (!h || !f || !c) {
+		json_decref(h);
+		json_decref(f);
+		json_decref(c);
+		return -ENOMEM;
+	}
+	json_object_set_new(h, "type", json_string("xen"));
+	json_object_set_new(h, "mode", json_string(x->mode));
+	json_object_set_new(h, "domain", json_string(x->dom0 ? "dom0" : "domU"));
+	json_object_set_new(h, "p2m", json_string(x->p2m));
+	for (unsigned int i = 0; i < x->nfeatures; i++)
+		json_array_append_new(f, json_string(x->features[i]));
+	json_object_set_new(h, "features", f);
+	json_object_set_new(h, "policy", json_string(x->policy));
+	json_object_set_new(h, "domus", jint(x->domus));
+	json_object_set_new(o, "hypervisor", h);
+	/* Every machine counter `expect` can name, in rpt_counter's order. */
+	const struct { const char *n; uint64_t v; } v[] = {
+		{ "swiotlb_xen", x->swiotlb_xen }, { "xen_pool_bytes", x->xen_pool_bytes }, { "xen_pool_late", x->xen_pool_late },
+		{ "lowmem_total", x->lowmem_total }, { "lowmem_used", x->lowmem_used },
+		{ "lowmem_hiwater", x->lowmem_hiwater },
+		{ "lowmem_used_at_boot", x->lowmem_used_at_boot },
+		{ "exchanged_bytes", x->exchanged_bytes },
+		{ "exchange_failures", x->exchange_failures },
+		{ "foreign_maps", x->foreign_maps }, { "straddle_bounces", x->straddle_bounces },
+		{ "reach_bounces", x->reach_bounces }, { "grant_maps", x->grant_maps },
+		{ "cache_flushes", x->cache_flushes }, { "p2m_queries", x->p2m_queries },
+		{ "dma_own_bytes", x->dma_own_bytes },
+		{ "dma_foreign_bytes", x->dma_foreign_bytes },
+		{ "dma_stray_bytes", x->dma_stray_bytes },
+	};
+	for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++)
+		json_object_set_new(c, v[i].n, jint(v[i].v));
+	json_object_set_new(o, "xen", c);
+	return 0;
+}
+
 int rpt_print_json(const struct rpt_report *r, FILE *out)
 {
 	json_t *o = json_object(), *p = json_array(), *dv = json_array();
@@ -78,9 +133,15 @@ int rpt_print_json(const struct rpt_report *r, FILE *out)
 	for (unsigned int i = 0; i < r->nproblems; i++)
 		json_array_append_new(p, json_string(r->problems[i]));
 	json_object_set_new(o, "problems", p);
+	json_t *notes = strings(r->notes, r->nnotes);
+	if (!notes)
+		goto out;
+	json_object_set_new(o, "notes", notes);
 	json_object_set_new(o, "swiotlb", sw);
+	if (r->xen.has && xen_json(&r->xen, o))
+		goto out;
 	for (unsigned int i = 0; i < r->ndevices; i++) {
-		json_t *d = device_json(&r->devices[i]);
+		json_t *d = device_json(&r->devices[i], r->xen.has);
 		if (!d)
 			goto out;
 		json_array_append_new(dv, d);

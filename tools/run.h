@@ -24,7 +24,9 @@ struct run_opts {
 
 /*
  * Runs the scenario.  0: it ran, *r holds the report (r->pass is the
- * verdict; free with rpt_free).  Negative errno with one line in err:
+ * verdict; free with rpt_free).  A device the library refuses to add is
+ * a problem of the verdict (with the library's last log line), not an
+ * error: the run goes on without it.  Negative errno with one line in err:
  * -EINVAL bad input (a tree path that names no node, an unknown counter,
  * buffers the machine cannot provide...), -ENOTSUP the scenario needs a
  * piece that is not built yet, -ENOMEM.
@@ -50,7 +52,8 @@ int rpt_print_json(const struct rpt_report *r, FILE *out);
 
 /*
  * A counter by name: a device's (device non-NULL) or the machine's
- * (swiotlb counters).  0 or -ENOENT (no such counter).
+ * (swiotlb and Xen counters, and device counters summed).  0 or -ENOENT
+ * (no such counter).
  */
 int rpt_counter(const struct rpt_report *r, const struct rpt_device *dev,
 		const char *name, uint64_t *val);

@@ -21,6 +21,7 @@
 #include <yaml.h>
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+#define SCN_4G (1ULL << 32)
 
 struct ctx {
 	const char *path;
@@ -672,18 +673,22 @@ static const char *const hv_arch_names[] = { "x86", "arm" };
 static const char *const hv_domain_names[] = { "dom0", "domU" };
 static const char *const hv_mode_names[] = { "pv", "pvh", "hvm" };
 static const char *const hv_feat_names[] = { "direct_mapped",
-					     "not_direct_mapped", "dom0_iommu" };
+					     "not_direct_mapped", "dom0_iommu",
+					     "p2m_query" };
 static const char *const hv_p2m_names[] = { "identity", "scattered", "colored" };
 static const char *const hv_policy_names[] = { "per-device", "linux" };
 
-enum { H_TYPE, H_ARCH, H_DOMAIN, H_MODE, H_FEATURES, H_P2M, H_POLICY, H_N };
+enum { H_TYPE, H_ARCH, H_DOMAIN, H_MODE, H_FEATURES, H_P2M, H_POLICY, H_LOWMEM,
+       H_HOST_RAM, H_COLORS, H_OS_COLORS, H_SEED, H_DOMUS, H_N };
 
 static int parse_hypervisor(struct ctx *c, yaml_node_t *n)
 {
 	static const char *const keys[H_N] = {
 		[H_TYPE] = "type", [H_ARCH] = "arch", [H_DOMAIN] = "domain",
 		[H_MODE] = "mode", [H_FEATURES] = "features", [H_P2M] = "p2m",
-		[H_POLICY] = "policy",
+		[H_POLICY] = "policy", [H_LOWMEM] = "lowmem",
+		[H_HOST_RAM] = "host_ram", [H_COLORS] = "colors",
+		[H_OS_COLORS] = "os_colors", [H_SEED] = "seed", [H_DOMUS] = "domus",
 	};
 	yaml_node_t *v[H_N];
 	int kl[H_N];
@@ -707,6 +712,9 @@ static int parse_hypervisor(struct ctx *c, yaml_node_t *n)
 	ENUM(H_P2M, hv_p2m_names, 1, p2m, enum scn_hv_p2m)
 	ENUM(H_POLICY, hv_policy_names, 0, policy, enum scn_hv_policy)
 #undef ENUM
+	hv->arch_line = v[H_ARCH] ? line_of(v[H_ARCH]) : 0;
+	hv->mode_line = v[H_MODE] ? line_of(v[H_MODE]) : 0;
+	hv->p2m_line = v[H_P2M] ? line_of(v[H_P2M]) : 0;
 	if (hv->mode != SCN_HV_MODE_UNSET && hv->arch == SCN_HV_ARCH_ARM)
 		return fail(c, v[H_MODE],
 			    "hypervisor.mode: '%s' is for arch x86 only (arch is arm)",
@@ -728,8 +736,120 @@ static int parse_hypervisor(struct ctx *c, yaml_node_t *n)
 		if ((hv->features & both) == both)
 			return fail(c, v[H_FEATURES],
 				    "hypervisor.features: direct_mapped and not_direct_mapped exclude each other");
+		hv->has_features = true;
+		hv->features_line = line_of(v[H_FEATURES]);
+	}
+	if (v[H_LOWMEM]) {
+		if ((r = get_nonzero(c, v[H_LOWMEM], "hypervisor.lowmem", &hv->lowmem)))
+			return r;
+		if (hv->lowmem & 4095)
+			return fail(c, v[H_LOWMEM],
+				    "hypervisor.lowmem: %.64s is not a multiple of 4 KiB",
+				    sval(v[H_LOWMEM]));
+		if (hv->lowmem > SCN_4G)
+			return fail(c, v[H_LOWMEM],
+				    "hypervisor.lowmem: %.64s is more than 4G (it lies below 4 GiB)",
+				    sval(v[H_LOWMEM]));
+	}
+	if (v[H_HOST_RAM]) {
+		size_t cnt;
+		if ((r = items(c, v[H_HOST_RAM], "hypervisor.host_ram", SCN_MAX_RAM, &cnt)))
+			return r;
+		if (!cnt)
+			return fail(c, v[H_HOST_RAM],
+				    "hypervisor.host_ram: empty (leave it out for the default)");
+		for (size_t i = 0; i < cnt; i++) {
+			char what[64];
+			nm(what, sizeof(what), "hypervisor.host_ram[%zu]", i);
+			ITEM_OR_FAIL(c, v[H_HOST_RAM], i, "hypervisor.host_ram", h);
+			if ((r = parse_range(c, h, what, &hv->host_ram[i])))
+				return r;
+			hv->nhost_ram++;
+		}
+		hv->host_ram_line = line_of(v[H_HOST_RAM]);
+	}
+	bool colored = hv->p2m == SCN_P2M_COLORED;
+	if (v[H_COLORS]) {
+		uint64_t nc;
+		if ((r = get_u64(c, v[H_COLORS], "hypervisor.colors", &nc)))
+			return r;
+		if (nc < 2 || nc > 64 || (nc & (nc - 1)))
+			return fail(c, v[H_COLORS],
+				    "hypervisor.colors: %.64s is not a power of two in 2..64",
+				    sval(v[H_COLORS]));
+		if (!colored)
+			return fail(c, v[H_COLORS],
+				    "hypervisor.colors: only with p2m: colored");
+		hv->colors = (unsigned int)nc;
+		hv->colors_line = line_of(v[H_COLORS]);
+	}
+	if (v[H_OS_COLORS]) {
+		if ((r = get_nonzero(c, v[H_OS_COLORS], "hypervisor.os_colors",
+				     &hv->os_colors)))
+			return r;
+		if (!colored)
+			return fail(c, v[H_OS_COLORS],
+				    "hypervisor.os_colors: only with p2m: colored");
+		unsigned int nc = hv->colors ? hv->colors : 16;
+		if (nc < 64 && (hv->os_colors >> nc))
+			return fail(c, v[H_OS_COLORS],
+				    "hypervisor.os_colors: 0x%llx names colours beyond the %u there are",
+				    (unsigned long long)hv->os_colors, nc);
+		if (nc < 64 ? hv->os_colors == (1ULL << nc) - 1 : hv->os_colors == UINT64_MAX)
+			return fail(c, v[H_OS_COLORS],
+				    "hypervisor.os_colors: 0x%llx is every colour (the OS must leave "
+				    "some to others)", (unsigned long long)hv->os_colors);
+	}
+	if (v[H_SEED]) {
+		if ((r = get_u64(c, v[H_SEED], "hypervisor.seed", &hv->seed)))
+			return r;
+		bool scattered = hv->p2m == SCN_P2M_SCATTERED ||
+				 (hv->p2m == SCN_P2M_UNSET && hv->mode == SCN_HV_PV);
+		if (!scattered)
+			return fail(c, v[H_SEED],
+				    "hypervisor.seed: only with p2m: scattered (or mode: pv, its default)");
+		hv->has_seed = true;
+		hv->seed_line = line_of(v[H_SEED]);
+	}
+	if (v[H_DOMUS]) {
+		uint64_t nd;
+		if ((r = get_u64(c, v[H_DOMUS], "hypervisor.domus", &nd)))
+			return r;
+		if (nd > SCN_MAX_DOMUS)
+			return fail(c, v[H_DOMUS], "hypervisor.domus: %.64s is out of range (0..%d)",
+				    sval(v[H_DOMUS]), SCN_MAX_DOMUS);
+		if (nd && hv->domain == SCN_HV_DOMU)
+			return fail(c, v[H_DOMUS],
+				    "hypervisor.domus: other domains are served by dom0 (domain is domU)");
+		hv->domus = (unsigned int)nd;
+		hv->has_domus = true;
+		hv->domus_line = line_of(v[H_DOMUS]);
 	}
 	c->s->has_hypervisor = true;
+	return 0;
+}
+
+/* xen-backend workloads need a dom0 and a domU to serve. */
+static int check_xen_backends(struct ctx *c)
+{
+	const struct scn *s = c->s;
+	for (unsigned int i = 0; i < s->nworkloads; i++) {
+		const struct scn_workload *w = &s->workloads[i];
+		if (w->kind != SCN_KIND_XEN_BACKEND)
+			continue;
+		if (!s->has_hypervisor && !s->has_dt)
+			return fail_at(c, w->line,
+				       "workloads[%u].kind: xen-backend needs a hypervisor "
+				       "(add hypervisor: or a dt with a Xen node)", i);
+		if (s->has_hypervisor && s->hv.domain == SCN_HV_DOMU)
+			return fail_at(c, w->line,
+				       "workloads[%u].kind: xen-backend runs a PV backend in dom0, "
+				       "but hypervisor.domain is domU", i);
+		if (s->hv.has_domus && s->hv.domus == 0)
+			return fail_at(c, s->hv.domus_line,
+				       "hypervisor.domus: 0, but workloads[%u] (line %d) is a "
+				       "xen-backend that needs a domU to serve", i, w->line);
+	}
 	return 0;
 }
 
@@ -970,6 +1090,8 @@ static int parse_root(struct ctx *c, yaml_node_t *root)
 				return r;
 			s->nworkloads++;
 		}
+		if ((r = check_xen_backends(c)))
+			return r;
 	}
 	if (v[T_EXPECT]) {
 		/* The maximum is on comparisons, checked as they are added. */

@@ -21,8 +21,14 @@
  *                bus_dma_limit: N}, ...]           name, dma_bits required
  *   hypervisor: {type: xen, arch: x86|arm, domain: dom0|domU,
  *                mode: pv|pvh|hvm (x86 only),
- *                features: [direct_mapped|not_direct_mapped|dom0_iommu...],
- *                p2m: identity|scattered|colored, policy: linux|per-device}
+ *                features: [direct_mapped|not_direct_mapped|dom0_iommu|
+ *                           p2m_query...],
+ *                p2m: identity|scattered|colored, policy: linux|per-device,
+ *                lowmem: N (bytes, 4 KiB multiple, at most 4G),
+ *                host_ram: [{base: N, size: N}, ...],
+ *                colors: 2..64 (power of two; p2m colored only),
+ *                os_colors: N (mask of the OS's colours; p2m colored only),
+ *                seed: N (p2m scattered only), domus: 0..16 (dom0 only)}
  *   bootargs: <string>
  *   workloads: [{device: S, kind: nic|blk|gpu|xen-backend|adversarial,
  *                count: N, size: N, buffers: any|low|high, seed: N,
@@ -33,6 +39,13 @@
  *
  * Numbers: decimal or 0x hex, optionally followed by one of K, M, G, T
  * (powers of 1024, either case).  Booleans: true/false (yes/no).
+ *
+ * Hypervisor checks the file alone allows are made here: colors and
+ * os_colors need p2m: colored written, seed needs p2m scattered (written,
+ * or mode pv, whose default it is), os_colors must fit in colors (16 when
+ * not given), domus and xen-backend workloads need dom0, and domus: 0
+ * with a xen-backend workload is refused.  Defaults that depend on the
+ * tree (arch, p2m, features) are resolved by the runner (run.h).
  *
  * Names: a device or IOMMU declared in the file is referred to by its
  * name.  With a dt, a name starting with '/' is a tree node path and is
@@ -97,6 +110,9 @@ enum scn_hv_policy { SCN_POLICY_PER_DEVICE = 0 /* default */, SCN_POLICY_LINUX }
 #define SCN_FEAT_DIRECT_MAPPED     (1u << 0)
 #define SCN_FEAT_NOT_DIRECT_MAPPED (1u << 1)  /* exclusive with the above */
 #define SCN_FEAT_DOM0_IOMMU        (1u << 2)
+#define SCN_FEAT_P2M_QUERY         (1u << 3)
+
+#define SCN_MAX_DOMUS 16
 
 enum scn_cmp {
 	SCN_CMP_EQ = 0,           /* a plain number, or "==N" */
@@ -158,10 +174,23 @@ struct scn_hypervisor {
 	enum scn_hv_arch arch;
 	enum scn_hv_domain domain;
 	enum scn_hv_mode mode;          /* only with arch x86 (or arch unset) */
+	bool has_features;              /* features written (even []) */
 	unsigned int features;          /* SCN_FEAT_* */
 	enum scn_hv_p2m p2m;
 	enum scn_hv_policy policy;
+	uint64_t lowmem;                /* bytes; 0: not given (the simulator's default) */
+	struct scn_range host_ram[SCN_MAX_RAM]; /* 0 ranges: not given */
+	unsigned int nhost_ram;
+	unsigned int colors;            /* 0: not given */
+	uint64_t os_colors;             /* 0: not given */
+	bool has_seed;
+	uint64_t seed;
+	bool has_domus;
+	unsigned int domus;             /* valid when has_domus */
 	int line;
+	/* Lines of the keys (0: not written), for the runner's messages. */
+	int arch_line, mode_line, features_line, p2m_line, host_ram_line;
+	int colors_line, seed_line, domus_line;
 };
 
 struct scn_workload {

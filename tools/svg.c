@@ -860,10 +860,14 @@ static void draw_device(struct w *w, const struct rpt_device *d, unsigned int id
 		    d->marks_dropped, N(LABEL_X).s, N(top + 44).s, COL_FAIL, d->marks_dropped);
 	}
 
-	/* What it reaches without bouncing: a translucent band. */
+	/*
+	 * What it reaches without bouncing: a translucent band.  Windows in
+	 * machine addresses (a Xen guest that is not 1:1) have no place on
+	 * the OS's physical map: none is drawn.
+	 */
 	double by = top + 5.0, bh = ROW_H - 10.0;
 	unsigned int nwin = d->nwindows > RPT_MAX_WINDOWS ? RPT_MAX_WINDOWS : d->nwindows;
-	for (unsigned int i = 0; i < (nwin || d->reach_none ? nwin : 1); i++) {
+	for (unsigned int i = 0; !d->windows_machine && i < (nwin || d->reach_none ? nwin : 1); i++) {
 		uint64_t f = 0, l = UINT64_MAX;
 		double x = PLOT_X0, wd = PLOT_W;
 		if (nwin) {

@@ -1,8 +1,10 @@
 /*
  * tools/workloads.c - the built-in drivers (see workloads.h).
  *
- * Owns: nic, blk, gpu and adversarial, each a small driver over the public
- * driver API plus its device's side on the simulator's DMA engine.  Must
+ * Owns: nic, blk, gpu, adversarial and xen-backend, each a small driver
+ * over the public driver API plus its device's side on the simulator's DMA
+ * engine (and, for xen-backend, a domU frontend on the simulator's
+ * hypervisor).  Must
  * never include src/ headers or decide policy: a driver only sees the bus
  * addresses the library hands it, and classifies a mapping as bounced only
  * by comparing where that address lands with where its buffer is.
@@ -14,6 +16,9 @@
 #include "workloads.h"
 
 #include "iommu.h"
+#include "xen.h"
+
+#include <dmamap/xen.h>
 
 #include <errno.h>
 #include <stdarg.h>
@@ -78,14 +83,22 @@ uint64_t wl_bus_to_phys(const struct wl_env *e, dmamap_dma_addr_t bus)
 		return sim_iommu_iova_to_phys(e->m, e->iommu_domain, bus, &phys, NULL, NULL)
 			       ? UINT64_MAX : phys;
 	}
+	uint64_t at = UINT64_MAX;
 	if (!e->nranges)
-		return bus;
-	for (unsigned int i = 0; i < e->nranges; i++) {
+		at = bus;
+	for (unsigned int i = 0; i < e->nranges && at == UINT64_MAX; i++) {
 		const struct dmamap_dma_range *r = &e->ranges[i];
 		if (bus >= r->dma && bus - r->dma < r->size)
-			return r->cpu + (bus - r->dma);
+			at = r->cpu + (bus - r->dma);
 	}
-	return UINT64_MAX;
+	/* Under a hypervisor with no IOMMU of its for the device: a machine address. */
+	if (at != UINT64_MAX && e->xen && !e->xen_iommu) {
+		uint64_t pfn;
+		if (sim_xen_m2p(e->xen, at / WL_PAGE, &pfn))
+			return UINT64_MAX;
+		at = pfn * WL_PAGE + (at & (WL_PAGE - 1));
+	}
+	return at;
 }
 
 /*
@@ -649,6 +662,220 @@ static int wl_adversarial(const struct scn_workload *w, struct wl_env *e)
 	return 0;
 }
 
+/* ---- xen-backend: a PV backend in dom0 DMA-ing a domU's granted pages ---- */
+
+struct xen_req {
+	uint64_t gfn;             /* the domU's frame */
+	uint32_t gref;
+	uint64_t len, off;        /* bytes used in the page; offset in the stream */
+	void *cpu;                /* dom0's view of the foreign page */
+	dmamap_phys_addr_t phys;  /* its guest-physical address in dom0 */
+	dmamap_dma_addr_t bus;    /* single maps */
+	bool granted, mapped, dma_mapped;
+};
+
+/* Where the device's DMA for page k went and where it should have gone. */
+static void xen_wrong(struct wl_env *e, uint64_t i, bool rx, const struct xen_req *q,
+		      uint64_t bus)
+{
+	uint64_t mfn = 0, pfn = 0;
+	char where[96] = "";
+	sim_xen_domu_mfn(e->xen, e->domid, q->gfn, &mfn);
+	/* Without the hypervisor's IOMMU the bus address is a machine address. */
+	uint64_t at = bus;
+	for (unsigned int r = 0; r < e->nranges; r++)
+		if (bus >= e->ranges[r].dma && bus - e->ranges[r].dma < e->ranges[r].size)
+			at = e->ranges[r].cpu + (bus - e->ranges[r].dma);
+	if (!e->xen_iommu)
+		snprintf(where, sizeof(where), !sim_xen_m2p(e->xen, at / WL_PAGE, &pfn) ?
+			 " (machine 0x%llx: dom0's own frame 0x%llx)" :
+			 " (machine 0x%llx: not dom0's)", (unsigned long long)at,
+			 (unsigned long long)pfn);
+	wl_problem(e, "xen-backend: %s request %llu: wrong bytes: the device %s bus 0x%llx%s, "
+		   "domU %u's page (gfn 0x%llx) is at machine 0x%llx (ops %s)",
+		   rx ? "rx" : "tx", (unsigned long long)i, rx ? "wrote" : "read",
+		   (unsigned long long)bus, where, e->domid, (unsigned long long)q->gfn,
+		   (unsigned long long)(mfn * WL_PAGE), dmamap_device_ops_name(e->dev));
+}
+
+static int wl_xen_backend(const struct scn_workload *w, struct wl_env *e)
+{
+	uint64_t count = w->count ? w->count : WL_XEN_COUNT;
+	uint64_t size = w->size ? w->size : WL_XEN_SIZE;
+	enum scn_dir dir = w->dir ? w->dir : SCN_DIR_BIDI;
+	bool sg = w->segments != 0;
+	uint64_t npages, chunk;
+	if (!e->xen || !e->domid) {
+		wl_problem(e, "xen-backend: no hypervisor or no domU to serve");
+		return -ERANGE;
+	}
+	if (sg) {
+		npages = w->segments;
+		chunk = (size + npages - 1) / npages;
+		if (chunk > WL_PAGE) {
+			wl_problem(e, "xen-backend: %llu bytes in %llu segments is %llu bytes a "
+				   "segment, but a grant is one 4 KiB page", (unsigned long long)size,
+				   (unsigned long long)npages, (unsigned long long)chunk);
+			return -ERANGE;
+		}
+	} else {
+		npages = (size + WL_PAGE - 1) / WL_PAGE;
+		chunk = WL_PAGE;
+	}
+	if (npages > WL_XEN_MAX_PAGES) {
+		wl_problem(e, "xen-backend: a request of %llu pages (grants); at most %u",
+			   (unsigned long long)npages, WL_XEN_MAX_PAGES);
+		return -ERANGE;
+	}
+	struct dmamap_ctx *ctx = dmamap_device_ctx(e->dev);
+	struct xen_req *q = calloc(npages, sizeof(*q));
+	struct dmamap_sg_table sgt = { 0 };
+	uint8_t scratch[WL_PAGE];
+	if (!q || (sg && dmamap_sg_alloc_table(&sgt, (unsigned int)npages))) {
+		free(q);
+		return -ENOMEM;
+	}
+
+	for (uint64_t i = 0; i < count; i++) {
+		bool rx = dir == SCN_DIR_FROM || (dir == SCN_DIR_BIDI && (i & 1));
+		enum dmamap_data_direction d = rx ? DMAMAP_FROM_DEVICE : DMAMAP_TO_DEVICE;
+		uint64_t seed = e->seed + i, left = size;
+		bool ready = true, ok = true;
+		memset(q, 0, npages * sizeof(*q));
+
+		/* The frontend: fill (tx) or clear (rx) its pages, grant them. */
+		for (uint64_t k = 0; k < npages && ready; k++) {
+			q[k].len = left < chunk ? left : chunk;
+			q[k].off = size - left;
+			left -= q[k].len;
+			q[k].gfn = (i * npages + k) % WL_XEN_DOMU_PAGES;
+			uint8_t *pg = sim_xen_domu_page(e->xen, e->domid, q[k].gfn);
+			if (!pg) {
+				wl_problem(e, "xen-backend: domU %u has no frame 0x%llx", e->domid,
+					   (unsigned long long)q[k].gfn);
+				ready = false;
+				break;
+			}
+			if (rx)
+				memset(pg, 0, WL_PAGE);
+			else
+				pat_fill(pg, q[k].len, seed, q[k].off);
+			int rc = sim_xen_grant(e->xen, e->domid, q[k].gfn, !rx, &q[k].gref);
+			if (rc) {
+				wl_problem(e, "xen-backend: domU %u could not grant frame 0x%llx (%s)",
+					   e->domid, (unsigned long long)q[k].gfn, dmamap_strerror(rc));
+				ready = false;
+				break;
+			}
+			q[k].granted = true;
+		}
+		/* The backend: map each grant, then the foreign pages for DMA. */
+		for (uint64_t k = 0; k < npages && ready; k++) {
+			int rc = dmamap_xen_grant_map(ctx, e->domid, q[k].gref, !rx, &q[k].cpu,
+						      &q[k].phys);
+			if (rc || !q[k].cpu) {
+				e->out->map_failures++;
+				wl_problem(e, "xen-backend: request %llu: grant %u of domU %u could not "
+					   "be mapped (%s)", (unsigned long long)i, q[k].gref, e->domid,
+					   rc ? dmamap_strerror(rc) : "no CPU address");
+				if (!rc)
+					dmamap_xen_grant_unmap(ctx, q[k].phys);
+				ready = false;
+				break;
+			}
+			q[k].mapped = true;
+		}
+		if (ready && !sg) {
+			for (uint64_t k = 0; k < npages && ready; k++) {
+				q[k].bus = dmamap_map_page(e->dev, dmamap_virt_to_page(q[k].cpu), 0,
+							   q[k].len, d);
+				wl_ops(e, 1);
+				if (dmamap_mapping_error(e->dev, q[k].bus)) {
+					ready = false;
+					break;
+				}
+				q[k].dma_mapped = true;
+				wl_note_map(e, q[k].cpu, q[k].bus, q[k].len);
+			}
+			/* The device moves each page, then the driver hands them back. */
+			for (uint64_t k = 0; k < npages && ready; k++) {
+				if (!dev_segment(e, q[k].bus, q[k].len, rx, scratch, WL_PAGE, seed,
+						 q[k].off)) {
+					if (ok)
+						xen_wrong(e, i, rx, &q[k], q[k].bus);
+					ok = false;
+				}
+			}
+			for (uint64_t k = 0; k < npages; k++) {
+				if (!q[k].dma_mapped)
+					continue;
+				if (rx && ready) {
+					dmamap_sync_single_for_cpu(e->dev, q[k].bus, q[k].len, d);
+					e->out->syncs++;
+				}
+				dmamap_unmap_page(e->dev, q[k].bus, q[k].len, d);
+				wl_ops(e, 1);
+			}
+		} else if (ready) {
+			for (uint64_t k = 0; k < npages; k++)
+				dmamap_sg_set_buf(&sgt.sgl[k], q[k].cpu, (unsigned int)q[k].len);
+			wl_ops(e, npages);
+			if (dmamap_map_sgtable(e->dev, &sgt, d, 0)) {
+				ready = false;
+			} else {
+				wl_note_sgt(e, &sgt);
+				uint64_t off = 0;
+				for (unsigned int s2 = 0; s2 < sgt.nents; s2++) {
+					uint64_t a = sgt.sgl[s2].dma_address, l = sgt.sgl[s2].dma_length;
+					if (!dev_segment(e, a, l, rx, scratch, WL_PAGE, seed, off)) {
+						if (ok) {
+							uint64_t k = 0;
+							while (k + 1 < npages && q[k + 1].off <= off)
+								k++;
+							xen_wrong(e, i, rx, &q[k], a);
+						}
+						ok = false;
+					}
+					off += l;
+				}
+				if (off != size)
+					ok = false;
+				if (rx) {
+					dmamap_sync_sgtable_for_cpu(e->dev, &sgt, d);
+					e->out->syncs++;
+				}
+				dmamap_unmap_sgtable(e->dev, &sgt, d, 0);
+				wl_ops(e, npages);
+			}
+		}
+		/* The backend unmaps the grants; the domU ends them. */
+		for (uint64_t k = 0; k < npages; k++) {
+			if (q[k].mapped)
+				dmamap_xen_grant_unmap(ctx, q[k].phys);
+			if (q[k].granted)
+				sim_xen_grant_end(e->xen, e->domid, q[k].gref);
+		}
+		if (!ready)
+			continue; /* a map failure: counted by the library */
+		/* The frontend checks what arrived in its pages (rx). */
+		for (uint64_t k = 0; rx && k < npages; k++) {
+			const uint8_t *pg = sim_xen_domu_page(e->xen, e->domid, q[k].gfn);
+			if (!pg || !pat_ok(pg, q[k].len, seed, q[k].off)) {
+				if (ok)
+					xen_wrong(e, i, rx, &q[k], !sg ? q[k].bus :
+						  sgt.sgl[sgt.nents == sgt.orig_nents ? k : 0].dma_address);
+				ok = false;
+			}
+		}
+		if (!ok)
+			e->out->integrity_errors++;
+	}
+	if (sg)
+		dmamap_sg_free_table(&sgt);
+	free(q);
+	return 0;
+}
+
 int wl_run(const struct scn_workload *w, struct wl_env *e)
 {
 	switch (w->kind) {
@@ -661,7 +888,7 @@ int wl_run(const struct scn_workload *w, struct wl_env *e)
 	case SCN_KIND_ADVERSARIAL:
 		return wl_adversarial(w, e);
 	case SCN_KIND_XEN_BACKEND:
-		break;
+		return wl_xen_backend(w, e);
 	}
 	wl_problem(e, "%s workloads are not supported yet", scn_kind_name(w->kind));
 	return -ENOTSUP;

@@ -1,8 +1,9 @@
 /*
  * tools/workloads.h - the built-in drivers a scenario's workloads run.
  *
- * Owns: the drivers (nic, blk, gpu, adversarial).  Each is written against
- * the public driver API only (dmamap/dma.h) and plays its device's side
+ * Owns: the drivers (nic, blk, gpu, adversarial, xen-backend).  Each is
+ * written against the public driver API only (dmamap/dma.h, and for the
+ * Xen backend dmamap/xen.h's grant mapping) and plays its device's side
  * through the simulator's DMA engine, checking every byte end to end.
  * Must never decide DMA policy nor look inside the library: what a driver
  * learns about a mapping it learns from the bus address it was given.
@@ -29,6 +30,14 @@
 #define WL_GPU_SIZE (16u << 20)
 #define WL_ADV_COUNT 16
 #define WL_ADV_SIZE 256
+#define WL_XEN_COUNT 64
+#define WL_XEN_SIZE 4096
+/* Frames of each domU a xen-backend workload serves (16 MiB). */
+#define WL_XEN_DOMU_PAGES 4096
+/* Pages (grants) in one xen-backend request, at most. */
+#define WL_XEN_MAX_PAGES 256
+
+struct sim_xen;
 
 struct wl_env {
 	struct sim_machine *m;
@@ -41,6 +50,15 @@ struct wl_env {
 	 * except a bypass window from this offset (0: none). */
 	int iommu_domain;
 	uint64_t bypass;
+	/*
+	 * Under a hypervisor (NULL: bare metal).  Bus addresses are machine
+	 * addresses unless the hypervisor's IOMMU covers the device
+	 * (xen_iommu): then they are the OS's guest-physical addresses.
+	 * domid: the domU a xen-backend workload serves (0: none).
+	 */
+	struct sim_xen *xen;
+	bool xen_iommu;
+	uint16_t domid;
 	uint64_t seed;
 	struct rpt_device *out;       /* counters and marks are added here */
 	/* Progress: called every few thousand operations with the ops done. */
@@ -60,7 +78,9 @@ struct wl_env {
 int wl_run(const struct scn_workload *w, struct wl_env *e);
 
 /* Physical address the device reaches at bus address bus (through its
- * windows), or UINT64_MAX when no window covers it. */
+ * windows; under a hypervisor, the OS's guest-physical address of the
+ * machine frame reached), or UINT64_MAX when no window covers it or the
+ * frame is none of the OS's. */
 uint64_t wl_bus_to_phys(const struct wl_env *e, dmamap_dma_addr_t bus);
 
 /* Records that a buffer of len bytes was mapped at phys (bounced: a slot). */

@@ -49,7 +49,7 @@ struct dmamap_xen_stats {
 	uint64_t foreign_pages;      /* grant-mapped pages alive */
 	uint64_t foreign_maps;       /* streaming maps that hit a foreign page */
 	uint64_t straddle_bounces;   /* bounced: frames not machine-contiguous */
-	uint64_t reach_bounces;      /* bounced: beyond the device's reach */
+	uint64_t reach_bounces;      /* bounced: beyond the device's reach (not straddling) */
 	uint64_t cache_flush_calls;  /* hypervisor cache flushes (foreign pages) */
 };
 void dmamap_xen_get_stats(struct dmamap_ctx *ctx, struct dmamap_xen_stats *st);
