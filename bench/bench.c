@@ -50,6 +50,7 @@
 #include "internal.h" /* struct dmamap_ctx: ctx->swiotlb, for swiotlb-slots only */
 #include "iommu.h"    /* sim/iommu.h: the simulated IOMMU, for --backend iommu */
 #include "iova.h"     /* the IOVA allocator, for --backend iova and iova-tree */
+#include "xen.h"      /* sim/xen.h: the simulated hypervisor, for --backend xen-pv */
 #include "sim.h"
 #include "swiotlb.h"
 
@@ -94,11 +95,12 @@ enum bench_backend {
 	BENCH_IOMMU,
 	BENCH_IOVA,
 	BENCH_IOVA_TREE,
+	BENCH_XEN_PV,
 	BENCH_NBACKENDS
 };
 
 static const char *const bench_backend_names[BENCH_NBACKENDS] = {
-	"direct", "swiotlb", "swiotlb-slots", "iommu", "iova", "iova-tree"
+	"direct", "swiotlb", "swiotlb-slots", "iommu", "iova", "iova-tree", "xen-pv"
 };
 
 /*
@@ -222,6 +224,7 @@ static __attribute__((noinline)) uint64_t bench_ops(struct bench_thread *t,
 	case BENCH_DIRECT:
 	case BENCH_SWIOTLB:
 	case BENCH_IOMMU:
+	case BENCH_XEN_PV:
 		for (unsigned int i = 0; i < n; i++) {
 			dmamap_dma_addr_t a = dmamap_map_single(dev, t->buf, size, dir);
 			if (dm_unlikely(a == DMAMAP_MAPPING_ERROR)) {
@@ -446,7 +449,8 @@ static void *bench_worker(void *arg)
 
 static void bench_usage(FILE *f)
 {
-	fputs("usage: dmamap bench [--backend direct|swiotlb|swiotlb-slots|iommu|iova|iova-tree]\n"
+	fputs("usage: dmamap bench [--backend direct|swiotlb|swiotlb-slots|iommu|iova|iova-tree|\n"
+	      "                              xen-pv]\n"
 	      "                    [--strict] [--threads N] [--size BYTES] [--dir to|from|bidi]\n"
 	      "                    [--seconds S] [--json]\n"
 	      "  direct         64-bit coherent PCI device: map+unmap never bounces\n"
@@ -461,6 +465,10 @@ static void bench_usage(FILE *f)
 	      "                 4 KiB granules, at most 128k)\n"
 	      "  iova-tree      IOVA alloc+free from the tree (one lock) with 10000 other\n"
 	      "                 ranges live\n"
+	      "  xen-pv         a 32-bit PCI device in a Xen PV domU: swiotlb-xen\n"
+	      "                 translates every frame through the p2m and bounces every\n"
+	      "                 map through the exchanged low pool (guest frames lie above\n"
+	      "                 4 GiB in machine memory)\n"
 	      "  defaults: direct, 1 thread, 4096 bytes, to, 1 second.  BYTES takes k/m\n"
 	      "  suffixes (KiB/MiB); S may be fractional.  Exit: 0 ran, 1 a map failed,\n"
 	      "  2 bad usage.\n",
@@ -578,7 +586,8 @@ static int bench_parse(int argc, char **argv, struct bench_opts *o)
 			o->seconds = s;
 		}
 	}
-	if ((o->backend == BENCH_SWIOTLB || o->backend == BENCH_SLOTS) &&
+	if ((o->backend == BENCH_SWIOTLB || o->backend == BENCH_SLOTS ||
+	     o->backend == BENCH_XEN_PV) &&
 	    o->size > BENCH_MAX_BOUNCE_SIZE) {
 		return bench_bad("--size", o->size_arg,
 				 "larger than the 262144-byte bounce limit (swiotlb backends)");
@@ -695,6 +704,17 @@ static int bench_setup(struct bench *b)
 	 * the model's defaults: 4K/2M/1G pages, 64 IOTLB entries and 1000 ns
 	 * per invalidation command.
 	 */
+	if (o->backend == BENCH_XEN_PV) {
+		/* A PV domU: guest frames scattered above 4 GiB in machine memory. */
+		struct sim_xen *x;
+		rc = sim_xen_create(b->m, &(struct sim_xen_desc){ .mode = DMAMAP_XEN_PV,
+				    .p2m = SIM_XEN_P2M_SCATTERED, .seed = 1 }, &x, &why);
+		if (rc) {
+			fprintf(stderr, "dmamap bench: cannot build the hypervisor: %s\n",
+				why ? why : dmamap_strerror(rc));
+			return 1;
+		}
+	}
 	if (o->backend == BENCH_IOMMU) {
 		rc = sim_iommu_create(b->m, &(struct sim_iommu_desc){ .name = "bench-smmu" },
 				      &b->iommu_id);
@@ -730,8 +750,9 @@ static int bench_setup(struct bench *b)
 			dmamap_strerror(rc), b->log_first);
 		return 1;
 	}
+	unsigned int bits = o->backend == BENCH_XEN_PV ? 32 : 64;
 	struct sim_device_desc sdd = { .name = "bench-nic", .bus = DMAMAP_BUS_PCI,
-				       .addr_bits = 64, .coherent = true };
+				       .addr_bits = bits, .coherent = true };
 	rc = sim_device_create(b->m, &sdd, &b->sd);
 	if (rc) {
 		fprintf(stderr, "dmamap bench: cannot create the device: %s\n",
@@ -755,7 +776,7 @@ static int bench_setup(struct bench *b)
 	}
 	rc = dmamap_device_add(b->ctx, &dd, &b->dev);
 	if (!rc)
-		rc = dmamap_set_mask_and_coherent(b->dev, DMAMAP_BIT_MASK(64));
+		rc = dmamap_set_mask_and_coherent(b->dev, DMAMAP_BIT_MASK(bits));
 	if (rc) {
 		fprintf(stderr, "dmamap bench: cannot add the device: %s\n",
 			dmamap_strerror(rc));
@@ -940,6 +961,9 @@ static void bench_collect(struct bench *b, struct bench_result *r)
 		r->target_ns = BENCH_TARGET_IOVA_NS;
 		r->target_what = "ns/op <= 12";
 		break;
+	case BENCH_XEN_PV:
+		r->has_target = false; /* a figure to record, no target set */
+		break;
 	case BENCH_IOVA_TREE:
 		/* A throughput target, set for 16 threads (the GPU host). */
 		r->has_target = b->o.threads >= BENCH_TARGET_TREE_THREADS;
@@ -1030,7 +1054,8 @@ static const char *bench_validate(struct bench *b, const struct bench_result *r,
 			 (unsigned long long)ds.live_mappings);
 		return buf;
 	}
-	uint64_t want_bounced = b->o.backend == BENCH_SWIOTLB ? made : 0;
+	uint64_t want_bounced =
+		b->o.backend == BENCH_SWIOTLB || b->o.backend == BENCH_XEN_PV ? made : 0;
 	if (ds.bounced_maps != want_bounced) {
 		snprintf(buf, len, "%llu maps bounced, expected %llu",
 			 (unsigned long long)ds.bounced_maps,
@@ -1059,6 +1084,9 @@ static const char *bench_bounce_note(const struct bench *b)
 	case BENCH_IOVA_TREE:
 		return "dm_iova_alloc+dm_iova_free: the tree under one lock, 10000 other "
 		       "ranges live, 4 KiB granules";
+	case BENCH_XEN_PV:
+		return "Xen PV domU, 32-bit PCI device: swiotlb-xen, every map bounces "
+		       "through the exchanged low pool";
 	default:
 		return "slot find+release in the default pool, no copy";
 	}
@@ -1180,8 +1208,9 @@ static void bench_print_table(const struct bench *b, const struct bench_result *
 	}
 	if (!r->has_target) {
 		printf("  target: none for this run (%s)\n",
-		       o->backend == BENCH_IOMMU ? "the target is set for lazy mode"
-						 : "the target is set for 16 threads: Mop/s total >= 10");
+		       o->backend == BENCH_IOMMU    ? "the target is set for lazy mode"
+		       : o->backend == BENCH_XEN_PV ? "none is set for swiotlb-xen"
+						    : "the target is set for 16 threads: Mop/s total >= 10");
 	} else if (o->backend == BENCH_IOVA_TREE) {
 		printf("  target: %s: %.2f Mop/s: %s\n", r->target_what, r->mops_total,
 		       r->target_met ? "met" : "MISSED");

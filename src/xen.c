@@ -267,39 +267,39 @@ int dmamap_xen_grant_unmap(struct dmamap_ctx *ctx, dmamap_phys_addr_t phys)
 /* ---- translation -------------------------------------------------------------- */
 
 /*
- * Bus frame of guest frame pfn for this device, and whether it is foreign.
- * Foreign frames come from the table (recorded at grant map, as Linux's
- * phys_to_mach tree); own frames are 1:1 where the guest is direct-mapped
- * (Linux's assumption on arm) or asked of the hypervisor's p2m.
+ * One frame translated for this device, guest -> bus (to_bus) or back,
+ * and whether it is foreign.  Foreign frames come from the table
+ * (recorded at grant map, as Linux's phys_to_mach tree); own frames are
+ * 1:1 where the guest is direct-mapped (Linux's assumption on arm) or
+ * asked of the hypervisor's p2m.
  */
-static int dm_xen_pfn_to_bfn(struct dmamap_device *dev, uint64_t pfn, uint64_t *bfn,
-			     bool *foreign)
+static int dm_xen_xlate(struct dmamap_device *dev, uint64_t in, bool to_bus, uint64_t *out,
+			bool *foreign)
 {
 	struct dmamap_ctx *ctx = dev->ctx;
-	*foreign = dm_xen_lookup(ctx->xen, pfn, false, bfn);
+	*foreign = dm_xen_lookup(ctx->xen, in, !to_bus, out);
 	if (*foreign)
 		return 0;
 	if (dev->xen_xlate == DM_XEN_XLATE_ONE_TO_ONE) {
-		*bfn = pfn;
+		*out = in;
 		return 0;
 	}
 	const struct dmamap_hv_ops *hv = dm_hv(ctx);
-	return hv && hv->pfn_to_bfn ? hv->pfn_to_bfn(ctx->plat.priv, pfn, bfn) : -EOPNOTSUPP;
+	int (*op)(void *, uint64_t, uint64_t *) = !hv ? NULL : to_bus ? hv->pfn_to_bfn
+								      : hv->bfn_to_pfn;
+	return op ? op(ctx->plat.priv, in, out) : -EOPNOTSUPP;
+}
+
+static int dm_xen_pfn_to_bfn(struct dmamap_device *dev, uint64_t pfn, uint64_t *bfn,
+			     bool *foreign)
+{
+	return dm_xen_xlate(dev, pfn, true, bfn, foreign);
 }
 
 static int dm_xen_bfn_to_pfn(struct dmamap_device *dev, uint64_t bfn, uint64_t *pfn,
 			     bool *foreign)
 {
-	struct dmamap_ctx *ctx = dev->ctx;
-	*foreign = dm_xen_lookup(ctx->xen, bfn, true, pfn);
-	if (*foreign)
-		return 0;
-	if (dev->xen_xlate == DM_XEN_XLATE_ONE_TO_ONE) {
-		*pfn = bfn;
-		return 0;
-	}
-	const struct dmamap_hv_ops *hv = dm_hv(ctx);
-	return hv && hv->bfn_to_pfn ? hv->bfn_to_pfn(ctx->plat.priv, bfn, pfn) : -EOPNOTSUPP;
+	return dm_xen_xlate(dev, bfn, false, pfn, foreign);
 }
 
 /*

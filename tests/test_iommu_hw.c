@@ -95,14 +95,6 @@ static struct sim_iommu_stats istats(struct sim_machine *m, int iommu)
 	return st;
 }
 
-static struct sim_device_stats dstats(struct sim_device *dev)
-{
-	struct sim_device_stats st;
-	memset(&st, 0xa5, sizeof(st));
-	sim_device_get_stats(dev, &st);
-	return st;
-}
-
 static struct sim_iommu_domain_info dinfo(struct sim_machine *m, int dom)
 {
 	struct sim_iommu_domain_info in;
@@ -550,7 +542,7 @@ static void test_dma_scattered(void **state)
 	assert_true(all_bytes(tu_sim_cpu(m, p[2]) + PAGE / 2 + 1, PAGE / 2 - 1, 0x5a));
 	st = istats(m, u);
 	assert_true(st.iotlb_misses == 3 && st.walks == 3 && st.iotlb_hits == 3);
-	struct sim_device_stats ds = dstats(dev);
+	struct sim_device_stats ds = tu_sim_dstats(dev);
 	assert_true(ds.reads == 1 && ds.writes == 1);
 	assert_true(ds.bytes_read == 2 * PAGE && ds.bytes_written == 2 * PAGE + 2);
 	assert_true(ds.bus_errors == 0 && ds.iommu_faults == 0);
@@ -652,7 +644,7 @@ static void test_permission_faults(void **state)
 	struct sim_iommu_stats st = istats(m, u);
 	assert_true(st.faults == 3 && st.faults_permission == 3 &&
 		    st.faults_unmapped == 0);
-	struct sim_device_stats ds = dstats(dev);
+	struct sim_device_stats ds = tu_sim_dstats(dev);
 	assert_true(ds.iommu_faults == 3 && ds.bus_errors == 0);
 	assert_true(ds.reads == 1 && ds.writes == 1);
 	assert_true(ds.bytes_read == sizeof(b) && ds.bytes_written == sizeof(b));
@@ -697,7 +689,7 @@ static void test_unmapped_faults(void **state)
 	assert_true(f[2].iova == 1ULL << 48);
 	struct sim_iommu_stats st = istats(m, u);
 	assert_true(st.faults == 3 && st.faults_unmapped == 3);
-	struct sim_device_stats ds = dstats(dev);
+	struct sim_device_stats ds = tu_sim_dstats(dev);
 	assert_true(ds.iommu_faults == 3 && ds.bus_errors == 1);
 	assert_true(ds.reads == 0 && ds.writes == 0);
 	struct sim_event ev[4];
@@ -731,7 +723,7 @@ static void test_fault_ring(void **state)
 	assert_true(f[1].iova == 69 * PAGE && f[0].iova == 68 * PAGE);
 	assert_int_equal(sim_iommu_faults(m, u + 1, f, 2), 0);
 	assert_true(istats(m, u).faults == 70);
-	assert_true(dstats(a).iommu_faults == 35 && dstats(b).iommu_faults == 35);
+	assert_true(tu_sim_dstats(a).iommu_faults == 35 && tu_sim_dstats(b).iommu_faults == 35);
 	sim_machine_destroy(m);
 }
 
@@ -766,7 +758,7 @@ static void test_stale_iotlb(void **state)
 	struct sim_iommu_stats st = istats(m, u);
 	assert_true(st.stale_hits == 2 && st.iotlb_hits == 2 && st.walks == 1);
 	assert_true(st.invalidations == 0 && st.inval_cost_ns == 0);
-	assert_true(dstats(dev).iommu_faults == 0);
+	assert_true(tu_sim_dstats(dev).iommu_faults == 0);
 
 	/* A sync elsewhere does not help. */
 	assert_int_equal(sim_iommu_iotlb_sync(m, dom, 0x71000, PAGE), 0);
@@ -781,7 +773,7 @@ static void test_stale_iotlb(void **state)
 	st = istats(m, u);
 	assert_true(st.invalidations == 2 && st.inval_cost_ns == 2000);
 	assert_true(st.stale_hits == 3 && st.walks == 2);
-	assert_true(dstats(dev).iommu_faults == 1);
+	assert_true(tu_sim_dstats(dev).iommu_faults == 1);
 
 	/* Cost is configurable; flush_all is one invalidation too. */
 	assert_int_equal(sim_iommu_set_inval_cost(m, u, 250), 0);
@@ -889,7 +881,7 @@ static void test_shared_domain(void **state)
 	/* A device outside the domain goes direct: iova is not RAM here. */
 	assert_int_equal(sim_dma_read(other, 0xbeef000, r, 8), 0);
 	assert_int_equal(sim_dma_read(other, 3 * GIB, r, 8), -EFAULT);
-	assert_true(dstats(other).bus_errors == 1 && dstats(other).iommu_faults == 0);
+	assert_true(tu_sim_dstats(other).bus_errors == 1 && tu_sim_dstats(other).iommu_faults == 0);
 
 	/* A second domain on the same IOMMU does not see the first's entries. */
 	int dom2 = mkdomain(m, u, SIM_IOMMU_DOMAIN_TRANSLATED);
@@ -940,7 +932,7 @@ static void test_identity_and_bus_path(void **state)
 	assert_int_equal(sim_dma_write(dev, GIB + 0x1000, b, sizeof(b)), -EFAULT);
 	struct sim_iommu_stats st = istats(m, u);
 	assert_true(st.walks == 0 && st.iotlb_hits == 0 && st.faults == 0);
-	assert_true(dstats(dev).bus_errors == 1);
+	assert_true(tu_sim_dstats(dev).bus_errors == 1);
 
 	/* Translated: truncation first, then the IOMMU; windows not applied. */
 	assert_int_equal(sim_iommu_attach(dev, dom), 0);
@@ -956,7 +948,7 @@ static void test_identity_and_bus_path(void **state)
 	assert_int_equal(sim_iommu_map(m, dom, 0x80000000, 0xb000, PAGE, RW), 0);
 	assert_int_equal(sim_dma_write(dev, 0x80000000, b, sizeof(b)), -EFAULT);
 	assert_true(all_bytes(tu_sim_cpu(m, 0xb000), sizeof(b), 0));
-	struct sim_device_stats ds = dstats(dev);
+	struct sim_device_stats ds = tu_sim_dstats(dev);
 	assert_true(ds.truncated == 1 && ds.writes == 3);
 	assert_true(ds.bus_errors == 2 && ds.iommu_faults == 0);
 	st = istats(m, u);
@@ -1090,7 +1082,7 @@ static void test_threads(void **state)
 	assert_true(st.faults == 1200 && st.faults_unmapped == 1200);
 	assert_true(st.stale_hits == 0);
 	assert_true(dinfo(m, dom).mapped_bytes == 0);
-	assert_true(dstats(w[0].dev).iommu_faults == 300);
+	assert_true(tu_sim_dstats(w[0].dev).iommu_faults == 300);
 	sim_machine_destroy(m);
 }
 
@@ -1219,7 +1211,7 @@ static void test_hybrid_windows(void **state)
 	assert_true(st.faults == 4 && st.faults_window == 4);
 	assert_true(st.faults_unmapped == 0 && st.faults_permission == 0);
 	assert_true(st.bypass_accesses == 5 && st.walks == 2);
-	struct sim_device_stats ds = dstats(dev);
+	struct sim_device_stats ds = tu_sim_dstats(dev);
 	assert_true(ds.iommu_faults == 4 && ds.bus_errors == 0);
 	assert_true(ds.writes == 4 && ds.reads == 3);
 	assert_true(ds.bytes_written == 300 + 1 + 1 + 300);
@@ -1278,7 +1270,7 @@ static void test_hybrid_straddle(void **state)
 	assert_true(st.bypass_accesses == 0);
 	/* Windows decide before the IOTLB: no lookup, no walk. */
 	assert_true(st.walks == 0 && st.iotlb_hits == 0 && st.iotlb_misses == 0);
-	assert_true(dstats(dev).iommu_faults == 4 && dstats(dev).writes == 0);
+	assert_true(tu_sim_dstats(dev).iommu_faults == 4 && tu_sim_dstats(dev).writes == 0);
 	/* Up to the edges is fine. */
 	assert_int_equal(sim_dma_write(dev, 4 * GIB - 16, w, sizeof(w)), 0);
 	assert_memory_equal(tu_sim_cpu(m, p + PAGE - 16), w, sizeof(w));
@@ -1377,7 +1369,7 @@ static void test_hybrid_shared_and_bus_path(void **state)
 	assert_int_equal(sim_dma_read(old, BYPASS + 0x80000000 + 24, r,
 				      sizeof(r)), 0);
 	assert_memory_equal(r, tu_sim_cpu(m, p + 24), sizeof(r));
-	assert_true(dstats(old).truncated == 1);
+	assert_true(tu_sim_dstats(old).truncated == 1);
 	/* The bus limit too: dropped by the interconnect, not the IOMMU. */
 	struct sim_device_desc dd = { .name = "pe2.3", .bus = DMAMAP_BUS_PCI,
 				      .addr_bits = 64, .coherent = true,
@@ -1385,7 +1377,7 @@ static void test_hybrid_shared_and_bus_path(void **state)
 	struct sim_device *lim = mkdev_desc(m, &dd);
 	assert_int_equal(sim_iommu_attach(lim, dom), 0);
 	assert_int_equal(sim_dma_read(lim, BYPASS + q, r, 8), -EFAULT);
-	assert_true(dstats(lim).bus_errors == 1 && dstats(lim).iommu_faults == 0);
+	assert_true(tu_sim_dstats(lim).bus_errors == 1 && tu_sim_dstats(lim).iommu_faults == 0);
 	st = istats(m, u);
 	assert_true(st.bypass_accesses == 3 && st.faults == 2);
 
@@ -1395,7 +1387,7 @@ static void test_hybrid_shared_and_bus_path(void **state)
 						      BYPASS, 16 * GIB), 0);
 	assert_int_equal(sim_iommu_attach(fn1, big), 0);
 	assert_int_equal(sim_dma_write(fn1, BYPASS + 9 * GIB, w, 8), -EFAULT);
-	assert_true(dstats(fn1).bus_errors == 1 && dstats(fn1).iommu_faults == 1);
+	assert_true(tu_sim_dstats(fn1).bus_errors == 1 && tu_sim_dstats(fn1).iommu_faults == 1);
 	st = istats(m, u);
 	assert_true(st.bypass_accesses == 4 && st.faults == 2);
 
@@ -1503,7 +1495,7 @@ static void test_hybrid_errors(void **state)
 	/* An access wrapping past 2^64 is the interconnect's bus error. */
 	uint8_t two[2];
 	assert_int_equal(sim_dma_read(dev, ~0ULL, two, 2), -EFAULT);
-	assert_true(dstats(dev).bus_errors == 1 && istats(m, u).faults == 0);
+	assert_true(tu_sim_dstats(dev).bus_errors == 1 && istats(m, u).faults == 0);
 	sim_machine_destroy(m);
 }
 

@@ -83,6 +83,24 @@ static void run_file(const char *rel, uint64_t seed, struct rpt_report *r)
 	scn_free(s);
 }
 
+/* The JSON report of r (freed by the caller); r is freed. */
+static char *json_of(struct rpt_report *r, size_t *len)
+{
+	char *out;
+	FILE *f = open_memstream(&out, len);
+	assert_non_null(f);
+	assert_int_equal(rpt_print_json(r, f), 0);
+	fclose(f);
+	rpt_free(r);
+	return out;
+}
+
+static void assert_same(char *const out[2], const size_t len[2])
+{
+	assert_int_equal(len[0], len[1]);
+	assert_memory_equal(out[0], out[1], len[0]);
+}
+
 static const struct rpt_device *dev(const struct rpt_report *r, const char *name)
 {
 	for (unsigned int i = 0; i < r->ndevices; i++)
@@ -207,14 +225,9 @@ static void test_deterministic(void **state)
 	for (int i = 0; i < 2; i++) {
 		struct rpt_report r;
 		run_text(text, 42, &r);
-		FILE *f = open_memstream(&out[i], &len[i]);
-		assert_non_null(f);
-		assert_int_equal(rpt_print_json(&r, f), 0);
-		fclose(f);
-		rpt_free(&r);
+		out[i] = json_of(&r, &len[i]);
 	}
-	assert_int_equal(len[0], len[1]);
-	assert_memory_equal(out[0], out[1], len[0]);
+	assert_same(out, len);
 	assert_non_null(strstr(out[0], "\"verdict\": \"pass\""));
 	assert_non_null(strstr(out[0], "\"ops\": \"direct\""));
 	free(out[0]);
@@ -709,14 +722,9 @@ static void test_xen_deterministic(void **state)
 		assert_int_equal(dev(&r, "b")->maps, 20 * 4);
 		assert_int_equal(r.xen.foreign_maps, 20 * 2 + 20 * 4);
 		assert_int_equal(r.xen.dma_stray_bytes, 0);
-		FILE *f = open_memstream(&out[i], &len[i]);
-		assert_non_null(f);
-		assert_int_equal(rpt_print_json(&r, f), 0);
-		fclose(f);
-		rpt_free(&r);
+		out[i] = json_of(&r, &len[i]);
 	}
-	assert_int_equal(len[0], len[1]);
-	assert_memory_equal(out[0], out[1], len[0]);
+	assert_same(out, len);
 	assert_non_null(strstr(out[0], "\"hypervisor\": {\n    \"type\": \"xen\",\n    \"mode\": \"pv\""));
 	assert_non_null(strstr(out[0], "\"foreign_maps\": 120"));
 	assert_non_null(strstr(out[0], "\"notes\": []"));

@@ -81,14 +81,6 @@ static struct sim_cache_stats cstats(struct sim_machine *m)
 	return st;
 }
 
-static struct sim_device_stats dstats(struct sim_device *dev)
-{
-	struct sim_device_stats st;
-	memset(&st, 0xa5, sizeof(st));
-	sim_device_get_stats(dev, &st);
-	return st;
-}
-
 static void fill(uint8_t *b, size_t n, uint8_t seed)
 {
 	for (size_t i = 0; i < n; i++)
@@ -608,12 +600,12 @@ static void test_coherent_dma(void **state)
 	assert_true(all_bytes(c, OFF, 0));
 	assert_true(all_bytes(c + OFF + LEN, 4 * PAGE - OFF - LEN, 0));
 
-	struct sim_device_stats st = dstats(dev);
+	struct sim_device_stats st = tu_sim_dstats(dev);
 	assert_true(st.reads == 1 && st.writes == 1);
 	assert_true(st.bytes_read == LEN && st.bytes_written == LEN);
 	assert_true(st.truncated == 0 && st.bus_errors == 0);
 	assert_int_equal(sim_dma_write(dev, ph, src, 0), 0); /* no-op */
-	st = dstats(dev);
+	st = tu_sim_dstats(dev);
 	assert_true(st.writes == 1);
 	struct sim_event ev[4];
 	assert_int_equal(sim_device_events(dev, ev, 4), 0);
@@ -653,7 +645,7 @@ static void test_truncation(void **state)
 	assert_true(ev[1].bus_addr == 4 * GIB + 0x3000 && ev[1].emitted == 0x3000);
 	assert_false(ev[2].write);
 	assert_true(ev[2].emitted == 0x2010 && ev[2].len == 100);
-	struct sim_device_stats st = dstats(nic);
+	struct sim_device_stats st = tu_sim_dstats(nic);
 	assert_true(st.truncated == 3 && st.writes == 2 && st.reads == 2);
 	assert_true(st.bytes_written == 110 && st.bytes_read == 101);
 	assert_true(st.bus_errors == 0);
@@ -692,7 +684,7 @@ static void test_bus_error(void **state)
 	assert_true(all_bytes(dst, 32, 0xff));
 	assert_int_equal(sim_dma_read(dev, ~0ULL - 7, dst, 16), -EFAULT); /* wraps */
 
-	struct sim_device_stats st = dstats(dev);
+	struct sim_device_stats st = tu_sim_dstats(dev);
 	assert_true(st.bus_errors == 5 && st.reads == 0 && st.writes == 0);
 	assert_true(st.bytes_read == 0 && st.bytes_written == 0);
 	struct sim_event ev[8];
@@ -737,7 +729,7 @@ static void test_dma_ranges(void **state)
 	assert_int_equal(sim_dma_read(dev, 2 * GIB - 32, dst, 64), -EFAULT);
 	assert_int_equal(sim_dma_read(dev, 2 * GIB - 32, dst, 32), 0);
 	assert_memory_equal(dst, tu_sim_cpu(m, 1 * GIB - 32), 32);
-	struct sim_device_stats st = dstats(dev);
+	struct sim_device_stats st = tu_sim_dstats(dev);
 	assert_true(st.bus_errors == 3 && st.writes == 2 && st.reads == 2);
 
 	/* A bus limit with no windows: a 24-bit ISA-like path. */
@@ -800,7 +792,7 @@ static void test_event_ring(void **state)
 	assert_int_equal(sim_device_events(dev, ev, 3), 3);
 	assert_true(ev[0].len == 68 && ev[2].len == 70);
 	assert_int_equal(sim_device_events(dev, ev, 0), 0);
-	assert_true(dstats(dev).bus_errors == 70);
+	assert_true(tu_sim_dstats(dev).bus_errors == 70);
 	sim_machine_destroy(m);
 }
 
@@ -1152,7 +1144,7 @@ static void test_threads(void **state)
 	}
 	assert_true(cstats(m).tracked_lines == 0); /* all freed */
 	assert_true(sim_free_bytes(m, SIM_ZONE_NORMAL) == 4 * GIB);
-	struct sim_device_stats st = dstats(dev);
+	struct sim_device_stats st = tu_sim_dstats(dev);
 	assert_true(st.reads == 80000 && st.writes == 80000);
 	sim_machine_destroy(m);
 }

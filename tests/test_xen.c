@@ -416,17 +416,26 @@ static void colored_opts(struct xfx_opts *o, uint32_t features, enum dmamap_xen_
 	o->policy = policy;
 }
 
+/* A coloured dom0 with a 32-bit platform NIC, behind the hypervisor's
+ * IOMMU or not. */
+static void colored_setup(struct xfx *f, struct tu_dev *nic, uint32_t features,
+			  enum dmamap_xen_policy policy, const char *bootargs, bool covered)
+{
+	struct xfx_opts o;
+	colored_opts(&o, features, policy);
+	o.bootargs = bootargs;
+	xfx_init(f, &o);
+	xfx_dev(f, nic, "nic", 32, true, DMAMAP_BUS_PLATFORM, covered);
+}
+
 /* Linux's rule: not direct-mapped, so no swiotlb-xen; a NIC outside any
  * IOMMU is given guest-physical addresses and writes someone else's page. */
 static void test_colored_dom0_linux_corrupts(void **state)
 {
 	(void)state;
 	struct xfx f;
-	struct xfx_opts o;
-	colored_opts(&o, DMAMAP_XENFEAT_NOT_DIRECT_MAPPED, DMAMAP_XEN_POLICY_LINUX);
-	xfx_init(&f, &o);
 	struct tu_dev nic;
-	xfx_dev(&f, &nic, "nic", 32, true, DMAMAP_BUS_PLATFORM, false);
+	colored_setup(&f, &nic, DMAMAP_XENFEAT_NOT_DIRECT_MAPPED, DMAMAP_XEN_POLICY_LINUX, NULL, false);
 	assert_string_equal(dmamap_device_ops_name(nic.dev), "direct");
 	assert_non_null(strstr(dmamap_device_ops_reason(nic.dev), "wrong machine frames"));
 	/* dom0 page 5 is not machine frame 5 (frames below 2 MiB are Xen's):
@@ -465,12 +474,9 @@ static void test_colored_dom0_iommu_flag(void **state)
 {
 	(void)state;
 	struct xfx f;
-	struct xfx_opts o;
-	colored_opts(&o, DMAMAP_XENFEAT_NOT_DIRECT_MAPPED | DMAMAP_XENFEAT_DOM0_IOMMU,
-		     DMAMAP_XEN_POLICY_LINUX);
-	xfx_init(&f, &o);
 	struct tu_dev nic;
-	xfx_dev(&f, &nic, "nic", 32, true, DMAMAP_BUS_PLATFORM, true);
+	colored_setup(&f, &nic, DMAMAP_XENFEAT_NOT_DIRECT_MAPPED | DMAMAP_XENFEAT_DOM0_IOMMU,
+		      DMAMAP_XEN_POLICY_LINUX, NULL, true);
 	assert_string_equal(dmamap_device_ops_name(nic.dev), "direct");
 	for (uint64_t p = 4; p < 36; p++) {
 		uint64_t phys;
@@ -491,13 +497,9 @@ static void test_colored_dom0_p2m_aware(void **state)
 {
 	(void)state;
 	struct xfx f;
-	struct xfx_opts o;
-	colored_opts(&o, DMAMAP_XENFEAT_NOT_DIRECT_MAPPED | DMAMAP_XENFEAT_P2M_QUERY,
-		     DMAMAP_XEN_POLICY_PER_DEVICE);
-	o.bootargs = "swiotlb=4096"; /* an 8 MiB pool */
-	xfx_init(&f, &o);
 	struct tu_dev nic;
-	xfx_dev(&f, &nic, "nic", 32, true, DMAMAP_BUS_PLATFORM, false);
+	colored_setup(&f, &nic, DMAMAP_XENFEAT_NOT_DIRECT_MAPPED | DMAMAP_XENFEAT_P2M_QUERY,
+		      DMAMAP_XEN_POLICY_PER_DEVICE, "swiotlb=4096" /* an 8 MiB pool */, false);
 	assert_string_equal(dmamap_device_ops_name(nic.dev), "swiotlb-xen");
 	assert_non_null(strstr(dmamap_device_ops_reason(nic.dev), "p2m-aware"));
 	/* The pool was exchanged for machine-contiguous frames. */
@@ -546,11 +548,9 @@ static void test_colored_dom0_no_p2m_refuses(void **state)
 {
 	(void)state;
 	struct xfx f;
-	struct xfx_opts o;
-	colored_opts(&o, DMAMAP_XENFEAT_NOT_DIRECT_MAPPED, DMAMAP_XEN_POLICY_PER_DEVICE);
-	xfx_init(&f, &o);
 	struct tu_dev nic;
-	xfx_dev(&f, &nic, "nic", 32, true, DMAMAP_BUS_PLATFORM, false);
+	colored_setup(&f, &nic, DMAMAP_XENFEAT_NOT_DIRECT_MAPPED, DMAMAP_XEN_POLICY_PER_DEVICE, NULL,
+		      false);
 	assert_string_equal(dmamap_device_ops_name(nic.dev), "swiotlb-xen(no-p2m)");
 	uint64_t phys;
 	uint8_t *buf = xfx_alloc(&f, 1, 5 * PG, 6 * PG - 1, &phys);

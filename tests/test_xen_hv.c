@@ -88,14 +88,6 @@ static struct sim_xen_stats xstats(struct sim_xen *x)
 	return st;
 }
 
-static struct sim_device_stats dstats(struct sim_device *dev)
-{
-	struct sim_device_stats st;
-	memset(&st, 0xa5, sizeof(st));
-	sim_device_get_stats(dev, &st);
-	return st;
-}
-
 static const struct dmamap_hv_ops *hv(struct sim_machine *m)
 {
 	const struct dmamap_hv_ops *h = sim_platform(m)->ops->hv;
@@ -471,7 +463,7 @@ static void test_dma_machine_addresses(void **state)
 	memset(back, 0, 16);
 	assert_int_equal(sim_dma_read(dev, 100 * GIB, back, 16), -EFAULT);
 	assert_true(all_bytes(back, 16, 0xff));
-	struct sim_device_stats ds = dstats(dev);
+	struct sim_device_stats ds = tu_sim_dstats(dev);
 	assert_true(ds.bus_errors == 1 && ds.iommu_faults == 0);
 	assert_true(ds.writes == 3 && ds.reads == 2);
 
@@ -496,7 +488,7 @@ static void test_dma_machine_addresses(void **state)
 	assert_int_equal(sim_dma_read(gpu, 2 * GIB, back, 16), -EFAULT);
 	assert_true(all_bytes(back, 16, 0xff));
 	assert_int_equal(sim_dma_write(gpu, 2 * GIB - 8, buf, 16), -EFAULT);
-	ds = dstats(gpu);
+	ds = tu_sim_dstats(gpu);
 	assert_true(ds.iommu_faults == 2 && ds.bus_errors == 0 && ds.writes == 1);
 
 	/* Not under a hypervisor: nothing to attach to. */
@@ -707,11 +699,11 @@ static void test_grants(void **state)
 	assert_int_equal(tu_check(back, PAGE, 70), -1);
 	assert_int_equal(sim_dma_write(gpu, ropfn * PAGE + 8, buf, 8), -EFAULT);
 	assert_int_equal(tu_check(page7, PAGE, 70), -1);
-	struct sim_device_stats ds = dstats(gpu);
+	struct sim_device_stats ds = tu_sim_dstats(gpu);
 	assert_true(ds.iommu_faults == 1 && ds.writes == 1 && ds.reads == 1);
 	/* An unmapped foreign pfn has no p2m entry: a fault too. */
 	assert_int_equal(sim_dma_read(gpu, (fbase + 2) * PAGE, back, 4), -EFAULT);
-	assert_true(dstats(gpu).iommu_faults == 2);
+	assert_true(tu_sim_dstats(gpu).iommu_faults == 2);
 	st = xstats(x);
 	assert_true(st.dma_foreign_bytes == 512 + 2 * PAGE);
 	assert_true(st.grants_mapped == 2 && st.grant_maps == 2);

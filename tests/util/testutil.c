@@ -195,3 +195,11 @@ uint8_t *tu_sim_cpu(struct sim_machine *m, uint64_t phys)
 	assert_non_null(c);
 	return c;
 }
+
+struct sim_device_stats tu_sim_dstats(struct sim_device *dev)
+{
+	struct sim_device_stats st;
+	memset(&st, 0xa5, sizeof(st));
+	sim_device_get_stats(dev, &st);
+	return st;
+}

@@ -72,6 +72,9 @@ struct sim_device *tu_sim_dev(struct sim_machine *m, const char *name,
 /* npages pages inside [lo, hi] (hi inclusive). */
 uint64_t tu_sim_alloc(struct sim_machine *m, uint64_t npages, uint64_t lo,
 		      uint64_t hi);
+/* A device's counters (poisoned first, so a field the simulator forgot to
+ * fill shows). */
+struct sim_device_stats tu_sim_dstats(struct sim_device *dev);
 /* The CPU pointer of RAM phys. */
 uint8_t *tu_sim_cpu(struct sim_machine *m, uint64_t phys);
 
