@@ -138,7 +138,8 @@ static bool dm_want_swiotlb(const struct dmamap_ctx *ctx)
 		return false;
 	int xen = dm_xen_want_swiotlb(ctx);
 	if (xen >= 0)
-		return xen || ctx->cfg.cc_guest;
+		return xen || ctx->cfg.cc_guest || o->swiotlb_force ||
+		       o->iommu_mode == DM_IOMMU_SOFT;
 	if (o->swiotlb_force || ctx->cfg.cc_guest ||
 	    o->iommu_mode == DM_IOMMU_SOFT)
 		return true;
