@@ -1,12 +1,24 @@
 # dmamap: the two commands a new machine needs.
 #   make demo   installs what is missing, builds, runs the built-in demo
 #   make check  installs what is missing, builds, runs every test, then
-#               the whole suite again under ASan + UBSan
+#               the whole suite again under ASan + UBSan, the concurrency
+#               tests under ThreadSanitizer, and each libFuzzer target for
+#               FUZZ_SECONDS (30) seconds
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 BUILD ?= build
 BUILD_ASAN ?= build-asan
+BUILD_TSAN ?= build-tsan
+BUILD_FUZZ ?= build-fuzz
+FUZZ_SECONDS ?= 30
+# The tests that start threads (ThreadSanitizer runs these).
+TSAN_TESTS ?= $(sort $(basename $(notdir $(shell grep -l pthread_create tests/test_*.c))))
+FUZZ_TARGETS = fuzz_dt fuzz_scenario fuzz_api
+space := $(subst ,, )
+# clang 14's TSan fails on kernels with 32 bits of mmap randomisation;
+# without ASLR it runs anywhere (when the sandbox lets setarch turn it off).
+NO_ASLR := $(shell setarch $$(uname -m) -R true 2>/dev/null && echo setarch $$(uname -m) -R)
 
-.PHONY: all deps build demo check test test-asan bench clean install
+.PHONY: all deps build demo check test test-asan test-tsan fuzz fuzz-build fuzz-replay bench clean install
 
 all: build
 
@@ -30,8 +42,31 @@ test-asan: deps
 		UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 		ctest --output-on-failure -j $(JOBS)
 
-check: test test-asan
-	@echo "check: all suites passed (plain and ASan+UBSan)"
+# ThreadSanitizer: the library, the simulator and the tests that start
+# threads, built with clang -fsanitize=thread; any report fails the run.
+test-tsan: deps
+	cmake -S . -B $(BUILD_TSAN) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_C_COMPILER=clang \
+		-DDMAMAP_TSAN=ON >/dev/null
+	cmake --build $(BUILD_TSAN) -j $(JOBS) --target $(TSAN_TESTS)
+	cd $(BUILD_TSAN) && TSAN_OPTIONS="halt_on_error=1 abort_on_error=1 second_deadlock_stack=1 $(TSAN_OPTIONS)" \
+		$(NO_ASLR) ctest --output-on-failure -j $(JOBS) -R '^($(subst $(space),|,$(TSAN_TESTS)))$$'
+
+# libFuzzer (clang): the device-tree loader, the scenario loader and the
+# API-sequence fuzzer, FUZZ_SECONDS each; any crash, leak or report fails.
+fuzz-build: deps
+	cmake -S . -B $(BUILD_FUZZ) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_C_COMPILER=clang \
+		-DDMAMAP_FUZZ=ON -DDMAMAP_TESTS=OFF >/dev/null
+	cmake --build $(BUILD_FUZZ) -j $(JOBS) --target $(FUZZ_TARGETS)
+
+fuzz: fuzz-build
+	FUZZ_SECONDS=$(FUZZ_SECONDS) ./fuzz/run-fuzzers.sh $(BUILD_FUZZ)
+
+# The saved findings in fuzz/crashes/ (expected to fail until fixed).
+fuzz-replay: fuzz-build
+	./fuzz/run-fuzzers.sh --replay fuzz/crashes $(BUILD_FUZZ)
+
+check: test test-asan test-tsan fuzz
+	@echo "check: all suites passed (plain, ASan+UBSan, TSan, fuzzing)"
 
 bench: build
 	./$(BUILD)/dmamap bench --backend direct --size 4096 --seconds 1
@@ -42,4 +77,4 @@ install: build
 	cmake --install $(BUILD)
 
 clean:
-	rm -rf $(BUILD) $(BUILD_ASAN)
+	rm -rf $(BUILD) $(BUILD_ASAN) $(BUILD_TSAN) $(BUILD_FUZZ)

@@ -124,6 +124,7 @@ struct bench_opts {
 	double seconds;
 	bool json;
 	bool strict;                /* iommu: iommu.strict=1 (default lazy) */
+	bool debug;                 /* the DMA API checker on (dma_debug=on) */
 };
 
 struct bench;
@@ -225,6 +226,18 @@ static __attribute__((noinline)) uint64_t bench_ops(struct bench_thread *t,
 	case BENCH_SWIOTLB:
 	case BENCH_IOMMU:
 	case BENCH_XEN_PV:
+		if (dm_unlikely(b->o.debug)) {
+			/* A correct driver under the checker checks every map. */
+			for (unsigned int i = 0; i < n; i++) {
+				dmamap_dma_addr_t a = dmamap_map_single(dev, t->buf, size, dir);
+				if (dmamap_mapping_error(dev, a)) {
+					fail++;
+					continue;
+				}
+				dmamap_unmap_single(dev, a, size, dir);
+			}
+			break;
+		}
 		for (unsigned int i = 0; i < n; i++) {
 			dmamap_dma_addr_t a = dmamap_map_single(dev, t->buf, size, dir);
 			if (dm_unlikely(a == DMAMAP_MAPPING_ERROR)) {
@@ -451,7 +464,8 @@ static void bench_usage(FILE *f)
 {
 	fputs("usage: dmamap bench [--backend direct|swiotlb|swiotlb-slots|iommu|iova|iova-tree|\n"
 	      "                              xen-pv]\n"
-	      "                    [--strict] [--threads N] [--size BYTES] [--dir to|from|bidi]\n"
+	      "                    [--strict] [--debug] [--threads N] [--size BYTES]\n"
+	      "                    [--dir to|from|bidi]\n"
 	      "                    [--seconds S] [--json]\n"
 	      "  direct         64-bit coherent PCI device: map+unmap never bounces\n"
 	      "  swiotlb        same device with swiotlb=force: every map bounces (copy in;\n"
@@ -469,6 +483,8 @@ static void bench_usage(FILE *f)
 	      "                 translates every frame through the p2m and bounces every\n"
 	      "                 map through the exchanged low pool (guest frames lie above\n"
 	      "                 4 GiB in machine memory)\n"
+	      "  --debug        with the DMA API checker on (dma_debug=on); maps are\n"
+	      "                 checked with dmamap_mapping_error, as a correct driver does\n"
 	      "  defaults: direct, 1 thread, 4096 bytes, to, 1 second.  BYTES takes k/m\n"
 	      "  suffixes (KiB/MiB); S may be fractional.  Exit: 0 ran, 1 a map failed,\n"
 	      "  2 bad usage.\n",
@@ -515,6 +531,10 @@ static int bench_parse(int argc, char **argv, struct bench_opts *o)
 		}
 		if (!strcmp(arg, "--strict")) {
 			o->strict = true;
+			continue;
+		}
+		if (!strcmp(arg, "--debug")) {
+			o->debug = true;
 			continue;
 		}
 		if (!strcmp(arg, "--help") || !strcmp(arg, "-h")) {
@@ -735,9 +755,12 @@ static int bench_setup(struct bench *b)
 	}
 	const char *bootargs = NULL;
 	if (o->backend == BENCH_SWIOTLB)
-		bootargs = "swiotlb=force";
+		bootargs = o->debug ? "swiotlb=force dma_debug=on" : "swiotlb=force";
 	else if (o->backend == BENCH_IOMMU)
-		bootargs = o->strict ? "iommu.strict=1" : "iommu.strict=0";
+		bootargs = o->strict ? (o->debug ? "iommu.strict=1 dma_debug=on" : "iommu.strict=1")
+				     : (o->debug ? "iommu.strict=0 dma_debug=on" : "iommu.strict=0");
+	else if (o->debug)
+		bootargs = "dma_debug=on";
 	struct dmamap_config cfg = {
 		.bootargs = bootargs,
 		.swiotlb_mode = DMAMAP_SWIOTLB_ON,
@@ -973,6 +996,8 @@ static void bench_collect(struct bench *b, struct bench_result *r)
 	default:
 		break;
 	}
+	if (b->o.debug)
+		r->has_target = false; /* targets are for the production path */
 	/*
 	 * The bound and the IOVA magazine target are inclusive ("<=", "at
 	 * most"); the other fixed targets are strict ("< 10 ns").
@@ -1208,7 +1233,8 @@ static void bench_print_table(const struct bench *b, const struct bench_result *
 	}
 	if (!r->has_target) {
 		printf("  target: none for this run (%s)\n",
-		       o->backend == BENCH_IOMMU    ? "the target is set for lazy mode"
+		       o->debug                     ? "targets are set with the checker off"
+		       : o->backend == BENCH_IOMMU  ? "the target is set for lazy mode"
 		       : o->backend == BENCH_XEN_PV ? "none is set for swiotlb-xen"
 						    : "the target is set for 16 threads: Mop/s total >= 10");
 	} else if (o->backend == BENCH_IOVA_TREE) {

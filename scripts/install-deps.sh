@@ -4,8 +4,10 @@
 # something is missing.
 set -euo pipefail
 
+# libclang-rt-14-dev: clang 14's runtimes (libclang_rt.fuzzer, .tsan) for
+# `make fuzz` and `make test-tsan`; named explicitly, as clang only recommends it.
 PKGS=(build-essential cmake pkg-config libcmocka-dev libfdt-dev
-      device-tree-compiler libyaml-dev libjansson-dev clang)
+      device-tree-compiler libyaml-dev libjansson-dev clang libclang-rt-14-dev)
 
 missing=()
 for p in "${PKGS[@]}"; do

@@ -44,6 +44,8 @@
  *     line, so device accesses there go straight to the CPU view.
  *     set_uncached(false) removes the mark.
  *   - Freed pages forget their entries and uncached marks (simi_cache_forget).
+ *   - stale_lines(range), for the DMA API checker: tracked lines with
+ *     devdirty set, i.e. device writes the CPU cannot see yet.  Reads only.
  *   - tracked_lines = lines with an entry bit set.
  *
  * Structure: one entry per tracked 4 KiB page (a 64-bit mask of tracked
@@ -521,6 +523,36 @@ void simi_cache_dev_write(struct sim_machine *m,
 		}
 	}
 	pthread_mutex_unlock(&c->lock);
+}
+
+/*
+ * For the DMA API checker (platform.h, cpu_stale): tracked lines a
+ * non-coherent device wrote (devdirty) that no clean or invalidate has
+ * reached since.  Whatever the bytes: a read there is a read before sync
+ * even when the device happened to write what the CPU holds.
+ */
+uint64_t simi_cache_stale_lines(struct sim_machine *m, uint64_t phys,
+				uint64_t size, uint64_t *first)
+{
+	struct simi_cache *c = &m->cache;
+	uint64_t end, n = 0;
+	if (!clip(phys, size, &end))
+		return 0;
+	if (!atomic_load_explicit(&c->npages, memory_order_relaxed))
+		return 0;
+	pthread_mutex_lock(&c->lock);
+	for (uint64_t addr = phys; addr < end;) {
+		uint64_t pbase = addr & ~SIM_PAGE_MASK;
+		uint64_t b = end - pbase < SIM_PAGE_SIZE ? end - pbase : SIM_PAGE_SIZE;
+		struct simi_cpage *p = ct_find(c, pbase >> SIM_PAGE_SHIFT);
+		uint64_t bits = p ? p->valid & p->devdirty & line_bits(addr - pbase, b) : 0;
+		if (bits && !n && first)
+			*first = pbase + (uint64_t)__builtin_ctzll(bits) * SIM_CACHE_LINE;
+		n += (uint64_t)__builtin_popcountll(bits);
+		addr = pbase + b;
+	}
+	pthread_mutex_unlock(&c->lock);
+	return n;
 }
 
 void sim_cache_get_stats(struct sim_machine *m, struct sim_cache_stats *st)

@@ -15,6 +15,11 @@
  * what it is told, wrong addresses included) and never include anything
  * from src/.
  *
+ * For the DMA API checker (platform.h, struct dmamap_debug_hw_ops) a
+ * device can be watched: the library names its live bus ranges and the
+ * device queues every access no live range covers.  A fact, not a
+ * policy: the access still happens.
+ *
  * Invariants: a device's description is immutable after creation (so the
  * DMA path reads it without a lock); dev->lock guards stats and the event
  * ring and is taken once per access, after the data moved; an access that
@@ -65,6 +70,7 @@ void simi_devices_fini(struct sim_machine *m)
 	while (dev) {
 		struct sim_device *next = dev->next;
 		simi_mmio_dev_fini(dev);
+		free(dev->dbg_live);
 		pthread_mutex_destroy(&dev->lock);
 		free((char *)dev->desc.name);
 		free(dev);
@@ -239,6 +245,99 @@ static enum access_result xen_access(struct sim_device *dev, uint64_t emitted,
 	return res;
 }
 
+/* ---- the DMA API checker's watch (platform.h, struct dmamap_debug_hw_ops) ---- */
+
+/*
+ * True when live ranges cover every byte of [bus, bus + len) (len >= 1),
+ * together if need be (dev->lock held).  Linear in the live ranges.
+ */
+static bool dbg_covered(const struct sim_device *dev, uint64_t bus, uint64_t len)
+{
+	uint64_t last = bus + (len - 1);
+	if (last < bus)
+		return false;
+	for (uint64_t cur = bus;;) {
+		const struct simi_dbg_range *hit = NULL;
+		for (size_t i = 0; i < dev->dbg_nlive && !hit; i++) {
+			const struct simi_dbg_range *r = &dev->dbg_live[i];
+			if (cur >= r->bus && cur - r->bus < r->size)
+				hit = r;
+		}
+		if (!hit)
+			return false;
+		uint64_t rlast = hit->bus + (hit->size - 1);
+		if (rlast >= last)
+			return true;
+		cur = rlast + 1;
+	}
+}
+
+static void dbg_stray(struct sim_device *dev, uint64_t bus, uint64_t len, bool write)
+{
+	if (dev->dbg_nstray == SIM_DEV_STRAYS) {
+		dev->dbg_dropped++;
+		return;
+	}
+	dev->dbg_stray[dev->dbg_nstray++] =
+		(struct dmamap_hw_stray){ .dma = bus, .len = len, .write = write };
+}
+
+void simi_dev_dbg_watch(struct sim_device *dev, bool on)
+{
+	pthread_mutex_lock(&dev->lock);
+	dev->dbg_watch = on;
+	if (!on) {
+		free(dev->dbg_live);
+		dev->dbg_live = NULL;
+		dev->dbg_nlive = dev->dbg_cap = 0;
+		dev->dbg_nstray = 0;
+		dev->dbg_dropped = 0;
+	}
+	pthread_mutex_unlock(&dev->lock);
+}
+
+void simi_dev_dbg_mapping(struct sim_device *dev, uint64_t bus, uint64_t size,
+			  bool live)
+{
+	pthread_mutex_lock(&dev->lock);
+	if (live && dev->dbg_nlive == dev->dbg_cap) {
+		size_t cap = dev->dbg_cap ? dev->dbg_cap * 2 : 16;
+		struct simi_dbg_range *n = realloc(dev->dbg_live, cap * sizeof(*n));
+		if (!n) {
+			/* Without memory the watch would cry wolf: stop it. */
+			dev->dbg_watch = false;
+			pthread_mutex_unlock(&dev->lock);
+			return;
+		}
+		dev->dbg_live = n;
+		dev->dbg_cap = cap;
+	}
+	if (live) {
+		dev->dbg_live[dev->dbg_nlive++] = (struct simi_dbg_range){ bus, size };
+	} else {
+		for (size_t i = dev->dbg_nlive; i-- > 0;) {
+			if (dev->dbg_live[i].bus == bus && dev->dbg_live[i].size == size) {
+				dev->dbg_live[i] = dev->dbg_live[--dev->dbg_nlive];
+				break;
+			}
+		}
+	}
+	pthread_mutex_unlock(&dev->lock);
+}
+
+unsigned int simi_dev_dbg_strays(struct sim_device *dev, struct dmamap_hw_stray *out,
+				 unsigned int max)
+{
+	pthread_mutex_lock(&dev->lock);
+	unsigned int n = dev->dbg_nstray < max ? dev->dbg_nstray : max;
+	memcpy(out, dev->dbg_stray, n * sizeof(*out));
+	memmove(dev->dbg_stray, dev->dbg_stray + n,
+		(dev->dbg_nstray - n) * sizeof(*out));
+	dev->dbg_nstray -= n;
+	pthread_mutex_unlock(&dev->lock);
+	return n;
+}
+
 /*
  * One access.  Statistics: reads/writes and their bytes count accesses
  * that reached memory; a bus error counts only in bus_errors, an IOMMU
@@ -265,6 +364,8 @@ static int dma_access(struct sim_device *dev, uint64_t bus, void *buf,
 		memset(buf, 0xff, len); /* what a master reads on an abort */
 
 	pthread_mutex_lock(&dev->lock);
+	if (__builtin_expect(dev->dbg_watch, 0) && len && !dbg_covered(dev, bus, len))
+		dbg_stray(dev, bus, len, write);
 	if (emitted != bus) {
 		dev->st.truncated++;
 		push_event(dev, SIM_EV_TRUNCATED, write, bus, emitted, len);

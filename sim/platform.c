@@ -9,6 +9,9 @@
  * Under the hypervisor (xen.c, simi_platform_enable_xen) hv and the Xen
  * facts are filled, and the cache operations go through xen.c, which
  * sends a foreign page's guest address to its storage.
+ * The DMA API checker's hooks (debug) state facts only: device.c watches
+ * a device's accesses against the live bus ranges the library names,
+ * cache.c says which lines hold device writes the CPU has not seen.
  * IOMMU hooks (iommu) appear once the machine has IOMMU hardware (the
  * first sim_iommu_create): a machine without any says iommu NULL, so the
  * ops table is a per-machine copy of the static one below.
@@ -125,6 +128,56 @@ static void plat_vunmap(void *plat, void *cpu, uint64_t npages)
 	sim_vunmap(plat, cpu, npages);
 }
 
+/* ---- facts for the DMA API checker (the library decides what is a bug) ---- */
+
+static void plat_dbg_watch(void *plat, void *hw, bool on)
+{
+	(void)plat;
+	simi_dev_dbg_watch(hw, on);
+}
+
+static void plat_dbg_mapping(void *plat, void *hw, dmamap_dma_addr_t dma,
+			     uint64_t size, bool live)
+{
+	(void)plat;
+	simi_dev_dbg_mapping(hw, dma, size, live);
+}
+
+static unsigned int plat_dbg_strays(void *plat, void *hw,
+				    struct dmamap_hw_stray *out, unsigned int max)
+{
+	(void)plat;
+	return simi_dev_dbg_strays(hw, out, max);
+}
+
+static uint64_t plat_dbg_cpu_stale(void *plat, dmamap_phys_addr_t phys,
+				   uint64_t size, dmamap_phys_addr_t *first)
+{
+	struct sim_machine *m = plat;
+	if (!m->xen)
+		return simi_cache_stale_lines(m, phys, size, first);
+	/* Under the hypervisor the model is keyed by storage, page by page. */
+	uint64_t n = 0, end = phys + size;
+	for (uint64_t a = phys; a < end && a >= phys;) {
+		uint64_t next = (a & ~SIM_PAGE_MASK) + SIM_PAGE_SIZE;
+		uint64_t len = (next < end ? next : end) - a;
+		uint64_t f = 0, k;
+		k = simi_cache_stale_lines(m, simi_xen_storage_of(m, a), len, &f);
+		if (k && !n && first)
+			*first = (a & ~SIM_PAGE_MASK) + (f & SIM_PAGE_MASK);
+		n += k;
+		a = next;
+	}
+	return n;
+}
+
+static const struct dmamap_debug_hw_ops sim_debug_ops = {
+	.watch = plat_dbg_watch,
+	.mapping = plat_dbg_mapping,
+	.strays = plat_dbg_strays,
+	.cpu_stale = plat_dbg_cpu_stale,
+};
+
 static const struct dmamap_iommu_hw_ops sim_iommu_ops = {
 	.page_sizes = plat_iommu_page_sizes,
 	.map = plat_iommu_map,
@@ -148,6 +201,7 @@ static const struct dmamap_platform_ops sim_platform_ops = {
 	.vunmap = plat_vunmap,
 	.iommu = NULL, /* simi_platform_enable_iommu */
 	.mmio = &simi_mmio_ops,
+	.debug = &sim_debug_ops,
 };
 
 void simi_platform_init(struct sim_machine *m)

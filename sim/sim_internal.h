@@ -39,6 +39,13 @@
 #define SIM_4G (1ULL << 32)
 #define SIM_DEFAULT_ZONE_DMA_LIMIT ((16ULL << 20) - 1)
 #define SIM_DEV_EVENTS 64 /* events kept per device */
+#define SIM_DEV_STRAYS 64 /* strays queued per device for the DMA API checker */
+
+/* A bus range the library said is live for a device (the checker's watch). */
+struct simi_dbg_range {
+	uint64_t bus;
+	uint64_t size;
+};
 
 /* A half-open physical interval [base, end); used for extent lists. */
 struct simi_extent {
@@ -188,6 +195,20 @@ struct sim_device {
 
 	/* Behind the hypervisor's IOMMU (xen.c); set once, never cleared. */
 	_Atomic bool xen_iommu;
+
+	/*
+	 * ---- The DMA API checker's watch (device.c), under `lock` ----
+	 * While dbg_watch, every access with no live range covering it is
+	 * queued as a stray (at most SIM_DEV_STRAYS; later ones are counted
+	 * in dbg_dropped) until the library takes them (platform.h,
+	 * struct dmamap_debug_hw_ops).  Facts only: nothing is refused.
+	 */
+	bool dbg_watch;
+	struct simi_dbg_range *dbg_live; /* live bus ranges, unsorted */
+	size_t dbg_nlive, dbg_cap;
+	struct dmamap_hw_stray dbg_stray[SIM_DEV_STRAYS];
+	unsigned int dbg_nstray;
+	uint64_t dbg_dropped;
 };
 
 /* ---- extents.c ---------------------------------------------------------- */
@@ -252,11 +273,24 @@ void simi_cache_dev_read(struct sim_machine *m, const struct simi_mapping *mp,
 void simi_cache_dev_write(struct sim_machine *m,
 			  const struct simi_mapping *mp, uint64_t phys,
 			  const void *src, size_t len, bool coherent);
+/*
+ * Lines of storage range [phys, phys + size) a non-coherent device wrote
+ * since the CPU last cleaned or invalidated them (a CPU read there is
+ * stale); *first gets the first such line's address.  Reads only.
+ */
+uint64_t simi_cache_stale_lines(struct sim_machine *m, uint64_t phys,
+				uint64_t size, uint64_t *first);
 
 /* ---- device.c -------------------------------------------------------------- */
 
 /* Frees the devices, then the IOMMUs (simi_iommu_fini). */
 void simi_devices_fini(struct sim_machine *m);
+/* The DMA API checker's watch (platform.h, struct dmamap_debug_hw_ops). */
+void simi_dev_dbg_watch(struct sim_device *dev, bool on);
+void simi_dev_dbg_mapping(struct sim_device *dev, uint64_t bus, uint64_t size,
+			  bool live);
+unsigned int simi_dev_dbg_strays(struct sim_device *dev,
+				 struct dmamap_hw_stray *out, unsigned int max);
 
 /* ---- iommu.c --------------------------------------------------------------- */
 

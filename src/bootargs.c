@@ -8,6 +8,8 @@
  *   swiotlb=<slabs>[,<areas>][,force|noforce]   or   swiotlb=noforce
  *   iommu=pt|nopt|soft|off|on|strict|nostrict   (comma-separated list)
  *   iommu.strict=0|1
+ *   swiotlb_poison=0|1                          (poison released bounce slots)
+ *   dma_debug=on|off (or 1|0)                   (the DMA API checker, debug.c)
  * <slabs> is rounded up to a 128-slot segment (at least one); <areas> up to
  * a power of two.  Numbers are decimal or 0x-hex.
  */
@@ -98,6 +100,7 @@ int dm_parse_bootargs(const char *args, struct dm_bootopts *o,
 {
 	memset(o, 0, sizeof(*o));
 	o->iommu_strict = -1;
+	o->swiotlb_poison = -1;
 	if (bad_word)
 		*bad_word = NULL;
 	if (!args)
@@ -138,10 +141,25 @@ int dm_parse_bootargs(const char *args, struct dm_bootopts *o,
 				ok = dm_iommu_item(it, (size_t)(ie - it), o);
 				it = ie + 1;
 			}
+		} else if (klen == 14 && !strncmp(word, "swiotlb_poison", 14)) {
+			ok = vlen == 1 && (val[0] == '0' || val[0] == '1');
+			if (ok)
+				o->swiotlb_poison = val[0] - '0';
 		} else if (klen == 12 && !strncmp(word, "iommu.strict", 12)) {
 			ok = vlen == 1 && (val[0] == '0' || val[0] == '1');
 			if (ok)
 				o->iommu_strict = val[0] - '0';
+		} else if (klen == 9 && !strncmp(word, "dma_debug", 9)) {
+			/* The DMA API checker (debug.c): on|off (1|0). */
+			bool on = (vlen == 2 && !strncmp(val, "on", 2)) ||
+				  (vlen == 1 && val[0] == '1');
+			bool off = (vlen == 3 && !strncmp(val, "off", 3)) ||
+				   (vlen == 1 && val[0] == '0');
+			ok = on || off;
+			if (ok) {
+				o->dma_debug_set = true;
+				o->dma_debug = on;
+			}
 		}
 		if (!ok) {
 			if (bad_word)

@@ -2,7 +2,8 @@
  * src/core.c - contexts, devices, the per-CPU index, logging, statistics.
  *
  * Owns: dmamap_ctx_create/destroy (boot: options, the default bounce
- * pool), device registration, masks and per-device parameters, counters.
+ * pool, the DMA API checker's switch), device registration, masks and
+ * per-device parameters, counters.
  * Must never map anything (mapping.c dispatches, backends map) and never
  * touch the platform's memory except through the platform ops.
  *
@@ -11,6 +12,7 @@
  * supported check, so a refused mask leaves the device exactly as it was.
  */
 #include "internal.h"
+#include "debug.h"
 #include "swiotlb.h"
 
 #include <stdarg.h>
@@ -243,6 +245,10 @@ int dmamap_ctx_create(const struct dmamap_platform *plat,
 		       (int)n, bad);
 		goto fail;
 	}
+	/* The DMA API checker (debug.c): the bootarg wins over the config. */
+	if ((ctx->opts.dma_debug_set ? ctx->opts.dma_debug : ctx->cfg.dma_debug) &&
+	    (rc = dm_debug_init(ctx)))
+		goto fail;
 	if ((rc = dm_xen_init(ctx)))
 		goto fail;
 	if (dm_want_swiotlb(ctx)) {
@@ -256,6 +262,7 @@ int dmamap_ctx_create(const struct dmamap_platform *plat,
 	return 0;
 fail:
 	dm_xen_fini(ctx);
+	dm_debug_fini(ctx);
 	pthread_mutex_destroy(&ctx->lock);
 	free(ctx->bootargs_copy);
 	free(ctx);
@@ -279,6 +286,8 @@ int dmamap_ctx_destroy(struct dmamap_ctx *ctx)
 	if (ctx->swiotlb)
 		dm_swiotlb_destroy(ctx->swiotlb);
 	dm_xen_fini(ctx);
+	dm_exhaust_fini(ctx); /* no device left, so no request queued */
+	dm_debug_fini(ctx);
 	free(ctx->devices);
 	pthread_mutex_destroy(&ctx->lock);
 	free(ctx->bootargs_copy);
@@ -383,6 +392,10 @@ int dmamap_device_add(struct dmamap_ctx *ctx, const struct dmamap_device_desc *d
 	}
 	ctx->devices[ctx->ndevices++] = dev;
 	pthread_mutex_unlock(&ctx->lock);
+	if (ctx->debug) { /* the DMA API checker watches it from now on */
+		dev->debug = true;
+		dm_debug_device_added(dev);
+	}
 	dm_log(ctx, DMAMAP_LOG_DEBUG, "%s: %s: %s", dev->name, dev->ops_name, dev->reason);
 	*out = dev;
 	return 0;
@@ -419,6 +432,10 @@ int dmamap_device_remove(struct dmamap_device *dev, uint64_t *leaked)
 	if (!dev)
 		return -EINVAL;
 	struct dmamap_ctx *ctx = dev->ctx;
+	/* Queued DEFER requests end with -ENODEV; a thread in a WAIT: -EBUSY. */
+	int rc = dm_exhaust_device_gone(dev);
+	if (rc)
+		return rc;
 	uint64_t live = DM_SUM(dev, opened) - DM_SUM(dev, closed);
 	if (leaked)
 		*leaked = live;
@@ -426,6 +443,8 @@ int dmamap_device_remove(struct dmamap_device *dev, uint64_t *leaked)
 		dm_log(ctx, DMAMAP_LOG_WARN,
 		       "%s: removed with %llu live mappings or allocations (leaked)",
 		       dev->name, (unsigned long long)live);
+	if (dev->debug) /* the DMA API checker: one report per leak */
+		dm_debug_device_removed(dev);
 	pthread_mutex_lock(&ctx->lock);
 	for (unsigned int i = 0; i < ctx->ndevices; i++) {
 		if (ctx->devices[i] == dev) {

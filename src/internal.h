@@ -57,6 +57,10 @@ struct dm_bootopts {
 	bool swiotlb_noforce;     /* swiotlb=noforce: no swiotlb at all */
 	enum dm_iommu_mode iommu_mode;
 	int iommu_strict;         /* -1 unset, 0 lazy, 1 strict */
+	int swiotlb_poison;       /* swiotlb_poison=0|1 (swiotlb.c, exhaust.h); -1 unset */
+	/* ---- DMA API checker (debug.c): dma_debug=on|off ---- */
+	bool dma_debug_set;       /* dma_debug= given */
+	bool dma_debug;           /* its value */
 };
 
 /*
@@ -138,6 +142,7 @@ struct dm_ops {
 
 struct dm_iommu_domain;
 struct dm_xen;
+struct dm_debug;
 
 struct dmamap_ctx {
 	struct dmamap_platform plat;     /* copied at create; facts are constant */
@@ -154,6 +159,11 @@ struct dmamap_ctx {
 	struct dm_iommu_domain *domains;
 	/* Xen state (xen.c); NULL unless the platform is a Xen guest. */
 	struct dm_xen *xen;
+	/* ---- exhaustion policies (exhaust.c) ---- */
+	_Atomic unsigned int ex_nwait;   /* requests queued in this context now */
+	struct dm_exq *_Atomic exq;      /* the FIFO, made at the first queued request */
+	/* ---- DMA API checker (debug.c); NULL while it is off ---- */
+	struct dm_debug *debug;
 };
 
 /* ---- devices ------------------------------------------------------------------ */
@@ -207,6 +217,9 @@ struct dmamap_device {
 	struct dmamap_ctx *ctx;
 	bool coherent;
 	bool force_bounce;               /* restricted pool or swiotlb=force / cc */
+	/* DMA API checker (debug.c): ctx->debug != NULL, fixed at add; the
+	 * dispatcher's one branch when the checker is off. */
+	bool debug;
 	unsigned int nranges;            /* 0: bus == phys */
 	struct dmamap_dma_range ranges[DMAMAP_MAX_DMA_RANGES];
 
@@ -217,6 +230,24 @@ struct dmamap_device {
 	unsigned int max_seg_size;
 	uint64_t seg_boundary_mask;
 	unsigned int min_align_mask;
+
+	/*
+	 * --- exhaustion policy and bounce quota (exhaust.c, swiotlb.c) ---
+	 * bq_limit is read on every bounce map (beside min_align_mask); the
+	 * rest is written only on slow paths, bq_held only for devices with a
+	 * quota.
+	 */
+	struct {
+		uint64_t bq_limit;             /* bounce quota, bytes; 0: none */
+		int policy;                    /* enum dmamap_exhaust_policy */
+		uint64_t timeout_ns;
+		_Atomic uint64_t bq_held;      /* bytes held by mappings made under a quota */
+		_Atomic uint64_t bq_hiwater;
+		_Atomic uint64_t bq_refusals;
+		/* Counters: see struct dmamap_exhaust_stats. */
+		_Atomic uint64_t exhausted, failed_now, deferred, waited, served,
+			timeouts, cancelled, errors, queued;
+	} ex;
 
 	/* --- IOMMU (iommu.c); iommu NULL: not behind one --- */
 	struct dm_iommu_domain *iommu;
@@ -247,6 +278,51 @@ static inline struct dm_pcpu_stats *dm_dev_stats(struct dmamap_device *dev)
 {
 	return &dev->stats[dm_cpu() & (DM_NR_PCPU_STATS - 1)];
 }
+
+/* ---- exhaustion policies (exhaust.c) ------------------------------------------------ */
+
+/*
+ * Exhaustion sites (a full bounce pool, a quota refusal, no IOVA) note why
+ * in this thread-local; the dispatcher's failure path reads and clears it
+ * to decide whether the device's policy applies.  Only failure paths touch
+ * it.  dm_tls_ex_retry is set while a queued request is retried, so the
+ * retry is not counted (or logged) as a new failure.
+ */
+#define DM_EX_SPACE 1 /* no bounce slot / IOVA free */
+#define DM_EX_QUOTA 2 /* the device's bounce quota is reached */
+extern _Thread_local int dm_tls_exhausted;
+extern _Thread_local bool dm_tls_ex_retry;
+/* Requests queued in all contexts: the one word release paths read. */
+extern _Atomic unsigned int dm_ex_waiting;
+static inline void dm_exhaust_note(int why)
+{
+	dm_tls_exhausted = why;
+}
+static inline void dm_exhaust_clear(void)
+{
+	dm_tls_exhausted = 0;
+}
+/* Serves the queue; never called with a library lock held. */
+void dm_exhaust_kick(struct dmamap_ctx *ctx);
+/* After space was released (slots, quota, IOVAs), with no lock held. */
+static inline void dm_exhaust_released(struct dmamap_ctx *ctx)
+{
+	if (dm_unlikely(atomic_load_explicit(&dm_ex_waiting, memory_order_relaxed)))
+		dm_exhaust_kick(ctx);
+}
+/*
+ * The dispatcher's single-map failure path: applies the policy (WAIT may
+ * still return a mapping).  The address or DMAMAP_MAPPING_ERROR.
+ */
+dmamap_dma_addr_t dm_exhaust_map_failed(struct dmamap_device *dev,
+					dmamap_phys_addr_t phys, size_t size,
+					enum dmamap_data_direction dir,
+					unsigned long attrs);
+/* At device removal: ends its DEFER requests (-ENODEV); -EBUSY, changing
+ * nothing, while a thread WAITs on it. */
+int dm_exhaust_device_gone(struct dmamap_device *dev);
+/* At context destroy (every device is gone, so the queue is empty). */
+void dm_exhaust_fini(struct dmamap_ctx *ctx);
 
 /* ---- address translation (dma-ranges) ------------------------------------------ */
 

@@ -277,6 +277,7 @@ static void dm_iova_retire(struct dm_iommu_domain *d, uint64_t pfn, uint64_t npa
 	if (d->strict) {
 		dm_hw(ctx)->iotlb_sync(ctx->plat.priv, d->id, pfn << d->shift, npages << d->shift);
 		dm_iova_free_fast(d->iovad, pfn, npages);
+		dm_exhaust_released(ctx); /* queued requests (exhaust.c) */
 		return;
 	}
 	struct dm_fq *q = &d->fq[dm_cpu() % DM_NR_FQ];
@@ -298,6 +299,7 @@ static void dm_iova_retire(struct dm_iommu_domain *d, uint64_t pfn, uint64_t npa
 		atomic_load_explicit(&d->flush_gen, memory_order_acquire), now };
 	q->n++;
 	dm_fq_unlock(q);
+	dm_exhaust_released(ctx); /* the reap may have freed IOVAs */
 }
 
 /* Every queued IOVA of the domain, invalidated and freed. */
@@ -309,6 +311,7 @@ static void dm_fq_drain(struct dm_iommu_domain *d)
 		dm_fq_reap(d, &d->fq[i]);
 		dm_fq_unlock(&d->fq[i]);
 	}
+	dm_exhaust_released(d->ctx);
 }
 
 void dm_iommu_detach(struct dmamap_device *dev)
@@ -453,6 +456,7 @@ static dmamap_dma_addr_t dm_iommu_map_phys(struct dmamap_device *dev, dmamap_phy
 	uint64_t off = phys & gmask, len = (off + size + gmask) & ~gmask;
 	uint64_t pfn = dm_alloc_iova(dev, len >> d->shift, dev->dma_mask);
 	if (!pfn) {
+		dm_exhaust_note(DM_EX_SPACE); /* the exhaustion policy applies */
 		if (!(attrs & DMAMAP_ATTR_NO_WARN))
 			dm_log(ctx, DMAMAP_LOG_ERR, "%s: IOVA space exhausted for %llu bytes",
 			       dev->name, (unsigned long long)len);

@@ -8,8 +8,12 @@
  *
  * Fast path: a device with ops == NULL calls dma-direct directly (as
  * Linux's dma_map_direct), with no indirect call.
+ *
+ * The DMA API checker (debug.c) is called after the backend, only when
+ * dev->debug is set: one predictable branch per call when it is off.
  */
 #include "internal.h"
+#include "debug.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -49,9 +53,19 @@ static inline void dm_count_map(struct dmamap_device *dev, dmamap_dma_addr_t a,
 	}
 }
 
-dmamap_dma_addr_t dmamap_map_phys(struct dmamap_device *dev, dmamap_phys_addr_t phys,
-				  size_t size, enum dmamap_data_direction dir,
-				  unsigned long attrs)
+/*
+ * The map and unmap bodies are always inlined into each public entry
+ * point, so the checker's origin (DM_SITE: the macro's "file:line" or the
+ * caller's return address) is the driver's, and with the checker off the
+ * only trace of it is one predictable branch on dev->debug.
+ */
+#define DM_INLINE static inline __attribute__((always_inline))
+
+DM_INLINE dmamap_dma_addr_t dm_map_phys(struct dmamap_device *dev,
+					dmamap_phys_addr_t phys, size_t size,
+					enum dmamap_data_direction dir,
+					unsigned long attrs, enum dm_dbg_type type,
+					const void *cpu, const char *where)
 {
 	if (dm_bad_call(dev, "map", dir, size)) {
 		if (dev)
@@ -63,18 +77,27 @@ dmamap_dma_addr_t dmamap_map_phys(struct dmamap_device *dev, dmamap_phys_addr_t 
 		a = dm_direct_map_phys(dev, phys, size, dir, attrs);
 	else
 		a = dev->ops->map_phys(dev, phys, size, dir, attrs);
+	/* Out of bounce slots, quota or IOVAs: the exhaustion policy (exhaust.c). */
+	if (dm_unlikely(a == DMAMAP_MAPPING_ERROR))
+		a = dm_exhaust_map_failed(dev, phys, size, dir, attrs);
 	dm_count_map(dev, a, size);
+	if (dm_unlikely(dev->debug))
+		dm_debug_map(dev, type, cpu, phys, true, size, dir, attrs, a,
+			     DM_SITE(where));
 	return a;
 }
 
-void dmamap_unmap_phys(struct dmamap_device *dev, dmamap_dma_addr_t addr, size_t size,
-		       enum dmamap_data_direction dir, unsigned long attrs)
+DM_INLINE void dm_unmap_phys(struct dmamap_device *dev, dmamap_dma_addr_t addr,
+			     size_t size, enum dmamap_data_direction dir,
+			     unsigned long attrs, enum dm_dbg_type type)
 {
 	if (dm_bad_call(dev, "unmap", dir, size))
 		return;
 	if (dm_unlikely(addr == DMAMAP_MAPPING_ERROR)) {
 		dm_log(dev->ctx, DMAMAP_LOG_ERR, "%s: unmap of DMAMAP_MAPPING_ERROR",
 		       dev->name);
+		if (dev->debug)
+			dm_debug_unmap(dev, type, addr, size, dir, DM_SITE(NULL));
 		return;
 	}
 	if (dm_likely(!dev->ops))
@@ -82,11 +105,14 @@ void dmamap_unmap_phys(struct dmamap_device *dev, dmamap_dma_addr_t addr, size_t
 	else
 		dev->ops->unmap_phys(dev, addr, size, dir, attrs);
 	dm_stat_add(&dm_dev_stats(dev)->closed, 1);
+	if (dm_unlikely(dev->debug))
+		dm_debug_unmap(dev, type, addr, size, dir, DM_SITE(NULL));
 }
 
-dmamap_dma_addr_t dmamap_map_single_attrs(struct dmamap_device *dev, void *cpu,
+DM_INLINE dmamap_dma_addr_t dm_map_single(struct dmamap_device *dev, void *cpu,
 					  size_t size, enum dmamap_data_direction dir,
-					  unsigned long attrs)
+					  unsigned long attrs, enum dm_dbg_type type,
+					  const char *where)
 {
 	dmamap_phys_addr_t phys;
 	if (dm_unlikely(!dev))
@@ -96,16 +122,46 @@ dmamap_dma_addr_t dmamap_map_single_attrs(struct dmamap_device *dev, void *cpu,
 		       "%s: map_single of %p: not in RAM's linear map (stack or foreign memory?)",
 		       dev->name, cpu);
 		dm_stat_add(&dm_dev_stats(dev)->map_failures, 1);
+		if (dev->debug)
+			dm_debug_map(dev, type, cpu, 0, false, size, dir, attrs,
+				     DMAMAP_MAPPING_ERROR, DM_SITE(where));
 		return DMAMAP_MAPPING_ERROR;
 	}
-	return dmamap_map_phys(dev, phys, size, dir, attrs);
+	return dm_map_phys(dev, phys, size, dir, attrs, type, cpu, where);
+}
+
+dmamap_dma_addr_t dmamap_map_phys(struct dmamap_device *dev, dmamap_phys_addr_t phys,
+				  size_t size, enum dmamap_data_direction dir,
+				  unsigned long attrs)
+{
+	return dm_map_phys(dev, phys, size, dir, attrs, DM_DBG_PHYS, NULL, NULL);
+}
+
+void dmamap_unmap_phys(struct dmamap_device *dev, dmamap_dma_addr_t addr, size_t size,
+		       enum dmamap_data_direction dir, unsigned long attrs)
+{
+	dm_unmap_phys(dev, addr, size, dir, attrs, DM_DBG_PHYS);
+}
+
+dmamap_dma_addr_t dmamap_map_single_attrs(struct dmamap_device *dev, void *cpu,
+					  size_t size, enum dmamap_data_direction dir,
+					  unsigned long attrs)
+{
+	return dm_map_single(dev, cpu, size, dir, attrs, DM_DBG_SINGLE, NULL);
+}
+
+dmamap_dma_addr_t dmamap_map_single_at(struct dmamap_device *dev, void *cpu,
+				       size_t size, enum dmamap_data_direction dir,
+				       const char *origin)
+{
+	return dm_map_single(dev, cpu, size, dir, 0, DM_DBG_SINGLE, origin);
 }
 
 void dmamap_unmap_single_attrs(struct dmamap_device *dev, dmamap_dma_addr_t addr,
 			       size_t size, enum dmamap_data_direction dir,
 			       unsigned long attrs)
 {
-	dmamap_unmap_phys(dev, addr, size, dir, attrs);
+	dm_unmap_phys(dev, addr, size, dir, attrs, DM_DBG_SINGLE);
 }
 
 dmamap_dma_addr_t dmamap_map_page_attrs(struct dmamap_device *dev,
@@ -113,15 +169,24 @@ dmamap_dma_addr_t dmamap_map_page_attrs(struct dmamap_device *dev,
 					size_t size, enum dmamap_data_direction dir,
 					unsigned long attrs)
 {
-	return dmamap_map_single_attrs(dev, (char *)dmamap_page_address(page) + offset,
-				       size, dir, attrs);
+	return dm_map_single(dev, (char *)dmamap_page_address(page) + offset,
+			     size, dir, attrs, DM_DBG_PAGE, NULL);
+}
+
+dmamap_dma_addr_t dmamap_map_page_at(struct dmamap_device *dev,
+				     struct dmamap_page *page, size_t offset,
+				     size_t size, enum dmamap_data_direction dir,
+				     const char *origin)
+{
+	return dm_map_single(dev, (char *)dmamap_page_address(page) + offset,
+			     size, dir, 0, DM_DBG_PAGE, origin);
 }
 
 void dmamap_unmap_page_attrs(struct dmamap_device *dev, dmamap_dma_addr_t addr,
 			     size_t size, enum dmamap_data_direction dir,
 			     unsigned long attrs)
 {
-	dmamap_unmap_phys(dev, addr, size, dir, attrs);
+	dm_unmap_phys(dev, addr, size, dir, attrs, DM_DBG_PAGE);
 }
 
 dmamap_dma_addr_t dmamap_map_resource(struct dmamap_device *dev, dmamap_phys_addr_t phys,
@@ -143,6 +208,9 @@ dmamap_dma_addr_t dmamap_map_resource(struct dmamap_device *dev, dmamap_phys_add
 	else
 		a = dev->ops->map_resource(dev, phys, size, dir, attrs);
 	dm_count_map(dev, a, size);
+	if (dm_unlikely(dev->debug))
+		dm_debug_map(dev, DM_DBG_RESOURCE, NULL, phys, true, size, dir, attrs,
+			     a, DM_SITE(NULL));
 	return a;
 }
 
@@ -154,12 +222,17 @@ void dmamap_unmap_resource(struct dmamap_device *dev, dmamap_dma_addr_t addr, si
 	if (dev->ops && dev->ops->unmap_resource)
 		dev->ops->unmap_resource(dev, addr, size, dir, attrs);
 	dm_stat_add(&dm_dev_stats(dev)->closed, 1);
+	if (dm_unlikely(dev->debug))
+		dm_debug_unmap(dev, DM_DBG_RESOURCE, addr, size, dir, DM_SITE(NULL));
 }
 
 int dmamap_mapping_error(struct dmamap_device *dev, dmamap_dma_addr_t addr)
 {
-	(void)dev;
-	return addr == DMAMAP_MAPPING_ERROR ? -ENOMEM : 0;
+	if (addr == DMAMAP_MAPPING_ERROR)
+		return -ENOMEM;
+	if (dev && dm_unlikely(dev->debug)) /* the checker: it was checked */
+		dm_debug_mapping_error(dev, addr);
+	return 0;
 }
 
 /* ---- scatterlists ---------------------------------------------------------- */
@@ -245,8 +318,9 @@ static int dm_check_sg(struct dmamap_device *dev, struct dmamap_sg *sg, int nent
 	return 0;
 }
 
-static int dm_map_sg(struct dmamap_device *dev, struct dmamap_sg *sg, int nents,
-		     enum dmamap_data_direction dir, unsigned long attrs)
+DM_INLINE int dm_map_sg(struct dmamap_device *dev, struct dmamap_sg *sg, int nents,
+			enum dmamap_data_direction dir, unsigned long attrs,
+			const char *where)
 {
 	int rc = dm_check_sg(dev, sg, nents, dir);
 	if (rc) {
@@ -268,18 +342,28 @@ static int dm_map_sg(struct dmamap_device *dev, struct dmamap_sg *sg, int nents,
 		dm_stat_add(&st->opened, 1);
 	} else {
 		dm_stat_add(&st->map_failures, 1);
+		dm_exhaust_clear(); /* lists fail at once: no policy (exhaust.c) */
 	}
+	if (dm_unlikely(dev->debug))
+		dm_debug_map_sg(dev, sg, nents, rc, dir, attrs, DM_SITE(where));
 	return rc;
 }
 
 int dmamap_map_sg_attrs(struct dmamap_device *dev, struct dmamap_sg *sg, int nents,
 			enum dmamap_data_direction dir, unsigned long attrs)
 {
-	int rc = dm_map_sg(dev, sg, nents, dir, attrs);
+	int rc = dm_map_sg(dev, sg, nents, dir, attrs, NULL);
 	return rc > 0 ? rc : 0;
 }
 
-void dmamap_unmap_sg_attrs(struct dmamap_device *dev, struct dmamap_sg *sg, int nents,
+int dmamap_map_sg_at(struct dmamap_device *dev, struct dmamap_sg *sg, int nents,
+		     enum dmamap_data_direction dir, const char *origin)
+{
+	int rc = dm_map_sg(dev, sg, nents, dir, 0, origin);
+	return rc > 0 ? rc : 0;
+}
+
+DM_INLINE void dm_unmap_sg(struct dmamap_device *dev, struct dmamap_sg *sg, int nents,
 			   enum dmamap_data_direction dir, unsigned long attrs)
 {
 	if (dm_check_sg(dev, sg, nents, dir))
@@ -289,6 +373,14 @@ void dmamap_unmap_sg_attrs(struct dmamap_device *dev, struct dmamap_sg *sg, int 
 	else
 		dev->ops->unmap_sg(dev, sg, nents, dir, attrs);
 	dm_stat_add(&dm_dev_stats(dev)->closed, 1);
+	if (dm_unlikely(dev->debug))
+		dm_debug_unmap_sg(dev, sg, nents, dir, DM_SITE(NULL));
+}
+
+void dmamap_unmap_sg_attrs(struct dmamap_device *dev, struct dmamap_sg *sg, int nents,
+			   enum dmamap_data_direction dir, unsigned long attrs)
+{
+	dm_unmap_sg(dev, sg, nents, dir, attrs);
 }
 
 int dmamap_map_sgtable(struct dmamap_device *dev, struct dmamap_sg_table *sgt,
@@ -296,7 +388,7 @@ int dmamap_map_sgtable(struct dmamap_device *dev, struct dmamap_sg_table *sgt,
 {
 	if (!sgt || sgt->orig_nents == 0 || sgt->orig_nents > INT32_MAX)
 		return -EINVAL;
-	int rc = dm_map_sg(dev, sgt->sgl, (int)sgt->orig_nents, dir, attrs);
+	int rc = dm_map_sg(dev, sgt->sgl, (int)sgt->orig_nents, dir, attrs, NULL);
 	if (rc < 0)
 		return rc;
 	sgt->nents = (unsigned int)rc;
@@ -307,13 +399,14 @@ void dmamap_unmap_sgtable(struct dmamap_device *dev, struct dmamap_sg_table *sgt
 			  enum dmamap_data_direction dir, unsigned long attrs)
 {
 	if (sgt)
-		dmamap_unmap_sg_attrs(dev, sgt->sgl, (int)sgt->orig_nents, dir, attrs);
+		dm_unmap_sg(dev, sgt->sgl, (int)sgt->orig_nents, dir, attrs);
 }
 
 /* ---- syncs -------------------------------------------------------------------- */
 
-void dmamap_sync_single_for_cpu(struct dmamap_device *dev, dmamap_dma_addr_t addr,
-				size_t size, enum dmamap_data_direction dir)
+/* One sync; `check`: the checker looks at it (sg syncs check the list once). */
+DM_INLINE void dm_sync_for_cpu(struct dmamap_device *dev, dmamap_dma_addr_t addr,
+			       size_t size, enum dmamap_data_direction dir, bool check)
 {
 	if (dm_bad_call(dev, "sync_for_cpu", dir, size))
 		return;
@@ -321,10 +414,12 @@ void dmamap_sync_single_for_cpu(struct dmamap_device *dev, dmamap_dma_addr_t add
 		dm_direct_sync_for_cpu(dev, addr, size, dir);
 	else
 		dev->ops->sync_for_cpu(dev, addr, size, dir);
+	if (dm_unlikely(dev->debug) && check)
+		dm_debug_sync(dev, addr, size, dir, true, DM_SITE(NULL));
 }
 
-void dmamap_sync_single_for_device(struct dmamap_device *dev, dmamap_dma_addr_t addr,
-				   size_t size, enum dmamap_data_direction dir)
+DM_INLINE void dm_sync_for_device(struct dmamap_device *dev, dmamap_dma_addr_t addr,
+				  size_t size, enum dmamap_data_direction dir, bool check)
 {
 	if (dm_bad_call(dev, "sync_for_device", dir, size))
 		return;
@@ -332,20 +427,34 @@ void dmamap_sync_single_for_device(struct dmamap_device *dev, dmamap_dma_addr_t 
 		dm_direct_sync_for_device(dev, addr, size, dir);
 	else
 		dev->ops->sync_for_device(dev, addr, size, dir);
+	if (dm_unlikely(dev->debug) && check)
+		dm_debug_sync(dev, addr, size, dir, false, DM_SITE(NULL));
+}
+
+void dmamap_sync_single_for_cpu(struct dmamap_device *dev, dmamap_dma_addr_t addr,
+				size_t size, enum dmamap_data_direction dir)
+{
+	dm_sync_for_cpu(dev, addr, size, dir, true);
+}
+
+void dmamap_sync_single_for_device(struct dmamap_device *dev, dmamap_dma_addr_t addr,
+				   size_t size, enum dmamap_data_direction dir)
+{
+	dm_sync_for_device(dev, addr, size, dir, true);
 }
 
 void dmamap_sync_single_range_for_cpu(struct dmamap_device *dev, dmamap_dma_addr_t addr,
 				      size_t offset, size_t size,
 				      enum dmamap_data_direction dir)
 {
-	dmamap_sync_single_for_cpu(dev, addr + offset, size, dir);
+	dm_sync_for_cpu(dev, addr + offset, size, dir, true);
 }
 
 void dmamap_sync_single_range_for_device(struct dmamap_device *dev,
 					 dmamap_dma_addr_t addr, size_t offset,
 					 size_t size, enum dmamap_data_direction dir)
 {
-	dmamap_sync_single_for_device(dev, addr + offset, size, dir);
+	dm_sync_for_device(dev, addr + offset, size, dir, true);
 }
 
 /*
@@ -353,33 +462,41 @@ void dmamap_sync_single_range_for_device(struct dmamap_device *dev,
  * a backend produced covers whole CPU entries, and dma-direct keeps one
  * bus segment per entry.
  */
-void dmamap_sync_sg_for_cpu(struct dmamap_device *dev, struct dmamap_sg *sg, int nents,
-			    enum dmamap_data_direction dir)
+DM_INLINE void dm_sync_sg(struct dmamap_device *dev, struct dmamap_sg *sg, int nents,
+			  enum dmamap_data_direction dir, bool for_cpu)
 {
 	if (dm_check_sg(dev, sg, nents, dir))
 		return;
-	for (int i = 0; i < nents; i++)
-		if (sg[i].dma_length)
-			dmamap_sync_single_for_cpu(dev, sg[i].dma_address,
-						   sg[i].dma_length, dir);
+	for (int i = 0; i < nents; i++) {
+		if (!sg[i].dma_length)
+			continue;
+		if (for_cpu)
+			dm_sync_for_cpu(dev, sg[i].dma_address, sg[i].dma_length, dir, false);
+		else
+			dm_sync_for_device(dev, sg[i].dma_address, sg[i].dma_length, dir,
+					   false);
+	}
+	if (dm_unlikely(dev->debug))
+		dm_debug_sync_sg(dev, sg, nents, dir, for_cpu, DM_SITE(NULL));
+}
+
+void dmamap_sync_sg_for_cpu(struct dmamap_device *dev, struct dmamap_sg *sg, int nents,
+			    enum dmamap_data_direction dir)
+{
+	dm_sync_sg(dev, sg, nents, dir, true);
 }
 
 void dmamap_sync_sg_for_device(struct dmamap_device *dev, struct dmamap_sg *sg,
 			       int nents, enum dmamap_data_direction dir)
 {
-	if (dm_check_sg(dev, sg, nents, dir))
-		return;
-	for (int i = 0; i < nents; i++)
-		if (sg[i].dma_length)
-			dmamap_sync_single_for_device(dev, sg[i].dma_address,
-						      sg[i].dma_length, dir);
+	dm_sync_sg(dev, sg, nents, dir, false);
 }
 
 void dmamap_sync_sgtable_for_cpu(struct dmamap_device *dev, struct dmamap_sg_table *sgt,
 				 enum dmamap_data_direction dir)
 {
 	if (sgt)
-		dmamap_sync_sg_for_cpu(dev, sgt->sgl, (int)sgt->orig_nents, dir);
+		dm_sync_sg(dev, sgt->sgl, (int)sgt->orig_nents, dir, true);
 }
 
 void dmamap_sync_sgtable_for_device(struct dmamap_device *dev,
@@ -387,13 +504,14 @@ void dmamap_sync_sgtable_for_device(struct dmamap_device *dev,
 				    enum dmamap_data_direction dir)
 {
 	if (sgt)
-		dmamap_sync_sg_for_device(dev, sgt->sgl, (int)sgt->orig_nents, dir);
+		dm_sync_sg(dev, sgt->sgl, (int)sgt->orig_nents, dir, false);
 }
 
 /* ---- allocations ----------------------------------------------------------------- */
 
-static void *dm_alloc(struct dmamap_device *dev, size_t size, dmamap_dma_addr_t *handle,
-		      unsigned long attrs, bool coherent_mapping)
+DM_INLINE void *dm_alloc(struct dmamap_device *dev, size_t size, dmamap_dma_addr_t *handle,
+			 unsigned long attrs, bool coherent_mapping, enum dm_dbg_type type,
+			 enum dmamap_data_direction dir, const char *where)
 {
 	if (!dev || !handle || size == 0) {
 		if (dev)
@@ -411,6 +529,8 @@ static void *dm_alloc(struct dmamap_device *dev, size_t size, dmamap_dma_addr_t 
 		dm_stat_add(&st->coherent_bytes, size);
 		dm_stat_add(&st->opened, 1);
 	}
+	if (dm_unlikely(dev->debug))
+		dm_debug_alloc(dev, type, cpu, size, *handle, dir, DM_SITE(where));
 	return cpu;
 }
 
@@ -435,13 +555,25 @@ static bool dm_free_ok(struct dmamap_device *dev, void *cpu, dmamap_dma_addr_t h
 void *dmamap_alloc_attrs(struct dmamap_device *dev, size_t size, dmamap_dma_addr_t *handle,
 			 unsigned long attrs)
 {
-	return dm_alloc(dev, size, handle, attrs, true);
+	return dm_alloc(dev, size, handle, attrs, true, DM_DBG_COHERENT,
+			DMAMAP_BIDIRECTIONAL, NULL);
+}
+
+void *dmamap_alloc_coherent_at(struct dmamap_device *dev, size_t size,
+			       dmamap_dma_addr_t *handle, const char *origin)
+{
+	return dm_alloc(dev, size, handle, 0, true, DM_DBG_COHERENT,
+			DMAMAP_BIDIRECTIONAL, origin);
 }
 
 void dmamap_free_attrs(struct dmamap_device *dev, size_t size, void *cpu,
 		       dmamap_dma_addr_t handle, unsigned long attrs)
 {
-	if (!dm_free_ok(dev, cpu, handle, size))
+	bool ok = dm_free_ok(dev, cpu, handle, size);
+	if (dev && dm_unlikely(dev->debug))
+		dm_debug_free(dev, DM_DBG_COHERENT, cpu, size, handle,
+			      DMAMAP_BIDIRECTIONAL, ok, DM_SITE(NULL));
+	if (!ok)
 		return;
 	if (dev->ops && dev->ops->free)
 		dev->ops->free(dev, size, cpu, handle, attrs);
@@ -457,15 +589,18 @@ void *dmamap_alloc_noncoherent(struct dmamap_device *dev, size_t size,
 		return NULL;
 	/* Backends with their own alloc give coherent memory, which is also valid. */
 	if (dev && dev->ops && dev->ops->alloc)
-		return dm_alloc(dev, size, handle, 0, true);
-	return dm_alloc(dev, size, handle, 0, false);
+		return dm_alloc(dev, size, handle, 0, true, DM_DBG_NONCOHERENT, dir, NULL);
+	return dm_alloc(dev, size, handle, 0, false, DM_DBG_NONCOHERENT, dir, NULL);
 }
 
 void dmamap_free_noncoherent(struct dmamap_device *dev, size_t size, void *cpu,
 			     dmamap_dma_addr_t handle, enum dmamap_data_direction dir)
 {
-	(void)dir;
-	if (!dm_free_ok(dev, cpu, handle, size))
+	bool ok = dm_free_ok(dev, cpu, handle, size);
+	if (dev && dm_unlikely(dev->debug))
+		dm_debug_free(dev, DM_DBG_NONCOHERENT, cpu, size, handle, dir, ok,
+			      DM_SITE(NULL));
+	if (!ok)
 		return;
 	if (dev->ops && dev->ops->free)
 		dev->ops->free(dev, size, cpu, handle, 0);

@@ -11,6 +11,7 @@
  * is set in its chunk's busy bitmap; pool->busy is the number of set bits.
  */
 #include "internal.h"
+#include "debug.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,6 +36,7 @@ struct dmamap_pool {
 	pthread_mutex_t lock;     /* guards chunks, busy */
 	struct dm_pool_chunk *chunks;
 	uint64_t busy;
+	const void *created_pc;   /* the DMA API checker's origin (debug.c) */
 };
 
 static bool dm_pow2(size_t v)
@@ -66,6 +68,7 @@ struct dmamap_pool *dmamap_pool_create(const char *name, struct dmamap_device *d
 	p->size = size;
 	p->boundary = boundary ? boundary : chunk;
 	p->chunk_bytes = chunk;
+	p->created_pc = __builtin_return_address(0);
 	pthread_mutex_init(&p->lock, NULL);
 	return p;
 }
@@ -177,6 +180,9 @@ int dmamap_pool_destroy(struct dmamap_pool *p)
 		dm_log(p->dev->ctx, DMAMAP_LOG_ERR,
 		       "%s: pool '%s' destroyed with %llu busy blocks: refused",
 		       p->dev->name, p->name, (unsigned long long)busy);
+		if (dm_unlikely(p->dev->debug))
+			dm_debug_pool_busy(p->dev, p->name, busy, p->created_pc,
+					   DM_SITE(NULL));
 		return -EBUSY;
 	}
 	struct dm_pool_chunk *c = p->chunks;

@@ -13,9 +13,11 @@
  *     ~0 for coherent allocations (nothing to copy);
  *   - 4 bytes: meta[], bits 0..18 the bytes from the slot's start to the
  *     mapping's end (0 past it: clamps syncs), and in a mapping's first
- *     data slot also bits 19..25 the pad slots in front and bits 26..31
- *     log2 of the allocation alignment, from which release recomputes the
- *     slot count exactly as map computed it.
+ *     data slot also bits 19..25 the pad slots in front, bit 26 set when
+ *     the allocation is charged to its device's bounce quota, and bits
+ *     27..31 log2 of the allocation alignment (at most 18: a larger one
+ *     cannot fit a segment), from which release recomputes the slot count
+ *     exactly as map computed it.
  * Plus one 64-byte area record per area and one pool header per pool.
  *
  * Search: every area has a spinlock, its own counters and a cursor, the
@@ -43,9 +45,23 @@
  *
  * Statistics: used/hiwater/total cover the boot and grown pools; bounced
  * bytes cover every pool; full failures are counted in the area of the
- * thread whose request failed.
+ * thread whose request failed (retries of queued requests are not).
+ *
+ * Exhaustion (exhaust.c decides what to do): a full pool or a quota
+ * refusal is noted in the thread's dm_tls_exhausted; every release, after
+ * the area lock is dropped, serves the context's queue of deferred and
+ * waiting requests when it is not empty (one relaxed load otherwise).  A
+ * device with a bounce quota takes an out-of-line copy of the map that
+ * reserves its slots' bytes before the search (an atomic add); the
+ * allocation's meta bit 26 tells release to give them back.  Poisoning (off by default) fills an
+ * allocation's slots with DMAMAP_SWIOTLB_POISON before they are freed.
+ * What the hot path pays when neither is used: a load and a branch on
+ * the device's quota at map; at release one OR of the pool's rel_slow
+ * word into the meta bit test and one load of dm_ex_waiting.
  */
 #include "swiotlb.h"
+
+#include <dmamap/exhaust.h>
 
 #include <sched.h>
 #include <stdlib.h>
@@ -61,7 +77,8 @@ __extension__ typedef unsigned __int128 dm_u128;
 #define DM_ORIG_NONE (~(uint64_t)0)
 #define DM_META_REM_MASK 0x7ffffu /* 19 bits: up to 256 KiB inclusive */
 #define DM_META_PAD_SHIFT 19
-#define DM_META_ALIGN_SHIFT 26
+#define DM_META_QUOTA (1u << 26) /* charged to the device's bounce quota */
+#define DM_META_ALIGN_SHIFT 27
 #define DM_MAX_POOLS 64          /* boot + grown */
 #define DM_MAX_TRANSIENT 64      /* live one-request pools */
 #define DM_TR_NPAGES_BITS 12     /* packed transient range: pfn << 12 | npages */
@@ -121,6 +138,11 @@ struct dmamap_swiotlb {
 	bool dynamic;
 	bool force;
 	bool restricted;
+	/*
+	 * DM_META_QUOTA while poisoning is on, else 0: OR-ed into the released
+	 * allocation's meta, one test sends release to its slow part.
+	 */
+	_Atomic uint32_t rel_slow;
 	_Atomic unsigned int npools;   /* published pools[] entries */
 	_Atomic unsigned int ntr_hi;   /* transient table entries in use, upper bound */
 
@@ -137,6 +159,7 @@ struct dmamap_swiotlb {
 
 	struct dm_ratelimit rl_full;
 	struct dm_ratelimit rl_big;
+	struct dm_ratelimit rl_quota;
 };
 
 /* ---- small helpers -------------------------------------------------------- */
@@ -471,6 +494,15 @@ static struct dmamap_swiotlb *dm_mem_new(struct dmamap_ctx *ctx,
 	pthread_mutex_init(&mem->tr_lock, NULL);
 	dm_ratelimit_init(&mem->rl_full);
 	dm_ratelimit_init(&mem->rl_big);
+	dm_ratelimit_init(&mem->rl_quota);
+	/* The bootarg wins over the configuration; by default poisoning is on
+	 * exactly when the DMA API checker is (it is a debugging aid: the
+	 * release path pays for the fill). */
+	int bp = ctx->opts.swiotlb_poison;
+	bool poison = bp >= 0 ? bp == 1
+		      : ctx->cfg.swiotlb_poison == DMAMAP_POISON_DEFAULT ? ctx->debug != NULL
+		      : ctx->cfg.swiotlb_poison == DMAMAP_POISON_ON;
+	atomic_init(&mem->rel_slow, poison ? DM_META_QUOTA : 0);
 	return mem;
 }
 
@@ -532,6 +564,7 @@ void dm_swiotlb_destroy(struct dmamap_swiotlb *mem)
 	pthread_mutex_destroy(&mem->tr_lock);
 	pthread_mutex_destroy(&mem->rl_full.lock);
 	pthread_mutex_destroy(&mem->rl_big.lock);
+	pthread_mutex_destroy(&mem->rl_quota.lock);
 	free(mem);
 }
 
@@ -899,11 +932,9 @@ static inline dmamap_phys_addr_t dm_record(struct dm_swiotlb_pool *pool, uint64_
 	return pool->start + (s << DM_IO_TLB_SHIFT) + rq->off_low;
 }
 
-/* Slots of the allocation whose first data slot is s. */
-static inline void dm_alloc_of(const struct dm_swiotlb_pool *pool, uint64_t s,
-			       uint64_t *first, unsigned int *n)
+/* Slots of the allocation whose first data slot is s (meta m). */
+static inline void dm_alloc_of(uint32_t m, uint64_t s, uint64_t *first, unsigned int *n)
 {
-	uint32_t m = pool->meta[s];
 	unsigned int pad = (m >> DM_META_PAD_SHIFT) & 127;
 	unsigned int alog = m >> DM_META_ALIGN_SHIFT;
 	uint64_t size = ((uint64_t)pad << DM_IO_TLB_SHIFT) + (m & DM_META_REM_MASK);
@@ -930,11 +961,15 @@ static uint64_t dm_used_slots(struct dmamap_swiotlb *mem, uint64_t *total)
 	return used;
 }
 
-static void dm_full(struct dmamap_device *dev, struct dmamap_swiotlb *mem,
-		    size_t mapping_size, unsigned long attrs)
+static __attribute__((noinline)) void dm_full(struct dmamap_device *dev,
+					      struct dmamap_swiotlb *mem,
+					      size_t mapping_size, unsigned long attrs)
 {
 	struct dm_swiotlb_pool *boot = mem->boot;
 	struct dm_swiotlb_area *ar = &boot->areas[dm_cpu() & (boot->nareas - 1)];
+	dm_exhaust_note(DM_EX_SPACE);
+	if (dm_tls_ex_retry)
+		return; /* a queued request's retry: counted when it first failed */
 	atomic_fetch_add_explicit(&ar->failures, 1, memory_order_relaxed);
 	if (attrs & DMAMAP_ATTR_NO_WARN)
 		return;
@@ -959,6 +994,72 @@ static void dm_too_big(struct dmamap_device *dev, struct dmamap_swiotlb *mem,
 	       dm_swiotlb_max_mapping_size(dev));
 }
 
+/* ---- bounce quotas ---------------------------------------------------------------- */
+
+/*
+ * Reserves bytes of dev's quota.  False when that would pass it: noted as
+ * exhaustion, counted and logged (rate-limited, not for retries or NO_WARN).
+ */
+static bool dm_quota_take(struct dmamap_device *dev, struct dmamap_swiotlb *mem,
+			  uint64_t bytes, size_t mapping_size, unsigned long attrs)
+{
+	uint64_t lim = dev->ex.bq_limit;
+	uint64_t h = atomic_load(&dev->ex.bq_held);
+	do {
+		if (h > lim || bytes > lim - h) {
+			dm_exhaust_note(DM_EX_QUOTA);
+			if (dm_tls_ex_retry)
+				return false;
+			atomic_fetch_add_explicit(&dev->ex.bq_refusals, 1, memory_order_relaxed);
+			if (!(attrs & DMAMAP_ATTR_NO_WARN) &&
+			    dm_ratelimit_ok(mem->ctx, &mem->rl_quota, "swiotlb bounce quota"))
+				dm_log(mem->ctx, DMAMAP_LOG_WARN,
+				       "%s: bounce quota of %llu bytes reached (sz: %zu bytes, %llu held)",
+				       dev->name, (unsigned long long)lim, mapping_size,
+				       (unsigned long long)h);
+			return false;
+		}
+	} while (!atomic_compare_exchange_weak(&dev->ex.bq_held, &h, h + bytes));
+	h += bytes;
+	uint64_t hi = atomic_load_explicit(&dev->ex.bq_hiwater, memory_order_relaxed);
+	while (h > hi && !atomic_compare_exchange_weak_explicit(&dev->ex.bq_hiwater, &hi, h,
+								 memory_order_relaxed,
+								 memory_order_relaxed))
+		;
+	return true;
+}
+
+/*
+ * Gives quota bytes back.  The fence orders the subtraction before the
+ * caller's look at the queue (a waiter that enqueued first sees the bytes).
+ */
+static void dm_quota_put(struct dmamap_device *dev, uint64_t bytes)
+{
+	atomic_fetch_sub(&dev->ex.bq_held, bytes);
+	atomic_thread_fence(memory_order_seq_cst);
+}
+
+/*
+ * The rare part of a release, while the slots are still the caller's:
+ * poison them (and write the poison back for a non-coherent device, whose
+ * reads come from memory), give quota bytes back.
+ */
+static __attribute__((noinline)) void
+dm_release_extras(struct dmamap_device *dev, struct dmamap_swiotlb *mem,
+		  struct dm_swiotlb_pool *pool, uint64_t first, unsigned int n, bool charged)
+{
+	uint64_t bytes = (uint64_t)n << DM_IO_TLB_SHIFT;
+	if (atomic_load_explicit(&mem->rel_slow, memory_order_relaxed)) {
+		memset(pool->vaddr + (first << DM_IO_TLB_SHIFT), DMAMAP_SWIOTLB_POISON, bytes);
+		const struct dmamap_platform_ops *ops = mem->ctx->plat.ops;
+		if (dev && !dev->coherent && ops->cache_clean)
+			ops->cache_clean(mem->ctx->plat.priv,
+					 pool->start + (first << DM_IO_TLB_SHIFT), bytes);
+	}
+	if (charged && dev)
+		dm_quota_put(dev, bytes);
+}
+
 /* ---- mapping ---------------------------------------------------------------------- */
 
 size_t dm_swiotlb_max_mapping_size(const struct dmamap_device *dev)
@@ -966,6 +1067,53 @@ size_t dm_swiotlb_max_mapping_size(const struct dmamap_device *dev)
 	unsigned int mask = dev ? dev->min_align_mask : 0;
 	size_t min_align = mask ? ((size_t)mask + DM_SLOT_MASK) & ~(size_t)DM_SLOT_MASK : 0;
 	return (size_t)DM_SEG_BYTES - min_align;
+}
+
+/*
+ * The map; quota is a constant: the common copy has no quota code, the
+ * copy for devices with a bounce quota charges it before the search.
+ */
+static inline __attribute__((always_inline)) dmamap_phys_addr_t
+dm_tbl_map(struct dmamap_device *dev, struct dmamap_swiotlb *mem, dmamap_phys_addr_t orig,
+	   size_t mapping_size, unsigned int alloc_align_mask, unsigned long attrs, bool quota)
+{
+	struct dm_req rq;
+	if (dm_unlikely(mapping_size > dm_swiotlb_max_mapping_size(dev) ||
+			!dm_req_init(dev, orig, mapping_size, alloc_align_mask, &rq))) {
+		dm_too_big(dev, mem, mapping_size, attrs);
+		return DM_SWIOTLB_ERROR;
+	}
+	void *src = mapping_size ? dm_phys_to_virt(mem->ctx, orig) : NULL;
+	if (dm_unlikely(mapping_size && !src))
+		return DM_SWIOTLB_ERROR; /* not RAM: nothing to bounce */
+	struct dm_swiotlb_pool *pool;
+	uint64_t qbytes = (uint64_t)rq.nslots << DM_IO_TLB_SHIFT;
+	if (quota && !dm_quota_take(dev, mem, qbytes, mapping_size, attrs))
+		return DM_SWIOTLB_ERROR;
+	int64_t slot = dm_find(dev, mem, &rq, mapping_size, &pool);
+	if (dm_unlikely(slot < 0)) {
+		if (quota) {
+			/* Give it back; a request of this device may have queued meanwhile. */
+			dm_quota_put(dev, qbytes);
+			dm_exhaust_released(mem->ctx);
+		}
+		dm_full(dev, mem, mapping_size, attrs);
+		return DM_SWIOTLB_ERROR;
+	}
+	dmamap_phys_addr_t tlb = dm_record(pool, (uint64_t)slot, &rq, orig);
+	if (quota)
+		pool->meta[(uint64_t)slot + rq.pad] |= DM_META_QUOTA;
+	/* Always, even for FROM_DEVICE: a short device write must not leak pool data. */
+	if (mapping_size)
+		memcpy(pool->vaddr + (tlb - pool->start), src, mapping_size);
+	return tlb;
+}
+
+static __attribute__((noinline)) dmamap_phys_addr_t
+dm_tbl_map_quota(struct dmamap_device *dev, struct dmamap_swiotlb *mem, dmamap_phys_addr_t orig,
+		 size_t mapping_size, unsigned int alloc_align_mask, unsigned long attrs)
+{
+	return dm_tbl_map(dev, mem, orig, mapping_size, alloc_align_mask, attrs, true);
 }
 
 dmamap_phys_addr_t dm_swiotlb_tbl_map(struct dmamap_device *dev,
@@ -978,26 +1126,11 @@ dmamap_phys_addr_t dm_swiotlb_tbl_map(struct dmamap_device *dev,
 	(void)dir;
 	if (dm_unlikely(!mem))
 		return DM_SWIOTLB_ERROR;
-	struct dm_req rq;
-	if (dm_unlikely(mapping_size > dm_swiotlb_max_mapping_size(dev) ||
-			!dm_req_init(dev, orig, mapping_size, alloc_align_mask, &rq))) {
-		dm_too_big(dev, mem, mapping_size, attrs);
-		return DM_SWIOTLB_ERROR;
-	}
-	void *src = mapping_size ? dm_phys_to_virt(mem->ctx, orig) : NULL;
-	if (dm_unlikely(mapping_size && !src))
-		return DM_SWIOTLB_ERROR; /* not RAM: nothing to bounce */
-	struct dm_swiotlb_pool *pool;
-	int64_t slot = dm_find(dev, mem, &rq, mapping_size, &pool);
-	if (dm_unlikely(slot < 0)) {
-		dm_full(dev, mem, mapping_size, attrs);
-		return DM_SWIOTLB_ERROR;
-	}
-	dmamap_phys_addr_t tlb = dm_record(pool, (uint64_t)slot, &rq, orig);
-	/* Always, even for FROM_DEVICE: a short device write must not leak pool data. */
-	if (mapping_size)
-		memcpy(pool->vaddr + (tlb - pool->start), src, mapping_size);
-	return tlb;
+	/* A device with a bounce quota takes the out-of-line copy. */
+	uint64_t qlim = dm_likely(dev != NULL) ? dev->ex.bq_limit : 0;
+	if (dm_unlikely(qlim))
+		return dm_tbl_map_quota(dev, mem, orig, mapping_size, alloc_align_mask, attrs);
+	return dm_tbl_map(dev, mem, orig, mapping_size, alloc_align_mask, attrs, false);
 }
 
 /* Copies between the bounce buffer at tlb and its original, clamped to the mapping. */
@@ -1025,9 +1158,37 @@ static void dm_bounce(struct dmamap_ctx *ctx, struct dm_swiotlb_pool *pool,
 		memcpy(cpu, pool->vaddr + off, size);
 }
 
+/* A release; slow is a constant: poisoning or a quota charge to undo. */
 static inline __attribute__((always_inline)) void
-dm_unmap_common(struct dmamap_swiotlb *mem, dmamap_phys_addr_t tlb, size_t size,
-		bool copy_back)
+dm_unmap_body(struct dmamap_device *dev, struct dmamap_swiotlb *mem,
+	      struct dm_swiotlb_pool *pool, int tidx, dmamap_phys_addr_t tlb, size_t size,
+	      uint64_t s, uint32_t m, bool copy_back, bool slow)
+{
+	if (copy_back)
+		dm_bounce(mem->ctx, pool, tlb, size, false);
+	uint64_t first;
+	unsigned int n;
+	dm_alloc_of(m, s, &first, &n);
+	if (slow)
+		dm_release_extras(dev, mem, pool, first, n, m & DM_META_QUOTA);
+	dm_pool_release(pool, first, n);
+	if (dm_unlikely(tidx >= 0))
+		dm_tr_free(mem, tidx, pool);
+	/* Deferred or waiting requests: served here, no lock held. */
+	dm_exhaust_released(mem->ctx);
+}
+
+static __attribute__((noinline)) void
+dm_unmap_slow(struct dmamap_device *dev, struct dmamap_swiotlb *mem,
+	      struct dm_swiotlb_pool *pool, int tidx, dmamap_phys_addr_t tlb, size_t size,
+	      uint64_t s, uint32_t m, bool copy_back)
+{
+	dm_unmap_body(dev, mem, pool, tidx, tlb, size, s, m, copy_back, true);
+}
+
+static inline __attribute__((always_inline)) void
+dm_unmap_common(struct dmamap_device *dev, struct dmamap_swiotlb *mem,
+		dmamap_phys_addr_t tlb, size_t size, bool copy_back)
 {
 	int tidx;
 	struct dm_swiotlb_pool *pool = dm_pool_of(mem, tlb, &tidx);
@@ -1037,26 +1198,27 @@ dm_unmap_common(struct dmamap_swiotlb *mem, dmamap_phys_addr_t tlb, size_t size,
 		       (unsigned long long)tlb);
 		return;
 	}
-	if (copy_back)
-		dm_bounce(mem->ctx, pool, tlb, size, false);
-	uint64_t first;
-	unsigned int n;
-	dm_alloc_of(pool, (tlb - pool->start) >> DM_IO_TLB_SHIFT, &first, &n);
-	dm_pool_release(pool, first, n);
-	if (dm_unlikely(tidx >= 0))
-		dm_tr_free(mem, tidx, pool);
+	/* The mapping's first data slot: its meta gives the allocation. */
+	uint64_t s = (tlb - pool->start) >> DM_IO_TLB_SHIFT;
+	uint32_t m = pool->meta[s];
+	/* Poisoning on, or charged to a quota (meta bit): the out-of-line copy. */
+	if (dm_unlikely((m | atomic_load_explicit(&mem->rel_slow, memory_order_relaxed)) &
+			DM_META_QUOTA)) {
+		dm_unmap_slow(dev, mem, pool, tidx, tlb, size, s, m, copy_back);
+		return;
+	}
+	dm_unmap_body(dev, mem, pool, tidx, tlb, size, s, m, copy_back, false);
 }
 
 void dm_swiotlb_tbl_unmap(struct dmamap_device *dev, struct dmamap_swiotlb *mem,
 			  dmamap_phys_addr_t tlb, size_t mapping_size,
 			  enum dmamap_data_direction dir, unsigned long attrs)
 {
-	(void)dev;
 	if (dm_unlikely(!mem))
 		return;
 	bool back = !(attrs & DMAMAP_ATTR_SKIP_CPU_SYNC) &&
 		    (dir == DMAMAP_FROM_DEVICE || dir == DMAMAP_BIDIRECTIONAL);
-	dm_unmap_common(mem, tlb, mapping_size, back);
+	dm_unmap_common(dev, mem, tlb, mapping_size, back);
 }
 
 /* Copy between the original and the bounce slot of a live mapping. */
@@ -1105,9 +1267,8 @@ dmamap_phys_addr_t dm_swiotlb_find_slots_raw(struct dmamap_device *dev,
 void dm_swiotlb_release_raw(struct dmamap_device *dev, struct dmamap_swiotlb *mem,
 			    dmamap_phys_addr_t tlb, size_t size)
 {
-	(void)dev;
 	if (mem)
-		dm_unmap_common(mem, tlb, size, false);
+		dm_unmap_common(dev, mem, tlb, size, false);
 }
 
 /* ---- coherent allocations (restricted pools) ---------------------------------------- */
@@ -1143,7 +1304,6 @@ void *dm_swiotlb_alloc(struct dmamap_device *dev, struct dmamap_swiotlb *mem,
 bool dm_swiotlb_free(struct dmamap_device *dev, struct dmamap_swiotlb *mem,
 		     dmamap_phys_addr_t phys, size_t size)
 {
-	(void)dev;
 	(void)size;
 	if (!mem)
 		return false;
@@ -1153,10 +1313,14 @@ bool dm_swiotlb_free(struct dmamap_device *dev, struct dmamap_swiotlb *mem,
 		return false;
 	uint64_t first;
 	unsigned int n;
-	dm_alloc_of(pool, (phys - pool->start) >> DM_IO_TLB_SHIFT, &first, &n);
+	uint64_t s = (phys - pool->start) >> DM_IO_TLB_SHIFT;
+	dm_alloc_of(pool->meta[s], s, &first, &n);
+	if (atomic_load_explicit(&mem->rel_slow, memory_order_relaxed))
+		dm_release_extras(dev, mem, pool, first, n, false);
 	dm_pool_release(pool, first, n);
 	if (tidx >= 0)
 		dm_tr_free(mem, tidx, pool);
+	dm_exhaust_released(mem->ctx);
 	return true;
 }
 
@@ -1220,6 +1384,14 @@ static struct dmamap_swiotlb *dm_mem_or_default(struct dmamap_ctx *ctx,
 						struct dmamap_swiotlb *pool)
 {
 	return pool ? pool : ctx ? ctx->swiotlb : NULL;
+}
+
+int dmamap_swiotlb_set_poison(struct dmamap_ctx *ctx, struct dmamap_swiotlb *pool, bool on)
+{
+	struct dmamap_swiotlb *mem = dm_mem_or_default(ctx, pool);
+	if (!mem)
+		return -ENODEV;
+	return atomic_exchange(&mem->rel_slow, on ? DM_META_QUOTA : 0) ? 1 : 0;
 }
 
 void dmamap_swiotlb_get_stats(struct dmamap_ctx *ctx, struct dmamap_swiotlb *pool,

@@ -60,8 +60,10 @@ bool dm_swiotlb_contains(const struct dmamap_swiotlb *mem,
  * in even for DMA_FROM_DEVICE (a short device write must not expose stale
  * pool data).  Returns the bounce address (phys) or DM_SWIOTLB_ERROR:
  * mapping too large, or no slot free (counted, and a rate-limited
- * "swiotlb buffer is full" message unless DMAMAP_ATTR_NO_WARN).
- * *bounced_bytes (may be NULL) receives mapping_size on success.
+ * "swiotlb buffer is full" message unless DMAMAP_ATTR_NO_WARN), or the
+ * device's bounce quota (dev->ex.bq_limit) would be passed.  Both of the
+ * last two are noted in dm_tls_exhausted (DM_EX_SPACE, DM_EX_QUOTA) for
+ * the exhaustion policy (exhaust.c).
  */
 dmamap_phys_addr_t dm_swiotlb_tbl_map(struct dmamap_device *dev,
 				      struct dmamap_swiotlb *mem,
@@ -73,7 +75,10 @@ dmamap_phys_addr_t dm_swiotlb_tbl_map(struct dmamap_device *dev,
 /*
  * Release a mapping made by dm_swiotlb_tbl_map (tlb is what it returned).
  * Copies back first when dir is FROM_DEVICE or BIDIRECTIONAL and
- * SKIP_CPU_SYNC is not set.
+ * SKIP_CPU_SYNC is not set; then poisons the slots (when the pool's
+ * poisoning is on), gives quota bytes back to dev, frees the slots and,
+ * with no lock held, serves queued requests (dm_exhaust_released).  The
+ * same holds for dm_swiotlb_release_raw and dm_swiotlb_free.
  */
 void dm_swiotlb_tbl_unmap(struct dmamap_device *dev,
 			  struct dmamap_swiotlb *mem, dmamap_phys_addr_t tlb,

@@ -20,6 +20,7 @@
 #include "run.h"
 #include "scenario.h"
 #include "svg.h"
+#include "trace.h"
 
 static bool dm_is_tree(const char *path)
 {
@@ -78,10 +79,12 @@ static bool parse_u64(const char *s, uint64_t *v)
 	return true;
 }
 
-/* `dmamap run FILE [--json] [--svg OUT] [--seed N] [--verbose]`. */
+#define RUN_USAGE "usage: dmamap run FILE [--json] [--svg OUT.svg] [--seed N] [--trace OUT] [--verbose]\n"
+
+/* `dmamap run FILE [--json] [--svg OUT] [--seed N] [--trace OUT] [--verbose]`. */
 static int cmd_run(int argc, char **argv)
 {
-	const char *file = NULL, *svg = NULL;
+	const char *file = NULL, *svg = NULL, *trace = NULL;
 	bool json = false;
 	struct run_opts o = { .seed = 1 };
 	for (int i = 1; i < argc; i++) {
@@ -91,33 +94,44 @@ static int cmd_run(int argc, char **argv)
 			o.verbose = true;
 		} else if (!strcmp(argv[i], "--svg") && i + 1 < argc) {
 			svg = argv[++i];
+		} else if (!strcmp(argv[i], "--trace") && i + 1 < argc) {
+			trace = argv[++i];
 		} else if (!strcmp(argv[i], "--seed") && i + 1 < argc) {
 			if (!parse_u64(argv[++i], &o.seed)) {
 				fprintf(stderr, "dmamap run: --seed: '%s' is not a number\n", argv[i]);
 				return 2;
 			}
 		} else if (argv[i][0] == '-' || file) {
-			fprintf(stderr, "dmamap run: unexpected '%s'\n"
-				"usage: dmamap run FILE [--json] [--svg OUT.svg] [--seed N] [--verbose]\n",
-				argv[i]);
+			fprintf(stderr, "dmamap run: unexpected '%s'\n" RUN_USAGE, argv[i]);
 			return 2;
 		} else {
 			file = argv[i];
 		}
 	}
 	if (!file) {
-		fprintf(stderr, "usage: dmamap run FILE [--json] [--svg OUT.svg] [--seed N] [--verbose]\n");
+		fputs(RUN_USAGE, stderr);
 		return 2;
 	}
 	struct scn *s = NULL;
 	if (load_scenario(file, &s))
 		return 2;
+	char terr[1024];
+	if (trace && trace_open(trace, &o.trace, terr, sizeof(terr))) {
+		fprintf(stderr, "dmamap run: --trace: %s\n", terr);
+		scn_free(s);
+		return 2;
+	}
 	/* A bar only for a person watching: never into a pipe or a file. */
 	o.progress = isatty(STDERR_FILENO) && !o.verbose;
 	struct rpt_report r;
 	char err[1024] = "";
 	int rc = run_scenario(s, file, &o, &r, err, sizeof(err));
 	scn_free(s);
+	if (o.trace && trace_close(o.trace) && !rc) {
+		fprintf(stderr, "dmamap run: --trace %s: could not write it all\n", trace);
+		rpt_free(&r);
+		return 2;
+	}
 	if (rc) {
 		fprintf(stderr, "%s\n", err[0] ? err : dmamap_strerror(rc));
 		return 2;
@@ -133,15 +147,68 @@ static int cmd_run(int argc, char **argv)
 	return exit_code;
 }
 
+#define REPLAY_USAGE "usage: dmamap replay TRACE [--scenario FILE.yaml] [--json] [--show N] [--verbose]\n"
+
+/* `dmamap replay TRACE [--scenario FILE] [--json] [--show N] [--verbose]`. */
+static int cmd_replay(int argc, char **argv)
+{
+	const char *path = NULL;
+	bool json = false;
+	struct replay_opts o = { 0 };
+	for (int i = 1; i < argc; i++) {
+		uint64_t n;
+		if (!strcmp(argv[i], "--json")) {
+			json = true;
+		} else if (!strcmp(argv[i], "--verbose")) {
+			o.verbose = true;
+		} else if (!strcmp(argv[i], "--scenario") && i + 1 < argc) {
+			o.scenario = argv[++i];
+		} else if (!strcmp(argv[i], "--show") && i + 1 < argc) {
+			if (!parse_u64(argv[++i], &n) || !n || n > 100000) {
+				fprintf(stderr, "dmamap replay: --show: '%s' is not a number in "
+					"1..100000\n", argv[i]);
+				return 2;
+			}
+			o.show = (unsigned int)n;
+		} else if ((argv[i][0] == '-' && argv[i][1]) || path) {
+			fprintf(stderr, "dmamap replay: unexpected '%s'\n" REPLAY_USAGE, argv[i]);
+			return 2;
+		} else {
+			path = argv[i];
+		}
+	}
+	if (!path) {
+		fputs(REPLAY_USAGE, stderr);
+		return 2;
+	}
+	struct replay_result r;
+	char err[1024] = "";
+	int rc = trace_replay(path, &o, &r, err, sizeof(err));
+	if (rc) {
+		fprintf(stderr, "%s\n", err[0] ? err : dmamap_strerror(rc));
+		return 2;
+	}
+	int exit_code = r.differences ? 1 : 0;
+	if (json ? replay_print_json(&r, stdout) : (replay_print_text(&r, stdout), 0))
+		exit_code = 2;
+	replay_free(&r);
+	return exit_code;
+}
+
 static void usage(FILE *f)
 {
 	fputs("usage: dmamap <command> [options]\n"
 	      "\n"
 	      "commands:\n"
-	      "  run FILE.yaml [--json] [--svg OUT.svg] [--seed N] [--verbose]\n"
+	      "  run FILE.yaml [--json] [--svg OUT.svg] [--seed N] [--trace OUT] [--verbose]\n"
 	      "                       build the platform a scenario describes, run its\n"
 	      "                       workloads with every byte checked, judge `expect`;\n"
-	      "                       exit 0 pass, 1 fail, 2 bad input\n"
+	      "                       exit 0 pass, 1 fail, 2 bad input; --trace writes\n"
+	      "                       every map, unmap, sync and device access (JSON lines)\n"
+	      "  replay TRACE [--scenario FILE.yaml] [--json] [--show N] [--verbose]\n"
+	      "                       re-run a trace on its scenario's platform (or\n"
+	      "                       another's) and report where outcomes differ;\n"
+	      "                       exit 0 identical, 1 differs, 2 bad input\n"
 	      "  explain FILE.yaml    each device's ops, reachable windows and why\n"
 	      "  explain BOARD.dts|BOARD.dtb\n"
 	      "                       RAM, reserved pools and each device's DMA windows\n"
@@ -181,6 +248,8 @@ int main(int argc, char **argv)
 		return explain_tree(argv[2]);
 	if (!strcmp(cmd, "run"))
 		return cmd_run(argc - 1, argv + 1);
+	if (!strcmp(cmd, "replay"))
+		return cmd_replay(argc - 1, argv + 1);
 	if (!strcmp(cmd, "explain")) {
 		if (argc != 3) {
 			fprintf(stderr, "usage: dmamap explain FILE.yaml|BOARD.dts|BOARD.dtb\n");

@@ -29,6 +29,7 @@
 #include "dt.h"
 #include "iommu.h"
 #include "sim.h"
+#include "trace.h"
 #include "workloads.h"
 #include "xen.h"
 
@@ -88,6 +89,9 @@ struct run_env {
 	uint16_t domids[SCN_MAX_DOMUS];
 	unsigned int ndomus;
 	uint64_t lowmem_at_boot;
+	/* run_platform_up: tree paths a trace names beyond the file's. */
+	const char *const *extra;
+	unsigned int nextra;
 	char last_log[256];               /* the library's last message */
 	char *err;
 	size_t errlen;
@@ -623,6 +627,10 @@ static int platform_up(struct run_env *e)
 		if (s->expects[i].device[0] &&
 		    (rc = dev_note(e, s->expects[i].device, NULL, s->expects[i].line)))
 			return rc;
+	for (unsigned int i = 0; i < e->nextra; i++)
+		if (e->extra[i][0] == '/' && e->dt && sim_dt_find(e->dt, e->extra[i]) &&
+		    (rc = dev_note(e, e->extra[i], NULL, 0)))
+			return rc;
 	if ((rc = check_counters(e)))
 		return rc;
 
@@ -1145,10 +1153,14 @@ static int run_workloads(struct run_env *e, struct rpt_report *r)
 			.seed = w->has_seed ? w->seed : mix_seed(e->o ? e->o->seed : 1, i),
 			.out = d->rep, .ops = ops,
 			.tick = pr.on ? progress_tick : NULL, .tick_priv = &pr,
+			.tr = e->o ? e->o->trace : NULL,
 		};
 		/* Backends take the domUs in turn. */
 		if (w->kind == SCN_KIND_XEN_BACKEND && e->ndomus)
 			we.domid = e->domids[nbackends++ % e->ndomus];
+		if (we.tr)
+			trace_workload(we.tr, d->name, scn_kind_name(w->kind), w->line, we.seed,
+				       we.domid);
 		uint64_t errors_before = d->rep->integrity_errors;
 		pr.wl = i;
 		pr.base = ops;
@@ -1179,6 +1191,41 @@ static int run_workloads(struct run_env *e, struct rpt_report *r)
 	return rc;
 }
 
+/* The trace's first line: the scenario, the seed and the platform as built. */
+static void trace_platform_header(struct run_env *e)
+{
+	const struct dmamap_platform *p = sim_platform(e->m);
+	uint64_t ram[SIM_MAX_RAM_RANGES][2];
+	const char *names[RUN_MAX_DEVS], *ops[RUN_MAX_DEVS];
+	unsigned int bits[RUN_MAX_DEVS];
+	bool hot[RUN_MAX_DEVS];
+	unsigned int nram = 0;
+	for (unsigned int i = 0; i < p->nlinear && nram < SIM_MAX_RAM_RANGES; i++, nram++) {
+		ram[nram][0] = p->linear[i].phys;
+		ram[nram][1] = p->linear[i].size;
+	}
+	for (unsigned int i = 0; i < e->ndevs; i++) {
+		names[i] = e->devs[i].name;
+		ops[i] = e->devs[i].dev ? dmamap_device_ops_name(e->devs[i].dev) :
+			 e->devs[i].add_rc ? "none" : "hotplug";
+		bits[i] = e->devs[i].dma_bits;
+		hot[i] = e->devs[i].hotplug;
+	}
+	struct dmamap_swiotlb_stats st;
+	memset(&st, 0, sizeof(st));
+	dmamap_swiotlb_get_stats(e->ctx, NULL, &st);
+	const char *bootargs = e->s->has_bootargs ? e->s->bootargs : e->dt ? e->dt->bootargs : NULL;
+	struct trace_platform tp = {
+		.scenario = e->s->name, .file = e->file, .bootargs = bootargs,
+		.seed = e->o->seed, .ram = (const uint64_t (*)[2])ram, .nram = nram,
+		.swiotlb = st.enabled, .swiotlb_bytes = st.total_bytes,
+		.hypervisor = e->xen ? xen_mode_names[e->xd.mode] : NULL,
+		.dev_names = names, .dev_ops = ops, .dev_bits = bits, .dev_hotplug = hot,
+		.ndevs = e->ndevs,
+	};
+	trace_header(e->o->trace, &tp);
+}
+
 static int report_alloc(struct run_env *e, struct rpt_report *r)
 {
 	memset(r, 0, sizeof(*r));
@@ -1206,8 +1253,12 @@ int run_scenario(const struct scn *s, const char *file, const struct run_opts *o
 	int rc = platform_up(e);
 	if (!rc)
 		rc = report_alloc(e, r);
+	if (!rc && o && o->trace)
+		trace_platform_header(e);
 	if (!rc)
 		rc = run_workloads(e, r);
+	if (!rc && o && o->trace)
+		trace_end(o->trace);
 	if (!rc) {
 		for (unsigned int i = 0; i < e->ndevs; i++)
 			dev_report(e, &e->devs[i]);
@@ -1224,6 +1275,76 @@ int run_scenario(const struct scn *s, const char *file, const struct run_opts *o
 	}
 	free(e);
 	return rc;
+}
+
+/* ---- the platform alone (replay) ------------------------------------------ */
+
+struct run_platform {
+	struct run_env e;
+	struct run_opts o;                /* e.o points here: the caller's may go */
+};
+
+int run_platform_up(const struct scn *s, const char *file, const struct run_opts *o,
+		    const char *const *extra, unsigned int nextra, struct run_platform **out,
+		    char *err, size_t errlen)
+{
+	struct run_platform *p = calloc(1, sizeof(*p));
+	*out = NULL;
+	if (!p)
+		return -ENOMEM;
+	if (o)
+		p->o = *o;
+	p->o.trace = NULL;
+	p->e = (struct run_env){ .s = s, .file = file, .o = &p->o, .err = err, .errlen = errlen,
+				 .extra = extra, .nextra = nextra };
+	int rc = platform_up(&p->e);
+	if (rc) {
+		platform_down(&p->e);
+		free(p);
+		return rc;
+	}
+	*out = p;
+	return 0;
+}
+
+int run_platform_env(struct run_platform *p, const char *device, struct wl_env *we,
+		     const char **why)
+{
+	struct run_env *e = &p->e;
+	struct run_dev *d = dev_find(e, device);
+	*why = NULL;
+	*we = (struct wl_env){ .m = e->m };
+	if (!d)
+		return -ENOENT;
+	if (!d->dev && !d->add_rc) {
+		int rc = dev_add(e, d);
+		if (rc)
+			return rc;
+	}
+	if (!d->dev) {
+		*why = d->add_why;
+		return -ENODEV;
+	}
+	*we = (struct wl_env){
+		.m = e->m, .sd = d->sd, .dev = d->dev, .ranges = d->hw.ranges,
+		.nranges = d->hw.nranges, .iommu_domain = d->domain,
+		.bypass = d->iommu_decl ? d->iommu_decl->bypass : 0,
+		.xen = e->xen, .xen_iommu = d->xen_iommu,
+	};
+	return 0;
+}
+
+struct sim_machine *run_platform_machine(struct run_platform *p)
+{
+	return p->e.m;
+}
+
+void run_platform_down(struct run_platform *p)
+{
+	if (!p)
+		return;
+	platform_down(&p->e);
+	free(p);
 }
 
 static void print_windows(const struct rpt_device *d, FILE *out)

@@ -16,10 +16,14 @@
 #include "report.h"
 #include "scenario.h"
 
+struct trace;
+struct wl_env;
+
 struct run_opts {
 	uint64_t seed;          /* workloads without their own seed derive one */
 	bool progress;          /* draw a progress bar on stderr */
 	bool verbose;           /* library log lines to stderr */
+	struct trace *trace;    /* non-NULL: every operation is written to it (trace.h) */
 };
 
 /*
@@ -42,6 +46,29 @@ int run_scenario(const struct scn *s, const char *file,
  */
 int run_explain(const struct scn *s, const char *file, FILE *out, char *err,
 		size_t errlen);
+
+/*
+ * The platform alone, for `dmamap replay`: built exactly as run_scenario
+ * builds it (devices that are not hot-plugged added, masks set), with no
+ * workload run.  extra: tree node paths to treat as mentioned (a trace's
+ * devices the scenario names only in workloads); a name that is neither
+ * declared nor a tree node is refused.  0 or a negative errno with one
+ * line in err, as run_scenario.
+ */
+struct run_platform;
+int run_platform_up(const struct scn *s, const char *file, const struct run_opts *o,
+		    const char *const *extra, unsigned int nextra, struct run_platform **out,
+		    char *err, size_t errlen);
+/*
+ * The environment a workload on `device` runs in (a hot-plugged device is
+ * added now, as before its first workload).  we->out is NULL and
+ * we->problem empty.  0; -ENOENT no such device; -ENODEV the OS could not
+ * add it (why: the library's line).
+ */
+int run_platform_env(struct run_platform *p, const char *device, struct wl_env *we,
+		     const char **why);
+struct sim_machine *run_platform_machine(struct run_platform *p);
+void run_platform_down(struct run_platform *p);
 
 void rpt_free(struct rpt_report *r);
 

@@ -16,6 +16,7 @@
 #include "workloads.h"
 
 #include "iommu.h"
+#include "trace.h"
 #include "xen.h"
 
 #include <dmamap/xen.h>
@@ -29,6 +30,11 @@
 #define WL_4G (1ULL << 32)
 #define WL_PAGE 4096ULL
 #define WL_TICK 4096            /* ops between progress calls */
+/* Tracing on: the rare case; off, each traced call costs this one branch. */
+#define TRACING(e) __builtin_expect((e)->tr != NULL, 0)
+/* The wrappers below are inlined as the plain calls were (their trace
+ * calls are out of line), so tracing off costs only the branch. */
+#define WL_INLINE static inline __attribute__((always_inline))
 
 /* ---- the data pattern --------------------------------------------------- */
 
@@ -70,6 +76,11 @@ static bool pat_ok(const uint8_t *b, size_t n, uint64_t seed, uint64_t off)
 		done += c;
 	}
 	return true;
+}
+
+void wl_pattern_fill(uint8_t *b, size_t n, uint64_t seed, uint64_t off)
+{
+	pat_fill(b, n, seed, off);
 }
 
 /* ---- helpers --------------------------------------------------------------- */
@@ -174,7 +185,11 @@ static int wl_alloc(struct wl_env *e, enum scn_buffers where, uint64_t npages,
 {
 	uint64_t lo = where == SCN_BUF_HIGH ? WL_4G : 0;
 	uint64_t hi = where == SCN_BUF_LOW ? WL_4G - 1 : UINT64_MAX;
-	if (!sim_alloc_pages(e->m, npages, align, lo, hi, phys))
+	int arc = sim_alloc_pages(e->m, npages, align, lo, hi, phys);
+	if (TRACING(e))
+		trace_alloc(e->tr, e, where == SCN_BUF_HIGH ? "high" : where == SCN_BUF_LOW ?
+			    "low" : "any", npages, align, arc, arc ? 0 : *phys);
+	if (!arc)
 		return 0;
 	uint64_t probe;
 	if (sim_alloc_pages(e->m, 1, 1, lo, hi, &probe)) {
@@ -194,21 +209,158 @@ static void *wl_cpu(struct wl_env *e, uint64_t phys)
 	return sim_phys_to_cpu(e->m, phys);
 }
 
-/* Device side: read into dst; false (and counted) on a bus error. */
-static bool dev_read(struct wl_env *e, uint64_t bus, void *dst, size_t len)
+WL_INLINE void wl_free(struct wl_env *e, uint64_t phys, uint64_t npages)
 {
-	if (sim_dma_read(e->sd, bus, dst, len))
+	if (TRACING(e))
+		trace_free(e->tr, e, phys);
+	sim_free_pages(e->m, phys, npages);
+}
+
+/* The device's raw accesses (the adversarial one counts its own). */
+WL_INLINE int dev_read_raw(struct wl_env *e, uint64_t bus, void *dst, size_t len)
+{
+	int rc = sim_dma_read(e->sd, bus, dst, len);
+	if (TRACING(e))
+		trace_dev_read(e->tr, bus, dst, len, rc);
+	return rc;
+}
+
+/* Device side: read into dst; false (and counted) on a bus error. */
+WL_INLINE bool dev_read(struct wl_env *e, uint64_t bus, void *dst, size_t len)
+{
+	if (dev_read_raw(e, bus, dst, len))
 		return false;
 	e->out->transfers++;
 	return true;
 }
 
-static bool dev_write(struct wl_env *e, uint64_t bus, const void *src, size_t len)
+/* The device writes bytes [off, off + len) of stream seed, built in scratch. */
+WL_INLINE bool dev_write_pat(struct wl_env *e, uint64_t bus, uint8_t *scratch, size_t len,
+			  uint64_t seed, uint64_t off)
 {
-	if (sim_dma_write(e->sd, bus, src, len))
+	pat_fill(scratch, len, seed, off);
+	int rc = sim_dma_write(e->sd, bus, scratch, len);
+	if (TRACING(e))
+		trace_dev_write(e->tr, bus, scratch, len, rc, seed, off, -1);
+	if (rc)
 		return false;
 	e->out->transfers++;
 	return true;
+}
+
+/* ---- the driver's side: CPU writes and checks, library calls ------------ */
+
+WL_INLINE void cpu_fill(struct wl_env *e, void *b, size_t n, uint64_t seed, uint64_t off)
+{
+	pat_fill(b, n, seed, off);
+	if (TRACING(e))
+		trace_fill(e->tr, b, n, seed, off);
+}
+
+WL_INLINE void cpu_set(struct wl_env *e, void *b, int v, size_t n)
+{
+	memset(b, v, n);
+	if (TRACING(e))
+		trace_set(e->tr, b, v, n);
+}
+
+WL_INLINE void cpu_store(struct wl_env *e, void *dst, const void *src, size_t n)
+{
+	memcpy(dst, src, n);
+	if (TRACING(e))
+		trace_store(e->tr, dst, src, n);
+}
+
+/* The CPU checks bytes the device wrote at bus (after the sync). */
+WL_INLINE bool cpu_check(struct wl_env *e, const void *b, size_t n, uint64_t seed, uint64_t off,
+		      dmamap_dma_addr_t bus)
+{
+	if (TRACING(e))
+		trace_check(e->tr, b, n, bus);
+	return pat_ok(b, n, seed, off);
+}
+
+WL_INLINE dmamap_dma_addr_t t_map_single(struct wl_env *e, void *cpu, size_t size,
+				      enum dmamap_data_direction d)
+{
+	dmamap_dma_addr_t a = dmamap_map_single(e->dev, cpu, size, d);
+	if (TRACING(e))
+		trace_map(e->tr, e, "map_single", cpu, size, d, 0, a);
+	return a;
+}
+
+WL_INLINE void t_unmap_single(struct wl_env *e, dmamap_dma_addr_t a, size_t size,
+			   enum dmamap_data_direction d)
+{
+	if (TRACING(e))
+		trace_unmap(e->tr, "unmap_single", a, size, d, 0);
+	dmamap_unmap_single(e->dev, a, size, d);
+}
+
+WL_INLINE dmamap_dma_addr_t t_map_page(struct wl_env *e, void *cpu, size_t size,
+				    enum dmamap_data_direction d)
+{
+	dmamap_dma_addr_t a = dmamap_map_page(e->dev, dmamap_virt_to_page(cpu),
+					      (uintptr_t)cpu & (WL_PAGE - 1), size, d);
+	if (TRACING(e))
+		trace_map(e->tr, e, "map_page", cpu, size, d, 0, a);
+	return a;
+}
+
+WL_INLINE void t_unmap_page(struct wl_env *e, dmamap_dma_addr_t a, size_t size,
+			 enum dmamap_data_direction d)
+{
+	if (TRACING(e))
+		trace_unmap(e->tr, "unmap_page", a, size, d, 0);
+	dmamap_unmap_page(e->dev, a, size, d);
+}
+
+WL_INLINE int t_map_sgtable(struct wl_env *e, struct dmamap_sg_table *sgt,
+			 enum dmamap_data_direction d)
+{
+	int rc = dmamap_map_sgtable(e->dev, sgt, d, 0);
+	if (TRACING(e))
+		trace_map_sgt(e->tr, e, sgt, d, 0, rc);
+	return rc;
+}
+
+WL_INLINE void t_unmap_sgtable(struct wl_env *e, struct dmamap_sg_table *sgt,
+			    enum dmamap_data_direction d)
+{
+	if (TRACING(e))
+		trace_unmap_sgt(e->tr, sgt, d, 0);
+	dmamap_unmap_sgtable(e->dev, sgt, d, 0);
+}
+
+WL_INLINE void t_sync_single_for_cpu(struct wl_env *e, dmamap_dma_addr_t a, size_t size,
+				  enum dmamap_data_direction d)
+{
+	if (TRACING(e))
+		trace_sync(e->tr, true, a, size, d);
+	dmamap_sync_single_for_cpu(e->dev, a, size, d);
+}
+
+WL_INLINE void t_sync_sgtable_for_cpu(struct wl_env *e, struct dmamap_sg_table *sgt,
+				   enum dmamap_data_direction d)
+{
+	if (TRACING(e))
+		trace_sync_sgt(e->tr, true, sgt, d);
+	dmamap_sync_sgtable_for_cpu(e->dev, sgt, d);
+}
+
+WL_INLINE void *t_alloc_coherent(struct wl_env *e, size_t size, dmamap_dma_addr_t *h)
+{
+	void *cpu = dmamap_alloc_coherent(e->dev, size, h);
+	if (TRACING(e))
+		trace_alloc_coherent(e->tr, size, cpu, cpu ? *h : DMAMAP_MAPPING_ERROR);
+	return cpu;
+}
+
+WL_INLINE void t_free_coherent(struct wl_env *e, size_t size, void *cpu, dmamap_dma_addr_t h)
+{
+	if (TRACING(e))
+		trace_free_coherent(e->tr, cpu);
+	dmamap_free_coherent(e->dev, size, cpu, h);
 }
 
 /* ---- nic: a descriptor ring and streaming rx/tx buffers ------------------ */
@@ -238,8 +390,7 @@ static int wl_nic(const struct scn_workload *w, struct wl_env *e)
 		return -ENOMEM;
 
 	dmamap_dma_addr_t ring_dma;
-	struct nic_desc *ring = dmamap_alloc_coherent(e->dev, NIC_RING * sizeof(*ring),
-						     &ring_dma);
+	struct nic_desc *ring = t_alloc_coherent(e, NIC_RING * sizeof(*ring), &ring_dma);
 	if (!ring) {
 		/* A driver whose ring cannot be allocated does not come up. */
 		e->out->map_failures++;
@@ -261,14 +412,15 @@ static int wl_nic(const struct scn_workload *w, struct wl_env *e)
 		enum dmamap_data_direction d = rx ? DMAMAP_FROM_DEVICE : DMAMAP_TO_DEVICE;
 
 		if (!rx)
-			pat_fill(buf, size, seed, 0);
-		dmamap_dma_addr_t a = dmamap_map_single(e->dev, buf, size, d);
+			cpu_fill(e, buf, size, seed, 0);
+		dmamap_dma_addr_t a = t_map_single(e, buf, size, d);
 		if (dmamap_mapping_error(e->dev, a)) {
 			wl_ops(e, 1);
 			continue;
 		}
 		wl_note_map(e, buf, a, size);
-		ring[slot] = (struct nic_desc){ a, (uint32_t)size, 1 };
+		const struct nic_desc nd = { a, (uint32_t)size, 1 };
+		cpu_store(e, &ring[slot], &nd, sizeof(nd));
 
 		/* The device fetches the descriptor, then the packet. */
 		struct nic_desc dd;
@@ -285,25 +437,25 @@ static int wl_nic(const struct scn_workload *w, struct wl_env *e)
 					   (unsigned long long)i);
 			}
 		} else {
-			pat_fill(scratch, size, seed, 0);
-			bool wrote = dev_write(e, a, scratch, size);
-			dmamap_sync_single_for_cpu(e->dev, a, size, d);
+			bool wrote = dev_write_pat(e, a, scratch, size, seed, 0);
+			t_sync_single_for_cpu(e, a, size, d);
 			e->out->syncs++;
-			if (!wrote || !pat_ok(buf, size, seed, 0)) {
+			if (!wrote || !cpu_check(e, buf, size, seed, 0, a)) {
 				e->out->integrity_errors++;
 				wl_problem(e, "nic: rx packet %llu: the CPU read wrong bytes "
 					   "after sync_for_cpu", (unsigned long long)i);
 			}
 		}
-		ring[slot].flags = 0;
-		dmamap_unmap_single(e->dev, a, size, d);
+		const uint32_t idle = 0;
+		cpu_store(e, &ring[slot].flags, &idle, sizeof(idle));
+		t_unmap_single(e, a, size, d);
 		wl_ops(e, 2);
 	}
 out:
 	for (unsigned int i = 0; i < got; i++)
-		sim_free_pages(e->m, bufs[i], npages);
+		wl_free(e, bufs[i], npages);
 	if (ring)
-		dmamap_free_coherent(e->dev, NIC_RING * sizeof(*ring), ring, ring_dma);
+		t_free_coherent(e, NIC_RING * sizeof(*ring), ring, ring_dma);
 	free(scratch);
 	return rc;
 }
@@ -320,8 +472,7 @@ static bool dev_segment(struct wl_env *e, uint64_t a, uint64_t len, bool rd, uin
 	for (uint64_t done = 0; done < len && ok; done += chunk) {
 		uint64_t c = len - done < chunk ? len - done : chunk;
 		if (rd) {
-			pat_fill(scratch, c, seed, off + done);
-			ok = dev_write(e, a + done, scratch, c);
+			ok = dev_write_pat(e, a + done, scratch, c, seed, off + done);
 		} else {
 			ok = dev_read(e, a + done, scratch, c) && pat_ok(scratch, c, seed, off + done);
 		}
@@ -333,11 +484,12 @@ static bool dev_segment(struct wl_env *e, uint64_t a, uint64_t len, bool rd, uin
 static bool cpu_check_sgt(struct wl_env *e, struct dmamap_sg_table *sgt,
 			  enum dmamap_data_direction d, uint64_t seed)
 {
-	dmamap_sync_sgtable_for_cpu(e->dev, sgt, d);
+	t_sync_sgtable_for_cpu(e, sgt, d);
 	e->out->syncs++;
 	uint64_t pos = 0;
 	for (unsigned int s = 0; s < sgt->orig_nents; s++) {
-		if (!pat_ok(sgt->sgl[s].cpu, sgt->sgl[s].length, seed, pos))
+		if (!cpu_check(e, sgt->sgl[s].cpu, sgt->sgl[s].length, seed, pos,
+			       sgt->sgl[0].dma_address))
 			return false;
 		pos += sgt->sgl[s].length;
 	}
@@ -414,8 +566,15 @@ static int wl_blk(const struct scn_workload *w, struct wl_env *e)
 
 	if (maxseg > UINT32_MAX)
 		maxseg = UINT32_MAX;
-	if (dmamap_set_max_seg_size(e->dev, (unsigned int)maxseg) ||
-	    (w->boundary && dmamap_set_seg_boundary(e->dev, boundary))) {
+	int prc = dmamap_set_max_seg_size(e->dev, (unsigned int)maxseg);
+	if (TRACING(e))
+		trace_param(e->tr, "set_max_seg_size", maxseg, prc);
+	if (!prc && w->boundary) {
+		prc = dmamap_set_seg_boundary(e->dev, boundary);
+		if (TRACING(e))
+			trace_param(e->tr, "set_seg_boundary", boundary, prc);
+	}
+	if (prc) {
 		wl_problem(e, "blk: the device refused max_segment_size %llu or boundary 0x%llx",
 			   (unsigned long long)maxseg, (unsigned long long)boundary);
 		return 0;
@@ -477,22 +636,22 @@ static int wl_blk(const struct scn_workload *w, struct wl_env *e)
 			uint8_t *cpu = wl_cpu(e, phys[s]);
 			dmamap_sg_set_buf(&sgt.sgl[s], cpu, len);
 			if (!rd)
-				pat_fill(cpu, len, seed, size - left);
+				cpu_fill(e, cpu, len, seed, size - left);
 			left -= len;
 		}
-		if (dmamap_map_sgtable(e->dev, &sgt, d, 0)) {
+		if (t_map_sgtable(e, &sgt, d)) {
 			wl_ops(e, 1);
 			continue;
 		}
 		wl_note_sgt(e, &sgt);
 		/* The device walks the bus segments as one stream. */
 		sgt_transfer(e, &sgt, rd, d, scratch, seg, seed, size, maxseg, boundary, "blk", i);
-		dmamap_unmap_sgtable(e->dev, &sgt, d, 0);
+		t_unmap_sgtable(e, &sgt, d);
 		wl_ops(e, 2 * sgt.orig_nents);
 	}
 out:
 	for (unsigned int s = 0; s < got; s++)
-		sim_free_pages(e->m, phys[s], seg_pages);
+		wl_free(e, phys[s], seg_pages);
 	dmamap_sg_free_table(&sgt);
 	free(scratch);
 	return rc;
@@ -533,7 +692,7 @@ static int wl_gpu(const struct scn_workload *w, struct wl_env *e)
 	 */
 	for (uint64_t p = 0; p < npages; p++) {
 		void *cpu = wl_cpu(e, phys[p]);
-		dmamap_dma_addr_t a = dmamap_map_single(e->dev, cpu, WL_PAGE, DMAMAP_TO_DEVICE);
+		dmamap_dma_addr_t a = t_map_single(e, cpu, WL_PAGE, DMAMAP_TO_DEVICE);
 		if (dmamap_mapping_error(e->dev, a)) {
 			e->out->bounce_pages++;
 			continue;
@@ -542,7 +701,7 @@ static int wl_gpu(const struct scn_workload *w, struct wl_env *e)
 			e->out->zero_copy_pages++;
 		else
 			e->out->bounce_pages++;
-		dmamap_unmap_single(e->dev, a, WL_PAGE, DMAMAP_TO_DEVICE);
+		t_unmap_single(e, a, WL_PAGE, DMAMAP_TO_DEVICE);
 	}
 	wl_ops(e, 2 * npages);
 
@@ -555,22 +714,22 @@ static int wl_gpu(const struct scn_workload *w, struct wl_env *e)
 			uint8_t *cpu = wl_cpu(e, phys[p]);
 			dmamap_sg_set_buf(&sgt.sgl[p], cpu, len);
 			if (!rd)
-				pat_fill(cpu, len, seed, p * WL_PAGE);
+				cpu_fill(e, cpu, len, seed, p * WL_PAGE);
 			left -= len;
 		}
-		if (dmamap_map_sgtable(e->dev, &sgt, d, 0)) {
+		if (t_map_sgtable(e, &sgt, d)) {
 			wl_ops(e, 1);
 			continue;
 		}
 		wl_note_sgt(e, &sgt);
 		sgt_transfer(e, &sgt, rd, d, scratch, WL_PAGE, seed, size, UINT64_MAX, UINT64_MAX,
 			     "gpu", i);
-		dmamap_unmap_sgtable(e->dev, &sgt, d, 0);
+		t_unmap_sgtable(e, &sgt, d);
 		wl_ops(e, 2 * sgt.orig_nents);
 	}
 out:
 	for (uint64_t p = 0; p < got; p++)
-		sim_free_pages(e->m, phys[p], 1);
+		wl_free(e, phys[p], 1);
 	dmamap_sg_free_table(&sgt);
 	free(phys);
 	return rc;
@@ -595,7 +754,7 @@ static uint64_t adv_probe_read(struct wl_env *e, uint64_t bus, size_t len,
 	uint8_t tmp[WL_PAGE];
 	if (len > sizeof(tmp))
 		len = sizeof(tmp);
-	if (sim_dma_read(e->sd, bus, tmp, len))
+	if (dev_read_raw(e, bus, tmp, len))
 		return 0;
 	/* Only the kernel's bytes count (the grant's own may match by chance). */
 	for (size_t i = 0; cpu && i < len; i++)
@@ -620,10 +779,9 @@ static int wl_adversarial(const struct scn_workload *w, struct wl_env *e)
 		uint64_t seed = e->seed + i;
 		/* The whole page is the kernel's; only the grant is the device's.
 		 * A constant never 0, so zeroed padding never counts as exposed. */
-		memset(page, ADV_SECRET, WL_PAGE);
-		pat_fill(grant, size, seed, 0);
-		dmamap_dma_addr_t a = dmamap_map_single(e->dev, grant, size,
-							DMAMAP_BIDIRECTIONAL);
+		cpu_set(e, page, ADV_SECRET, WL_PAGE);
+		cpu_fill(e, grant, size, seed, 0);
+		dmamap_dma_addr_t a = t_map_single(e, grant, size, DMAMAP_BIDIRECTIONAL);
 		if (dmamap_mapping_error(e->dev, a)) {
 			wl_ops(e, 1);
 			continue;
@@ -649,16 +807,19 @@ static int wl_adversarial(const struct scn_workload *w, struct wl_env *e)
 		/* A write just past the end of the grant. */
 		uint8_t junk[64];
 		memset(junk, 0xee, sizeof(junk));
-		if (!sim_dma_write(e->sd, a + size, junk, sizeof(junk)))
+		int wrc = sim_dma_write(e->sd, a + size, junk, sizeof(junk));
+		if (TRACING(e))
+			trace_dev_write(e->tr, a + size, junk, sizeof(junk), wrc, 0, 0, 0xee);
+		if (!wrc)
 			reached += sizeof(junk);
-		dmamap_unmap_single(e->dev, a, size, DMAMAP_BIDIRECTIONAL);
+		t_unmap_single(e, a, size, DMAMAP_BIDIRECTIONAL);
 		/* After unmap, the old address. */
 		reached += adv_probe_read(e, a, size, NULL, NULL);
 		e->out->outside_reached += reached;
 		e->out->exposed_bytes += exposed;
 		wl_ops(e, 2);
 	}
-	sim_free_pages(e->m, phys, 1);
+	wl_free(e, phys, 1);
 	return 0;
 }
 
@@ -668,6 +829,7 @@ struct xen_req {
 	uint64_t gfn;             /* the domU's frame */
 	uint32_t gref;
 	uint64_t len, off;        /* bytes used in the page; offset in the stream */
+	uint8_t *pg;              /* the domU's view of its frame */
 	void *cpu;                /* dom0's view of the foreign page */
 	dmamap_phys_addr_t phys;  /* its guest-physical address in dom0 */
 	dmamap_dma_addr_t bus;    /* single maps */
@@ -750,6 +912,9 @@ static int wl_xen_backend(const struct scn_workload *w, struct wl_env *e)
 			left -= q[k].len;
 			q[k].gfn = (i * npages + k) % WL_XEN_DOMU_PAGES;
 			uint8_t *pg = sim_xen_domu_page(e->xen, e->domid, q[k].gfn);
+			if (pg && TRACING(e))
+				trace_domu_page(e->tr, e->domid, q[k].gfn, pg);
+			q[k].pg = pg;
 			if (!pg) {
 				wl_problem(e, "xen-backend: domU %u has no frame 0x%llx", e->domid,
 					   (unsigned long long)q[k].gfn);
@@ -757,10 +922,12 @@ static int wl_xen_backend(const struct scn_workload *w, struct wl_env *e)
 				break;
 			}
 			if (rx)
-				memset(pg, 0, WL_PAGE);
+				cpu_set(e, pg, 0, WL_PAGE);
 			else
-				pat_fill(pg, q[k].len, seed, q[k].off);
+				cpu_fill(e, pg, q[k].len, seed, q[k].off);
 			int rc = sim_xen_grant(e->xen, e->domid, q[k].gfn, !rx, &q[k].gref);
+			if (TRACING(e))
+				trace_grant(e->tr, pg, !rx, rc, q[k].gref);
 			if (rc) {
 				wl_problem(e, "xen-backend: domU %u could not grant frame 0x%llx (%s)",
 					   e->domid, (unsigned long long)q[k].gfn, dmamap_strerror(rc));
@@ -773,13 +940,18 @@ static int wl_xen_backend(const struct scn_workload *w, struct wl_env *e)
 		for (uint64_t k = 0; k < npages && ready; k++) {
 			int rc = dmamap_xen_grant_map(ctx, e->domid, q[k].gref, !rx, &q[k].cpu,
 						      &q[k].phys);
+			if (TRACING(e))
+				trace_grant_map(e->tr, q[k].pg, !rx, rc, q[k].cpu, q[k].phys);
 			if (rc || !q[k].cpu) {
 				e->out->map_failures++;
 				wl_problem(e, "xen-backend: request %llu: grant %u of domU %u could not "
 					   "be mapped (%s)", (unsigned long long)i, q[k].gref, e->domid,
 					   rc ? dmamap_strerror(rc) : "no CPU address");
-				if (!rc)
-					dmamap_xen_grant_unmap(ctx, q[k].phys);
+				if (!rc) {
+					int urc = dmamap_xen_grant_unmap(ctx, q[k].phys);
+					if (TRACING(e))
+						trace_grant_unmap(e->tr, q[k].cpu, urc);
+				}
 				ready = false;
 				break;
 			}
@@ -787,8 +959,7 @@ static int wl_xen_backend(const struct scn_workload *w, struct wl_env *e)
 		}
 		if (ready && !sg) {
 			for (uint64_t k = 0; k < npages && ready; k++) {
-				q[k].bus = dmamap_map_page(e->dev, dmamap_virt_to_page(q[k].cpu), 0,
-							   q[k].len, d);
+				q[k].bus = t_map_page(e, q[k].cpu, q[k].len, d);
 				wl_ops(e, 1);
 				if (dmamap_mapping_error(e->dev, q[k].bus)) {
 					ready = false;
@@ -810,17 +981,17 @@ static int wl_xen_backend(const struct scn_workload *w, struct wl_env *e)
 				if (!q[k].dma_mapped)
 					continue;
 				if (rx && ready) {
-					dmamap_sync_single_for_cpu(e->dev, q[k].bus, q[k].len, d);
+					t_sync_single_for_cpu(e, q[k].bus, q[k].len, d);
 					e->out->syncs++;
 				}
-				dmamap_unmap_page(e->dev, q[k].bus, q[k].len, d);
+				t_unmap_page(e, q[k].bus, q[k].len, d);
 				wl_ops(e, 1);
 			}
 		} else if (ready) {
 			for (uint64_t k = 0; k < npages; k++)
 				dmamap_sg_set_buf(&sgt.sgl[k], q[k].cpu, (unsigned int)q[k].len);
 			wl_ops(e, npages);
-			if (dmamap_map_sgtable(e->dev, &sgt, d, 0)) {
+			if (t_map_sgtable(e, &sgt, d)) {
 				ready = false;
 			} else {
 				wl_note_sgt(e, &sgt);
@@ -841,29 +1012,36 @@ static int wl_xen_backend(const struct scn_workload *w, struct wl_env *e)
 				if (off != size)
 					ok = false;
 				if (rx) {
-					dmamap_sync_sgtable_for_cpu(e->dev, &sgt, d);
+					t_sync_sgtable_for_cpu(e, &sgt, d);
 					e->out->syncs++;
 				}
-				dmamap_unmap_sgtable(e->dev, &sgt, d, 0);
+				t_unmap_sgtable(e, &sgt, d);
 				wl_ops(e, npages);
 			}
 		}
 		/* The backend unmaps the grants; the domU ends them. */
 		for (uint64_t k = 0; k < npages; k++) {
-			if (q[k].mapped)
-				dmamap_xen_grant_unmap(ctx, q[k].phys);
-			if (q[k].granted)
-				sim_xen_grant_end(e->xen, e->domid, q[k].gref);
+			if (q[k].mapped) {
+				int urc = dmamap_xen_grant_unmap(ctx, q[k].phys);
+				if (TRACING(e))
+					trace_grant_unmap(e->tr, q[k].cpu, urc);
+			}
+			if (q[k].granted) {
+				int erc = sim_xen_grant_end(e->xen, e->domid, q[k].gref);
+				if (TRACING(e))
+					trace_grant_end(e->tr, q[k].pg, erc);
+			}
 		}
 		if (!ready)
 			continue; /* a map failure: counted by the library */
 		/* The frontend checks what arrived in its pages (rx). */
 		for (uint64_t k = 0; rx && k < npages; k++) {
 			const uint8_t *pg = sim_xen_domu_page(e->xen, e->domid, q[k].gfn);
-			if (!pg || !pat_ok(pg, q[k].len, seed, q[k].off)) {
+			uint64_t bus = !sg ? q[k].bus :
+				       sgt.sgl[sgt.nents == sgt.orig_nents ? k : 0].dma_address;
+			if (!pg || !cpu_check(e, pg, q[k].len, seed, q[k].off, bus)) {
 				if (ok)
-					xen_wrong(e, i, rx, &q[k], !sg ? q[k].bus :
-						  sgt.sgl[sgt.nents == sgt.orig_nents ? k : 0].dma_address);
+					xen_wrong(e, i, rx, &q[k], bus);
 				ok = false;
 			}
 		}

@@ -38,6 +38,7 @@
 #define WL_XEN_MAX_PAGES 256
 
 struct sim_xen;
+struct trace;
 
 struct wl_env {
 	struct sim_machine *m;
@@ -65,6 +66,10 @@ struct wl_env {
 	void (*tick)(void *priv, uint64_t ops);
 	void *tick_priv;
 	uint64_t ops;                 /* map + unmap calls made (accumulated) */
+	/* Non-NULL: every library call, CPU write and check of a buffer, and
+	 * device access is also written to this trace (trace.h).  NULL costs
+	 * one predicted branch per operation. */
+	struct trace *tr;
 	/* The first thing that went wrong, for the report's problems list. */
 	char problem[256];
 };
@@ -82,6 +87,9 @@ int wl_run(const struct scn_workload *w, struct wl_env *e);
  * machine frame reached), or UINT64_MAX when no window covers it or the
  * frame is none of the OS's. */
 uint64_t wl_bus_to_phys(const struct wl_env *e, dmamap_dma_addr_t bus);
+
+/* Bytes [off, off + n) of the data stream `seed` (every workload's data). */
+void wl_pattern_fill(uint8_t *b, size_t n, uint64_t seed, uint64_t off);
 
 /* Records that a buffer of len bytes was mapped at phys (bounced: a slot). */
 void wl_mark(struct rpt_device *d, uint64_t phys, uint64_t len, bool bounced);

@@ -91,9 +91,29 @@ void dmamap_unmap_resource(struct dmamap_device *dev, dmamap_dma_addr_t addr,
 			   size_t size, enum dmamap_data_direction dir,
 			   unsigned long attrs);
 
-#define dmamap_map_single(d, p, s, r) dmamap_map_single_attrs(d, p, s, r, 0)
+/*
+ * Where a map call was made, for the DMA API checker (debug.h): a
+ * "file:line" string literal.  The short map macros below pass it to the
+ * *_at calls, which are the plain calls plus that origin (attrs 0); a
+ * driver calling the *_at functions itself passes DMAMAP_HERE.
+ */
+#define DMAMAP__STR2(x) #x
+#define DMAMAP__STR(x) DMAMAP__STR2(x)
+#define DMAMAP_HERE (__FILE__ ":" DMAMAP__STR(__LINE__))
+
+dmamap_dma_addr_t dmamap_map_single_at(struct dmamap_device *dev, void *cpu,
+				       size_t size,
+				       enum dmamap_data_direction dir,
+				       const char *origin);
+dmamap_dma_addr_t dmamap_map_page_at(struct dmamap_device *dev,
+				     struct dmamap_page *page, size_t offset,
+				     size_t size,
+				     enum dmamap_data_direction dir,
+				     const char *origin);
+
+#define dmamap_map_single(d, p, s, r) dmamap_map_single_at(d, p, s, r, DMAMAP_HERE)
 #define dmamap_unmap_single(d, a, s, r) dmamap_unmap_single_attrs(d, a, s, r, 0)
-#define dmamap_map_page(d, pg, o, s, r) dmamap_map_page_attrs(d, pg, o, s, r, 0)
+#define dmamap_map_page(d, pg, o, s, r) dmamap_map_page_at(d, pg, o, s, r, DMAMAP_HERE)
 #define dmamap_unmap_page(d, a, s, r) dmamap_unmap_page_attrs(d, a, s, r, 0)
 
 /* 0 when addr is a valid mapping, -ENOMEM when it is the error value. */
@@ -146,7 +166,10 @@ void dmamap_unmap_sgtable(struct dmamap_device *dev,
 			  struct dmamap_sg_table *sgt,
 			  enum dmamap_data_direction dir, unsigned long attrs);
 
-#define dmamap_map_sg(d, s, n, r) dmamap_map_sg_attrs(d, s, n, r, 0)
+int dmamap_map_sg_at(struct dmamap_device *dev, struct dmamap_sg *sg, int nents,
+		     enum dmamap_data_direction dir, const char *origin);
+
+#define dmamap_map_sg(d, s, n, r) dmamap_map_sg_at(d, s, n, r, DMAMAP_HERE)
 #define dmamap_unmap_sg(d, s, n, r) dmamap_unmap_sg_attrs(d, s, n, r, 0)
 
 /* ---- syncs ------------------------------------------------------------ */
@@ -194,7 +217,9 @@ void *dmamap_alloc_attrs(struct dmamap_device *dev, size_t size,
 			 dmamap_dma_addr_t *handle, unsigned long attrs);
 void dmamap_free_attrs(struct dmamap_device *dev, size_t size, void *cpu,
 		       dmamap_dma_addr_t handle, unsigned long attrs);
-#define dmamap_alloc_coherent(d, s, h) dmamap_alloc_attrs(d, s, h, 0)
+void *dmamap_alloc_coherent_at(struct dmamap_device *dev, size_t size,
+			       dmamap_dma_addr_t *handle, const char *origin);
+#define dmamap_alloc_coherent(d, s, h) dmamap_alloc_coherent_at(d, s, h, DMAMAP_HERE)
 #define dmamap_free_coherent(d, s, c, h) dmamap_free_attrs(d, s, c, h, 0)
 
 /*

@@ -104,6 +104,8 @@ struct dmamap_platform_ops {
 	const struct dmamap_iommu_hw_ops *iommu;
 	/* Device registers (BARs); see struct dmamap_mmio_ops. */
 	const struct dmamap_mmio_ops *mmio;
+	/* What the hardware saw, for the DMA API checker; see struct dmamap_debug_hw_ops. */
+	const struct dmamap_debug_hw_ops *debug;
 };
 
 /*
@@ -244,6 +246,46 @@ struct dmamap_mmio_ops {
 	void (*barrier)(void *plat, int kind, unsigned int cpu);
 };
 
+/* A device access no live mapping covered (struct dmamap_debug_hw_ops). */
+struct dmamap_hw_stray {
+	dmamap_dma_addr_t dma; /* the bus address the device was given */
+	uint64_t len;
+	bool write;
+};
+
+/*
+ * Facts for the DMA API checker (debug.h), asked only while it is on.
+ * The platform reports what its hardware saw and decides nothing: what is
+ * a bug is the checker's call.  `hw` is struct dmamap_device_desc.hw
+ * (never NULL here).  Each hook is optional (NULL: that check is off).
+ */
+struct dmamap_debug_hw_ops {
+	/* Start (true) or stop (false) watching hw's DMA; stopping forgets
+	 * its live ranges and strays. */
+	void (*watch)(void *plat, void *hw, bool on);
+	/*
+	 * Bus range [dma, dma + size) of hw became live (a mapping or an
+	 * allocation began) or stopped being live.  Ranges may overlap; each
+	 * end matches one earlier begin with the same dma and size.
+	 */
+	void (*mapping)(void *plat, void *hw, dmamap_dma_addr_t dma,
+			uint64_t size, bool live);
+	/*
+	 * Hands over (oldest first, at most max) the accesses hw made while
+	 * watched that no live range covered, forgetting them; returns how
+	 * many.  The platform may drop some when many pile up.
+	 */
+	unsigned int (*strays)(void *plat, void *hw, struct dmamap_hw_stray *out,
+			       unsigned int max);
+	/*
+	 * How many cache lines of [phys, phys + size) hold bytes a
+	 * non-coherent device wrote that the CPU has not invalidated since:
+	 * a CPU read there returns stale data.  *first: the first such line.
+	 */
+	uint64_t (*cpu_stale)(void *plat, dmamap_phys_addr_t phys,
+			      uint64_t size, dmamap_phys_addr_t *first);
+};
+
 struct dmamap_platform {
 	const struct dmamap_platform_ops *ops;
 	void *priv;
@@ -289,6 +331,13 @@ enum dmamap_xen_policy {
 	DMAMAP_XEN_POLICY_LINUX,
 };
 
+/* Bounce-slot poisoning (struct dmamap_config.swiotlb_poison). */
+enum dmamap_poison_mode {
+	DMAMAP_POISON_DEFAULT = 0, /* on exactly when the DMA API checker is */
+	DMAMAP_POISON_ON,
+	DMAMAP_POISON_OFF,
+};
+
 struct dmamap_config {
 	/* Kernel command line: swiotlb=, iommu=, iommu.strict=.  May be NULL. */
 	const char *bootargs;
@@ -303,6 +352,15 @@ struct dmamap_config {
 	void *log_priv;
 	/* Under Xen (platform xen_mode != NONE): how swiotlb-xen is chosen. */
 	enum dmamap_xen_policy xen_policy;
+	/*
+	 * Bounce-slot poisoning (see dmamap/exhaust.h): released slots are
+	 * overwritten with DMAMAP_SWIOTLB_POISON (0x6b, Linux's POISON_FREE)
+	 * so stale data never reaches the next user.  DEFAULT is off (the DMA
+	 * API checker turns it on); the bootarg swiotlb_poison=0|1 overrides.
+	 */
+	enum dmamap_poison_mode swiotlb_poison;
+	/* The DMA API checker (dmamap/debug.h); bootarg dma_debug=on|off overrides. */
+	bool dma_debug;
 };
 
 /*
@@ -411,7 +469,9 @@ int dmamap_device_add(struct dmamap_ctx *ctx,
 		      struct dmamap_device **out);
 /*
  * Removes a device.  Live mappings are leaks: counted into *leaked (may be
- * NULL) and reported through the log.
+ * NULL) and reported through the log.  Queued deferred mappings
+ * (dmamap/exhaust.h) end first, their callbacks getting -ENODEV; -EBUSY,
+ * and nothing changes, while a thread is blocked in a WAIT on the device.
  */
 int dmamap_device_remove(struct dmamap_device *dev, uint64_t *leaked);
 const char *dmamap_device_name(const struct dmamap_device *dev);
