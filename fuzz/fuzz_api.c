@@ -193,15 +193,6 @@ fa_fail(const struct fa_state *s, const char *fmt, ...)
 #define FA_HOT __attribute__((no_sanitize("coverage")))
 
 static bool fa_trace;
-/*
- * FUZZ_KNOWN_FINDINGS=1 (run-fuzzers.sh --replay): also take the paths with
- * known, reported findings (fuzz/crashes/README.md), which default runs
- * step around so the fuzzer gets past them: partial syncs for the CPU on
- * non-coherent devices ending mid cache line, and coherent allocations on
- * the restricted-pool device once its coherent mask no longer reaches
- * the pool.
- */
-static bool fa_known;
 
 static __attribute__((format(printf, 1, 2))) void tr(const char *fmt, ...)
 {
@@ -877,23 +868,6 @@ static void fa_op_sync_cpu(struct fa_state *s, struct fa_rd *r)
 	}
 	fa_subrange(r, mp->total, &off, &len);
 	struct fa_dev *d = &s->d[mp->dev];
-	if (fa_single(mp) && !d->coherent && !fa_known) {
-		/*
-		 * Whole cache lines (in bus space, where the cache work is
-		 * done) for non-coherent devices: the simulator's invalidate
-		 * writes the CPU's stale copy of a partial edge line back over
-		 * what the device wrote there (fuzz/crashes/README.md).
-		 */
-		uint64_t bus = mp->seg[0].bus;
-		uint64_t lo = (bus + off) & ~(uint64_t)(FA_LINE - 1);
-		uint64_t hi = (bus + off + len + FA_LINE - 1) & ~(uint64_t)(FA_LINE - 1);
-		if (lo < bus)
-			lo = bus;
-		if (hi > bus + mp->total)
-			hi = bus + mp->total;
-		off = (uint32_t)(lo - bus);
-		len = (uint32_t)(hi - lo);
-	}
 	if (!fa_single(mp) || (how & 1)) {
 		off = 0;
 		len = mp->total;
@@ -953,9 +927,6 @@ static void fa_op_alloc(struct fa_state *s, struct fa_rd *r)
 	struct fa_dev *d = &s->d[dv];
 	if (!mp)
 		return;
-	if (d->restricted && !fa_known &&
-	    dmamap_get_coherent_mask(d->dev) < FA_RPOOL_BASE + FA_RPOOL_SIZE - 1)
-		return; /* known finding: the pool's memory is handed out beyond the mask */
 	memset(mp, 0, sizeof(*mp));
 	dmamap_dma_addr_t h = 0;
 	void *cpu = nc ? dmamap_alloc_noncoherent(d->dev, size, &h, DMAMAP_BIDIRECTIONAL)
@@ -1286,8 +1257,6 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	(void)argc;
 	(void)argv;
 	fa_trace = getenv("FUZZ_API_TRACE") != NULL;
-	const char *u = getenv("FUZZ_KNOWN_FINDINGS");
-	fa_known = u && strcmp(u, "0") != 0;
 	return 0;
 }
 

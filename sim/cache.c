@@ -18,15 +18,25 @@
  *   - Untracked line: memory == CPU view.
  *   - A tracked line has mem[64], what memory (and so a non-coherent
  *     device) holds.  The CPU view is the host memory at the CPU pointer.
- *     A tracked line is dirty forever: CPU stores after the last clean
- *     reach memory only at the next clean, so a missing sync is a wrong
- *     byte every time, never a lucky eviction.
+ *     A tracked line the CPU wrote is dirty forever: CPU stores after the
+ *     last clean reach memory only at the next clean, so a missing sync
+ *     is a wrong byte every time, never a lucky eviction.  Whether the CPU
+ *     wrote it is told by a hash of the CPU's line taken whenever the line
+ *     was last in sync (entry, clean, invalidate): a line whose CPU bytes
+ *     still hash the same is clean, and maintenance never writes it back
+ *     (hardware writes back only dirty lines).  A store of the very bytes
+ *     already there goes unseen, which only ever spares device data.
  *   - clean(range): every RAM line touching the range: mem = CPU view
- *     (entry created if absent).  lines_cleaned += those lines.
+ *     (entry created if absent), unless the line is tracked and clean,
+ *     which leaves memory (and any device data in it, devdirty kept)
+ *     alone.  lines_cleaned += those lines.
  *   - invalidate(range): every tracked RAM line touching the range: bytes
- *     inside the range take mem's value in the CPU view, bytes of the line
- *     outside it keep the CPU's (the edges are cleaned first, as arm64
- *     does); then mem = the resulting CPU line.  The line stays tracked.
+ *     inside the range take mem's value in the CPU view; for a dirty edge
+ *     line, bytes outside the range keep the CPU's (the edges are cleaned
+ *     first, as arm64 does) and mem = the resulting CPU line; a clean edge
+ *     line is simply dropped, so the CPU sees all of memory's line (found
+ *     by fuzz_api: writing a clean edge back destroyed device data beyond
+ *     a partial sync).  The line stays tracked.
  *     lines_invalidated += every RAM line touching the range.
  *   - Non-coherent device write: entry created if absent (mem = CPU view
  *     first), bytes go into mem only; the CPU keeps seeing its old bytes
@@ -67,7 +77,24 @@ struct simi_cpage {
 	uint64_t devdirty; /* bit i: a non-coherent device wrote line i since
 			    * the CPU last cleaned or invalidated it */
 	uint8_t *mem;      /* SIM_PAGE_SIZE bytes, meaningful where valid */
+	/* Hash of the CPU's line when it was last in sync, where valid. */
+	uint64_t sync_hash[SIM_LINES_PER_PAGE];
 };
+
+/* FNV-1a over one cache line of the CPU view. */
+static uint64_t line_hash(const uint8_t *line)
+{
+	uint64_t h = 0xcbf29ce484222325ULL;
+	for (unsigned int i = 0; i < SIM_CACHE_LINE; i++)
+		h = (h ^ line[i]) * 0x100000001b3ULL;
+	return h;
+}
+
+/* The CPU wrote line l of page p (at cpu, the page's CPU view) since sync. */
+static bool line_dirty(const struct simi_cpage *p, const uint8_t *cpu, unsigned int l)
+{
+	return line_hash(cpu + l * SIM_CACHE_LINE) != p->sync_hash[l];
+}
 
 #define CACHE_MIN_BITS 10 /* 1024 slots to start */
 #define CACHE_MAX_SPARE 1024 /* shadows kept for reuse: at most 4 MiB */
@@ -288,11 +315,14 @@ void simi_cache_clean(struct sim_machine *m, uint64_t phys, uint64_t size)
 			 */
 			if (!p && !(p = ct_get(c, s.pbase >> SIM_PAGE_SHIFT)))
 				break;
+			if ((p->valid & bit) && !line_dirty(p, s.cpu, l))
+				continue; /* clean: nothing to write back */
 			memcpy(p->mem + off, s.cpu + off, SIM_CACHE_LINE);
 			if (!(p->valid & bit)) {
 				p->valid |= bit;
 				c->tracked_lines++;
 			}
+			p->sync_hash[l] = line_hash(s.cpu + off);
 			p->devdirty &= ~bit;
 		}
 	}
@@ -325,9 +355,15 @@ void simi_cache_invalidate(struct sim_machine *m, uint64_t phys,
 			uint64_t a = s.a > off ? s.a : off;
 			uint64_t b = s.b < off + SIM_CACHE_LINE ? s.b
 							      : off + SIM_CACHE_LINE;
-			/* Inside the range memory wins; the edges keep the CPU's. */
-			memcpy(s.cpu + a, p->mem + a, b - a);
-			memcpy(p->mem + off, s.cpu + off, SIM_CACHE_LINE);
+			if (line_dirty(p, s.cpu, l)) {
+				/* Inside the range memory wins; a dirty edge
+				 * keeps the CPU's bytes, written back. */
+				memcpy(s.cpu + a, p->mem + a, b - a);
+				memcpy(p->mem + off, s.cpu + off, SIM_CACHE_LINE);
+			} else {
+				memcpy(s.cpu + off, p->mem + off, SIM_CACHE_LINE);
+			}
+			p->sync_hash[l] = line_hash(s.cpu + off);
 			p->devdirty &= ~(1ULL << l);
 		}
 	}
@@ -496,8 +532,13 @@ void simi_cache_dev_write(struct sim_machine *m,
 			uint64_t bit = 1ULL << l;
 			const uint8_t *from = in + (addr - phys);
 			if (coherent) {
-				if (p->valid & bit)
+				/* The CPU's copy and memory both changed (the
+				 * CPU view before this call's memcpy is gone, so
+				 * a tracked line counts as in sync again). */
+				if (p->valid & bit) {
 					memcpy(p->mem + off, from, n);
+					p->sync_hash[l] = line_hash(pcpu + l * SIM_CACHE_LINE);
+				}
 			} else if (line_uncached(c, pbase + (off & ~SIM_LINE_MASK))) {
 				memcpy(pcpu + off, from, n);
 			} else {
@@ -512,6 +553,8 @@ void simi_cache_dev_write(struct sim_machine *m,
 						memcpy(p->mem + l * SIM_CACHE_LINE,
 						       pcpu + l * SIM_CACHE_LINE,
 						       SIM_CACHE_LINE);
+						p->sync_hash[l] =
+							line_hash(pcpu + l * SIM_CACHE_LINE);
 						p->valid |= bit;
 						c->tracked_lines++;
 					}

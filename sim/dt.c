@@ -63,6 +63,18 @@ static void node_path(const struct dt_ctx *c, int off, char *buf, size_t len)
 		snprintf(buf, len, "/");
 }
 
+/*
+ * Error messages are one line: names and strings from a tree may hold
+ * control characters (a newline in a node name: found by fuzz_dt), shown
+ * as '?'.
+ */
+static void one_line(char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			*s = '?';
+}
+
 static int dt_fail(struct dt_ctx *c, int off, int rc, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 
@@ -75,8 +87,10 @@ static int dt_fail(struct dt_ctx *c, int off, int rc, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(what, sizeof(what), fmt, ap);
 	va_end(ap);
-	if (c->err && c->errlen)
+	if (c->err && c->errlen) {
 		snprintf(c->err, c->errlen, "%s: %s: %s", c->file, path, what);
+		one_line(c->err);
+	}
 	return rc;
 }
 
@@ -804,6 +818,7 @@ static void seterr(char *err, size_t errlen, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(err, errlen, fmt, ap);
 	va_end(ap);
+	one_line(err);
 }
 
 /* dtc's first "Error: ..." line (or its first line), made one line. */
@@ -1029,6 +1044,19 @@ int sim_dt_load(const char *path, struct sim_dt **out, char *err,
 	}
 	if (rc)
 		return rc;
+	/*
+	 * Versions before 16 (dtc has written 17 since 2008) are refused
+	 * before libfdt's full check, which dereferences NULL on some old
+	 * layouts (libfdt 1.6.1; found by fuzz_dt).
+	 */
+	unsigned int version = size >= FDT_V1_SIZE && fdt_magic(blob) == FDT_MAGIC
+				       ? (unsigned int)fdt_version(blob) : 17;
+	if (version < 16) {
+		free(blob);
+		seterr(err, errlen, "%s: /: device tree blob version %u is older than 16",
+		       path, version);
+		return -EINVAL;
+	}
 	frc = size >= FDT_V1_SIZE ? fdt_check_full(blob, size)
 				  : -FDT_ERR_TRUNCATED;
 	if (frc != 0) {

@@ -348,16 +348,28 @@ void *dm_direct_alloc(struct dmamap_device *dev, size_t size, dmamap_dma_addr_t 
 	}
 	uint64_t npages = (size + DMAMAP_PAGE_SIZE - 1) >> DMAMAP_PAGE_SHIFT;
 	dmamap_phys_addr_t phys;
+	uint64_t lim = dev->coherent_dma_mask;
+	if (dev->bus_dma_limit && dev->bus_dma_limit < lim)
+		lim = dev->bus_dma_limit;
 	if (dev->restricted) {
-		void *cpu = dm_swiotlb_alloc(dev, dev->swiotlb, npages << DMAMAP_PAGE_SHIFT, &phys);
+		uint64_t bytes = npages << DMAMAP_PAGE_SHIFT;
+		void *cpu = dm_swiotlb_alloc(dev, dev->swiotlb, bytes, &phys);
 		if (!cpu)
 			return NULL;
-	} else {
-		uint64_t lim = dev->coherent_dma_mask;
-		if (dev->bus_dma_limit && dev->bus_dma_limit < lim)
-			lim = dev->bus_dma_limit;
-		if (dm_alloc_reachable(dev, npages, lim, &phys))
+		/*
+		 * Linux's dma_coherent_ok: the pool's block must be reachable
+		 * through the coherent mask and the windows, or the device
+		 * would be handed an address it truncates (or none at all).
+		 */
+		if (!dm_capable(dev, dm_phys_to_dma(dev, phys), bytes, lim)) {
+			dm_swiotlb_free(dev, dev->swiotlb, phys, bytes);
+			dm_log(ctx, DMAMAP_LOG_ERR,
+			       "%s: restricted pool memory at 0x%llx is beyond the coherent mask 0x%llx or outside the device's windows",
+			       dev->name, (unsigned long long)phys, (unsigned long long)lim);
 			return NULL;
+		}
+	} else if (dm_alloc_reachable(dev, npages, lim, &phys)) {
+		return NULL;
 	}
 	void *cpu = dm_phys_to_virt(ctx, phys);
 	memset(cpu, 0, npages << DMAMAP_PAGE_SHIFT);

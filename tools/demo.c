@@ -350,7 +350,7 @@ static unsigned int wc_post(struct demo_env *e, struct demo_dev *d, struct dmama
 static bool claim_wc_doorbell(struct demo_env *e)
 {
 	struct demo_dev d = { 0 };
-	struct dmamap_iomem *io = NULL;
+	struct dmamap_iomem *io = NULL, *io_io = NULL; /* both unmapped at out: */
 	bool ok = false;
 	if (demo_env_init(e, 4 * GIB, NULL, false) || demo_dev_add(e, &d, "nic", 64, true, NULL) ||
 	    sim_device_add_bar(d.sd, 0, 4096, DMAMAP_BAR_MEM | DMAMAP_BAR_PREFETCH) ||
@@ -358,7 +358,6 @@ static bool claim_wc_doorbell(struct demo_env *e)
 		DEMO_FAIL(e, "setup failed");
 	sim_mmio_set_adversarial(e->m, true);
 	unsigned int with = wc_post(e, &d, io, true), without = wc_post(e, &d, io, false);
-	struct dmamap_iomem *io_io = NULL;
 	int refused = sim_device_add_bar(d.sd, 4, 256, 0) ? 0 : dmamap_iomap_wc(d.dev, 4, 0, &io_io);
 	if (with != 0 || without != 1 || refused != -EOPNOTSUPP)
 		DEMO_FAIL(e, "violations with wmb %u, without %u; WC on I/O BAR %d", with, without,
