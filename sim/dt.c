@@ -75,6 +75,26 @@ static void one_line(char *s)
 			*s = '?';
 }
 
+/*
+ * Walks the structure block's tags once, requiring every step to move
+ * forward.  libfdt 1.6.1's fdt_check_full loops forever on some blobs
+ * whose tag offsets wrap (found by fuzz_dt), so this runs first.
+ */
+static int dt_tags_advance(const void *fdt)
+{
+	int off = 0, next = 0;
+	for (;;) {
+		uint32_t tag = fdt_next_tag(fdt, off, &next);
+		if (next < 0)
+			return next;
+		if (next <= off && tag != FDT_END)
+			return -FDT_ERR_BADSTRUCTURE;
+		if (tag == FDT_END)
+			return 0;
+		off = next;
+	}
+}
+
 static int dt_fail(struct dt_ctx *c, int off, int rc, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 
@@ -1057,8 +1077,11 @@ int sim_dt_load(const char *path, struct sim_dt **out, char *err,
 		       path, version);
 		return -EINVAL;
 	}
-	frc = size >= FDT_V1_SIZE ? fdt_check_full(blob, size)
-				  : -FDT_ERR_TRUNCATED;
+	frc = size >= FDT_V1_SIZE ? fdt_check_header(blob) : -FDT_ERR_TRUNCATED;
+	if (frc == 0)
+		frc = dt_tags_advance(blob);
+	if (frc == 0)
+		frc = fdt_check_full(blob, size);
 	if (frc != 0) {
 		free(blob);
 		seterr(err, errlen, "%s: /: malformed device tree blob: %s",

@@ -483,28 +483,54 @@ static dmamap_phys_addr_t dm_iova_phys(struct dmamap_device *dev, dmamap_dma_add
 	return phys;
 }
 
+/*
+ * A sync of [addr, addr + size) in IOVA space.  The range may span pages
+ * a coalesced scatterlist put side by side in IOVA space from anywhere in
+ * memory, so it is walked granule by granule and maintained one
+ * physically contiguous run at a time (found by fuzz_api: syncing a
+ * coalesced bus segment as one physical range missed all but its first
+ * page).
+ */
+static void dm_iommu_sync(struct dmamap_device *dev, dmamap_dma_addr_t addr, size_t size,
+			  enum dmamap_data_direction dir, bool for_cpu)
+{
+	uint64_t g = dev->iommu->granule;
+	while (size) {
+		dmamap_phys_addr_t phys = dm_iova_phys(dev, addr);
+		if (phys == DM_SWIOTLB_ERROR)
+			return;
+		size_t len = g - (addr & (g - 1));
+		if (len > size)
+			len = size;
+		while (len < size && dm_iova_phys(dev, addr + len) == phys + len)
+			len += size - len < g ? size - len : g;
+		bool bounce = dm_is_bounce(dev, phys);
+		if (for_cpu) {
+			if (!dev->coherent)
+				dm_cache_inval(dev->ctx, phys, len, dir);
+			if (bounce)
+				dm_swiotlb_sync_for_cpu(dev, dev->swiotlb, phys, len, dir);
+		} else {
+			if (bounce)
+				dm_swiotlb_sync_for_device(dev, dev->swiotlb, phys, len, dir);
+			if (!dev->coherent)
+				dm_cache_clean(dev->ctx, phys, len);
+		}
+		addr += len;
+		size -= len;
+	}
+}
+
 static void dm_iommu_sync_for_cpu(struct dmamap_device *dev, dmamap_dma_addr_t addr,
 				  size_t size, enum dmamap_data_direction dir)
 {
-	dmamap_phys_addr_t phys = dm_iova_phys(dev, addr);
-	if (phys == DM_SWIOTLB_ERROR)
-		return;
-	if (!dev->coherent)
-		dm_cache_inval(dev->ctx, phys, size, dir);
-	if (dm_is_bounce(dev, phys))
-		dm_swiotlb_sync_for_cpu(dev, dev->swiotlb, phys, size, dir);
+	dm_iommu_sync(dev, addr, size, dir, true);
 }
 
 static void dm_iommu_sync_for_device(struct dmamap_device *dev, dmamap_dma_addr_t addr,
 				     size_t size, enum dmamap_data_direction dir)
 {
-	dmamap_phys_addr_t phys = dm_iova_phys(dev, addr);
-	if (phys == DM_SWIOTLB_ERROR)
-		return;
-	if (dm_is_bounce(dev, phys))
-		dm_swiotlb_sync_for_device(dev, dev->swiotlb, phys, size, dir);
-	if (!dev->coherent)
-		dm_cache_clean(dev->ctx, phys, size);
+	dm_iommu_sync(dev, addr, size, dir, false);
 }
 
 static void dm_iommu_unmap_phys(struct dmamap_device *dev, dmamap_dma_addr_t addr, size_t size,
