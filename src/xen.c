@@ -751,31 +751,26 @@ static size_t dm_xen_max_mapping_size(struct dmamap_device *dev)
 	return dev->swiotlb ? dm_swiotlb_max_mapping_size(dev) : SIZE_MAX;
 }
 
+/* What both swiotlb-xen tables share: the streaming side. */
+#define DM_XEN_STREAMING_OPS                              \
+	.name = "swiotlb-xen",                            \
+	.map_phys = dm_xen_map_phys,                      \
+	.unmap_phys = dm_xen_unmap_phys,                  \
+	.map_sg = dm_xen_map_sg,                          \
+	.unmap_sg = dm_xen_unmap_sg,                      \
+	.sync_for_cpu = dm_xen_sync_for_cpu,              \
+	.sync_for_device = dm_xen_sync_for_device,        \
+	.max_mapping_size = dm_xen_max_mapping_size
+
 /* arm 1:1: own pages are their own bus frames, so dma-direct's coherent
  * allocator is right as it is (alloc NULL: the dispatcher uses it). */
-const struct dm_ops dm_xen_ops_one_to_one = {
-	.name = "swiotlb-xen",
-	.map_phys = dm_xen_map_phys,
-	.unmap_phys = dm_xen_unmap_phys,
-	.map_sg = dm_xen_map_sg,
-	.unmap_sg = dm_xen_unmap_sg,
-	.sync_for_cpu = dm_xen_sync_for_cpu,
-	.sync_for_device = dm_xen_sync_for_device,
-	.max_mapping_size = dm_xen_max_mapping_size,
-};
+static const struct dm_ops dm_xen_ops_one_to_one = { DM_XEN_STREAMING_OPS };
 
 /* Translated through the p2m (PV, or a p2m-aware non-1:1 dom0). */
-const struct dm_ops dm_xen_ops_p2m = {
-	.name = "swiotlb-xen",
-	.map_phys = dm_xen_map_phys,
-	.unmap_phys = dm_xen_unmap_phys,
-	.map_sg = dm_xen_map_sg,
-	.unmap_sg = dm_xen_unmap_sg,
-	.sync_for_cpu = dm_xen_sync_for_cpu,
-	.sync_for_device = dm_xen_sync_for_device,
+static const struct dm_ops dm_xen_ops_p2m = {
+	DM_XEN_STREAMING_OPS,
 	.alloc = dm_xen_alloc,
 	.free = dm_xen_free,
-	.max_mapping_size = dm_xen_max_mapping_size,
 };
 
 int dm_xen_supported(struct dmamap_device *dev, uint64_t mask)

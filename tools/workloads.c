@@ -19,6 +19,7 @@
 #include "trace.h"
 #include "xen.h"
 
+#include <dmamap/debug.h>
 #include <dmamap/xen.h>
 
 #include <errno.h>
@@ -277,6 +278,9 @@ WL_INLINE bool cpu_check(struct wl_env *e, const void *b, size_t n, uint64_t see
 {
 	if (TRACING(e))
 		trace_check(e->tr, b, n, bus);
+	/* Declared to the DMA API checker (a no-op with it off), so a run
+	 * with dma_debug=on catches a read before the sync. */
+	dmamap_debug_cpu_access(e->dev, b, n);
 	return pat_ok(b, n, seed, off);
 }
 
