@@ -1078,6 +1078,9 @@ int sim_dt_load(const char *path, struct sim_dt **out, char *err,
 		return -EINVAL;
 	}
 	frc = size >= FDT_V1_SIZE ? fdt_check_header(blob) : -FDT_ERR_TRUNCATED;
+	/* The header's sizes are checked against its own totalsize only. */
+	if (frc == 0 && fdt_totalsize(blob) > size)
+		frc = -FDT_ERR_TRUNCATED;
 	if (frc == 0)
 		frc = dt_tags_advance(blob);
 	if (frc == 0)
