@@ -671,7 +671,6 @@ static void *dm_xen_alloc(struct dmamap_device *dev, size_t size, dmamap_dma_add
 	bool straddles, foreign;
 	uint64_t bytes = npages << DM_XEN_PAGE_SHIFT;
 	int rc = dm_xen_phys_to_dma(dev, phys, bytes, &dma, &straddles, &foreign);
-	bool remapped = false;
 	if (rc || straddles || !dm_capable(dev, dma, bytes, dev->coherent_dma_mask)) {
 		/* Linux's xen_swiotlb_alloc_coherent: exchange for frames the
 		 * coherent mask reaches (no widening: the mask is the limit). */
@@ -699,7 +698,6 @@ static void *dm_xen_alloc(struct dmamap_device *dev, size_t size, dmamap_dma_add
 			       dev->name, bits, size);
 			return NULL;
 		}
-		remapped = true;
 	}
 	void *cpu = dm_phys_to_virt(ctx, phys);
 	memset(cpu, 0, bytes);
@@ -709,7 +707,6 @@ static void *dm_xen_alloc(struct dmamap_device *dev, size_t size, dmamap_dma_add
 		if (ops->set_uncached)
 			ops->set_uncached(ctx->plat.priv, phys, bytes, true);
 	}
-	(void)remapped;
 	*handle = dma;
 	return cpu;
 }
