@@ -2,14 +2,18 @@
 #   make demo   installs what is missing, builds, runs the built-in demo
 #   make check  installs what is missing, builds, runs every test, then
 #               the whole suite again under ASan + UBSan, the concurrency
-#               tests under ThreadSanitizer, and each libFuzzer target for
-#               FUZZ_SECONDS (30) seconds
+#               tests under ThreadSanitizer, and the fuzz gate: every
+#               committed fuzz input replayed, then a fixed number of
+#               inputs per libFuzzer target from a fixed seed.  The same
+#               tree gives the same verdict on every run.
+#   make fuzz   random-seed exploration, FUZZ_SECONDS (300) per target;
+#               not part of make check (see fuzz/README.md)
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 BUILD ?= build
 BUILD_ASAN ?= build-asan
 BUILD_TSAN ?= build-tsan
 BUILD_FUZZ ?= build-fuzz
-FUZZ_SECONDS ?= 30
+FUZZ_SECONDS ?= 300
 # The tests that start threads (ThreadSanitizer runs these).
 TSAN_TESTS ?= $(sort $(basename $(notdir $(shell grep -l pthread_create tests/test_*.c))))
 FUZZ_TARGETS = fuzz_dt fuzz_scenario fuzz_api
@@ -18,7 +22,7 @@ space := $(subst ,, )
 # without ASLR it runs anywhere (when the sandbox lets setarch turn it off).
 NO_ASLR := $(shell setarch $$(uname -m) -R true 2>/dev/null && echo setarch $$(uname -m) -R)
 
-.PHONY: all deps build demo check test test-asan test-tsan fuzz fuzz-build fuzz-replay bench clean install
+.PHONY: all deps build demo check test test-asan test-tsan fuzz fuzz-gate fuzz-build fuzz-replay bench clean install
 
 all: build
 
@@ -52,21 +56,26 @@ test-tsan: deps
 		$(NO_ASLR) ctest --output-on-failure -j $(JOBS) -R '^($(subst $(space),|,$(TSAN_TESTS)))$$'
 
 # libFuzzer (clang): the device-tree loader, the scenario loader and the
-# API-sequence fuzzer, FUZZ_SECONDS each; any crash, leak or report fails.
+# API-sequence fuzzer; any crash, leak or report fails.
 fuzz-build: deps
 	cmake -S . -B $(BUILD_FUZZ) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_C_COMPILER=clang \
 		-DDMAMAP_FUZZ=ON -DDMAMAP_TESTS=OFF >/dev/null
 	cmake --build $(BUILD_FUZZ) -j $(JOBS) --target $(FUZZ_TARGETS)
 
+# Exploration: a random seed each run (printed), FUZZ_SECONDS per target.
 fuzz: fuzz-build
 	FUZZ_SECONDS=$(FUZZ_SECONDS) ./fuzz/run-fuzzers.sh $(BUILD_FUZZ)
+
+# The gate: committed inputs replayed, then fixed-seed, fixed-count runs.
+fuzz-gate: fuzz-build
+	./fuzz/run-fuzzers.sh --gate $(BUILD_FUZZ)
 
 # The saved findings in fuzz/crashes/ (expected to fail until fixed).
 fuzz-replay: fuzz-build
 	./fuzz/run-fuzzers.sh --replay fuzz/crashes $(BUILD_FUZZ)
 
-check: test test-asan test-tsan fuzz
-	@echo "check: all suites passed (plain, ASan+UBSan, TSan, fuzzing)"
+check: test test-asan test-tsan fuzz-gate
+	@echo "check: all suites passed (plain, ASan+UBSan, TSan, fuzz gate)"
 
 bench: build
 	./$(BUILD)/dmamap bench --backend direct --size 4096 --seconds 1

@@ -100,6 +100,14 @@ s.map(3, 3, 0, [(1, 1, 4095, 64 * i, 0) for i in range(6)])
 s.map(0, 3, 1, [(1, 2, 0x1fff, 3000 + 700 * i, 0) for i in range(4)])
 s.dwrite(0, 0, 0xffff).synccpu(0, 1, 0, 0).unmap(0).unmap(0)
 seeds['segment-rules'] = s
+# 11 (regression, CI run with libFuzzer seed 1005201057): a dynamic pool runs dry and a
+# 64 KiB map gets a transient one-request pool, which get_pool_range does not list
+s = S(0x02)
+for i in range(20):
+    s.map(0, 0, 1, [(1, 2, 0x3fff, i * 1700, 0)])
+for i in range(20):
+    s.unmap(0)
+seeds['regress-dynamic-transient-pool'] = s
 seeds['too-big'] = S(0x00).map(0, 0, 0, [(1, 3, 0xffff, 0, 0)]).map(0, 0, 0, [(1, 0, 10, 100, 3)]).unmap(0).unmap(0)
 for name, s in seeds.items():
     open(os.path.join(out, name), 'wb').write(bytes(s.b))

@@ -1,35 +1,51 @@
 #!/usr/bin/env bash
-# Runs each libFuzzer target for a bounded time and fails on any finding
-# (crash, sanitizer report, leak, timeout, out-of-memory).
+# The libFuzzer targets, three ways:
 #
-#   fuzz/run-fuzzers.sh [BUILD_DIR [TARGET...]]     fuzz (default: build-fuzz, all)
-#   fuzz/run-fuzzers.sh --replay DIR [BUILD_DIR]    run saved inputs once each
+#   fuzz/run-fuzzers.sh --gate [BUILD_DIR [TARGET...]]
+#       the test gate (make check): every committed corpus input and
+#       regression seed replayed once, then FUZZ_GATE_RUNS inputs per target
+#       mutated from a fixed seed (FUZZ_GATE_SEED, default 1) on the
+#       committed corpus only.  Nothing it reads changes between runs, so
+#       the same tree gives the same verdict every time.
+#   fuzz/run-fuzzers.sh [BUILD_DIR [TARGET...]]
+#       exploration (make fuzz): FUZZ_SECONDS per target (default 300) from a
+#       random seed (printed; FUZZ_SEED fixes it), growing BUILD_DIR's own
+#       corpus between runs.  Run it for longer, and after any change to a
+#       loader or a mapping path; it is not part of make check.
+#   fuzz/run-fuzzers.sh --replay DIR [BUILD_DIR]
+#       each saved input in DIR once (make fuzz-replay: fuzz/crashes/, the
+#       findings not fixed yet, which are expected to fail).
 #
-# Environment: FUZZ_SECONDS (per target, default 30), FUZZ_SEED (libFuzzer
-# -seed; default random, printed), FUZZ_RSS_MB (default 2048).
+# Any crash, sanitizer report, leak, timeout or out-of-memory fails the run.
+# Environment: FUZZ_RSS_MB (default 2048).
 #
-# Seeds: fuzz/corpus/<target>/ (committed, never written to), plus for
-# fuzz_dt the .dts trees of tests/dts, examples/boards and ../shared/dts
-# compiled with dtc into BUILD_DIR/fuzz-seeds/.  New inputs go to
-# BUILD_DIR/fuzz-corpus/<target>/ (kept between runs), findings to
-# BUILD_DIR/fuzz-artifacts/<target>/, full logs to BUILD_DIR/fuzz-logs/.
-# A finding worth keeping is minimised (the binary with -minimize_crash=1
-# -runs=10000 FILE) and saved as fuzz/crashes/<target>-<what>, which
-# --replay fuzz/crashes runs (not part of make check).
+# Seeds: fuzz/corpus/<target>/ (committed, never written to; regress-* are
+# the inputs of fixed findings), plus for fuzz_dt every .dts of tests/dts,
+# tests/dts/boards and examples/boards compiled with dtc into
+# BUILD_DIR/fuzz-seeds/.  Exploration writes new inputs to
+# BUILD_DIR/fuzz-corpus/<target>/, findings to BUILD_DIR/fuzz-artifacts/
+# <target>/, logs to BUILD_DIR/fuzz-logs/.  A finding is minimised
+# (BINARY -minimize_crash=1 -runs=10000 FILE) and saved as
+# fuzz/crashes/<target>-<what> until it is fixed; the fix moves it to
+# fuzz/corpus/<c>/regress-<what>, which the gate then replays for good.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 src=$PWD
 
 replay=""
+gate=""
 if [ "${1:-}" = "--replay" ]; then
 	replay=${2:?--replay needs a directory}
 	shift 2
+elif [ "${1:-}" = "--gate" ]; then
+	gate=1
+	shift
 fi
 build=${1:-build-fuzz}
 [ $# -gt 0 ] && shift
 targets=("$@")
 [ ${#targets[@]} -eq 0 ] && targets=(fuzz_dt fuzz_scenario fuzz_api)
-secs=${FUZZ_SECONDS:-30}
+secs=${FUZZ_SECONDS:-300}
 rss=${FUZZ_RSS_MB:-2048}
 
 # Sanitizer runtimes of clang 14 may fail on kernels with 32 bits of mmap
@@ -41,6 +57,15 @@ export ASAN_OPTIONS="detect_leaks=1:allocator_may_return_null=0:${ASAN_OPTIONS:-
 export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1:${UBSAN_OPTIONS:-}"
 
 corpus_name() { echo "${1#fuzz_}"; }   # fuzz_dt -> dt
+# Inputs the gate mutates per target: about 20 s each on one core of the
+# 2-core CI machine (dt ~8k/s, scenario ~20k/s, api ~300/s).
+gate_runs() {
+	case $1 in
+	fuzz_dt) echo "${FUZZ_GATE_RUNS:-150000}" ;;
+	fuzz_scenario) echo "${FUZZ_GATE_RUNS:-300000}" ;;
+	*) echo "${FUZZ_GATE_RUNS:-6000}" ;;
+	esac
+}
 max_len() {
 	case $1 in
 	fuzz_dt) echo 65536 ;;
@@ -73,14 +98,72 @@ if [ -n "$replay" ]; then
 	exit $rc
 fi
 
+rm -rf "$build/fuzz-seeds/dt"
 mkdir -p "$build/fuzz-logs" "$build/fuzz-seeds/dt"
 # Device trees: whatever dtc compiles (a seed that fails to compile is skipped).
 if command -v dtc >/dev/null; then
-	for f in "$src"/tests/dts/*.dts "$src"/examples/boards/*.dts "$src"/../shared/dts/*.dts; do
+	for f in "$src"/tests/dts/*.dts "$src"/tests/dts/boards/*.dts "$src"/examples/boards/*.dts; do
 		[ -f "$f" ] || continue
 		dtc -q -I dts -O dtb -o "$build/fuzz-seeds/dt/$(basename "$f" .dts).dtb" "$f" 2>/dev/null ||
 			rm -f "$build/fuzz-seeds/dt/$(basename "$f" .dts).dtb"
 	done
+fi
+
+# Shared by both modes: a finding's last lines, where it is, how to rerun it.
+report_finding() { # target log artifacts-dir
+	echo "---- $1: last lines of $2 ----"
+	grep -v -E '^#[0-9]+ +(NEW|REDUCE|pulse|RELOAD)' "$2" | tail -n 60
+	echo "---- findings saved in $3/: ----"
+	ls -1 "$3" 2>/dev/null | sed "s|^|  $3/|"
+	echo "---- reproduce: $build/$1 FILE; minimise: $build/$1 -minimize_crash=1 -runs=10000 FILE ----"
+}
+
+if [ -n "$gate" ]; then
+	gseed=${FUZZ_GATE_SEED:-1}
+	fail=0
+	for t in "${targets[@]}"; do
+		c=$(corpus_name "$t")
+		art="$build/fuzz-gate/artifacts/$c"
+		log="$build/fuzz-logs/$t.gate.log"
+		# A fresh, empty output corpus each time: nothing from an earlier
+		# run (or from exploration) changes what the gate mutates.
+		work="$build/fuzz-gate/corpus/$c"
+		rm -rf "$work" "$art"
+		mkdir -p "$work" "$art"
+		inputs=("fuzz/corpus/$c"/*)
+		[ "$t" = fuzz_dt ] && inputs+=("$build/fuzz-seeds/dt"/*.dtb)
+		# 1. Every committed input and regression seed, whole, once.
+		start=$(date +%s)
+		if ! "${no_aslr[@]}" "$build/$t" -rss_limit_mb="$rss" -timeout=25 -error_exitcode=77 \
+			-timeout_exitcode=78 -detect_leaks=1 -artifact_prefix="$art/" "${inputs[@]}" \
+			>"$log" 2>&1; then
+			echo "fuzz-gate: $t: FAILED replaying the committed inputs"
+			report_finding "$t" "$log" "$art"
+			fail=1
+			continue
+		fi
+		replayed=$(grep -c '^Executed ' "$log")
+		# 2. A fixed number of mutations from a fixed seed.
+		dict=()
+		[ -f "fuzz/$c.dict" ] && dict=(-dict="fuzz/$c.dict")
+		dirs=("$work" "fuzz/corpus/$c")
+		[ "$t" = fuzz_dt ] && dirs+=("$build/fuzz-seeds/dt")
+		"${no_aslr[@]}" "$build/$t" "${dirs[@]}" "${dict[@]}" -seed="$gseed" \
+			-runs="$(gate_runs "$t")" -reload=0 -max_len="$(max_len "$t")" \
+			-rss_limit_mb="$rss" -timeout=25 -error_exitcode=77 -timeout_exitcode=78 \
+			-detect_leaks=1 -print_final_stats=1 -artifact_prefix="$art/" >>"$log" 2>&1
+		rc=$?
+		took=$(( $(date +%s) - start ))
+		execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
+		if [ $rc -eq 0 ]; then
+			echo "fuzz-gate: $t ok: $replayed committed inputs replayed, ${execs:-?} runs from seed $gseed, ${took}s"
+		else
+			echo "fuzz-gate: $t FAILED (exit $rc) in the fixed-seed runs (seed $gseed)"
+			report_finding "$t" "$log" "$art"
+			fail=1
+		fi
+	done
+	exit $fail
 fi
 
 fail=0
@@ -123,13 +206,7 @@ for t in "${targets[@]}"; do
 		"${rssmb:-?}" "${used_seed:-?}")
 	summary+=("$line")
 	echo "fuzz: $line"
-	if [ $rc -ne 0 ]; then
-		echo "---- $t: last lines of $log ----"
-		grep -v -E '^#[0-9]+ +(NEW|REDUCE|pulse|RELOAD)' "$log" | tail -n 60
-		echo "---- findings saved in $art/: ----"
-		ls -1 "$art" 2>/dev/null | sed "s|^|  $art/|"
-		echo "---- reproduce: $build/$t FILE; minimise: $build/$t -minimize_crash=1 -runs=10000 FILE ----"
-	fi
+	[ $rc -ne 0 ] && report_finding "$t" "$log" "$art"
 done
 
 echo "fuzz summary:"

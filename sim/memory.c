@@ -91,6 +91,7 @@ int sim_machine_create(const struct sim_machine_desc *desc,
 	m->zone_dma_limit = desc->zone_dma_limit ? desc->zone_dma_limit
 						 : SIM_DEFAULT_ZONE_DMA_LIMIT;
 	m->memfd = -1;
+	m->virtual_clock = desc->virtual_clock;
 
 	/* Merge touching ranges: one mapping each, holes between. */
 	for (unsigned int i = 0; i < desc->nram; i++) {

@@ -12,6 +12,8 @@
  * The DMA API checker's hooks (debug) state facts only: device.c watches
  * a device's accesses against the live bus ranges the library names,
  * cache.c says which lines hold device writes the CPU has not seen.
+ * The clock (now_ns) is the machine's virtual one when it was asked for
+ * (sim_clock_advance moves it), else NULL: the host's.
  * IOMMU hooks (iommu) appear once the machine has IOMMU hardware (the
  * first sim_iommu_create): a machine without any says iommu NULL, so the
  * ops table is a per-machine copy of the static one below.
@@ -187,6 +189,22 @@ static const struct dmamap_iommu_hw_ops sim_iommu_ops = {
 	.iova_to_phys = plat_iommu_iova_to_phys,
 };
 
+static uint64_t plat_now_ns(void *plat)
+{
+	struct sim_machine *m = plat;
+	return atomic_load_explicit(&m->clock_ns, memory_order_relaxed);
+}
+
+void sim_clock_advance(struct sim_machine *m, uint64_t ns)
+{
+	atomic_fetch_add_explicit(&m->clock_ns, ns, memory_order_relaxed);
+}
+
+uint64_t sim_clock_now(struct sim_machine *m)
+{
+	return plat_now_ns(m);
+}
+
 static const struct dmamap_platform_ops sim_platform_ops = {
 	.phys_to_virt = plat_phys_to_virt,
 	.virt_to_phys = plat_virt_to_phys,
@@ -208,6 +226,8 @@ void simi_platform_init(struct sim_machine *m)
 {
 	simi_iommu_init(m);
 	m->plat_ops = sim_platform_ops;
+	/* NULL: the library reads the host's clock. */
+	m->plat_ops.now_ns = m->virtual_clock ? plat_now_ns : NULL;
 	m->plat = (struct dmamap_platform){
 		.ops = &m->plat_ops,
 		.priv = m,

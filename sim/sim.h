@@ -39,6 +39,13 @@ struct sim_machine_desc {
 	struct sim_ram_range ram[SIM_MAX_RAM_RANGES];
 	unsigned int nram;                   /* ranges sorted, not overlapping */
 	uint64_t zone_dma_limit;             /* 0: 16 MiB - 1 */
+	/*
+	 * The library's clock (platform now_ns) is the machine's own, which
+	 * moves only by sim_clock_advance: timeouts (the IOMMU flush queue's
+	 * 10 ms) then fall at the same operation on every run.  false: the
+	 * host's clock.
+	 */
+	bool virtual_clock;
 };
 
 struct sim_machine;
@@ -54,6 +61,10 @@ void sim_machine_destroy(struct sim_machine *m);
 
 /* The platform libdmamap runs on; valid until sim_machine_destroy. */
 const struct dmamap_platform *sim_platform(struct sim_machine *m);
+
+/* A virtual_clock machine's clock: moves it on by ns; reads it (ns). */
+void sim_clock_advance(struct sim_machine *m, uint64_t ns);
+uint64_t sim_clock_now(struct sim_machine *m);
 
 /* ---- memory --------------------------------------------------------------- */
 

@@ -155,6 +155,8 @@ struct sim_machine {
 	struct dmamap_linear_range linear[SIM_MAX_RAM_RANGES];
 	struct dmamap_platform plat;
 	struct dmamap_platform_ops plat_ops; /* plat.ops; platform.c */
+	bool virtual_clock;              /* plat_ops.now_ns reads clock_ns */
+	_Atomic uint64_t clock_ns;       /* the virtual clock; platform.c */
 
 	struct simi_mmio *mmio;          /* mmio.c: WC buffers; NULL until a BAR */
 	struct simi_vmaps *vmaps;        /* vmap.c: aliases; NULL until one */

@@ -58,8 +58,10 @@ void dm_log(struct dmamap_ctx *ctx, enum dmamap_log_level lvl,
 	ctx->cfg.log(ctx->cfg.log_priv, lvl, buf);
 }
 
-uint64_t dm_now_ns(void)
+uint64_t dm_now_ns(const struct dmamap_ctx *ctx)
 {
+	if (ctx && ctx->plat.ops->now_ns)
+		return ctx->plat.ops->now_ns(ctx->plat.priv);
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
@@ -77,7 +79,7 @@ bool dm_ratelimit_ok(struct dmamap_ctx *ctx, struct dm_ratelimit *rl,
 		     const char *what)
 {
 	pthread_mutex_lock(&rl->lock);
-	uint64_t now = dm_now_ns();
+	uint64_t now = dm_now_ns(ctx);
 	if (rl->begin_ns == 0 || now - rl->begin_ns >= DM_RATELIMIT_INTERVAL_NS) {
 		if (rl->missed)
 			dm_log(ctx, DMAMAP_LOG_WARN, "%s: %u callbacks suppressed",

@@ -92,7 +92,8 @@ void dm_ratelimit_init(struct dm_ratelimit *rl);
 /* True when the caller may print; reports suppressed counts itself. */
 bool dm_ratelimit_ok(struct dmamap_ctx *ctx, struct dm_ratelimit *rl,
 		     const char *what);
-uint64_t dm_now_ns(void);
+/* The platform's clock (ops->now_ns), else CLOCK_MONOTONIC; ns. */
+uint64_t dm_now_ns(const struct dmamap_ctx *ctx);
 
 /* ---- backends -------------------------------------------------------------- */
 

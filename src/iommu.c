@@ -41,7 +41,7 @@
 struct dm_fq_entry {
 	uint64_t pfn, npages;
 	uint64_t gen;                     /* flush generation at unmap */
-	uint64_t t_ns;                    /* d->fq_clock at unmap */
+	uint64_t t_ns;                    /* dm_fq_now() at unmap */
 };
 
 /*
@@ -74,6 +74,7 @@ struct dm_iommu_domain {
 	dmamap_dma_addr_t lin_end;        /* last IOVA of the linear window */
 	/* Lazy mode. */
 	clockid_t fq_clock;               /* CLOCK_MONOTONIC_COARSE where it is fine enough */
+	uint64_t (*fq_now_fn)(void *plat); /* the platform's clock instead, when it has one */
 	uint64_t fq_timeout_ns;           /* DM_FQ_TIMEOUT_NS less that clock's resolution */
 	_Atomic uint64_t flush_gen;       /* flush_all calls completed */
 	struct dm_fq fq[DM_NR_FQ];
@@ -213,6 +214,9 @@ static void dm_fq_clock_init(struct dm_iommu_domain *d)
 {
 	d->fq_clock = CLOCK_MONOTONIC;
 	d->fq_timeout_ns = DM_FQ_TIMEOUT_NS;
+	d->fq_now_fn = d->ctx->plat.ops->now_ns;
+	if (d->fq_now_fn)
+		return; /* the platform's clock: exact, no tick to allow for */
 #ifdef CLOCK_MONOTONIC_COARSE
 	struct timespec res;
 	if (!clock_getres(CLOCK_MONOTONIC_COARSE, &res) && res.tv_sec == 0 &&
@@ -225,6 +229,8 @@ static void dm_fq_clock_init(struct dm_iommu_domain *d)
 
 static inline uint64_t dm_fq_now(const struct dm_iommu_domain *d)
 {
+	if (d->fq_now_fn) /* the platform's own (virtual) clock */
+		return d->fq_now_fn(d->ctx->plat.priv);
 	struct timespec ts;
 	clock_gettime(d->fq_clock, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;

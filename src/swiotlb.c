@@ -509,8 +509,10 @@ static struct dmamap_swiotlb *dm_mem_new(struct dmamap_ctx *ctx,
 int dm_swiotlb_create(struct dmamap_ctx *ctx, const struct dm_swiotlb_params *p,
 		      struct dmamap_swiotlb **out)
 {
-	if (!ctx || !p || !out || p->nslabs == 0 || p->nslabs > (1ULL << 40))
+	if (!ctx || !p || !out || p->nslabs == 0)
 		return -EINVAL;
+	if (p->nslabs > DMAMAP_SWIOTLB_MAX_POOL_BYTES >> DM_IO_TLB_SHIFT)
+		return -E2BIG;
 	*out = NULL;
 	unsigned int nareas = p->nareas ? p->nareas : ctx->plat.ncpus;
 	struct dm_swiotlb_pool *boot = dm_pool_alloc(ctx, p->nslabs, nareas, p->phys_limit);
@@ -535,9 +537,15 @@ int dm_swiotlb_create_at(struct dmamap_ctx *ctx, dmamap_phys_addr_t phys,
 	    phys + size - 1 < phys)
 		return -EINVAL;
 	*out = NULL;
+	if (size > DMAMAP_SWIOTLB_MAX_POOL_BYTES)
+		return -E2BIG;
+	/* Linearly mapped first: dm_pool_new's NULL is then the host's shortage. */
+	uint8_t *vaddr = dm_phys_to_virt(ctx, phys);
+	if (!vaddr || (uint8_t *)dm_phys_to_virt(ctx, phys + size - 1) != vaddr + size - 1)
+		return -EINVAL;
 	struct dm_swiotlb_pool *pool = dm_pool_new(ctx, phys, size >> DM_IO_TLB_SHIFT, 1);
 	if (!pool)
-		return -EINVAL;
+		return -ENOMEM;
 	struct dmamap_swiotlb *mem = dm_mem_new(ctx, pool);
 	if (!mem) {
 		dm_pool_free(ctx, pool);
@@ -1339,6 +1347,13 @@ int dmamap_restricted_pool_create(struct dmamap_ctx *ctx, dmamap_phys_addr_t phy
 		       (unsigned long long)phys, (unsigned long long)size);
 		return -EINVAL;
 	}
+	if (size > DMAMAP_SWIOTLB_MAX_POOL_BYTES) {
+		dm_log(ctx, DMAMAP_LOG_ERR,
+		       "restricted-dma-pool: 0x%llx+0x%llx is larger than the %llu GiB a bounce pool may be",
+		       (unsigned long long)phys, (unsigned long long)size,
+		       DMAMAP_SWIOTLB_MAX_POOL_BYTES >> 30);
+		return -E2BIG;
+	}
 	if (!ctx->plat.ops->phys_is_ram(ctx->plat.priv, phys, size)) {
 		dm_log(ctx, DMAMAP_LOG_ERR, "restricted-dma-pool: 0x%llx+0x%llx is not RAM",
 		       (unsigned long long)phys, (unsigned long long)size);
@@ -1347,7 +1362,9 @@ int dmamap_restricted_pool_create(struct dmamap_ctx *ctx, dmamap_phys_addr_t phy
 	int rc = dm_swiotlb_create_at(ctx, phys, size, out);
 	if (rc) {
 		dm_log(ctx, DMAMAP_LOG_ERR, "restricted-dma-pool: 0x%llx+0x%llx: %s",
-		       (unsigned long long)phys, (unsigned long long)size, dmamap_strerror(rc));
+		       (unsigned long long)phys, (unsigned long long)size,
+		       rc == -ENOMEM ? "the host cannot allocate the pool's slot bookkeeping"
+				     : dmamap_strerror(rc));
 		return rc;
 	}
 	pthread_mutex_lock(&ctx->lock);
@@ -1425,14 +1442,25 @@ void dmamap_swiotlb_get_stats(struct dmamap_ctx *ctx, struct dmamap_swiotlb *poo
 			fails += dm_ld(&ar->failures);
 		}
 	}
+	/*
+	 * Transient pools count in used_bytes as in Linux, where
+	 * swiotlb_search_pool_area() adds a transient pool's slots to
+	 * total_used and swiotlb_del_transient() takes them off; tr_lock
+	 * keeps them from being freed while read.
+	 */
+	uint64_t tr_used = 0;
 	pthread_mutex_lock(&mem->tr_lock);
 	bounced += mem->tr_bounced;
 	for (unsigned int i = 0; i < DM_MAX_TRANSIENT; i++) {
 		struct dm_swiotlb_pool *p = atomic_load(&mem->tr_pool[i]);
-		if (p)
+		if (p) {
 			bounced += dm_ld(&p->areas[0].bounced);
+			used += dm_ld(&p->areas[0].used);
+			tr_used += p->nslabs;
+		}
 	}
 	pthread_mutex_unlock(&mem->tr_lock);
+	st->transient_used_bytes = tr_used << DM_IO_TLB_SHIFT;
 	st->used_bytes = used << DM_IO_TLB_SHIFT;
 	st->used_hiwater_bytes = hi << DM_IO_TLB_SHIFT;
 	st->bounced_bytes = bounced;
@@ -1479,6 +1507,50 @@ int dmamap_swiotlb_get_pool_range(struct dmamap_ctx *ctx, struct dmamap_swiotlb 
 		*phys = p->start;
 	if (size)
 		*size = p->len;
+	return 0;
+}
+
+/*
+ * Which bounce buffer holds phys: the boot pool, a grown pool or a live
+ * transient one (the set Linux's is_swiotlb_buffer() answers for).  A
+ * transient range is read from its packed table word, never through the
+ * pool pointer, so a pool freed meanwhile is not touched.
+ */
+int dmamap_swiotlb_find_pool(struct dmamap_ctx *ctx, struct dmamap_swiotlb *pool,
+			     dmamap_phys_addr_t phys, dmamap_phys_addr_t *start, uint64_t *size,
+			     bool *transient)
+{
+	struct dmamap_swiotlb *mem = dm_mem_or_default(ctx, pool);
+	if (!mem)
+		return -ENODEV;
+	uint64_t base = 0, len = 0;
+	bool tr = false;
+	unsigned int n = atomic_load_explicit(&mem->npools, memory_order_acquire);
+	for (unsigned int i = 0; i < n && !len; i++) {
+		const struct dm_swiotlb_pool *p =
+			atomic_load_explicit(&mem->pools[i], memory_order_relaxed);
+		if (phys - p->start < p->len) {
+			base = p->start;
+			len = p->len;
+		}
+	}
+	unsigned int hi = atomic_load_explicit(&mem->ntr_hi, memory_order_acquire);
+	for (unsigned int i = 0; i < hi && !len; i++) {
+		uint64_t r = atomic_load_explicit(&mem->tr_range[i], memory_order_acquire);
+		if (dm_tr_hit(r, phys)) {
+			base = (r >> DM_TR_NPAGES_BITS) << DMAMAP_PAGE_SHIFT;
+			len = (r & ((1u << DM_TR_NPAGES_BITS) - 1)) << DMAMAP_PAGE_SHIFT;
+			tr = true;
+		}
+	}
+	if (!len)
+		return -ENOENT;
+	if (start)
+		*start = base;
+	if (size)
+		*size = len;
+	if (transient)
+		*transient = tr;
 	return 0;
 }
 

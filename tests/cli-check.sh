@@ -15,7 +15,7 @@ grep -q "^  4. PV guest >4 GiB: no pool until hot-add (003) *yes " /tmp/cli.$$ |
 ! grep -q "not runnable yet" /tmp/cli.$$ || fail "demo still lists scenarios as not runnable"
 
 # A real board: RAM and windows exactly as the tree says.
-zynq="$src/../shared/dts/zynqmp-zcu102-rev1.0.dts"
+zynq="$src/tests/dts/boards/zynqmp-zcu102-rev1.0.dts"
 [ -f "$zynq" ] || fail "missing $zynq (shared/ must sit beside the repo)"
 expect_rc 0 "$bin" explain "$zynq"
 grep -qx "ram 0x0-0x7fffffff" /tmp/cli.$$ || fail "zynqmp low RAM"
@@ -106,9 +106,19 @@ expect_rc 2 "$bin" run "$tmp/swiotlb.yaml" --trace /nonexistent/run.trace
 grep -qx "dmamap run: --trace: /nonexistent/run.trace: No such file or directory" /tmp/cli.$$ \
 	|| fail "unwritable trace"
 expect_rc 2 "$bin" replay
+# A restricted pool beyond the 16 GiB bound (fuzz_dt's 1016 GiB finding):
+# refused by name, before any bookkeeping is allocated, not as "not RAM".
+sed -e 's/reg = <0x0 0x80000000 0x1 0x00000000>;/reg = <0x0 0x80000000 0x10 0x00000000>;/' \
+	-e 's/reg = <0x0 0x90000000 0x0 0x400000>;/reg = <0x0 0x90000000 0x4 0x40000000>;/' \
+	"$ex/boards/soc-wifi.dts" > "$tmp/huge-pool.dts"
+sed 's|dt: boards/soc-wifi.dts|dt: huge-pool.dts|' "$ex/soc-wifi.yaml" > "$tmp/huge-pool.yaml"
+expect_rc 2 "$bin" run "$tmp/huge-pool.yaml"
+grep -q "restricted pool 0x90000000+0x440000000 refused (E2BIG): larger than the 16 GiB a bounce pool may be" /tmp/cli.$$ \
+	|| { cat /tmp/cli.$$; fail "huge restricted pool message"; }
+
 # A progress bar on a terminal (script(1) gives one), and only there.
 if command -v script >/dev/null; then
 	script -qec "$bin run $ex/million.yaml" /dev/null > "$tmp/tty.out" 2>&1 || true
 	grep -q "workload 1/1" "$tmp/tty.out" || fail "no progress bar on a terminal"
 fi
-echo "cli check: 39 commands behaved"
+echo "cli check: 40 commands behaved"

@@ -1,7 +1,7 @@
 /*
  * tests/test_dt.c - the device-tree loader (sim/dt.h) on its own.
  *
- * Owns: proofs that real board trees (../shared/dts) and the small trees
+ * Owns: proofs that real board trees (tests/dts/boards) and the small trees
  * in tests/dts load with exact RAM, reserved regions, composed dma-ranges
  * windows, coherency, IOMMU links, pools, bootargs and the Xen node, and
  * that malformed input fails with one line naming the file and the node.
@@ -25,14 +25,14 @@
 #include "dt.h"
 #include "sim.h"
 
-#ifndef DMAMAP_SHARED_DTS
-#error "DMAMAP_SHARED_DTS must name ../shared/dts"
+#ifndef DMAMAP_BOARD_DTS
+#error "DMAMAP_BOARD_DTS must name tests/dts/boards"
 #endif
 #ifndef DT_TEST_DIR
 #error "DT_TEST_DIR must name tests/dts"
 #endif
 
-#define ZYNQMP DMAMAP_SHARED_DTS "/zynqmp-zcu102-rev1.0.dts"
+#define ZYNQMP DMAMAP_BOARD_DTS "/zynqmp-zcu102-rev1.0.dts"
 #define T(name) DT_TEST_DIR "/" name
 
 static struct sim_dt *load_ok(const char *path)

@@ -22,14 +22,20 @@ struct ifx {
 };
 
 /* A machine with RAM low and high, one IOMMU and one translated domain. */
-static void ifx_init(struct ifx *f, const char *bootargs, uint64_t ram_gib)
+static void ifx_init_clock(struct ifx *f, const char *bootargs, uint64_t ram_gib, bool virtual_clock)
 {
 	tu_env_init(&f->e, &(struct tu_opts){ .ram_gib = ram_gib ? ram_gib : 8,
+					      .virtual_clock = virtual_clock,
 					      .bootargs = bootargs });
 	assert_int_equal(sim_iommu_create(f->e.m, &(struct sim_iommu_desc){ .name = "smmu0" },
 					  &f->iommu), 0);
 	assert_int_equal(sim_iommu_domain_create(f->e.m, f->iommu, SIM_IOMMU_DOMAIN_TRANSLATED,
 						 &f->dom), 0);
+}
+
+static void ifx_init(struct ifx *f, const char *bootargs, uint64_t ram_gib)
+{
+	ifx_init_clock(f, bootargs, ram_gib, false);
 }
 
 /* Firmware: the device sits in the domain; the driver sets its mask. */
@@ -139,6 +145,35 @@ static void test_map_lazy(void **state)
 	}
 	assert_int_equal(istats(&f).invalidations, 1);
 	assert_int_equal(sim_dma_read(nic.sd, a, got, 64), -EFAULT);
+	tu_free(&f.e, buf, 1);
+	ifx_fini(&f, &nic, 1);
+}
+
+/*
+ * Lazy: the flush queue's 10 ms timeout, on the platform's (virtual)
+ * clock: an unmap flushes once the oldest queued entry is older than
+ * 10 ms, not before, however few entries are queued.
+ */
+static void test_lazy_timeout_platform_clock(void **state)
+{
+	(void)state;
+	struct ifx f;
+	struct tu_dev nic;
+	ifx_init_clock(&f, "iommu.strict=0", 8, true);
+	ifx_dev(&f, &nic, "nic", 64, true, NULL);
+	uint64_t phys;
+	uint8_t *buf = tu_alloc_high(&f.e, 1, &phys);
+	dmamap_dma_addr_t a = dmamap_map_single(nic.dev, buf, 64, DMAMAP_TO_DEVICE);
+	dmamap_unmap_single(nic.dev, a, 64, DMAMAP_TO_DEVICE); /* queued at t = 0 */
+	sim_clock_advance(f.e.m, 10000000); /* exactly 10 ms: not older than the timeout */
+	dmamap_dma_addr_t b = dmamap_map_single(nic.dev, buf, 64, DMAMAP_TO_DEVICE);
+	dmamap_unmap_single(nic.dev, b, 64, DMAMAP_TO_DEVICE);
+	assert_int_equal(istats(&f).invalidations, 0);
+	sim_clock_advance(f.e.m, 1); /* the entry queued at 0 is now past 10 ms */
+	dmamap_dma_addr_t c = dmamap_map_single(nic.dev, buf, 64, DMAMAP_TO_DEVICE);
+	dmamap_unmap_single(nic.dev, c, 64, DMAMAP_TO_DEVICE);
+	assert_int_equal(istats(&f).invalidations, 1);
+	assert_int_equal(sim_clock_now(f.e.m), 10000001);
 	tu_free(&f.e, buf, 1);
 	ifx_fini(&f, &nic, 1);
 }
@@ -497,6 +532,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_map_strict),
 		cmocka_unit_test(test_map_lazy),
+		cmocka_unit_test(test_lazy_timeout_platform_clock),
 		cmocka_unit_test(test_32bit_first),
 		cmocka_unit_test(test_sg_coalesce),
 		cmocka_unit_test(test_sg_sync_noncoherent),

@@ -366,7 +366,7 @@ static void test_real_board(void **state)
 		char text[512];
 		snprintf(text, sizeof(text), fmt, bits);
 		/* The label puts the file beside the shared trees, so dt resolves there. */
-		struct scn *s = parse(RUN_SHARED_DTS "/zcu102.yaml", text);
+		struct scn *s = parse(RUN_BOARD_DTS "/zcu102.yaml", text);
 		struct rpt_report r;
 		char err[1024] = "";
 		struct run_opts o = { .seed = 1 };

@@ -610,6 +610,18 @@ static void test_dynamic_growth(void **state)
 	assert_int_equal(tr % 4096, 0);
 	assert_true(dm_swiotlb_contains(mem, tr));
 	assert_true(dm_swiotlb_contains(mem, tr + 8191));
+	/* The public query names the transient pool, which get_pool_range does not list. */
+	dmamap_phys_addr_t pstart;
+	uint64_t psize;
+	bool ptr = false;
+	assert_int_equal(dmamap_swiotlb_find_pool(e.ctx, NULL, tr + 8191, &pstart, &psize, &ptr), 0);
+	assert_true(ptr);
+	assert_int_equal(pstart, tr);
+	assert_int_equal(psize, 8192);
+	assert_int_equal(dmamap_swiotlb_find_pool(e.ctx, NULL, t[0], &pstart, &psize, &ptr), 0);
+	assert_false(ptr);
+	assert_int_equal(psize, 128 * SLOT);
+	assert_int_equal(dmamap_swiotlb_find_pool(e.ctx, NULL, phys, NULL, NULL, NULL), -ENOENT);
 	assert_int_equal(tu_check(pool_cpu(&e, tr), 8192, 9), -1);
 	stats(&e, &st);
 	assert_int_equal(st.transient_pools, 1);
@@ -625,7 +637,9 @@ static void test_dynamic_growth(void **state)
 	assert_true(dm_swiotlb_contains(mem, g));
 	stats(&e, &st);
 	assert_int_equal(st.transient_pools, 1);
-	assert_int_equal(st.used_bytes, (128 + 2) * SLOT);
+	/* The transient pool's 4 slots count as used, as in Linux. */
+	assert_int_equal(st.used_bytes, (128 + 2 + 4) * SLOT);
+	assert_int_equal(st.transient_used_bytes, 4 * SLOT);
 	/* Syncs and copy-back work in the transient pool; unmap frees it. */
 	memset(pool_cpu(&e, tr) + 10, 0x5e, 20);
 	dm_swiotlb_sync_for_cpu(d.dev, mem, tr + 10, 20, DMAMAP_FROM_DEVICE);
@@ -634,11 +648,19 @@ static void test_dynamic_growth(void **state)
 	dm_swiotlb_tbl_unmap(d.dev, mem, tr, 8192, DMAMAP_BIDIRECTIONAL, 0);
 	assert_int_equal(b[4007], 0x4d);
 	assert_false(dm_swiotlb_contains(mem, tr));
+	assert_int_equal(dmamap_swiotlb_find_pool(e.ctx, NULL, tr, NULL, NULL, NULL), -ENOENT);
+	/* The grown pool is listed and found. */
+	assert_int_equal(dmamap_swiotlb_find_pool(e.ctx, NULL, g, &pstart, &psize, &ptr), 0);
+	assert_false(ptr);
+	dmamap_phys_addr_t grown;
+	assert_int_equal(dmamap_swiotlb_get_pool_range(e.ctx, NULL, 1, &grown, NULL), 0);
+	assert_int_equal(pstart, grown);
 	dm_swiotlb_tbl_unmap(d.dev, mem, g, 4096, DMAMAP_TO_DEVICE, 0);
 	for (unsigned int i = 0; i < 64; i++)
 		dm_swiotlb_tbl_unmap(d.dev, mem, t[i], 4096, DMAMAP_TO_DEVICE, 0);
 	stats(&e, &st);
 	assert_int_equal(st.used_bytes, 0);
+	assert_int_equal(st.transient_used_bytes, 0);
 	assert_int_equal(st.npools, 2);
 	assert_int_equal(st.bounced_bytes, 64 * 4096 + 8192 + 4096);
 	tu_free(&e, b, 2);
@@ -660,6 +682,11 @@ static void test_restricted_pool(void **state)
 	assert_int_equal(dmamap_restricted_pool_create(e.ctx, 3 * TU_GIB + 0x100000, TU_MIB,
 						       &pool), -EINVAL);
 	assert_null(pool);
+	/* Beyond the bound on one pool (the fuzz_dt 1016 GiB finding): refused before any bookkeeping. */
+	assert_int_equal(dmamap_restricted_pool_create(e.ctx, rphys,
+						       DMAMAP_SWIOTLB_MAX_POOL_BYTES + TU_MIB, &pool), -E2BIG);
+	assert_null(pool);
+	assert_true(tu_log_has(&e, "larger than the 16 GiB a bounce pool may be"));
 	assert_int_equal(dmamap_restricted_pool_create(e.ctx, rphys, TU_MIB, &pool), 0);
 	assert_non_null(pool);
 	assert_int_equal(e.ctx->nrestricted, 1);

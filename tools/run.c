@@ -462,10 +462,14 @@ static int pool_for(struct run_env *e, struct run_dev *d, struct dmamap_swiotlb 
 	if (rc) {
 		if (p->owned_pages)
 			sim_free_pages(e->m, p->base, p->size >> 12);
-		return run_err(e, -EINVAL, "%s: device '%s': restricted pool 0x%llx+0x%llx "
-			       "refused (%s): it must be RAM", rmem >= 0 ? e->dt->file : e->file,
-			       d->name, (unsigned long long)p->base, (unsigned long long)p->size,
-			       dmamap_strerror(rc));
+		const char *why = rc == -E2BIG ? "larger than the 16 GiB a bounce pool may be"
+				  : rc == -ENOMEM ? "this host cannot allocate its slot bookkeeping"
+						  : "it must be RAM";
+		return run_err(e, rc == -ENOMEM ? -ENOMEM : -EINVAL,
+			       "%s: device '%s': restricted pool 0x%llx+0x%llx refused (%s): %s",
+			       rmem >= 0 ? e->dt->file : e->file, d->name,
+			       (unsigned long long)p->base, (unsigned long long)p->size,
+			       dmamap_strerror(rc), why);
 	}
 	e->npools++;
 	*out = p->pool;

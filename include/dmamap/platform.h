@@ -98,6 +98,14 @@ struct dmamap_platform_ops {
 
 	/* ---- hooks filled by later platforms (NULL: not present) ---- */
 
+	/*
+	 * The platform's monotonic clock, in nanoseconds, for the library's
+	 * timeouts (the IOMMU flush queue's 10 ms, log rate limits).  NULL:
+	 * the host's CLOCK_MONOTONIC.  A simulation that must behave the same
+	 * on every run gives a virtual clock here.
+	 */
+	uint64_t (*now_ns)(void *plat);
+
 	/* Hypervisor calls (Xen-like); see struct dmamap_hv_ops. */
 	const struct dmamap_hv_ops *hv;
 	/* IOMMU hardware drivers; see struct dmamap_iommu_hw_ops. */
@@ -381,6 +389,14 @@ unsigned int dmamap_current_cpu(void);
 
 struct dmamap_swiotlb;
 /*
+ * The largest bounce pool (boot, grown or restricted) the library keeps
+ * bookkeeping for: 16 GiB, 8 Mi slots, about 100 MiB of host memory.
+ * Linux has no such bound (memblock simply fails); here a pool described
+ * by a file must not make the host allocate gigabytes at once.  Linux's own
+ * largest default is the 1 GiB confidential-VM pool.
+ */
+#define DMAMAP_SWIOTLB_MAX_POOL_BYTES (16ULL << 30)
+/*
  * A bounce pool in the RAM range [phys, phys + size), which the platform
  * has already set aside.  Devices given it bounce everything through it
  * and take their coherent allocations from it.
@@ -504,7 +520,8 @@ struct dmamap_swiotlb_stats {
 	uint64_t boot_total_bytes;  /* right after boot, before growth */
 	uint64_t total_bytes;
 	uint64_t below_4g_bytes;
-	uint64_t used_bytes;        /* slots in use, in bytes */
+	/* Slots in use, in bytes, transient pools' included (Linux's io_tlb_used). */
+	uint64_t used_bytes;
 	/*
 	 * Sum of per-area high-water marks: exact while one area is in use,
 	 * never below the true peak (no global atomic on the hot path).
@@ -513,6 +530,8 @@ struct dmamap_swiotlb_stats {
 	uint64_t bounced_bytes;     /* bytes copied at map time */
 	uint64_t full_failures;     /* maps refused because no slot was free */
 	uint64_t transient_pools;   /* one-request pools made while growing */
+	/* Slots of the transient pools live now (io_tlb_transient_used). */
+	uint64_t transient_used_bytes;
 };
 /* Default pool (pool NULL) or a restricted pool. */
 void dmamap_swiotlb_get_stats(struct dmamap_ctx *ctx,
@@ -539,6 +558,20 @@ int dmamap_swiotlb_get_pool_range(struct dmamap_ctx *ctx,
 				  struct dmamap_swiotlb *pool,
 				  unsigned int idx, dmamap_phys_addr_t *phys,
 				  uint64_t *size);
+
+/*
+ * The bounce buffer of the default pool (pool NULL) or of a restricted pool
+ * that holds phys, transient one-request pools included (a dynamic pool
+ * makes one when every listed pool is full): its start, size and whether
+ * it is transient (any output may be NULL).  0, -ENOENT (phys is in none)
+ * or -ENODEV (no bounce pool at all).  A transient pool lives only as long
+ * as its mapping: the answer is a snapshot.
+ */
+int dmamap_swiotlb_find_pool(struct dmamap_ctx *ctx,
+			     struct dmamap_swiotlb *pool,
+			     dmamap_phys_addr_t phys,
+			     dmamap_phys_addr_t *start, uint64_t *size,
+			     bool *transient);
 
 /* The error name for a negative errno this library returns ("EIO"). */
 const char *dmamap_strerror(int err);

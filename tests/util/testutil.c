@@ -37,7 +37,8 @@ int tu_env_try_init(struct tu_env *e, const struct tu_opts *o)
 	memset(e, 0, sizeof(*e));
 	uint64_t ram = (o->ram_gib ? o->ram_gib : 8) * TU_GIB;
 	struct sim_machine_desc md = { .arch = DMAMAP_ARCH_X86,
-				       .ncpus = o->ncpus ? o->ncpus : 4 };
+				       .ncpus = o->ncpus ? o->ncpus : 4,
+				       .virtual_clock = o->virtual_clock };
 	uint64_t low = ram < 3 * TU_GIB ? ram : 3 * TU_GIB;
 	md.ram[md.nram++] = (struct sim_ram_range){ 0, low };
 	if (ram > low)

@@ -37,6 +37,7 @@ struct tu_opts {
 	bool dynamic;
 	bool cc_guest;
 	unsigned int ncpus;    /* 0: 4 */
+	bool virtual_clock;    /* the library's clock moves only by sim_clock_advance */
 };
 
 /* A machine with RAM below and above 4 GiB and a context on it; asserts on failure. */
