@@ -350,6 +350,9 @@ int dmamap_device_add(struct dmamap_ctx *ctx, const struct dmamap_device_desc *d
 		return -ENOMEM;
 	}
 	dev->ctx = ctx;
+	/* 1..4094 (0: no allocation; 4095: allocations without a device). */
+	static _Atomic unsigned int next_tag;
+	dev->slot_tag = (uint16_t)(1 + atomic_fetch_add(&next_tag, 1) % 4094);
 	dev->bus = desc->bus;
 	dev->hw = desc->hw;
 	dev->coherent = desc->coherent;
@@ -425,7 +428,14 @@ void dmamap_device_get_stats(struct dmamap_device *dev, struct dmamap_device_sta
 	st->bytes_mapped = DM_SUM(dev, bytes_mapped);
 	st->bounced_maps = DM_SUM(dev, bounced_maps);
 	st->bounced_bytes = DM_SUM(dev, bounced_bytes);
-	st->live_mappings = DM_SUM(dev, opened) - DM_SUM(dev, closed);
+	/*
+	 * Never wraps: refused unmaps do not count as closed; a double unmap
+	 * of a direct, unbounced mapping (nothing to refuse it by, unless the
+	 * checker is on) could still close more than was opened.
+	 */
+	uint64_t opened = DM_SUM(dev, opened), closed = DM_SUM(dev, closed);
+	st->live_mappings = opened > closed ? opened - closed : 0;
+	st->refused_unmaps = DM_SUM(dev, refused);
 	st->coherent_bytes = DM_SUM(dev, coherent_bytes);
 }
 

@@ -137,13 +137,16 @@ void dm_direct_sync_for_device(struct dmamap_device *dev, dmamap_dma_addr_t addr
 		dm_arch_for_device(dev->ctx, phys, size);
 }
 
-void dm_direct_unmap_phys(struct dmamap_device *dev, dmamap_dma_addr_t addr,
-			  size_t size, enum dmamap_data_direction dir,
-			  unsigned long attrs)
+int dm_direct_unmap_phys(struct dmamap_device *dev, dmamap_dma_addr_t addr,
+			 size_t size, enum dmamap_data_direction dir,
+			 unsigned long attrs)
 {
 	dmamap_phys_addr_t phys = dm_dma_to_phys(dev, addr);
 	/* Coherent and not bounced: nothing to do (the fast path). */
 	bool bounced = dev->swiotlb && dm_swiotlb_contains(dev->swiotlb, phys);
+	/* A stale or double unmap must not sync or free someone else's slot. */
+	if (dm_unlikely(bounced && !dm_swiotlb_unmap_ok(dev, dev->swiotlb, phys, size)))
+		return dm_swiotlb_tbl_unmap(dev, dev->swiotlb, phys, size, dir, attrs);
 	if (!(attrs & DMAMAP_ATTR_SKIP_CPU_SYNC)) {
 		if (!dev->coherent)
 			dm_arch_for_cpu(dev->ctx, phys, size, dir);
@@ -151,8 +154,9 @@ void dm_direct_unmap_phys(struct dmamap_device *dev, dmamap_dma_addr_t addr,
 			dm_swiotlb_sync_for_cpu(dev, dev->swiotlb, phys, size, dir);
 	}
 	if (bounced)
-		dm_swiotlb_tbl_unmap(dev, dev->swiotlb, phys, size, dir,
-				     attrs | DMAMAP_ATTR_SKIP_CPU_SYNC);
+		return dm_swiotlb_tbl_unmap(dev, dev->swiotlb, phys, size, dir,
+					    attrs | DMAMAP_ATTR_SKIP_CPU_SYNC);
+	return 0;
 }
 
 int dm_direct_map_sg(struct dmamap_device *dev, struct dmamap_sg *sg, int nents,

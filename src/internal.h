@@ -109,9 +109,10 @@ struct dm_ops {
 				      dmamap_phys_addr_t phys, size_t size,
 				      enum dmamap_data_direction dir,
 				      unsigned long attrs);
-	void (*unmap_phys)(struct dmamap_device *dev, dmamap_dma_addr_t addr,
-			   size_t size, enum dmamap_data_direction dir,
-			   unsigned long attrs);
+	/* 0, or -EINVAL: refused (no such live mapping), nothing done. */
+	int (*unmap_phys)(struct dmamap_device *dev, dmamap_dma_addr_t addr,
+			  size_t size, enum dmamap_data_direction dir,
+			  unsigned long attrs);
 	int (*map_sg)(struct dmamap_device *dev, struct dmamap_sg *sg,
 		      int nents, enum dmamap_data_direction dir,
 		      unsigned long attrs);
@@ -187,6 +188,7 @@ struct dm_pcpu_stats {
 	_Atomic uint64_t bounced_maps;
 	_Atomic uint64_t bounced_bytes;
 	_Atomic uint64_t closed;   /* unmaps and frees */
+	_Atomic uint64_t refused;  /* unmaps refused: not a live mapping */
 	_Atomic uint64_t coherent_allocs;
 	_Atomic uint64_t coherent_bytes;
 };
@@ -218,6 +220,7 @@ struct dmamap_device {
 	struct dmamap_ctx *ctx;
 	bool coherent;
 	bool force_bounce;               /* restricted pool or swiotlb=force / cc */
+	uint16_t slot_tag;               /* 1..4094: marks its bounce allocations */
 	/* DMA API checker (debug.c): ctx->debug != NULL, fixed at add; the
 	 * dispatcher's one branch when the checker is off. */
 	bool debug;
@@ -428,9 +431,9 @@ dmamap_dma_addr_t dm_direct_map_phys(struct dmamap_device *dev,
 				     dmamap_phys_addr_t phys, size_t size,
 				     enum dmamap_data_direction dir,
 				     unsigned long attrs);
-void dm_direct_unmap_phys(struct dmamap_device *dev, dmamap_dma_addr_t addr,
-			  size_t size, enum dmamap_data_direction dir,
-			  unsigned long attrs);
+int dm_direct_unmap_phys(struct dmamap_device *dev, dmamap_dma_addr_t addr,
+			 size_t size, enum dmamap_data_direction dir,
+			 unsigned long attrs);
 int dm_direct_map_sg(struct dmamap_device *dev, struct dmamap_sg *sg,
 		     int nents, enum dmamap_data_direction dir,
 		     unsigned long attrs);

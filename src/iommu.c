@@ -539,21 +539,32 @@ static void dm_iommu_sync_for_device(struct dmamap_device *dev, dmamap_dma_addr_
 	dm_iommu_sync(dev, addr, size, dir, false);
 }
 
-static void dm_iommu_unmap_phys(struct dmamap_device *dev, dmamap_dma_addr_t addr, size_t size,
-				enum dmamap_data_direction dir, unsigned long attrs)
+/*
+ * As Linux's iommu_dma_unmap_page: cache maintenance, then the IOMMU
+ * mapping goes (unmapped and, strict as an untrusted device's domain
+ * always is, invalidated), and only then is a bounce slot copied back and
+ * released: until the IOTLB forgets the IOVA the device can still reach
+ * the slot, which must not belong to another mapping by then.
+ */
+static int dm_iommu_unmap_phys(struct dmamap_device *dev, dmamap_dma_addr_t addr, size_t size,
+			       enum dmamap_data_direction dir, unsigned long attrs)
 {
 	struct dm_iommu_domain *d = dev->iommu;
 	struct dmamap_ctx *ctx = dev->ctx;
 	uint64_t gmask = d->granule - 1;
+	dmamap_phys_addr_t phys = 0;
+	bool bounced = false;
 	/* Only cache maintenance and bounce buffers need the physical page. */
 	if (!dev->coherent || dev->untrusted) {
-		dmamap_phys_addr_t phys = dm_iova_phys(dev, addr);
+		phys = dm_iova_phys(dev, addr);
 		if (phys == DM_SWIOTLB_ERROR)
 			goto not_mapped;
+		bounced = dm_is_bounce(dev, phys);
+		/* A stale or double unmap: refused before anything is torn down. */
+		if (bounced && !dm_swiotlb_unmap_ok(dev, dev->swiotlb, phys, size))
+			return dm_swiotlb_tbl_unmap(dev, dev->swiotlb, phys, size, dir, attrs);
 		if (!(attrs & DMAMAP_ATTR_SKIP_CPU_SYNC) && !dev->coherent)
 			dm_cache_inval(ctx, phys, size, dir);
-		if (dm_is_bounce(dev, phys))
-			dm_swiotlb_tbl_unmap(dev, dev->swiotlb, phys, size, dir, attrs);
 	}
 	uint64_t off = addr & gmask, len = (off + size + gmask) & ~gmask;
 	uint64_t unmapped = 0;
@@ -562,10 +573,13 @@ static void dm_iommu_unmap_phys(struct dmamap_device *dev, dmamap_dma_addr_t add
 	if (!unmapped)
 		goto not_mapped;
 	dm_iova_retire(d, (addr - off) >> d->shift, len >> d->shift);
-	return;
+	if (bounced)
+		return dm_swiotlb_tbl_unmap(dev, dev->swiotlb, phys, size, dir, attrs);
+	return 0;
 not_mapped:
 	dm_log(ctx, DMAMAP_LOG_ERR, "%s: unmap of IOVA 0x%llx that is not mapped", dev->name,
 	       (unsigned long long)addr);
+	return -EINVAL;
 }
 
 /* ---- scatterlists ------------------------------------------------------------------ */

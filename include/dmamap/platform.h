@@ -504,6 +504,8 @@ struct dmamap_device_stats {
 	uint64_t live_mappings;  /* maps not yet unmapped */
 	uint64_t coherent_allocs;
 	uint64_t coherent_bytes;
+	/* Unmaps refused as stale, double or of a size not mapped (never executed). */
+	uint64_t refused_unmaps;
 };
 void dmamap_device_get_stats(struct dmamap_device *dev,
 			     struct dmamap_device_stats *st);
@@ -530,6 +532,8 @@ struct dmamap_swiotlb_stats {
 	uint64_t bounced_bytes;     /* bytes copied at map time */
 	uint64_t full_failures;     /* maps refused because no slot was free */
 	uint64_t transient_pools;   /* one-request pools made while growing */
+	/* Unmaps and frees refused: no live allocation of that device and size there. */
+	uint64_t refused_unmaps;
 	/* Slots of the transient pools live now (io_tlb_transient_used). */
 	uint64_t transient_used_bytes;
 };
