@@ -23,6 +23,54 @@
 
 /* ---- per-CPU index ------------------------------------------------------ */
 
+/*
+ * Counter slots (see struct dm_pcpu_stats): bit i of dm_stat_owned is set
+ * while a live thread owns slot i; the last slot is never owned.  A
+ * thread's slot is given back by its key's destructor at exit; the
+ * release/acquire pair hands the slot's counts to the next owner.
+ */
+_Thread_local int dm_tls_stat = -1;
+_Thread_local bool dm_tls_stat_shared;
+static _Atomic uint64_t dm_stat_owned;
+static pthread_key_t dm_stat_key;
+static pthread_once_t dm_stat_once = PTHREAD_ONCE_INIT;
+
+static void dm_stat_release(void *slot)
+{
+	unsigned int s = (unsigned int)(uintptr_t)slot - 1;
+	atomic_fetch_and_explicit(&dm_stat_owned, ~(1ULL << s), memory_order_release);
+}
+
+static void dm_stat_key_init(void)
+{
+	if (pthread_key_create(&dm_stat_key, dm_stat_release))
+		dm_stat_key = (pthread_key_t)-1;
+}
+
+unsigned int dm_stat_slot_slow(void)
+{
+	pthread_once(&dm_stat_once, dm_stat_key_init);
+	uint64_t owned = atomic_load_explicit(&dm_stat_owned, memory_order_relaxed);
+	const uint64_t ownable = (1ULL << (DM_NR_PCPU_STATS - 1)) - 1;
+	while (dm_stat_key != (pthread_key_t)-1 && (~owned & ownable)) {
+		unsigned int s = (unsigned int)__builtin_ctzll(~owned & ownable);
+		if (atomic_compare_exchange_weak_explicit(&dm_stat_owned, &owned, owned | (1ULL << s),
+							  memory_order_acquire,
+							  memory_order_relaxed)) {
+			if (pthread_setspecific(dm_stat_key, (void *)(uintptr_t)(s + 1))) {
+				dm_stat_release((void *)(uintptr_t)(s + 1));
+				break;
+			}
+			dm_tls_stat = (int)s;
+			return s;
+		}
+	}
+	/* Every slot owned (or no key): share the last one, atomically. */
+	dm_tls_stat_shared = true;
+	dm_tls_stat = DM_NR_PCPU_STATS - 1;
+	return DM_NR_PCPU_STATS - 1;
+}
+
 _Thread_local int dm_tls_cpu = -1;
 static _Atomic unsigned int dm_next_cpu;
 

@@ -171,9 +171,12 @@ struct dmamap_ctx {
 /* ---- devices ------------------------------------------------------------------ */
 
 /*
- * Per-CPU device counters: no shared cache line on the map path.  Updated
- * with relaxed load+store (no locked instruction): exact while each slot
- * has one writer thread, which holds for up to DM_NR_PCPU_STATS CPUs.
+ * Per-thread device counters: no shared cache line on the map path.  A
+ * thread owns its slot (claimed at its first count, given back when it
+ * exits), so a relaxed load+store (no locked instruction) is exact
+ * whatever CPU numbers threads use (dmamap_set_cpu may give two threads
+ * one CPU).  Threads beyond DM_NR_PCPU_STATS - 1 live ones share the last
+ * slot and add atomically.
  */
 struct dm_pcpu_stats {
 	/*
@@ -192,12 +195,26 @@ struct dm_pcpu_stats {
 	_Atomic uint64_t coherent_allocs;
 	_Atomic uint64_t coherent_bytes;
 };
-#define DM_NR_PCPU_STATS 64 /* power of two; CPUs beyond share slots */
+#define DM_NR_PCPU_STATS 64 /* slots; the last is the shared one */
+
+/* This thread's counter slot (-1: none yet), and whether it is shared. */
+extern _Thread_local int dm_tls_stat;
+extern _Thread_local bool dm_tls_stat_shared;
+unsigned int dm_stat_slot_slow(void);
+
+static inline unsigned int dm_stat_slot(void)
+{
+	int s = dm_tls_stat;
+	return dm_likely(s >= 0) ? (unsigned int)s : dm_stat_slot_slow();
+}
 
 static inline void dm_stat_add(_Atomic uint64_t *c, uint64_t v)
 {
-	atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + v,
-			      memory_order_relaxed);
+	if (dm_unlikely(dm_tls_stat_shared))
+		atomic_fetch_add_explicit(c, v, memory_order_relaxed);
+	else
+		atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + v,
+				      memory_order_relaxed);
 }
 
 /* How swiotlb-xen finds a device's bus frames (xen.c). */
@@ -280,7 +297,7 @@ struct dmamap_device {
 
 static inline struct dm_pcpu_stats *dm_dev_stats(struct dmamap_device *dev)
 {
-	return &dev->stats[dm_cpu() & (DM_NR_PCPU_STATS - 1)];
+	return &dev->stats[dm_stat_slot()];
 }
 
 /* ---- exhaustion policies (exhaust.c) ------------------------------------------------ */

@@ -146,6 +146,7 @@ struct dmamap_swiotlb {
 	bool dynamic;
 	bool force;
 	bool restricted;
+	bool late;                     /* made after boot (dm_swiotlb_mark_late) */
 	/*
 	 * DM_META_QUOTA while poisoning is on, else 0: OR-ed into the released
 	 * allocation's meta, one test sends release to its slow part.
@@ -583,6 +584,11 @@ void dm_swiotlb_destroy(struct dmamap_swiotlb *mem)
 	pthread_mutex_destroy(&mem->rl_big.lock);
 	pthread_mutex_destroy(&mem->rl_quota.lock);
 	free(mem);
+}
+
+void dm_swiotlb_mark_late(struct dmamap_swiotlb *mem)
+{
+	mem->late = true;
 }
 
 bool dm_swiotlb_is_force(const struct dmamap_swiotlb *mem)
@@ -1491,7 +1497,8 @@ void dmamap_swiotlb_get_stats(struct dmamap_ctx *ctx, struct dmamap_swiotlb *poo
 	st->enabled = true;
 	st->force = mem->force;
 	st->nareas = mem->nareas;
-	st->boot_total_bytes = mem->boot->nslabs << DM_IO_TLB_SHIFT;
+	/* What existed at boot: nothing of a pool made later. */
+	st->boot_total_bytes = mem->late ? 0 : mem->boot->nslabs << DM_IO_TLB_SHIFT;
 	unsigned int n = atomic_load_explicit(&mem->npools, memory_order_acquire);
 	st->npools = n;
 	uint64_t used = 0, hi = 0, bounced = 0, fails = 0;

@@ -112,6 +112,8 @@ bool dm_swiotlb_free(struct dmamap_device *dev, struct dmamap_swiotlb *mem,
 		     dmamap_phys_addr_t phys, size_t size);
 
 bool dm_swiotlb_is_force(const struct dmamap_swiotlb *mem);
+/* The pool was made after boot: its stats say boot_total_bytes 0. */
+void dm_swiotlb_mark_late(struct dmamap_swiotlb *mem);
 
 /* Raw slot allocator, for the benchmark's no-copy figure and tests. */
 dmamap_phys_addr_t dm_swiotlb_find_slots_raw(struct dmamap_device *dev,

@@ -892,6 +892,7 @@ int dm_xen_device_added(struct dmamap_ctx *ctx, const struct dmamap_device_desc 
 		rc = dm_xen_make_pool(ctx, dm_xen_pool_bytes(ctx));
 		if (rc == 0) {
 			x->pool_late = true;
+			dm_swiotlb_mark_late(ctx->swiotlb);
 			dm_log(ctx, DMAMAP_LOG_INFO,
 			       "swiotlb-xen: %s is the first PCI device: bounce pool made now", desc->name);
 		}
