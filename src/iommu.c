@@ -40,7 +40,7 @@
 
 struct dm_fq_entry {
 	uint64_t pfn, npages;
-	uint64_t gen;                     /* flush generation at unmap */
+	uint64_t gen;                     /* d->flush_start at unmap */
 	uint64_t t_ns;                    /* dm_fq_now() at unmap */
 };
 
@@ -76,7 +76,14 @@ struct dm_iommu_domain {
 	clockid_t fq_clock;               /* CLOCK_MONOTONIC_COARSE where it is fine enough */
 	uint64_t (*fq_now_fn)(void *plat); /* the platform's clock instead, when it has one */
 	uint64_t fq_timeout_ns;           /* DM_FQ_TIMEOUT_NS less that clock's resolution */
-	_Atomic uint64_t flush_gen;       /* flush_all calls completed */
+	/*
+	 * Linux's fq_flush_start_cnt / fq_flush_finish_cnt: flush_all calls
+	 * begun and completed.  A queued IOVA records the begun count; it is
+	 * free once the completed count passes it, i.e. once a flush that
+	 * began after the IOVA was unmapped has finished.
+	 */
+	_Atomic uint64_t flush_start;
+	_Atomic uint64_t flush_finish;
 	struct dm_fq fq[DM_NR_FQ];
 };
 
@@ -258,10 +265,10 @@ static inline void dm_fq_unlock(struct dm_fq *q)
 	atomic_store_explicit(&q->lock, 0, memory_order_release);
 }
 
-/* Frees queued IOVAs that a completed flush covers; the queue's lock held. */
+/* Frees queued IOVAs that a completed flush covers; the queue's lock held (fq_ring_free). */
 static void dm_fq_reap(struct dm_iommu_domain *d, struct dm_fq *q)
 {
-	uint64_t done = atomic_load_explicit(&d->flush_gen, memory_order_acquire);
+	uint64_t done = atomic_load_explicit(&d->flush_finish, memory_order_acquire);
 	while (q->n && q->e[q->head].gen < done) {
 		struct dm_fq_entry *e = &q->e[q->head];
 		dm_iova_free_fast(d->iovad, e->pfn, e->npages);
@@ -270,10 +277,12 @@ static void dm_fq_reap(struct dm_iommu_domain *d, struct dm_fq *q)
 	}
 }
 
+/* Linux's fq_flush_iotlb: begun, the hardware flush, completed. */
 static void dm_flush_all(struct dm_iommu_domain *d)
 {
+	atomic_fetch_add_explicit(&d->flush_start, 1, memory_order_seq_cst);
 	dm_hw(d->ctx)->flush_all(d->ctx->plat.priv, d->id);
-	atomic_fetch_add_explicit(&d->flush_gen, 1, memory_order_acq_rel);
+	atomic_fetch_add_explicit(&d->flush_finish, 1, memory_order_release);
 }
 
 /* An unmapped IOVA range becomes reusable: now (strict) or after a flush. */
@@ -300,9 +309,14 @@ static void dm_iova_retire(struct dm_iommu_domain *d, uint64_t pfn, uint64_t npa
 		dm_flush_all(d);
 		dm_fq_reap(d, q);
 	}
+	/*
+	 * The begun count, read after the page-table update (seq_cst, as
+	 * Linux's smp_mb() in queue_iova): a flush already begun may have
+	 * emptied the IOTLB before this IOVA was unmapped, and does not count.
+	 */
 	unsigned int tail = (q->head + q->n) % DM_FQ_SIZE;
 	q->e[tail] = (struct dm_fq_entry){ pfn, npages,
-		atomic_load_explicit(&d->flush_gen, memory_order_acquire), now };
+		atomic_load_explicit(&d->flush_start, memory_order_seq_cst), now };
 	q->n++;
 	dm_fq_unlock(q);
 	dm_exhaust_released(ctx); /* the reap may have freed IOVAs */

@@ -178,6 +178,78 @@ static void test_lazy_timeout_platform_clock(void **state)
 	ifx_fini(&f, &nic, 1);
 }
 
+/*
+ * The flush queue's counters (Linux's fq_flush_start_cnt and
+ * fq_flush_finish_cnt): an IOVA queued by another CPU while a flush is
+ * between the hardware invalidation and its completion count must not be
+ * taken as covered by that flush.  The hook runs in that window: CPU 1
+ * maps, the device caches the translation in the IOTLB, CPU 1 unmaps
+ * (queued).  Then CPU 1 keeps mapping and unmapping other pages: with one
+ * "flushes completed" counter the reap freed the queued IOVA at once, a
+ * new mapping got it for another page, and the device read the old page
+ * through the stale IOTLB entry.
+ */
+struct fq_race {
+	struct ifx *f;
+	struct tu_dev *d;
+	uint8_t *victim;
+	dmamap_dma_addr_t iova;
+	int fired;
+};
+
+static void fq_race_hook(void *arg, int domain_id)
+{
+	struct fq_race *r = arg;
+	(void)domain_id;
+	if (r->fired++)
+		return;
+	unsigned int cpu = dmamap_current_cpu();
+	dmamap_set_cpu(1);
+	r->iova = dmamap_map_single(r->d->dev, r->victim, 64, DMAMAP_TO_DEVICE);
+	uint8_t got[64];
+	assert_int_equal(sim_dma_read(r->d->sd, r->iova, got, 64), 0); /* into the IOTLB */
+	dmamap_unmap_single(r->d->dev, r->iova, 64, DMAMAP_TO_DEVICE);
+	dmamap_set_cpu(cpu);
+}
+
+static void test_lazy_flush_counter_race(void **state)
+{
+	(void)state;
+	struct ifx f;
+	struct tu_dev nic;
+	ifx_init_clock(&f, "iommu.strict=0", 8, true);
+	ifx_dev(&f, &nic, "nic", 64, true, NULL);
+	uint64_t phys;
+	uint8_t *victim = tu_alloc_high(&f.e, 1, &phys), *other = tu_alloc_high(&f.e, 1, &phys);
+	memset(victim, 0x11, 64);
+	memset(other, 0x22, 64);
+	struct fq_race r = { &f, &nic, victim, 0, 0 };
+	sim_iommu_set_flush_hook(f.e.m, fq_race_hook, &r);
+	/* CPU 0 fills its queue: the 257th unmap flushes, and the hook runs. */
+	dmamap_set_cpu(0);
+	for (int i = 0; i < 257; i++) {
+		dmamap_dma_addr_t c = dmamap_map_single(nic.dev, other, 64, DMAMAP_TO_DEVICE);
+		dmamap_unmap_single(nic.dev, c, 64, DMAMAP_TO_DEVICE);
+	}
+	assert_int_equal(r.fired, 1);
+	sim_iommu_set_flush_hook(f.e.m, NULL, NULL);
+	/* CPU 1 maps other pages: none may get the IOVA still cached for the victim. */
+	dmamap_set_cpu(1);
+	for (int i = 0; i < 64; i++) {
+		dmamap_dma_addr_t c = dmamap_map_single(nic.dev, other, 64, DMAMAP_TO_DEVICE);
+		assert_int_not_equal(c, r.iova);
+		uint8_t got[64];
+		assert_int_equal(sim_dma_read(nic.sd, c, got, 64), 0);
+		assert_int_equal(got[0], 0x22);
+		dmamap_unmap_single(nic.dev, c, 64, DMAMAP_TO_DEVICE);
+	}
+	assert_int_equal(istats(&f).stale_hits, 0);
+	dmamap_set_cpu(0);
+	tu_free(&f.e, victim, 1);
+	tu_free(&f.e, other, 1);
+	ifx_fini(&f, &nic, 1);
+}
+
 /* PCI devices try a 32-bit IOVA first and move to their full mask for
  * good after the first miss. */
 static void test_32bit_first(void **state)
@@ -533,6 +605,7 @@ int main(void)
 		cmocka_unit_test(test_map_strict),
 		cmocka_unit_test(test_map_lazy),
 		cmocka_unit_test(test_lazy_timeout_platform_clock),
+		cmocka_unit_test(test_lazy_flush_counter_race),
 		cmocka_unit_test(test_32bit_first),
 		cmocka_unit_test(test_sg_coalesce),
 		cmocka_unit_test(test_sg_sync_noncoherent),
