@@ -287,6 +287,7 @@ int dmamap_ctx_create(const struct dmamap_platform *plat,
 		ctx->cfg.bootargs = ctx->bootargs_copy;
 	}
 	pthread_mutex_init(&ctx->lock, NULL);
+	pthread_mutex_init(&ctx->deferred_lock, NULL);
 	const char *bad = NULL;
 	int rc = dm_parse_bootargs(ctx->cfg.bootargs, &ctx->opts, &bad);
 	if (rc) {
@@ -332,6 +333,7 @@ int dmamap_ctx_destroy(struct dmamap_ctx *ctx)
 		       ndev, nres);
 		return -EBUSY;
 	}
+	dm_deferred_fini(ctx); /* no domain is left: nothing is pending */
 	dm_xen_fini_pool(ctx);
 	if (ctx->swiotlb)
 		dm_swiotlb_destroy(ctx->swiotlb);

@@ -145,6 +145,7 @@ struct dm_ops {
 struct dm_iommu_domain;
 struct dm_xen;
 struct dm_debug;
+struct dm_deferred;
 
 struct dmamap_ctx {
 	struct dmamap_platform plat;     /* copied at create; facts are constant */
@@ -166,7 +167,27 @@ struct dmamap_ctx {
 	struct dm_exq *_Atomic exq;      /* the FIFO, made at the first queued request */
 	/* ---- DMA API checker (debug.c); NULL while it is off ---- */
 	struct dm_debug *debug;
+	/* ---- deferred work (deferred.c): the flush-queue timer ---- */
+	_Atomic bool deferred_armed;     /* work is pending; the thread knows */
+	struct dm_deferred *deferred;    /* the thread; NULL until first armed */
+	pthread_mutex_t deferred_lock;   /* deferred, its start and stop */
 };
+
+/*
+ * Deferred work (deferred.c).  dm_deferred_arm: work is pending (a lazy
+ * domain queued an IOVA); cheap when already armed.  dm_deferred_fini:
+ * stops the thread (ctx destroy).  dm_iommu_run_deferred (iommu.c):
+ * flushes the due domains, returns how many; *next_ns as
+ * dmamap_run_deferred's.
+ */
+void dm_deferred_arm_slow(struct dmamap_ctx *ctx);
+static inline void dm_deferred_arm(struct dmamap_ctx *ctx)
+{
+	if (dm_unlikely(!atomic_load_explicit(&ctx->deferred_armed, memory_order_relaxed)))
+		dm_deferred_arm_slow(ctx);
+}
+void dm_deferred_fini(struct dmamap_ctx *ctx);
+unsigned int dm_iommu_run_deferred(struct dmamap_ctx *ctx, uint64_t *next_ns);
 
 /* ---- devices ------------------------------------------------------------------ */
 

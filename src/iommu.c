@@ -319,7 +319,65 @@ static void dm_iova_retire(struct dm_iommu_domain *d, uint64_t pfn, uint64_t npa
 		atomic_load_explicit(&d->flush_start, memory_order_seq_cst), now };
 	q->n++;
 	dm_fq_unlock(q);
+	dm_deferred_arm(ctx); /* the timeout flushes it even if no unmap follows */
 	dm_exhaust_released(ctx); /* the reap may have freed IOVAs */
+}
+
+/* The time stamp of the domain's oldest queued IOVA; false when none is queued. */
+static bool dm_fq_oldest(struct dm_iommu_domain *d, uint64_t *t)
+{
+	bool any = false;
+	for (unsigned int i = 0; i < DM_NR_FQ; i++) {
+		struct dm_fq *q = &d->fq[i];
+		dm_fq_lock(q);
+		if (q->n && (!any || q->e[q->head].t_ns < *t)) {
+			*t = q->e[q->head].t_ns;
+			any = true;
+		}
+		dm_fq_unlock(q);
+	}
+	return any;
+}
+
+/*
+ * Linux's fq_flush_timeout: every domain whose oldest queued IOVA is older
+ * than the timeout is flushed once and all its queues freed.  ctx->lock
+ * keeps the domains alive (detach unlinks under it); queued requests are
+ * served after it is dropped.
+ */
+unsigned int dm_iommu_run_deferred(struct dmamap_ctx *ctx, uint64_t *next_ns)
+{
+	unsigned int flushed = 0;
+	uint64_t next = UINT64_MAX;
+	pthread_mutex_lock(&ctx->lock);
+	for (struct dm_iommu_domain *d = ctx->domains; d; d = d->next) {
+		uint64_t oldest;
+		if (!dm_fq_oldest(d, &oldest))
+			continue;
+		uint64_t now = dm_fq_now(d);
+		uint64_t age = now > oldest ? now - oldest : 0;
+		if (age > d->fq_timeout_ns) {
+			dm_flush_all(d);
+			for (unsigned int i = 0; i < DM_NR_FQ; i++) {
+				dm_fq_lock(&d->fq[i]);
+				dm_fq_reap(d, &d->fq[i]);
+				dm_fq_unlock(&d->fq[i]);
+			}
+			flushed++;
+			/* Queued while the flush ran: due a full timeout from their unmap. */
+			if (!dm_fq_oldest(d, &oldest))
+				continue;
+			age = now > oldest ? now - oldest : 0;
+		}
+		uint64_t left = age > d->fq_timeout_ns ? 1 : d->fq_timeout_ns - age + 1;
+		if (left < next)
+			next = left;
+	}
+	pthread_mutex_unlock(&ctx->lock);
+	if (flushed)
+		dm_exhaust_released(ctx);
+	*next_ns = next;
+	return flushed;
 }
 
 /* Every queued IOVA of the domain, invalidated and freed. */
