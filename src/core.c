@@ -413,7 +413,8 @@ int dmamap_device_add(struct dmamap_ctx *ctx, const struct dmamap_device_desc *d
 	dev->coherent_dma_mask = desc->coherent_dma_mask ? desc->coherent_dma_mask
 							 : DMAMAP_BIT_MASK(32);
 	dev->max_seg_size = 65536;
-	dev->seg_boundary_mask = ~0ULL;
+	/* Linux's pci_device_add sets a 4 GiB boundary; other buses have none. */
+	dev->seg_boundary_mask = desc->bus == DMAMAP_BUS_PCI ? 0xffffffffULL : ~0ULL;
 	dev->min_align_mask = 0;
 	dev->restricted = desc->restricted_pool != NULL;
 	dev->xen_iommu = desc->xen_iommu && ctx->xen;

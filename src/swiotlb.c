@@ -744,7 +744,14 @@ dm_pool_find(const struct dmamap_device *dev, struct dm_swiotlb_pool *pool,
 {
 	uint64_t g0 = dm_pool_bus_slot(dev, pool);
 	uint64_t am = rq->amask;
-	if (dm_likely(am < 128 && dm_is_low_mask(am) && rq->bslots == 0)) {
+	/*
+	 * A segment boundary no slot of this pool straddles (PCI's 4 GiB one,
+	 * for a pool that does not cross a 4 GiB line in bus space) constrains
+	 * nothing: the fast search applies.  bslots is a power of two.
+	 */
+	uint64_t bs = rq->bslots;
+	bool no_boundary = bs == 0 || ((g0 ^ (g0 + pool->nslabs - 1)) & ~(bs - 1)) == 0;
+	if (dm_likely(am < 128 && dm_is_low_mask(am) && no_boundary)) {
 		dm_u128 umask = dm_rep[dm_bitlen(am)] << ((rq->aval - g0) & am);
 		unsigned int a = cpu & (pool->nareas - 1), n = rq->nslots;
 		struct dm_swiotlb_area *ar = &pool->areas[a];

@@ -255,7 +255,12 @@ static void test_params(void **state)
 	tu_env_init(&e, NULL);
 	tu_dev_add(&e, &d, "nvme", 32, true, DMAMAP_BUS_PCI);
 	assert_int_equal(dmamap_get_max_seg_size(d.dev), 65536);
-	assert_int_equal(dmamap_get_seg_boundary(d.dev), ~0ULL);
+	/* PCI's defaults, as Linux's pci_device_add; a platform device has no boundary. */
+	assert_int_equal(dmamap_get_seg_boundary(d.dev), 0xffffffffULL);
+	struct tu_dev p;
+	tu_dev_add(&e, &p, "mmc", 32, true, DMAMAP_BUS_PLATFORM);
+	assert_int_equal(dmamap_get_seg_boundary(p.dev), ~0ULL);
+	tu_dev_remove(&p);
 	assert_int_equal(dmamap_get_min_align_mask(d.dev), 0);
 	assert_int_equal(dmamap_set_max_seg_size(d.dev, 0), -EINVAL);
 	assert_int_equal(dmamap_set_seg_boundary(d.dev, 0x1234), -EINVAL);
