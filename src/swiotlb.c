@@ -438,6 +438,9 @@ static struct dm_swiotlb_pool *dm_pool_new(struct dmamap_ctx *ctx,
 		return NULL;
 	}
 	memset(pool->areas, 0, nareas * sizeof(*pool->areas));
+	/* No slot has an original until mapped (pad slots never get one). */
+	for (uint64_t i = 0; i < nslabs; i++)
+		pool->orig[i] = DM_ORIG_NONE;
 	memset(pool->bits_mem, 0, nbits * sizeof(dm_u128));
 	size_t at = 0;
 	for (unsigned int a = 0; a < nareas; a++) {
@@ -796,7 +799,9 @@ static inline bool dm_pool_release(struct dm_swiotlb_pool *pool, uint64_t first,
 		dm_area_unlock(ar);
 		return false;
 	}
-	pool->orig[s] &= DM_ORIG_ADDR;
+	/* Free slots have no original (Linux: INVALID_PHYS_ADDR): a stray sync copies nothing. */
+	for (uint64_t i = first; i < first + n; i++)
+		pool->orig[i] = DM_ORIG_NONE;
 	ar->bits[ls] |= dm_lowbits(n) << p;
 	dm_st(&ar->used, dm_ld(&ar->used) - n);
 	ar->cur = ls;

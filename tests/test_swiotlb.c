@@ -101,6 +101,63 @@ static void test_geometry(void **state)
 	finish_empty(&e, &d, b, 80);
 }
 
+/*
+ * Free slots and the pad slots in front of an aligned mapping belong to no
+ * original (Linux marks them INVALID_PHYS_ADDR): a sync that starts there
+ * copies nothing.  Before, they kept the original of the slot's last user,
+ * and the sync wrote pool bytes into that old buffer.
+ */
+static void test_pad_slots_have_no_original(void **state)
+{
+	(void)state;
+	struct tu_env e;
+	struct tu_dev d;
+	tu_env_init(&e, NULL);
+	tu_dev_add(&e, &d, "nvme", 32, true, DMAMAP_BUS_PCI);
+	struct dmamap_swiotlb *mem = e.ctx->swiotlb;
+	uint64_t phys;
+	uint8_t *b = buf(&e, 4, &phys);
+	/* A slot never used: a sync there copies nothing (not to physical address 0). */
+	dmamap_phys_addr_t pstart;
+	uint64_t psize;
+	assert_int_equal(dmamap_swiotlb_get_pool_range(e.ctx, NULL, 0, &pstart, &psize), 0);
+	uint8_t *last = pool_cpu(&e, pstart + psize - 2048), *zero = pool_cpu(&e, 0);
+	memset(last, 0x5a, 2048);
+	uint8_t zero_before[2048];
+	memcpy(zero_before, zero, sizeof(zero_before));
+	dm_swiotlb_sync_for_cpu(d.dev, mem, pstart + psize - 2048, 2048, DMAMAP_FROM_DEVICE);
+	assert_memory_equal(zero, zero_before, sizeof(zero_before));
+	/* X: 4 KiB at a page start; its slots are the hot ones afterwards. */
+	tu_fill(b, 4096, 1);
+	dmamap_phys_addr_t tx = dm_swiotlb_tbl_map(d.dev, mem, phys, 4096, 0, DMAMAP_TO_DEVICE, 0);
+	assert_int_not_equal(tx, DM_SWIOTLB_ERROR);
+	assert_int_equal(dm_swiotlb_tbl_unmap(d.dev, mem, tx, 4096, DMAMAP_TO_DEVICE, 0), 0);
+	memset(b, 0xa5, 4096); /* X's memory, reused by its driver */
+	/* A sync of X's old, now free slots. */
+	dm_swiotlb_sync_for_cpu(d.dev, mem, tx, 4096, DMAMAP_FROM_DEVICE);
+	for (unsigned int i = 0; i < 4096; i++)
+		assert_int_equal(b[i], 0xa5);
+	/*
+	 * Y at page offset 0x900, min_align_mask and alloc_align_mask 4 KiB
+	 * (the untrusted IOMMU path's request): one pad slot, X's first.
+	 */
+	assert_int_equal(dmamap_set_min_align_mask(d.dev, 4095), 0);
+	tu_fill(b + 8192 + 0x900, 1024, 2);
+	dmamap_phys_addr_t ty = dm_swiotlb_tbl_map(d.dev, mem, phys + 8192 + 0x900, 1024, 4095,
+						   DMAMAP_BIDIRECTIONAL, 0);
+	assert_int_not_equal(ty, DM_SWIOTLB_ERROR);
+	assert_int_equal(ty, tx + 0x900);
+	/* A sync that starts in the pad slot, before the mapping. */
+	dm_swiotlb_sync_for_cpu(d.dev, mem, tx, 2048, DMAMAP_FROM_DEVICE);
+	for (unsigned int i = 0; i < 4096; i++)
+		assert_int_equal(b[i], 0xa5);
+	assert_int_equal(dm_swiotlb_tbl_unmap(d.dev, mem, ty, 1024, DMAMAP_BIDIRECTIONAL, 0), 0);
+	assert_int_equal(tu_check(b + 8192 + 0x900, 1024, 2), -1);
+	tu_free(&e, b, 4);
+	tu_dev_remove(&d);
+	tu_env_fini(&e);
+}
+
 static void test_min_align_mask(void **state)
 {
 	(void)state;
@@ -888,6 +945,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_geometry),
 		cmocka_unit_test(test_min_align_mask),
+		cmocka_unit_test(test_pad_slots_have_no_original),
 		cmocka_unit_test(test_alloc_align_mask),
 		cmocka_unit_test(test_segment_boundary),
 		cmocka_unit_test(test_max_mapping_size),
