@@ -120,6 +120,8 @@ report_finding() { # target log artifacts-dir
 
 if [ -n "$gate" ]; then
 	gseed=${FUZZ_GATE_SEED:-1}
+	gate_asan="detect_leaks=1:allocator_may_return_null=0"
+	gate_ubsan="halt_on_error=1:print_stacktrace=1"
 	fail=0
 	for t in "${targets[@]}"; do
 		c=$(corpus_name "$t")
@@ -143,12 +145,19 @@ if [ -n "$gate" ]; then
 			continue
 		fi
 		replayed=$(grep -c '^Executed ' "$log")
-		# 2. A fixed number of mutations from a fixed seed.
+		# 2. A fixed number of mutations from a fixed seed.  The seeds go in
+		# as a list in name order, not as directories: libFuzzer sorts
+		# them by size only, so equal sizes would keep the directory's
+		# order, which differs from one file system (or clone) to another.
 		dict=()
 		[ -f "fuzz/$c.dict" ] && dict=(-dict="fuzz/$c.dict")
-		dirs=("$work" "fuzz/corpus/$c")
-		[ "$t" = fuzz_dt ] && dirs+=("$build/fuzz-seeds/dt")
-		"${no_aslr[@]}" "$build/$t" "${dirs[@]}" "${dict[@]}" -seed="$gseed" \
+		seeds="$build/fuzz-gate/seeds-$c.txt"
+		printf '%s\n' "${inputs[@]}" | LC_ALL=C sort | paste -sd, - > "$seeds"
+		# A fixed environment: its size moves the stack, and stack addresses
+		# reach libFuzzer's comparison hints, so another shell would explore
+		# another way.
+		env -i PATH=/usr/bin:/bin ASAN_OPTIONS="$gate_asan" UBSAN_OPTIONS="$gate_ubsan" \
+		"${no_aslr[@]}" "$build/$t" "$work" -seed_inputs=@"$seeds" "${dict[@]}" -seed="$gseed" \
 			-runs="$(gate_runs "$t")" -reload=0 -max_len="$(max_len "$t")" \
 			-rss_limit_mb="$rss" -timeout=25 -error_exitcode=77 -timeout_exitcode=78 \
 			-detect_leaks=1 -print_final_stats=1 -artifact_prefix="$art/" >>"$log" 2>&1
