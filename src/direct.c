@@ -17,11 +17,6 @@
 #include <stdint.h>
 #include <string.h>
 
-static inline bool dm_dir_syncs_to_cpu(enum dmamap_data_direction dir)
-{
-	return dir == DMAMAP_FROM_DEVICE || dir == DMAMAP_BIDIRECTIONAL;
-}
-
 /* arch_sync_dma_for_device: clean, whatever the direction (arm64 does). */
 static inline void dm_arch_for_device(struct dmamap_ctx *ctx,
 				      dmamap_phys_addr_t phys, size_t size)

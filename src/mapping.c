@@ -340,6 +340,13 @@ DM_INLINE int dm_map_sg(struct dmamap_device *dev, struct dmamap_sg *sg, int nen
 			const char *where)
 {
 	int rc = dm_check_sg(dev, sg, nents, dir);
+	/* Every entry lies in RAM (one outside its linear map the backend reports). */
+	for (int i = 0; !rc && i < nents; i++) {
+		dmamap_phys_addr_t phys;
+		if (!dm_virt_to_phys(dev->ctx, sg[i].cpu, &phys) &&
+		    dm_unlikely(dm_past_ram(dev, phys, sg[i].length)))
+			rc = -EINVAL;
+	}
 	if (rc) {
 		if (dev)
 			dm_stat_add(&dm_dev_stats(dev)->map_failures, 1);

@@ -599,8 +599,14 @@ static void test_stale_and_double_unmap(void **state)
 	assert_int_equal(dmamap_map_single(w.dev, xa, 1ULL << 40, DMAMAP_TO_DEVICE),
 			 DMAMAP_MAPPING_ERROR);
 	assert_true(tu_log_has(&e, "past the end of RAM"));
+	/* A scatterlist entry 1 MiB below the end of RAM that is 4 GiB - 1 long, after a good one. */
+	uint64_t ptop;
+	uint8_t *top = tu_alloc(&e, 1, 9 * TU_GIB - TU_MIB, 9 * TU_GIB - 1, &ptop);
+	struct dmamap_sg sg[2] = { { .cpu = xb, .length = 4096 }, { .cpu = top, .length = ~0u } };
+	assert_int_equal(dmamap_map_sg(w.dev, sg, 2, DMAMAP_TO_DEVICE), 0);
+	tu_free(&e, top, 1);
 	dmamap_device_get_stats(w.dev, &st);
-	assert_int_equal(st.map_failures, 1);
+	assert_int_equal(st.map_failures, 2);
 	assert_int_equal(st.live_mappings, 0);
 	tu_free(&e, xa, 1);
 	tu_free(&e, xb, 1);
