@@ -358,8 +358,8 @@ static int check_counters(struct run_env *e)
 /* ---- the machine --------------------------------------------------------- */
 
 /*
- * Inline RAM is added to the tree's: a range with the same base as a tree
- * range replaces it (resizing a bank), any other must not overlap.
+ * Inline RAM replaces the tree's /memory (which firmware often fills in at
+ * boot); the arm64 DMA zone is then sized for the RAM actually used.
  */
 static int machine_desc(struct run_env *e, struct sim_machine_desc *md)
 {
@@ -372,6 +372,9 @@ static int machine_desc(struct run_env *e, struct sim_machine_desc *md)
 		md->arch = DMAMAP_ARCH_X86;
 		md->ncpus = RUN_DEFAULT_CPUS;
 	}
+	/* The scenario's RAM replaces the tree's /memory (firmware fills it in). */
+	if (e->dt && e->s->nram)
+		md->nram = 0;
 	for (unsigned int i = 0; i < e->s->nram; i++) {
 		const struct scn_range *r = &e->s->ram[i];
 		uint64_t b = (r->base + 4095) & ~4095ULL, end = (r->base + r->size) & ~4095ULL;
@@ -398,6 +401,11 @@ static int machine_desc(struct run_env *e, struct sim_machine_desc *md)
 			md->ram[k] = md->ram[k - 1];
 			md->ram[k - 1] = t;
 		}
+	if (md->nram == 0)
+		return run_err(e, -EINVAL, "%s: %s has no /memory (firmware fills it in): give "
+			       "platform.ram", e->file, e->dt ? e->dt->file : "the platform");
+	if (e->dt)
+		sim_dt_zone_dma(e->dt, md);
 	for (unsigned int i = 1; i < md->nram; i++)
 		if (md->ram[i - 1].base + md->ram[i - 1].size > md->ram[i].base)
 			return run_err(e, -EINVAL, "%s: ram: 0x%llx+0x%llx overlaps 0x%llx+0x%llx",
