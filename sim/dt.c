@@ -22,6 +22,7 @@
 #include "dt.h"
 
 #include <errno.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <spawn.h>
@@ -1084,7 +1085,8 @@ static int parse_devices(struct dt_ctx *c)
 				rc = -ENOMEM;
 			d->has_rid = pci_rid(c, off, &d->rid);
 			d->restricted_pool = host->restricted_pool;
-			d->dma_user = d->master && dma_user(c, off, true);
+			/* A bridge (device_type "pci") forwards; functions below it move data. */
+			d->dma_user = d->master && !is_pci_bus(c, off) && dma_user(c, off, true);
 			continue;
 		}
 		{
@@ -1234,15 +1236,18 @@ static void dtc_message(const char *file, const char *msg, char *err,
 		seterr(err, errlen, "%s: /: dtc: %.*s", file, (int)n, line);
 }
 
-static int run_dtc(const char *path, const char *out, char *err, size_t errlen)
+/*
+ * Runs argv (no shell) with stdout to /dev/null and stderr captured in msg.
+ * 0 when it ran (*status: its wait status), or a negative errno with one
+ * line in err.
+ */
+static int run_tool(char *const argv[], const char *path, char *msg, size_t msglen,
+		    int *status, char *err, size_t errlen)
 {
 	posix_spawn_file_actions_t fa;
-	int pfd[2], rc, status;
+	int pfd[2], rc;
 	pid_t pid;
-	char msg[4096];
 	size_t got = 0;
-	char *argv[] = { "dtc", "-q", "-I", "dts", "-O", "dtb", "-o",
-			 (char *)out, (char *)path, NULL };
 
 	if (pipe2(pfd, O_CLOEXEC) != 0) {
 		seterr(err, errlen, "%s: /: pipe: %s", path, strerror(errno));
@@ -1251,12 +1256,12 @@ static int run_dtc(const char *path, const char *out, char *err, size_t errlen)
 	posix_spawn_file_actions_init(&fa);
 	posix_spawn_file_actions_adddup2(&fa, pfd[1], 2);
 	posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
-	rc = posix_spawnp(&pid, "dtc", &fa, NULL, argv, environ);
+	rc = posix_spawnp(&pid, argv[0], &fa, NULL, argv, environ);
 	posix_spawn_file_actions_destroy(&fa);
 	close(pfd[1]);
 	if (rc != 0) {
 		close(pfd[0]);
-		seterr(err, errlen, "%s: /: cannot run dtc: %s", path,
+		seterr(err, errlen, "%s: /: cannot run %s: %s", path, argv[0],
 		       strerror(rc));
 		return -rc;
 	}
@@ -1264,29 +1269,132 @@ static int run_dtc(const char *path, const char *out, char *err, size_t errlen)
 		char sink[512];
 		ssize_t r;
 
-		if (got < sizeof(msg) - 1)
-			r = read(pfd[0], msg + got, sizeof(msg) - 1 - got);
+		if (got < msglen - 1)
+			r = read(pfd[0], msg + got, msglen - 1 - got);
 		else
 			r = read(pfd[0], sink, sizeof(sink));
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r <= 0)
 			break;
-		if (got < sizeof(msg) - 1)
+		if (got < msglen - 1)
 			got += (size_t)r;
 	}
 	msg[got] = '\0';
 	close(pfd[0]);
-	while (waitpid(pid, &status, 0) < 0) {
+	while (waitpid(pid, status, 0) < 0) {
 		if (errno != EINTR) {
 			seterr(err, errlen, "%s: /: waitpid: %s", path,
 			       strerror(errno));
 			return -ECHILD;
 		}
 	}
+	return 0;
+}
+
+static int run_dtc(const char *src, const char *path, const char *out, char *err,
+		   size_t errlen)
+{
+	int rc, status;
+	char msg[4096];
+	char *argv[] = { "dtc", "-q", "-I", "dts", "-O", "dtb", "-o",
+			 (char *)out, (char *)src, NULL };
+
+	rc = run_tool(argv, path, msg, sizeof(msg), &status, err, errlen);
+	if (rc)
+		return rc;
 	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
 		return 0;
 	dtc_message(path, msg, err, errlen);
+	return -EINVAL;
+}
+
+/* Source that uses the C preprocessor: a line starting with a directive. */
+static bool needs_cpp(const char *path)
+{
+	static const char *const dirs[] = { "#include", "#define", "#if", "#undef" };
+	FILE *f = fopen(path, "r");
+	char line[1024];
+	bool yes = false;
+
+	if (!f)
+		return false;
+	while (!yes && fgets(line, sizeof(line), f)) {
+		const char *p = line + strspn(line, " \t");
+
+		for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++)
+			if (!strncmp(p, dirs[i], strlen(dirs[i])))
+				yes = true;
+	}
+	fclose(f);
+	return yes;
+}
+
+/*
+ * The kernel's dtc_cpp_flags: cpp -nostdinc -undef -D__DTS__ -x
+ * assembler-with-cpp, with -I for the source's folder and each include
+ * directory.  A missing include gets one line naming it.
+ */
+static int run_cpp(const char *path, const struct sim_dt_load_opts *o, const char *out,
+		   char *err, size_t errlen)
+{
+	char *argv[16 + 2 * 32];
+	char dir[1024], msg[4096];
+	const char *slash = strrchr(path, '/');
+	unsigned int n = 0;
+	int rc, status;
+
+	snprintf(dir, sizeof(dir), "%.*s", slash ? (int)(slash - path) : 1,
+		 slash ? path : ".");
+	if (slash == path)
+		snprintf(dir, sizeof(dir), "/");
+	argv[n++] = "cpp";
+	argv[n++] = "-nostdinc";
+	argv[n++] = "-undef";
+	argv[n++] = "-D__DTS__";
+	argv[n++] = "-x";
+	argv[n++] = "assembler-with-cpp";
+	argv[n++] = "-I";
+	argv[n++] = dir;
+	for (unsigned int i = 0; o && i < o->ninclude && i < 32; i++) {
+		argv[n++] = "-I";
+		argv[n++] = (char *)o->include[i];
+	}
+	argv[n++] = "-o";
+	argv[n++] = (char *)out;
+	argv[n++] = (char *)path;
+	argv[n] = NULL;
+	rc = run_tool(argv, path, msg, sizeof(msg), &status, err, errlen);
+	if (rc)
+		return rc;
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+		return 0;
+	{
+		/* "FILE:LINE:COL: fatal error: NAME: No such file or directory" */
+		const char *fe = strstr(msg, ": fatal error: ");
+		const char *nf = fe ? strstr(fe, ": No such file or directory") : NULL;
+
+		if (fe && nf) {
+			const char *start = fe;
+			const char *name = fe + strlen(": fatal error: ");
+			int col_colons = 0;
+
+			/* back to the start of "FILE:LINE:COL" */
+			while (start > msg && start[-1] != '\n')
+				start--;
+			for (const char *q = fe - 1; q > start && col_colons < 1; q--)
+				if (*q == ':') {
+					col_colons++;
+					fe = q; /* drop ":COL" */
+				}
+			seterr(err, errlen, "%.*s: #include <%.*s> not found (give "
+			       "--include-dir DIR for the folder that holds it, e.g. the "
+			       "kernel's include/ or scripts/dtc/include-prefixes)",
+			       (int)(fe - start), start, (int)(nf - name), name);
+			return -EINVAL;
+		}
+		dtc_message(path, msg, err, errlen);
+	}
 	return -EINVAL;
 }
 
@@ -1329,6 +1437,165 @@ static int read_blob(const char *path, const char *shown, void **blob,
 	*blob = buf;
 	*size = got;
 	return 0;
+}
+
+/* ---- /proc/device-tree: a directory of nodes and property files ---------------- */
+
+static int cmp_names(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/*
+ * One node: its files become properties (the legacy "name" file is the
+ * node's name, not a property), then its folders become subnodes, each
+ * in name order so the blob is the same on every run.
+ */
+static int dir_node(void *fdt, const char *dirpath, const char *shown, int depth,
+		    char *err, size_t errlen)
+{
+	DIR *d;
+	struct dirent *de;
+	char **names = NULL;
+	size_t n = 0, cap = 0;
+	int rc = 0;
+
+	if (depth > DT_MAX_DEPTH) {
+		seterr(err, errlen, "%s: %s: nodes nested too deep", shown, dirpath);
+		return -EINVAL;
+	}
+	d = opendir(dirpath);
+	if (!d) {
+		seterr(err, errlen, "%s: cannot open %s: %s", shown, dirpath, strerror(errno));
+		return -errno;
+	}
+	while ((de = readdir(d)) != NULL) {
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		if (n == cap) {
+			char **nn = realloc(names, sizeof(*nn) * (cap ? cap * 2 : 32));
+
+			if (!nn) {
+				rc = -ENOMEM;
+				break;
+			}
+			names = nn;
+			cap = cap ? cap * 2 : 32;
+		}
+		names[n] = strdup(de->d_name);
+		if (!names[n]) {
+			rc = -ENOMEM;
+			break;
+		}
+		n++;
+	}
+	closedir(d);
+	if (!rc)
+		qsort(names, n, sizeof(*names), cmp_names);
+	for (int pass = 0; pass < 2 && !rc; pass++) {
+		for (size_t i = 0; i < n && !rc; i++) {
+			char child[4096];
+			struct stat st;
+
+			snprintf(child, sizeof(child), "%s/%s", dirpath, names[i]);
+			if (stat(child, &st) != 0)
+				continue;
+			if (pass == 0 && S_ISREG(st.st_mode) && strcmp(names[i], "name") != 0) {
+				void *buf = NULL;
+				size_t len = 0;
+
+				if (st.st_size > (off_t)(1u << 20)) {
+					seterr(err, errlen, "%s: %s: property of %lld bytes",
+					       shown, child, (long long)st.st_size);
+					rc = -EINVAL;
+					break;
+				}
+				rc = read_blob(child, shown, &buf, &len, err, errlen);
+				if (!rc)
+					rc = fdt_property(fdt, names[i], buf, (int)len);
+				free(buf);
+			} else if (pass == 1 && S_ISDIR(st.st_mode)) {
+				rc = fdt_begin_node(fdt, names[i]);
+				if (!rc)
+					rc = dir_node(fdt, child, shown, depth + 1, err, errlen);
+				if (!rc)
+					rc = fdt_end_node(fdt);
+			}
+		}
+	}
+	for (size_t i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+	return rc;
+}
+
+/* A blob built from a /proc/device-tree-like directory. */
+static int read_dir(const char *path, void **blob, size_t *size, char *err,
+		    size_t errlen)
+{
+	for (size_t cap = 1u << 20; cap <= DT_MAX_BLOB; cap *= 2) {
+		void *fdt = malloc(cap);
+		int rc;
+
+		if (!fdt)
+			return -ENOMEM;
+		rc = fdt_create(fdt, (int)cap);
+		if (!rc)
+			rc = fdt_finish_reservemap(fdt);
+		if (!rc)
+			rc = fdt_begin_node(fdt, "");
+		if (!rc) {
+			err[0] = '\0';
+			rc = dir_node(fdt, path, path, 0, err, errlen);
+		}
+		if (!rc)
+			rc = fdt_end_node(fdt);
+		if (!rc)
+			rc = fdt_finish(fdt);
+		if (rc == -FDT_ERR_NOSPACE) {
+			free(fdt);
+			continue;
+		}
+		if (rc) {
+			free(fdt);
+			if (rc < 0 && rc > -64 && err[0] == '\0')
+				seterr(err, errlen, "%s: /: %s", path, fdt_strerror(rc));
+			return rc == -ENOMEM ? rc : -EINVAL;
+		}
+		*blob = fdt;
+		*size = fdt_totalsize(fdt);
+		return 0;
+	}
+	seterr(err, errlen, "%s: /: tree larger than %u bytes", path, DT_MAX_BLOB);
+	return -EINVAL;
+}
+
+/* ---- what a file is -------------------------------------------------------------- */
+
+enum dt_form { DT_FORM_BLOB, DT_FORM_DTS, DT_FORM_DIR };
+
+static enum dt_form form_of(const char *path)
+{
+	struct stat st;
+	unsigned char head[4096];
+	size_t got = 0;
+	FILE *f;
+
+	if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
+		return DT_FORM_DIR;
+	f = fopen(path, "rb");
+	if (f) {
+		got = fread(head, 1, sizeof(head) - 1, f);
+		fclose(f);
+	}
+	if (got >= 4 && fdt_magic(head) == FDT_MAGIC)
+		return DT_FORM_BLOB;
+	if (ends_with(path, ".dts") || ends_with(path, ".dtsi"))
+		return DT_FORM_DTS;
+	head[got] = '\0';
+	if (got && memchr(head, '\0', got) == NULL && strstr((char *)head, "/dts-v1/"))
+		return DT_FORM_DTS;
+	return DT_FORM_BLOB;
 }
 
 void sim_dt_free(struct sim_dt *dt)
@@ -1403,15 +1670,60 @@ static int parse(struct dt_ctx *c)
 int sim_dt_load(const char *path, struct sim_dt **out, char *err,
 		size_t errlen)
 {
-	char tmp[] = "/tmp/dmamap-dt-XXXXXX";
+	return sim_dt_load_ex(path, NULL, out, err, errlen);
+}
+
+/* .dts source to a blob: cpp when it uses it, then dtc. */
+static int compile_dts(const char *path, const struct sim_dt_load_opts *o, void **blob,
+		       size_t *size, char *err, size_t errlen)
+{
+	char tmp[] = "/tmp/dmamap-dt-XXXXXX", pre[] = "/tmp/dmamap-dts-XXXXXX";
+	const char *src = path;
+	int fd = mkstemp(tmp), rc = 0;
+
+	if (fd < 0) {
+		int e = errno;
+
+		seterr(err, errlen, "%s: /: temporary file: %s", path, strerror(e));
+		return -e;
+	}
+	close(fd);
+	if (needs_cpp(path)) {
+		fd = mkstemp(pre);
+		if (fd < 0) {
+			rc = -errno;
+			seterr(err, errlen, "%s: /: temporary file: %s", path, strerror(errno));
+		} else {
+			close(fd);
+			rc = run_cpp(path, o, pre, err, errlen);
+			src = pre;
+		}
+	}
+	if (!rc)
+		rc = run_dtc(src, path, tmp, err, errlen);
+	if (!rc)
+		rc = read_blob(tmp, path, blob, size, err, errlen);
+	if (src == pre)
+		unlink(pre);
+	unlink(tmp);
+	return rc;
+}
+
+int sim_dt_load_ex(const char *path, const struct sim_dt_load_opts *o,
+		   struct sim_dt **out, char *err, size_t errlen)
+{
 	void *blob = NULL;
 	size_t size = 0;
 	int rc, frc;
 	struct dt_ctx c;
+	char scratch[512];
 
 	*out = NULL;
-	if (err && errlen)
-		err[0] = '\0';
+	if (!err || !errlen) {
+		err = scratch;
+		errlen = sizeof(scratch);
+	}
+	err[0] = '\0';
 	if (!path) {
 		seterr(err, errlen, "(null): /: no file given");
 		return -EINVAL;
@@ -1423,23 +1735,16 @@ int sim_dt_load(const char *path, struct sim_dt **out, char *err,
 		       strerror(e));
 		return -e;
 	}
-	if (ends_with(path, ".dts")) {
-		int fd = mkstemp(tmp);
-
-		if (fd < 0) {
-			int e = errno;
-
-			seterr(err, errlen, "%s: /: temporary file: %s", path,
-			       strerror(e));
-			return -e;
-		}
-		close(fd);
-		rc = run_dtc(path, tmp, err, errlen);
-		if (!rc)
-			rc = read_blob(tmp, path, &blob, &size, err, errlen);
-		unlink(tmp);
-	} else {
+	switch (form_of(path)) {
+	case DT_FORM_DIR:
+		rc = read_dir(path, &blob, &size, err, errlen);
+		break;
+	case DT_FORM_DTS:
+		rc = compile_dts(path, o, &blob, &size, err, errlen);
+		break;
+	default:
 		rc = read_blob(path, path, &blob, &size, err, errlen);
+		break;
 	}
 	if (rc)
 		return rc;

@@ -141,10 +141,25 @@ const struct sim_dt_iommu_map *sim_dt_map_rid(const struct sim_dt_device *host,
 					      uint32_t rid, uint32_t *id);
 
 /*
- * Loads a .dtb, or a .dts through `dtc -I dts -O dtb`.  0, or a negative
- * errno with a one-line message in err: -ENOENT (missing file), -EINVAL
- * (malformed tree or unsupported cells), -ENOMEM.
+ * Loads a tree from any of the forms a board engineer has: an FDT blob of
+ * any name (recognised by its magic: a .dtb, /sys/firmware/fdt), a
+ * directory of nodes and property files (/proc/device-tree), or .dts
+ * source (by extension or a leading "/dts-v1/"), compiled with
+ * `dtc -I dts -O dtb`; source that uses the C preprocessor (#include,
+ * #define, #if) first goes through `cpp -nostdinc -undef -D__DTS__ -x
+ * assembler-with-cpp` as the kernel's build does, with -I for the file's
+ * folder and each include directory.  0, or a negative errno with a
+ * one-line message in err: -ENOENT (missing file), -EINVAL (malformed
+ * tree, unsupported cells, a missing #include: "FILE:LINE: #include
+ * <NAME> not found ..."), -ENOMEM.
  */
+struct sim_dt_load_opts {
+	const char *const *include; /* -I directories for cpp (may be NULL) */
+	unsigned int ninclude;
+};
+int sim_dt_load_ex(const char *path, const struct sim_dt_load_opts *o,
+		   struct sim_dt **out, char *err, size_t errlen);
+/* sim_dt_load_ex with no include directories. */
 int sim_dt_load(const char *path, struct sim_dt **out, char *err,
 		size_t errlen);
 void sim_dt_free(struct sim_dt *dt);
