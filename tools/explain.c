@@ -355,11 +355,16 @@ static void verdict(const struct ex_env *e, const struct ex_dev *x, uint64_t mas
 		snprintf(out, len, "never bounces");
 		return;
 	}
+	/* "above X": X is the top of what it reaches below the first miss. */
+	uint64_t top = 0;
+	for (unsigned int k = 0; k < r.n; k++)
+		if (r.last[k] < lo && r.last[k] > top)
+			top = r.last[k];
 	char where[96];
 	if (lo == e->md.ram[0].base)
 		snprintf(where, sizeof(where), "any RAM");
 	else if (reach_is_prefix(e, &r, lo))
-		snprintf(where, sizeof(where), "RAM above 0x%" PRIx64, lo - 1);
+		snprintf(where, sizeof(where), "RAM above 0x%" PRIx64, top);
 	else
 		snprintf(where, sizeof(where), "RAM outside its windows (first at 0x%" PRIx64 ")",
 			 lo);
@@ -371,7 +376,7 @@ static void verdict(const struct ex_env *e, const struct ex_dev *x, uint64_t mas
 	else if (lo == e->md.ram[0].base)
 		snprintf(out, len, "bounces every map");
 	else if (reach_is_prefix(e, &r, lo))
-		snprintf(out, len, "bounces above 0x%" PRIx64, lo - 1);
+		snprintf(out, len, "bounces above 0x%" PRIx64, top);
 	else
 		snprintf(out, len, "bounces %s", where);
 }
@@ -676,7 +681,7 @@ static void print_text(const struct ex_env *e, const struct explain_opts *o, FIL
 		fprintf(out, "\twhy: %s\n", x.reason);
 	}
 	if (hidden)
-		fprintf(out, "\n%u more configured device%s that do not move data (clocks, pins, "
+		fprintf(out, "\n%u more configured device%s that move no data (clocks, pins, "
 			"buses...): --all shows them\n", hidden, hidden == 1 ? "" : "s");
 	(void)shown;
 }
