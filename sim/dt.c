@@ -544,6 +544,8 @@ static int parse_misc(struct dt_ctx *c)
 
 /* ---- devices ----------------------------------------------------------------------- */
 
+static uint64_t iommu_page_sizes(const struct dt_ctx *c, int off);
+
 static bool ancestors_available(const struct dt_ctx *c, int idx)
 {
 	for (; idx >= 0; idx = c->nodes[idx].parent)
@@ -815,6 +817,7 @@ static int parse_iommus(struct dt_ctx *c, int off, struct sim_dt_device *d)
 			if (rc)
 				return rc;
 			m->iommu_enabled = node_available(c, tgt);
+			m->iommu_page_sizes = iommu_page_sizes(c, tgt);
 		}
 	}
 	return 0;

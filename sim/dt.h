@@ -48,6 +48,7 @@ struct sim_dt_iommu_map {
 	uint32_t length;
 	bool iommu_enabled;  /* the target IOMMU node's status */
 	char *iommu_path;
+	uint64_t iommu_page_sizes; /* from the IOMMU's compatible; 0: unknown */
 };
 
 #define SIM_DT_MAX_IOMMU_CELLS 4

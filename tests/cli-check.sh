@@ -36,6 +36,8 @@ grep -q '"zone_dma_limit": "0x3fffffff"' /tmp/cli.$$ || fail "rpi4 zone"
 grep -q '"verdict32": "bounces above 0x3fffffff"' /tmp/cli.$$ || fail "rpi4 emmc2 verdict"
 expect_rc 2 "$bin" explain "$rpi" --ram 0x0:8Q
 grep -q "^dmamap explain: --ram: '0x0:8Q' is not BASE:SIZE" /tmp/cli.$$ || fail "bad --ram"
+expect_rc 1 "$bin" run "$src/examples/rpi4-4g.yaml" --ram 0x0:0x3b400000
+grep -qx "swiotlb: off" /tmp/cli.$$ || fail "run --ram: 948 MiB Pi 4 has no pool"
 expect_rc 2 "$bin" explain "$rpi" --device nosuch
 grep -q "no DMA master 'nosuch'" /tmp/cli.$$ || fail "bad --device"
 

@@ -168,6 +168,58 @@ static void test_rpi4_pool_rule(void **state)
 	}
 }
 
+/*
+ * Every board tree in the repository, at two RAM sizes: RAM within ZONE_DMA
+ * gets no pool; RAM beyond it gets the 64 MiB pool, wholly below the limit.
+ */
+static void test_every_board_two_ram_sizes(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *file, *small, *big;
+		uint64_t zone_big;
+	} boards[] = {
+		{ "/tests/dts/boards/imx8mq-evk.dts", "0x40000000:2G", "0x40000000:8G", 0xffffffffULL },
+		{ "/tests/dts/boards/tegra194-p2972-0000.dts", "0x80000000:1G", "0x80000000:16G",
+		  0xffffffffULL },
+		{ "/tests/dts/boards/qrb5165-rb5.dts", "0x80000000:1G", "0x80000000:8G",
+		  0xffffffffULL },
+		{ "/tests/dts/boards/zynqmp-zcu102-rev1.0.dts", "0x0:2G",
+		  "0x0:2G,0x800000000:2G", 0xffffffffULL },
+		{ "/examples/boards/bcm2711-rpi-4-b.dts", "0x0:0x3b400000",
+		  "0x0:0x3b400000,0x40000000:0x1c0000000", 0x3fffffffULL },
+		{ "/tests/dts/rules.dts", "0x80000000:2G", "0x80000000:8G", 0xffffffffULL },
+	};
+	char err[512], path[512], want[128];
+
+	for (size_t i = 0; i < sizeof(boards) / sizeof(boards[0]); i++) {
+		struct explain_opts o = { .json = true };
+		char *out;
+		unsigned long long base = 0, size = 0;
+		const char *p;
+
+		snprintf(path, sizeof(path), "%s%s", RUN_SRC_DIR, boards[i].file);
+		assert_int_equal(explain_parse_ram(boards[i].small, &o, err, sizeof(err)), 0);
+		out = explain(path, &o, 0, err, sizeof(err));
+		assert_has(out, "\"swiotlb\": {\"enabled\": false");
+		free(out);
+		assert_int_equal(explain_parse_ram(boards[i].big, &o, err, sizeof(err)), 0);
+		out = explain(path, &o, 0, err, sizeof(err));
+		snprintf(want, sizeof(want), "\"zone_dma_limit\": \"0x%llx\"",
+			 (unsigned long long)boards[i].zone_big);
+		assert_has(out, want);
+		p = strstr(out, "\"swiotlb\": {\"enabled\": true, \"base\": \"");
+		if (!p)
+			print_error("%s: no pool at %s:\n%s\n", path, boards[i].big, out);
+		assert_non_null(p);
+		assert_int_equal(sscanf(p, "\"swiotlb\": {\"enabled\": true, \"base\": \"0x%llx\", "
+					"\"size\": \"0x%llx\"", &base, &size), 2);
+		assert_int_equal(size, 64ULL << 20);
+		assert_true(base + size - 1 <= boards[i].zone_big);
+		free(out);
+	}
+}
+
 /* ---- explain: the JSON shape and the text ------------------------------------------ */
 
 static void test_explain_json_shape(void **state)
@@ -488,6 +540,7 @@ int main(void)
 		cmocka_unit_test(test_rpi4_8g_emmc2_through_pool),
 		cmocka_unit_test(test_rpi4_4g_pool_on),
 		cmocka_unit_test(test_rpi4_pool_rule),
+		cmocka_unit_test(test_every_board_two_ram_sizes),
 		cmocka_unit_test(test_explain_json_shape),
 		cmocka_unit_test(test_explain_no_ram),
 		cmocka_unit_test(test_explain_rules),

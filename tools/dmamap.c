@@ -117,7 +117,8 @@ static bool parse_u64(const char *s, uint64_t *v)
 	return true;
 }
 
-#define RUN_USAGE "usage: dmamap run FILE [--json] [--svg OUT.svg] [--seed N] [--trace OUT] [--verbose]\n"
+#define RUN_USAGE "usage: dmamap run FILE [--json] [--svg OUT.svg] [--seed N] [--trace OUT] [--verbose]\n" \
+	"                  [--ram BASE:SIZE[,...]]\n"
 
 /* `dmamap run FILE [--json] [--svg OUT] [--seed N] [--trace OUT] [--verbose]`. */
 static int cmd_run(int argc, char **argv)
@@ -125,9 +126,16 @@ static int cmd_run(int argc, char **argv)
 	const char *file = NULL, *svg = NULL, *trace = NULL;
 	bool json = false;
 	struct run_opts o = { .seed = 1 };
+	struct explain_opts ram = { 0 };
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--json")) {
 			json = true;
+		} else if (!strcmp(argv[i], "--ram") && i + 1 < argc) {
+			char rerr[256];
+			if (explain_parse_ram(argv[++i], &ram, rerr, sizeof(rerr))) {
+				fprintf(stderr, "dmamap run: %s\n", rerr);
+				return 2;
+			}
 		} else if (!strcmp(argv[i], "--verbose")) {
 			o.verbose = true;
 		} else if (!strcmp(argv[i], "--svg") && i + 1 < argc) {
@@ -153,6 +161,17 @@ static int cmd_run(int argc, char **argv)
 	struct scn *s = NULL;
 	if (load_scenario(file, &s))
 		return 2;
+	/* --ram replaces the file's RAM (and so the tree's /memory). */
+	if (ram.nram) {
+		if (ram.nram > SCN_MAX_RAM) {
+			fprintf(stderr, "dmamap run: --ram: more than %d ranges\n", SCN_MAX_RAM);
+			scn_free(s);
+			return 2;
+		}
+		for (unsigned int i = 0; i < ram.nram; i++)
+			s->ram[i] = (struct scn_range){ ram.ram[i][0], ram.ram[i][1], 0 };
+		s->nram = ram.nram;
+	}
 	char terr[1024];
 	if (trace && trace_open(trace, &o.trace, terr, sizeof(terr))) {
 		fprintf(stderr, "dmamap run: --trace: %s\n", terr);
@@ -239,6 +258,7 @@ static void usage(FILE *f)
 	      "\n"
 	      "commands:\n"
 	      "  run FILE.yaml [--json] [--svg OUT.svg] [--seed N] [--trace OUT] [--verbose]\n"
+	      "          [--ram BASE:SIZE[,...]]  (replaces the file's RAM and the tree's /memory)\n"
 	      "                       build the platform a scenario describes, run its\n"
 	      "                       workloads with every byte checked, judge `expect`;\n"
 	      "                       exit 0 pass, 1 fail, 2 bad input; --trace writes\n"

@@ -399,17 +399,8 @@ static void describe(const struct ex_env *e, const struct sim_dt_device *d, stru
 			d->has_rid ? sim_dt_map_rid(host, d->rid, &x->stream_id) : NULL;
 
 		if (m && m->iommu_enabled) {
-			const struct sim_dt_device *io = sim_dt_find(dt, m->iommu_path);
-
 			x->iommu = m->iommu_path;
-			/* The IOMMU node's own entry holds no page sizes: look it up. */
-			x->granule = 4096;
-			for (unsigned int i = 0; io && i < dt->ndevices; i++)
-				if (dt->devices[i].has_iommu && dt->devices[i].iommu_path &&
-				    !strcmp(dt->devices[i].iommu_path, m->iommu_path)) {
-					x->granule = smallest_page(dt->devices[i].iommu_page_sizes);
-					break;
-				}
+			x->granule = smallest_page(m->iommu_page_sizes);
 		} else if (m) {
 			x->iommu_off = m->iommu_path;
 		}
