@@ -1,15 +1,17 @@
 /*
  * sim/dt.c - the device-tree loader: flattened trees as firmware facts.
  *
- * Owns: reading .dtb files (and compiling .dts files by running dtc, no
- * shell), validating the blob with libfdt, decoding reg / dma-ranges with
- * each parent's #address-cells / #size-cells, composing a device's
- * dma-ranges windows up to the root the way Linux's of_dma_get_range and
- * of_translate_dma_address do (intersecting windows across nested buses),
- * coherency as of_dma_is_coherent, iommus / iommu-map links, reserved
- * memory and memory-region references, /chosen bootargs, the Xen
- * /hypervisor node, the explain listing, and turning a tree into
- * sim_machine_desc / sim_device_desc.
+ * Owns: reading trees (FDT blobs by magic, /proc/device-tree directories,
+ * .dts compiled by running cpp and dtc, no shell), validating the blob
+ * with libfdt, decoding reg / dma-ranges with each parent's #address-cells
+ * / #size-cells, and for every node Linux's of_dma_configure_id answer:
+ * the DMA parent (__of_get_dma_parent), the windows (of_dma_get_range,
+ * of_translate_dma_address), coherency (of_dma_is_coherent), iommus and,
+ * for PCI, the host's iommu-map (of_map_id), restricted pools, whether
+ * Linux creates the device (of_platform_populate); the lowest top of any
+ * dma-ranges (of_dma_get_max_cpu_address); reserved memory, /chosen
+ * bootargs, the Xen /hypervisor node, the facts listing, and turning a
+ * tree into sim_machine_desc / sim_device_desc.
  *
  * Must never touch: DMA policy (whether a device bounces, which backend it
  * gets, what the bootargs mean) and anything in src/.  A disabled IOMMU is

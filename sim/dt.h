@@ -1,10 +1,13 @@
 /*
  * sim/dt.h - flattened device trees as platform descriptions (firmware).
  *
- * Owns: reading a .dtb (or compiling a .dts with dtc), and turning the tree
- * into facts: RAM, reserved-memory regions, /chosen bootargs, the Xen
- * /hypervisor node, and every DMA master candidate with its dma-ranges
- * windows composed to the root, coherency, IOMMU links and restricted pool.
+ * Owns: reading a tree (an FDT blob, a /proc/device-tree directory, a .dts
+ * through cpp and dtc), and turning it into facts: RAM, reserved-memory
+ * regions, /chosen bootargs, the Xen /hypervisor node, ZONE_DMA's input
+ * (of_dma_get_max_cpu_address), and for every node Linux's
+ * of_dma_configure_id answer: DMA parent, windows and the node that gave
+ * them, limit, coherency, IOMMU links (PCI: by requester ID through the
+ * host's iommu-map), restricted pool, and whether Linux creates it.
  *
  * Must never decide DMA policy: it reports what the tree says (an IOMMU
  * link to a disabled IOMMU is reported, marked disabled; bootargs are passed

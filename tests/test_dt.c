@@ -209,8 +209,8 @@ static void test_zynqmp(void **state)
  * BOARD.linux.txt: one line per node, "PATH => [pci ]WINDOWS via VIA |
  * COHERENCY | IOMMU[ | bus_dma_limit 0x..]" where WINDOWS is "identity" or
  * "bus 0xA-0xB->cpu 0xC" (several joined by ", "), IOMMU "no-iommu",
- * "iommu PATH" or "iommu iommu-map(PATH,...)".  Returns the mismatches,
- * each printed; *lines: the node lines checked.
+ * "iommu PATH" or "iommu iommu-map(PATH,...)".  Returns 1 (and prints
+ * both answers) when ours differs, else 0.
  */
 static unsigned int check_node(const struct sim_dt *dt, const char *line)
 {

@@ -346,6 +346,21 @@ static void test_pci_only_on_bus(void **state)
 	rpt_free(&r);
 }
 
+/* A PCI function in a real tree: translated through its host's iommu-map. */
+static void test_pci_function_iommu_map(void **state)
+{
+	(void)state;
+	struct rpt_report r;
+
+	run_file(RUN_SRC_DIR "/tests/dts/rb5-wifi.yaml", &r);
+	assert_true(r.pass);
+	const struct rpt_device *d = rdev(&r, "/soc@0/pcie@1c00000/pcie@0/wifi@0");
+	assert_string_equal(d->ops, "iommu");
+	assert_int_equal(d->map_failures, 0);
+	assert_int_equal(d->bounced_maps, 0);
+	rpt_free(&r);
+}
+
 /* A tree path with a comma in a {flow map}: an error that says to quote it. */
 static void test_flow_map_comma(void **state)
 {
@@ -545,6 +560,7 @@ int main(void)
 		cmocka_unit_test(test_explain_no_ram),
 		cmocka_unit_test(test_explain_rules),
 		cmocka_unit_test(test_pci_only_on_bus),
+		cmocka_unit_test(test_pci_function_iommu_map),
 		cmocka_unit_test(test_flow_map_comma),
 		cmocka_unit_test(test_proc_device_tree),
 		cmocka_unit_test(test_blob_without_extension),

@@ -166,6 +166,13 @@ static int dev_note(struct run_env *e, const char *name,
 		d->iommu = decl->iommu;
 	else if (node && node->has_iommu && node->iommu_enabled && node->iommu_path)
 		d->iommu = node->iommu_path;
+	/* A PCI function in the tree: its host's iommu-map by requester ID (of_map_id). */
+	if (!d->iommu && node && node->is_pci_dev && node->has_rid) {
+		const struct sim_dt_iommu_map *m =
+			sim_dt_map_rid(&e->dt->devices[node->host], node->rid, NULL);
+		if (m && m->iommu_enabled)
+			d->iommu = m->iommu_path;
+	}
 	for (unsigned int k = 0; !d->iommu && node && k < node->niommu_map; k++)
 		if (node->iommu_map[k].iommu_enabled && node->iommu_map[k].iommu_path)
 			d->iommu = node->iommu_map[k].iommu_path;
