@@ -29,6 +29,10 @@
 #include "explain.h"
 #include "run.h"
 #include "scenario.h"
+#include "sim.h"
+#include "iommu.h"
+#include "workloads.h"
+#include <dmamap/dma.h>
 
 #ifndef RUN_SRC_DIR
 #error "RUN_SRC_DIR must name the source tree"
@@ -361,6 +365,46 @@ static void test_pci_function_iommu_map(void **state)
 	rpt_free(&r);
 }
 
+/*
+ * Behind a DART (16 KiB pages, from its compatible): the IOVA keeps the
+ * buffer's offset in its 16 KiB page, and the whole 16 KiB page is mapped.
+ */
+static void test_dart_16k_granule(void **state)
+{
+	(void)state;
+	const char *file = RUN_SRC_DIR "/tests/dts/rules-dart.yaml";
+	struct scn *s = NULL;
+	struct run_platform *p = NULL;
+	struct run_opts o = { .seed = 1 };
+	struct wl_env we;
+	const char *why = NULL;
+	char err[1024] = "";
+	uint64_t phys = 0, got = 0, leaf = 0;
+	unsigned int prot = 0;
+
+	assert_int_equal(scn_load(file, &s, err, sizeof(err)), 0);
+	assert_int_equal(run_platform_up(s, file, &o, NULL, 0, &p, err, sizeof(err)), 0);
+	assert_int_equal(run_platform_env(p, "/bus@0/usb@6000000", &we, &why), 0);
+	assert_true(we.iommu_domain > 0);
+	assert_int_equal(sim_alloc_pages(we.m, 4, 4, 0, ~0ULL, &phys), 0);
+	/* 256 bytes at 0x1234 into a 16 KiB-aligned block of four 4 KiB pages. */
+	dmamap_dma_addr_t dma = dmamap_map_phys(we.dev, phys + 0x1234, 256,
+						DMAMAP_TO_DEVICE, 0);
+	assert_true(dma != DMAMAP_MAPPING_ERROR);
+	assert_int_equal(dma & 0x3fff, 0x1234);
+	/* Each 4 KiB of the 16 KiB page is mapped, not only the one the buffer is in. */
+	for (uint64_t k = 0; k < 4; k++) {
+		assert_int_equal(sim_iommu_iova_to_phys(we.m, we.iommu_domain,
+							(dma & ~0x3fffULL) + k * 4096, &got,
+							&prot, &leaf), 0);
+		assert_int_equal(got, phys + k * 4096);
+	}
+	dmamap_unmap_phys(we.dev, dma, 256, DMAMAP_TO_DEVICE, 0);
+	sim_free_pages(we.m, phys, 4);
+	run_platform_down(p);
+	scn_free(s);
+}
+
 /* A tree path with a comma in a {flow map}: an error that says to quote it. */
 static void test_flow_map_comma(void **state)
 {
@@ -561,6 +605,7 @@ int main(void)
 		cmocka_unit_test(test_explain_rules),
 		cmocka_unit_test(test_pci_only_on_bus),
 		cmocka_unit_test(test_pci_function_iommu_map),
+		cmocka_unit_test(test_dart_16k_granule),
 		cmocka_unit_test(test_flow_map_comma),
 		cmocka_unit_test(test_proc_device_tree),
 		cmocka_unit_test(test_blob_without_extension),

@@ -567,6 +567,22 @@ static const struct scn_iommu *iommu_decl(const struct scn *s, const char *name)
 	return NULL;
 }
 
+/* Page sizes of the IOMMU a tree node is linked to (0: the simulator's default). */
+static uint64_t tree_iommu_sizes(const struct run_env *e, const struct sim_dt_device *n)
+{
+	if (n->has_iommu && n->iommu_enabled)
+		return n->iommu_page_sizes;
+	if (n->is_pci_dev && n->has_rid) {
+		const struct sim_dt_iommu_map *m =
+			sim_dt_map_rid(&e->dt->devices[n->host], n->rid, NULL);
+		return m && m->iommu_enabled ? m->iommu_page_sizes : 0;
+	}
+	for (unsigned int k = 0; k < n->niommu_map; k++)
+		if (n->iommu_map[k].iommu_enabled)
+			return n->iommu_map[k].iommu_page_sizes;
+	return 0;
+}
+
 /*
  * The IOMMU hardware, as firmware sets it up before the OS boots: one
  * IOMMU per name (file) or node (tree), one translated domain per device
@@ -586,10 +602,14 @@ static int iommus_up(struct run_env *e, uint64_t ram_end)
 			struct sim_iommu_desc idesc = { .name = d->iommu };
 			for (unsigned int p = 0; d->iommu_decl && p < d->iommu_decl->npage_sizes; p++)
 				idesc.page_sizes |= d->iommu_decl->page_sizes[p];
+			/* Not in the file: the tree's IOMMU compatible says (a DART: 16 KiB). */
+			if (!idesc.page_sizes && d->node)
+				idesc.page_sizes = tree_iommu_sizes(e, d->node);
 			int rc = sim_iommu_create(e->m, &idesc, &e->iommus[k].id);
 			if (rc)
 				return run_err(e, -EINVAL, "%s:%d: iommu '%s': the simulator refused it "
-					       "(%s): page sizes must include 4K and be among 4K, 2M, 1G",
+					       "(%s): page sizes must be among 4K, 2M, 1G and include 4K, "
+					       "or among 16K, 32M and include 16K",
 					       e->file, d->iommu_decl ? d->iommu_decl->line : 0,
 					       d->iommu, dmamap_strerror(rc));
 			e->iommus[k].name = d->iommu;
