@@ -1151,6 +1151,8 @@ static int fa_setup(struct fa_state *s, uint8_t cfg)
 		.swiotlb_bytes = 1u << 20,
 		.swiotlb_dynamic = s->dynamic,
 		.log = fa_log,
+		/* The flush-queue timeout runs at each step, on the virtual clock. */
+		.deferred = DMAMAP_DEFERRED_MANUAL,
 	};
 	int rc = dmamap_ctx_create(sim_platform(s->m), &cfgs, &s->ctx);
 	if (rc)
@@ -1286,6 +1288,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	fa_check_global(s);
 	for (s->step = 1; r.n && s->step <= FA_MAX_OPS; s->step++) {
 		sim_clock_advance(s->m, FA_NS_PER_OP);
+		dmamap_run_deferred(s->ctx, NULL);
 		uint8_t op = rd8(&r);
 		switch (op % 12) {
 		case 0:

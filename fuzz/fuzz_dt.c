@@ -96,7 +96,9 @@ static void fd_boot(const struct sim_dt *dt)
 	struct dmamap_config cfg = { .bootargs = dt->bootargs,
 				     .swiotlb_mode = DMAMAP_SWIOTLB_ON,
 				     .swiotlb_bytes = 256u << 10,
-				     .log = fd_log };
+				     .log = fd_log,
+				     /* no timer thread: the same input, the same path */
+				     .deferred = DMAMAP_DEFERRED_MANUAL };
 	struct dmamap_ctx *ctx = NULL;
 	if (dmamap_ctx_create(sim_platform(m), &cfg, &ctx)) {
 		/* Bootargs from the tree may be refused: try without them. */

@@ -846,7 +846,17 @@ int sim_iommu_iotlb_sync(struct sim_machine *m, int domain_id, uint64_t iova,
 
 int sim_iommu_flush_all(struct sim_machine *m, int domain_id)
 {
-	return invalidate(m, domain_id, true, 0, 0);
+	int rc = invalidate(m, domain_id, true, 0, 0);
+	if (m->iommus.flush_hook)
+		m->iommus.flush_hook(m->iommus.flush_hook_arg, domain_id);
+	return rc;
+}
+
+void sim_iommu_set_flush_hook(struct sim_machine *m, void (*fn)(void *arg, int domain_id),
+			      void *arg)
+{
+	m->iommus.flush_hook_arg = arg;
+	m->iommus.flush_hook = fn;
 }
 
 /* u->lock held.  The entry translating iova for domain id, or NULL. */

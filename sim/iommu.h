@@ -178,6 +178,15 @@ int sim_iommu_unmap(struct sim_machine *m, int domain_id, uint64_t iova,
 int sim_iommu_iotlb_sync(struct sim_machine *m, int domain_id, uint64_t iova,
 			 uint64_t size);
 int sim_iommu_flush_all(struct sim_machine *m, int domain_id);
+/*
+ * Test hook: fn(arg, domain_id) runs at the end of every flush_all, after
+ * the IOTLB was emptied and before the call returns to the library (the
+ * window in which a flush has happened but its caller has not yet said
+ * so).  NULL removes it.  Only one; not for use while DMA runs on other
+ * threads.
+ */
+void sim_iommu_set_flush_hook(struct sim_machine *m, void (*fn)(void *arg, int domain_id),
+			      void *arg);
 
 /*
  * What the tables (not the IOTLB) say about iova: 0 with the physical

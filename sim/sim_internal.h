@@ -125,6 +125,8 @@ struct simi_domain;
 struct simi_iommus {
 	pthread_rwlock_t lock;
 	bool ready;
+	void (*flush_hook)(void *arg, int domain_id); /* sim_iommu_set_flush_hook */
+	void *flush_hook_arg;
 	struct simi_iommu **iommu;
 	unsigned int niommu, iommu_cap;
 	struct simi_domain **dom;

@@ -23,6 +23,54 @@
 
 /* ---- per-CPU index ------------------------------------------------------ */
 
+/*
+ * Counter slots (see struct dm_pcpu_stats): bit i of dm_stat_owned is set
+ * while a live thread owns slot i; the last slot is never owned.  A
+ * thread's slot is given back by its key's destructor at exit; the
+ * release/acquire pair hands the slot's counts to the next owner.
+ */
+_Thread_local int dm_tls_stat = -1;
+_Thread_local bool dm_tls_stat_shared;
+static _Atomic uint64_t dm_stat_owned;
+static pthread_key_t dm_stat_key;
+static pthread_once_t dm_stat_once = PTHREAD_ONCE_INIT;
+
+static void dm_stat_release(void *slot)
+{
+	unsigned int s = (unsigned int)(uintptr_t)slot - 1;
+	atomic_fetch_and_explicit(&dm_stat_owned, ~(1ULL << s), memory_order_release);
+}
+
+static void dm_stat_key_init(void)
+{
+	if (pthread_key_create(&dm_stat_key, dm_stat_release))
+		dm_stat_key = (pthread_key_t)-1;
+}
+
+unsigned int dm_stat_slot_slow(void)
+{
+	pthread_once(&dm_stat_once, dm_stat_key_init);
+	uint64_t owned = atomic_load_explicit(&dm_stat_owned, memory_order_relaxed);
+	const uint64_t ownable = (1ULL << (DM_NR_PCPU_STATS - 1)) - 1;
+	while (dm_stat_key != (pthread_key_t)-1 && (~owned & ownable)) {
+		unsigned int s = (unsigned int)__builtin_ctzll(~owned & ownable);
+		if (atomic_compare_exchange_weak_explicit(&dm_stat_owned, &owned, owned | (1ULL << s),
+							  memory_order_acquire,
+							  memory_order_relaxed)) {
+			if (pthread_setspecific(dm_stat_key, (void *)(uintptr_t)(s + 1))) {
+				dm_stat_release((void *)(uintptr_t)(s + 1));
+				break;
+			}
+			dm_tls_stat = (int)s;
+			return s;
+		}
+	}
+	/* Every slot owned (or no key): share the last one, atomically. */
+	dm_tls_stat_shared = true;
+	dm_tls_stat = DM_NR_PCPU_STATS - 1;
+	return DM_NR_PCPU_STATS - 1;
+}
+
 _Thread_local int dm_tls_cpu = -1;
 static _Atomic unsigned int dm_next_cpu;
 
@@ -262,6 +310,7 @@ int dmamap_ctx_create(const struct dmamap_platform *plat,
 		ctx->cfg.bootargs = ctx->bootargs_copy;
 	}
 	pthread_mutex_init(&ctx->lock, NULL);
+	pthread_mutex_init(&ctx->deferred_lock, NULL);
 	const char *bad = NULL;
 	int rc = dm_parse_bootargs(ctx->cfg.bootargs, &ctx->opts, &bad);
 	if (rc) {
@@ -307,6 +356,7 @@ int dmamap_ctx_destroy(struct dmamap_ctx *ctx)
 		       ndev, nres);
 		return -EBUSY;
 	}
+	dm_deferred_fini(ctx); /* no domain is left: nothing is pending */
 	dm_xen_fini_pool(ctx);
 	if (ctx->swiotlb)
 		dm_swiotlb_destroy(ctx->swiotlb);
@@ -373,6 +423,9 @@ int dmamap_device_add(struct dmamap_ctx *ctx, const struct dmamap_device_desc *d
 		return -ENOMEM;
 	}
 	dev->ctx = ctx;
+	/* 1..4094 (0: no allocation; 4095: allocations without a device). */
+	static _Atomic unsigned int next_tag;
+	dev->slot_tag = (uint16_t)(1 + atomic_fetch_add(&next_tag, 1) % 4094);
 	dev->bus = desc->bus;
 	dev->hw = desc->hw;
 	dev->coherent = desc->coherent;
@@ -383,7 +436,8 @@ int dmamap_device_add(struct dmamap_ctx *ctx, const struct dmamap_device_desc *d
 	dev->coherent_dma_mask = desc->coherent_dma_mask ? desc->coherent_dma_mask
 							 : DMAMAP_BIT_MASK(32);
 	dev->max_seg_size = 65536;
-	dev->seg_boundary_mask = ~0ULL;
+	/* Linux's pci_device_add sets a 4 GiB boundary; other buses have none. */
+	dev->seg_boundary_mask = desc->bus == DMAMAP_BUS_PCI ? 0xffffffffULL : ~0ULL;
 	dev->min_align_mask = 0;
 	dev->restricted = desc->restricted_pool != NULL;
 	dev->xen_iommu = desc->xen_iommu && ctx->xen;
@@ -448,7 +502,14 @@ void dmamap_device_get_stats(struct dmamap_device *dev, struct dmamap_device_sta
 	st->bytes_mapped = DM_SUM(dev, bytes_mapped);
 	st->bounced_maps = DM_SUM(dev, bounced_maps);
 	st->bounced_bytes = DM_SUM(dev, bounced_bytes);
-	st->live_mappings = DM_SUM(dev, opened) - DM_SUM(dev, closed);
+	/*
+	 * Never wraps: refused unmaps do not count as closed; a double unmap
+	 * of a direct, unbounced mapping (nothing to refuse it by, unless the
+	 * checker is on) could still close more than was opened.
+	 */
+	uint64_t opened = DM_SUM(dev, opened), closed = DM_SUM(dev, closed);
+	st->live_mappings = opened > closed ? opened - closed : 0;
+	st->refused_unmaps = DM_SUM(dev, refused);
 	st->coherent_bytes = DM_SUM(dev, coherent_bytes);
 }
 

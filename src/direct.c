@@ -137,22 +137,29 @@ void dm_direct_sync_for_device(struct dmamap_device *dev, dmamap_dma_addr_t addr
 		dm_arch_for_device(dev->ctx, phys, size);
 }
 
-void dm_direct_unmap_phys(struct dmamap_device *dev, dmamap_dma_addr_t addr,
-			  size_t size, enum dmamap_data_direction dir,
-			  unsigned long attrs)
+int dm_direct_unmap_phys(struct dmamap_device *dev, dmamap_dma_addr_t addr,
+			 size_t size, enum dmamap_data_direction dir,
+			 unsigned long attrs)
 {
 	dmamap_phys_addr_t phys = dm_dma_to_phys(dev, addr);
-	/* Coherent and not bounced: nothing to do (the fast path). */
-	bool bounced = dev->swiotlb && dm_swiotlb_contains(dev->swiotlb, phys);
-	if (!(attrs & DMAMAP_ATTR_SKIP_CPU_SYNC)) {
-		if (!dev->coherent)
+	if (dm_likely(!dev->swiotlb || !dm_swiotlb_contains(dev->swiotlb, phys))) {
+		/* Not bounced: only a non-coherent device has work (the fast path). */
+		if (!dev->coherent && !(attrs & DMAMAP_ATTR_SKIP_CPU_SYNC))
 			dm_arch_for_cpu(dev->ctx, phys, size, dir);
-		if (bounced && dm_dir_syncs_to_cpu(dir))
-			dm_swiotlb_sync_for_cpu(dev, dev->swiotlb, phys, size, dir);
+		return 0;
 	}
-	if (bounced)
-		dm_swiotlb_tbl_unmap(dev, dev->swiotlb, phys, size, dir,
-				     attrs | DMAMAP_ATTR_SKIP_CPU_SYNC);
+	/*
+	 * Bounced.  The slot's cache lines go before the copy back, and only
+	 * for a live mapping of this device: a stale or double unmap must not
+	 * touch someone else's slot.  dm_swiotlb_tbl_unmap checks, copies
+	 * back (unless SKIP_CPU_SYNC) and releases, or refuses.
+	 */
+	if (!dev->coherent && !(attrs & DMAMAP_ATTR_SKIP_CPU_SYNC)) {
+		if (dm_unlikely(!dm_swiotlb_unmap_ok(dev, dev->swiotlb, phys, size)))
+			return dm_swiotlb_tbl_unmap(dev, dev->swiotlb, phys, size, dir, attrs);
+		dm_arch_for_cpu(dev->ctx, phys, size, dir);
+	}
+	return dm_swiotlb_tbl_unmap(dev, dev->swiotlb, phys, size, dir, attrs);
 }
 
 int dm_direct_map_sg(struct dmamap_device *dev, struct dmamap_sg *sg, int nents,

@@ -109,9 +109,10 @@ struct dm_ops {
 				      dmamap_phys_addr_t phys, size_t size,
 				      enum dmamap_data_direction dir,
 				      unsigned long attrs);
-	void (*unmap_phys)(struct dmamap_device *dev, dmamap_dma_addr_t addr,
-			   size_t size, enum dmamap_data_direction dir,
-			   unsigned long attrs);
+	/* 0, or -EINVAL: refused (no such live mapping), nothing done. */
+	int (*unmap_phys)(struct dmamap_device *dev, dmamap_dma_addr_t addr,
+			  size_t size, enum dmamap_data_direction dir,
+			  unsigned long attrs);
 	int (*map_sg)(struct dmamap_device *dev, struct dmamap_sg *sg,
 		      int nents, enum dmamap_data_direction dir,
 		      unsigned long attrs);
@@ -144,6 +145,7 @@ struct dm_ops {
 struct dm_iommu_domain;
 struct dm_xen;
 struct dm_debug;
+struct dm_deferred;
 
 struct dmamap_ctx {
 	struct dmamap_platform plat;     /* copied at create; facts are constant */
@@ -165,14 +167,37 @@ struct dmamap_ctx {
 	struct dm_exq *_Atomic exq;      /* the FIFO, made at the first queued request */
 	/* ---- DMA API checker (debug.c); NULL while it is off ---- */
 	struct dm_debug *debug;
+	/* ---- deferred work (deferred.c): the flush-queue timer ---- */
+	_Atomic bool deferred_armed;     /* work is pending; the thread knows */
+	struct dm_deferred *deferred;    /* the thread; NULL until first armed */
+	pthread_mutex_t deferred_lock;   /* deferred, its start and stop */
 };
+
+/*
+ * Deferred work (deferred.c).  dm_deferred_arm: work is pending (a lazy
+ * domain queued an IOVA); cheap when already armed.  dm_deferred_fini:
+ * stops the thread (ctx destroy).  dm_iommu_run_deferred (iommu.c):
+ * flushes the due domains, returns how many; *next_ns as
+ * dmamap_run_deferred's.
+ */
+void dm_deferred_arm_slow(struct dmamap_ctx *ctx);
+static inline void dm_deferred_arm(struct dmamap_ctx *ctx)
+{
+	if (dm_unlikely(!atomic_load_explicit(&ctx->deferred_armed, memory_order_relaxed)))
+		dm_deferred_arm_slow(ctx);
+}
+void dm_deferred_fini(struct dmamap_ctx *ctx);
+unsigned int dm_iommu_run_deferred(struct dmamap_ctx *ctx, uint64_t *next_ns);
 
 /* ---- devices ------------------------------------------------------------------ */
 
 /*
- * Per-CPU device counters: no shared cache line on the map path.  Updated
- * with relaxed load+store (no locked instruction): exact while each slot
- * has one writer thread, which holds for up to DM_NR_PCPU_STATS CPUs.
+ * Per-thread device counters: no shared cache line on the map path.  A
+ * thread owns its slot (claimed at its first count, given back when it
+ * exits), so a relaxed load+store (no locked instruction) is exact
+ * whatever CPU numbers threads use (dmamap_set_cpu may give two threads
+ * one CPU).  Threads beyond DM_NR_PCPU_STATS - 1 live ones share the last
+ * slot and add atomically.
  */
 struct dm_pcpu_stats {
 	/*
@@ -187,15 +212,30 @@ struct dm_pcpu_stats {
 	_Atomic uint64_t bounced_maps;
 	_Atomic uint64_t bounced_bytes;
 	_Atomic uint64_t closed;   /* unmaps and frees */
+	_Atomic uint64_t refused;  /* unmaps refused: not a live mapping */
 	_Atomic uint64_t coherent_allocs;
 	_Atomic uint64_t coherent_bytes;
 };
-#define DM_NR_PCPU_STATS 64 /* power of two; CPUs beyond share slots */
+#define DM_NR_PCPU_STATS 64 /* slots; the last is the shared one */
+
+/* This thread's counter slot (-1: none yet), and whether it is shared. */
+extern _Thread_local int dm_tls_stat;
+extern _Thread_local bool dm_tls_stat_shared;
+unsigned int dm_stat_slot_slow(void);
+
+static inline unsigned int dm_stat_slot(void)
+{
+	int s = dm_tls_stat;
+	return dm_likely(s >= 0) ? (unsigned int)s : dm_stat_slot_slow();
+}
 
 static inline void dm_stat_add(_Atomic uint64_t *c, uint64_t v)
 {
-	atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + v,
-			      memory_order_relaxed);
+	if (dm_unlikely(dm_tls_stat_shared))
+		atomic_fetch_add_explicit(c, v, memory_order_relaxed);
+	else
+		atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + v,
+				      memory_order_relaxed);
 }
 
 /* How swiotlb-xen finds a device's bus frames (xen.c). */
@@ -218,6 +258,7 @@ struct dmamap_device {
 	struct dmamap_ctx *ctx;
 	bool coherent;
 	bool force_bounce;               /* restricted pool or swiotlb=force / cc */
+	uint16_t slot_tag;               /* 1..4094: marks its bounce allocations */
 	/* DMA API checker (debug.c): ctx->debug != NULL, fixed at add; the
 	 * dispatcher's one branch when the checker is off. */
 	bool debug;
@@ -277,7 +318,7 @@ struct dmamap_device {
 
 static inline struct dm_pcpu_stats *dm_dev_stats(struct dmamap_device *dev)
 {
-	return &dev->stats[dm_cpu() & (DM_NR_PCPU_STATS - 1)];
+	return &dev->stats[dm_stat_slot()];
 }
 
 /* ---- exhaustion policies (exhaust.c) ------------------------------------------------ */
@@ -428,9 +469,9 @@ dmamap_dma_addr_t dm_direct_map_phys(struct dmamap_device *dev,
 				     dmamap_phys_addr_t phys, size_t size,
 				     enum dmamap_data_direction dir,
 				     unsigned long attrs);
-void dm_direct_unmap_phys(struct dmamap_device *dev, dmamap_dma_addr_t addr,
-			  size_t size, enum dmamap_data_direction dir,
-			  unsigned long attrs);
+int dm_direct_unmap_phys(struct dmamap_device *dev, dmamap_dma_addr_t addr,
+			 size_t size, enum dmamap_data_direction dir,
+			 unsigned long attrs);
 int dm_direct_map_sg(struct dmamap_device *dev, struct dmamap_sg *sg,
 		     int nents, enum dmamap_data_direction dir,
 		     unsigned long attrs);

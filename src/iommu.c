@@ -40,7 +40,7 @@
 
 struct dm_fq_entry {
 	uint64_t pfn, npages;
-	uint64_t gen;                     /* flush generation at unmap */
+	uint64_t gen;                     /* d->flush_start at unmap */
 	uint64_t t_ns;                    /* dm_fq_now() at unmap */
 };
 
@@ -76,7 +76,14 @@ struct dm_iommu_domain {
 	clockid_t fq_clock;               /* CLOCK_MONOTONIC_COARSE where it is fine enough */
 	uint64_t (*fq_now_fn)(void *plat); /* the platform's clock instead, when it has one */
 	uint64_t fq_timeout_ns;           /* DM_FQ_TIMEOUT_NS less that clock's resolution */
-	_Atomic uint64_t flush_gen;       /* flush_all calls completed */
+	/*
+	 * Linux's fq_flush_start_cnt / fq_flush_finish_cnt: flush_all calls
+	 * begun and completed.  A queued IOVA records the begun count; it is
+	 * free once the completed count passes it, i.e. once a flush that
+	 * began after the IOVA was unmapped has finished.
+	 */
+	_Atomic uint64_t flush_start;
+	_Atomic uint64_t flush_finish;
 	struct dm_fq fq[DM_NR_FQ];
 };
 
@@ -258,10 +265,10 @@ static inline void dm_fq_unlock(struct dm_fq *q)
 	atomic_store_explicit(&q->lock, 0, memory_order_release);
 }
 
-/* Frees queued IOVAs that a completed flush covers; the queue's lock held. */
+/* Frees queued IOVAs that a completed flush covers; the queue's lock held (fq_ring_free). */
 static void dm_fq_reap(struct dm_iommu_domain *d, struct dm_fq *q)
 {
-	uint64_t done = atomic_load_explicit(&d->flush_gen, memory_order_acquire);
+	uint64_t done = atomic_load_explicit(&d->flush_finish, memory_order_acquire);
 	while (q->n && q->e[q->head].gen < done) {
 		struct dm_fq_entry *e = &q->e[q->head];
 		dm_iova_free_fast(d->iovad, e->pfn, e->npages);
@@ -270,10 +277,12 @@ static void dm_fq_reap(struct dm_iommu_domain *d, struct dm_fq *q)
 	}
 }
 
+/* Linux's fq_flush_iotlb: begun, the hardware flush, completed. */
 static void dm_flush_all(struct dm_iommu_domain *d)
 {
+	atomic_fetch_add_explicit(&d->flush_start, 1, memory_order_seq_cst);
 	dm_hw(d->ctx)->flush_all(d->ctx->plat.priv, d->id);
-	atomic_fetch_add_explicit(&d->flush_gen, 1, memory_order_acq_rel);
+	atomic_fetch_add_explicit(&d->flush_finish, 1, memory_order_release);
 }
 
 /* An unmapped IOVA range becomes reusable: now (strict) or after a flush. */
@@ -300,12 +309,75 @@ static void dm_iova_retire(struct dm_iommu_domain *d, uint64_t pfn, uint64_t npa
 		dm_flush_all(d);
 		dm_fq_reap(d, q);
 	}
+	/*
+	 * The begun count, read after the page-table update (seq_cst, as
+	 * Linux's smp_mb() in queue_iova): a flush already begun may have
+	 * emptied the IOTLB before this IOVA was unmapped, and does not count.
+	 */
 	unsigned int tail = (q->head + q->n) % DM_FQ_SIZE;
 	q->e[tail] = (struct dm_fq_entry){ pfn, npages,
-		atomic_load_explicit(&d->flush_gen, memory_order_acquire), now };
+		atomic_load_explicit(&d->flush_start, memory_order_seq_cst), now };
 	q->n++;
 	dm_fq_unlock(q);
+	dm_deferred_arm(ctx); /* the timeout flushes it even if no unmap follows */
 	dm_exhaust_released(ctx); /* the reap may have freed IOVAs */
+}
+
+/* The time stamp of the domain's oldest queued IOVA; false when none is queued. */
+static bool dm_fq_oldest(struct dm_iommu_domain *d, uint64_t *t)
+{
+	bool any = false;
+	for (unsigned int i = 0; i < DM_NR_FQ; i++) {
+		struct dm_fq *q = &d->fq[i];
+		dm_fq_lock(q);
+		if (q->n && (!any || q->e[q->head].t_ns < *t)) {
+			*t = q->e[q->head].t_ns;
+			any = true;
+		}
+		dm_fq_unlock(q);
+	}
+	return any;
+}
+
+/*
+ * Linux's fq_flush_timeout: every domain whose oldest queued IOVA is older
+ * than the timeout is flushed once and all its queues freed.  ctx->lock
+ * keeps the domains alive (detach unlinks under it); queued requests are
+ * served after it is dropped.
+ */
+unsigned int dm_iommu_run_deferred(struct dmamap_ctx *ctx, uint64_t *next_ns)
+{
+	unsigned int flushed = 0;
+	uint64_t next = UINT64_MAX;
+	pthread_mutex_lock(&ctx->lock);
+	for (struct dm_iommu_domain *d = ctx->domains; d; d = d->next) {
+		uint64_t oldest;
+		if (!dm_fq_oldest(d, &oldest))
+			continue;
+		uint64_t now = dm_fq_now(d);
+		uint64_t age = now > oldest ? now - oldest : 0;
+		if (age > d->fq_timeout_ns) {
+			dm_flush_all(d);
+			for (unsigned int i = 0; i < DM_NR_FQ; i++) {
+				dm_fq_lock(&d->fq[i]);
+				dm_fq_reap(d, &d->fq[i]);
+				dm_fq_unlock(&d->fq[i]);
+			}
+			flushed++;
+			/* Queued while the flush ran: due a full timeout from their unmap. */
+			if (!dm_fq_oldest(d, &oldest))
+				continue;
+			age = now > oldest ? now - oldest : 0;
+		}
+		uint64_t left = age > d->fq_timeout_ns ? 1 : d->fq_timeout_ns - age + 1;
+		if (left < next)
+			next = left;
+	}
+	pthread_mutex_unlock(&ctx->lock);
+	if (flushed)
+		dm_exhaust_released(ctx);
+	*next_ns = next;
+	return flushed;
 }
 
 /* Every queued IOVA of the domain, invalidated and freed. */
@@ -539,21 +611,32 @@ static void dm_iommu_sync_for_device(struct dmamap_device *dev, dmamap_dma_addr_
 	dm_iommu_sync(dev, addr, size, dir, false);
 }
 
-static void dm_iommu_unmap_phys(struct dmamap_device *dev, dmamap_dma_addr_t addr, size_t size,
-				enum dmamap_data_direction dir, unsigned long attrs)
+/*
+ * As Linux's iommu_dma_unmap_page: cache maintenance, then the IOMMU
+ * mapping goes (unmapped and, strict as an untrusted device's domain
+ * always is, invalidated), and only then is a bounce slot copied back and
+ * released: until the IOTLB forgets the IOVA the device can still reach
+ * the slot, which must not belong to another mapping by then.
+ */
+static int dm_iommu_unmap_phys(struct dmamap_device *dev, dmamap_dma_addr_t addr, size_t size,
+			       enum dmamap_data_direction dir, unsigned long attrs)
 {
 	struct dm_iommu_domain *d = dev->iommu;
 	struct dmamap_ctx *ctx = dev->ctx;
 	uint64_t gmask = d->granule - 1;
+	dmamap_phys_addr_t phys = 0;
+	bool bounced = false;
 	/* Only cache maintenance and bounce buffers need the physical page. */
 	if (!dev->coherent || dev->untrusted) {
-		dmamap_phys_addr_t phys = dm_iova_phys(dev, addr);
+		phys = dm_iova_phys(dev, addr);
 		if (phys == DM_SWIOTLB_ERROR)
 			goto not_mapped;
+		bounced = dm_is_bounce(dev, phys);
+		/* A stale or double unmap: refused before anything is torn down. */
+		if (bounced && !dm_swiotlb_unmap_ok(dev, dev->swiotlb, phys, size))
+			return dm_swiotlb_tbl_unmap(dev, dev->swiotlb, phys, size, dir, attrs);
 		if (!(attrs & DMAMAP_ATTR_SKIP_CPU_SYNC) && !dev->coherent)
 			dm_cache_inval(ctx, phys, size, dir);
-		if (dm_is_bounce(dev, phys))
-			dm_swiotlb_tbl_unmap(dev, dev->swiotlb, phys, size, dir, attrs);
 	}
 	uint64_t off = addr & gmask, len = (off + size + gmask) & ~gmask;
 	uint64_t unmapped = 0;
@@ -562,10 +645,13 @@ static void dm_iommu_unmap_phys(struct dmamap_device *dev, dmamap_dma_addr_t add
 	if (!unmapped)
 		goto not_mapped;
 	dm_iova_retire(d, (addr - off) >> d->shift, len >> d->shift);
-	return;
+	if (bounced)
+		return dm_swiotlb_tbl_unmap(dev, dev->swiotlb, phys, size, dir, attrs);
+	return 0;
 not_mapped:
 	dm_log(ctx, DMAMAP_LOG_ERR, "%s: unmap of IOVA 0x%llx that is not mapped", dev->name,
 	       (unsigned long long)addr);
+	return -EINVAL;
 }
 
 /* ---- scatterlists ------------------------------------------------------------------ */

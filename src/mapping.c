@@ -41,6 +41,21 @@ static bool dm_bad_call(struct dmamap_device *dev, const char *fn,
 	return false;
 }
 
+/*
+ * A streaming map must lie in RAM: one that runs past its end would hand
+ * the device an address beyond it on a path that does not bounce (Linux's
+ * dma_direct_map_phys checks only the mask).  One compare on the hot path.
+ */
+static inline bool dm_past_ram(struct dmamap_device *dev, dmamap_phys_addr_t phys, size_t size)
+{
+	dmamap_phys_addr_t end = dev->ctx->plat.max_ram_end;
+	if (dm_likely(phys <= end && size - 1 <= end - phys))
+		return false;
+	dm_log(dev->ctx, DMAMAP_LOG_ERR, "%s: map of 0x%llx+%zu runs past the end of RAM (0x%llx): refused",
+	       dev->name, (unsigned long long)phys, size, (unsigned long long)end);
+	return true;
+}
+
 static inline void dm_count_map(struct dmamap_device *dev, dmamap_dma_addr_t a,
 				size_t size)
 {
@@ -67,7 +82,7 @@ DM_INLINE dmamap_dma_addr_t dm_map_phys(struct dmamap_device *dev,
 					unsigned long attrs, enum dm_dbg_type type,
 					const void *cpu, const char *where)
 {
-	if (dm_bad_call(dev, "map", dir, size)) {
+	if (dm_bad_call(dev, "map", dir, size) || dm_unlikely(dm_past_ram(dev, phys, size))) {
 		if (dev)
 			dm_stat_add(&dm_dev_stats(dev)->map_failures, 1);
 		return DMAMAP_MAPPING_ERROR;
@@ -100,11 +115,13 @@ DM_INLINE void dm_unmap_phys(struct dmamap_device *dev, dmamap_dma_addr_t addr,
 			dm_debug_unmap(dev, type, addr, size, dir, DM_SITE(NULL));
 		return;
 	}
+	int rc;
 	if (dm_likely(!dev->ops))
-		dm_direct_unmap_phys(dev, addr, size, dir, attrs);
+		rc = dm_direct_unmap_phys(dev, addr, size, dir, attrs);
 	else
-		dev->ops->unmap_phys(dev, addr, size, dir, attrs);
-	dm_stat_add(&dm_dev_stats(dev)->closed, 1);
+		rc = dev->ops->unmap_phys(dev, addr, size, dir, attrs);
+	/* A refused unmap closed nothing: live_mappings must not wrap. */
+	dm_stat_add(dm_likely(!rc) ? &dm_dev_stats(dev)->closed : &dm_dev_stats(dev)->refused, 1);
 	if (dm_unlikely(dev->debug))
 		dm_debug_unmap(dev, type, addr, size, dir, DM_SITE(NULL));
 }

@@ -10,7 +10,12 @@
  *   - 8 bytes: orig[], the original's phys address that the START of the
  *     slot corresponds to (orig - offset-in-slot + k * 2 KiB), so any
  *     address inside a mapping finds its original without a search;
- *     ~0 for coherent allocations (nothing to copy);
+ *     all address bits set for coherent allocations (nothing to copy).
+ *     Bits 52..63 of an allocation's first data slot hold its device's
+ *     tag (0 in every other slot): an unmap or free is executed only when
+ *     its address starts a live allocation of that device and its size is
+ *     the allocation's, so a stale or double unmap cannot free a slot
+ *     another mapping holds now (Linux leaves that to dma-debug);
  *   - 4 bytes: meta[], bits 0..18 the bytes from the slot's start to the
  *     mapping's end (0 past it: clamps syncs), and in a mapping's first
  *     data slot also bits 19..25 the pad slots in front, bit 26 set when
@@ -74,7 +79,10 @@ __extension__ typedef unsigned __int128 dm_u128;
 
 #define DM_SLOT_MASK ((uint64_t)DM_IO_TLB_SIZE - 1)
 #define DM_SEG_BYTES ((uint64_t)DM_IO_TLB_SIZE * DM_IO_TLB_SEGSIZE) /* 256 KiB */
-#define DM_ORIG_NONE (~(uint64_t)0)
+#define DM_ORIG_TAG_SHIFT 52     /* physical addresses stay below 2^52 */
+#define DM_ORIG_ADDR ((1ULL << DM_ORIG_TAG_SHIFT) - 1)
+#define DM_ORIG_NONE DM_ORIG_ADDR /* a coherent allocation: no original */
+#define DM_TAG_NODEV 0xfffu      /* allocations made without a device */
 #define DM_META_REM_MASK 0x7ffffu /* 19 bits: up to 256 KiB inclusive */
 #define DM_META_PAD_SHIFT 19
 #define DM_META_QUOTA (1u << 26) /* charged to the device's bounce quota */
@@ -138,6 +146,7 @@ struct dmamap_swiotlb {
 	bool dynamic;
 	bool force;
 	bool restricted;
+	bool late;                     /* made after boot (dm_swiotlb_mark_late) */
 	/*
 	 * DM_META_QUOTA while poisoning is on, else 0: OR-ed into the released
 	 * allocation's meta, one test sends release to its slow part.
@@ -155,6 +164,7 @@ struct dmamap_swiotlb {
 	_Atomic uint64_t tr_range[DM_MAX_TRANSIENT];
 	struct dm_swiotlb_pool *_Atomic tr_pool[DM_MAX_TRANSIENT];
 	_Atomic uint64_t tr_made;      /* transient pools ever made */
+	_Atomic uint64_t refused;      /* unmaps and frees refused (not live) */
 	uint64_t tr_bounced;           /* folded in from freed transients */
 
 	struct dm_ratelimit rl_full;
@@ -576,6 +586,11 @@ void dm_swiotlb_destroy(struct dmamap_swiotlb *mem)
 	free(mem);
 }
 
+void dm_swiotlb_mark_late(struct dmamap_swiotlb *mem)
+{
+	mem->late = true;
+}
+
 bool dm_swiotlb_is_force(const struct dmamap_swiotlb *mem)
 {
 	return mem && mem->force;
@@ -729,7 +744,14 @@ dm_pool_find(const struct dmamap_device *dev, struct dm_swiotlb_pool *pool,
 {
 	uint64_t g0 = dm_pool_bus_slot(dev, pool);
 	uint64_t am = rq->amask;
-	if (dm_likely(am < 128 && dm_is_low_mask(am) && rq->bslots == 0)) {
+	/*
+	 * A segment boundary no slot of this pool straddles (PCI's 4 GiB one,
+	 * for a pool that does not cross a 4 GiB line in bus space) constrains
+	 * nothing: the fast search applies.  bslots is a power of two.
+	 */
+	uint64_t bs = rq->bslots;
+	bool no_boundary = bs == 0 || ((g0 ^ (g0 + pool->nslabs - 1)) & ~(bs - 1)) == 0;
+	if (dm_likely(am < 128 && dm_is_low_mask(am) && no_boundary)) {
 		dm_u128 umask = dm_rep[dm_bitlen(am)] << ((rq->aval - g0) & am);
 		unsigned int a = cpu & (pool->nareas - 1), n = rq->nslots;
 		struct dm_swiotlb_area *ar = &pool->areas[a];
@@ -750,8 +772,19 @@ dm_pool_find(const struct dmamap_device *dev, struct dm_swiotlb_pool *pool,
 	return dm_pool_find_slow(dev, pool, cpu, rq, bounce);
 }
 
-/* Gives the allocation starting at slot `first` (n slots) back. */
-static inline void dm_pool_release(struct dm_swiotlb_pool *pool, uint64_t first, unsigned int n)
+/* The tag bits of dev's allocations in orig[] (never 0). */
+static inline uint64_t dm_tag(const struct dmamap_device *dev)
+{
+	return (uint64_t)(dev ? dev->slot_tag : DM_TAG_NODEV) << DM_ORIG_TAG_SHIFT;
+}
+
+/*
+ * Gives the allocation starting at slot `first` (n slots, first data slot
+ * s) back, if s still carries tag: checked and cleared under the area's
+ * lock, so of two racing unmaps of one mapping only one releases it.
+ */
+static inline bool dm_pool_release(struct dm_swiotlb_pool *pool, uint64_t first, unsigned int n,
+				   uint64_t s, uint64_t tag)
 {
 	uint64_t gs = first / DM_IO_TLB_SEGSIZE;
 	unsigned int a = (unsigned int)(gs & (pool->nareas - 1));
@@ -759,10 +792,16 @@ static inline void dm_pool_release(struct dm_swiotlb_pool *pool, uint64_t first,
 	unsigned int p = (unsigned int)(first % DM_IO_TLB_SEGSIZE);
 	struct dm_swiotlb_area *ar = &pool->areas[a];
 	dm_area_lock(ar);
+	if (dm_unlikely((pool->orig[s] & ~DM_ORIG_ADDR) != tag)) {
+		dm_area_unlock(ar);
+		return false;
+	}
+	pool->orig[s] &= DM_ORIG_ADDR;
 	ar->bits[ls] |= dm_lowbits(n) << p;
 	dm_st(&ar->used, dm_ld(&ar->used) - n);
 	ar->cur = ls;
 	dm_area_unlock(ar);
+	return true;
 }
 
 /* ---- growth ------------------------------------------------------------------- */
@@ -924,12 +963,12 @@ dm_find(const struct dmamap_device *dev, struct dmamap_swiotlb *mem,
 /* Fills orig/meta for the allocation; returns the bounce address. */
 static inline dmamap_phys_addr_t dm_record(struct dm_swiotlb_pool *pool, uint64_t first,
 					   const struct dm_req *rq,
-					   dmamap_phys_addr_t orig)
+					   dmamap_phys_addr_t orig, uint64_t tag)
 {
 	uint64_t s = first + rq->pad, end = first + rq->nslots;
 	uint64_t o = orig - rq->off_low;
 	unsigned int rem = rq->rem;
-	pool->orig[s] = o;
+	pool->orig[s] = o | tag;
 	pool->meta[s] = rem | (rq->pad << DM_META_PAD_SHIFT) | (rq->alog << DM_META_ALIGN_SHIFT);
 	for (uint64_t i = s + 1; i < end; i++) {
 		o += DM_IO_TLB_SIZE;
@@ -1108,7 +1147,7 @@ dm_tbl_map(struct dmamap_device *dev, struct dmamap_swiotlb *mem, dmamap_phys_ad
 		dm_full(dev, mem, mapping_size, attrs);
 		return DM_SWIOTLB_ERROR;
 	}
-	dmamap_phys_addr_t tlb = dm_record(pool, (uint64_t)slot, &rq, orig);
+	dmamap_phys_addr_t tlb = dm_record(pool, (uint64_t)slot, &rq, orig, dm_tag(dev));
 	if (quota)
 		pool->meta[(uint64_t)slot + rq.pad] |= DM_META_QUOTA;
 	/* Always, even for FROM_DEVICE: a short device write must not leak pool data. */
@@ -1147,7 +1186,7 @@ static void dm_bounce(struct dmamap_ctx *ctx, struct dm_swiotlb_pool *pool,
 {
 	uint64_t off = tlb - pool->start;
 	uint64_t s = off >> DM_IO_TLB_SHIFT;
-	uint64_t o = pool->orig[s];
+	uint64_t o = pool->orig[s] & DM_ORIG_ADDR;
 	if (o == DM_ORIG_NONE)
 		return;
 	unsigned int boff = (unsigned int)(off & DM_SLOT_MASK);
@@ -1166,8 +1205,36 @@ static void dm_bounce(struct dmamap_ctx *ctx, struct dm_swiotlb_pool *pool,
 		memcpy(cpu, pool->vaddr + off, size);
 }
 
+/* Counts and logs an unmap or free that names no live allocation of dev's. */
+static __attribute__((noinline, cold)) int
+dm_refuse(struct dmamap_device *dev, struct dmamap_swiotlb *mem, dmamap_phys_addr_t tlb,
+	  size_t size, bool is_free)
+{
+	atomic_fetch_add_explicit(&mem->refused, 1, memory_order_relaxed);
+	dm_log(mem->ctx, DMAMAP_LOG_ERR,
+	       "%s: %s of 0x%llx+%zu refused: not a live bounce %s of this device and size "
+	       "(stale or double?)", dev ? dev->name : "swiotlb", is_free ? "free" : "unmap",
+	       (unsigned long long)tlb, size, is_free ? "allocation" : "mapping");
+	return -EINVAL;
+}
+
+/*
+ * Whether tlb starts a live allocation of dev's whose recorded size is
+ * size (a mapping's bytes after its offset in the slot; a coherent
+ * allocation's page-rounded size).  Read without the lock: the release
+ * checks the tag again under it.
+ */
+static inline bool dm_live(const struct dmamap_device *dev, const struct dm_swiotlb_pool *pool,
+			   uint64_t s, dmamap_phys_addr_t tlb, size_t size)
+{
+	if (dm_unlikely((pool->orig[s] & ~DM_ORIG_ADDR) != dm_tag(dev)))
+		return false;
+	uint64_t rem = pool->meta[s] & DM_META_REM_MASK;
+	return rem == (tlb & DM_SLOT_MASK) + (size ? size : 1);
+}
+
 /* A release; slow is a constant: poisoning or a quota charge to undo. */
-static inline __attribute__((always_inline)) void
+static inline __attribute__((always_inline)) int
 dm_unmap_body(struct dmamap_device *dev, struct dmamap_swiotlb *mem,
 	      struct dm_swiotlb_pool *pool, int tidx, dmamap_phys_addr_t tlb, size_t size,
 	      uint64_t s, uint32_t m, bool copy_back, bool slow)
@@ -1179,54 +1246,60 @@ dm_unmap_body(struct dmamap_device *dev, struct dmamap_swiotlb *mem,
 	dm_alloc_of(m, s, &first, &n);
 	if (slow)
 		dm_release_extras(dev, mem, pool, first, n, m & DM_META_QUOTA);
-	dm_pool_release(pool, first, n);
+	if (dm_unlikely(!dm_pool_release(pool, first, n, s, dm_tag(dev))))
+		return dm_refuse(dev, mem, tlb, size, false); /* a racing second unmap */
 	if (dm_unlikely(tidx >= 0))
 		dm_tr_free(mem, tidx, pool);
 	/* Deferred or waiting requests: served here, no lock held. */
 	dm_exhaust_released(mem->ctx);
+	return 0;
 }
 
-static __attribute__((noinline)) void
+static __attribute__((noinline)) int
 dm_unmap_slow(struct dmamap_device *dev, struct dmamap_swiotlb *mem,
 	      struct dm_swiotlb_pool *pool, int tidx, dmamap_phys_addr_t tlb, size_t size,
 	      uint64_t s, uint32_t m, bool copy_back)
 {
-	dm_unmap_body(dev, mem, pool, tidx, tlb, size, s, m, copy_back, true);
+	return dm_unmap_body(dev, mem, pool, tidx, tlb, size, s, m, copy_back, true);
 }
 
-static inline __attribute__((always_inline)) void
+static inline __attribute__((always_inline)) int
 dm_unmap_common(struct dmamap_device *dev, struct dmamap_swiotlb *mem,
 		dmamap_phys_addr_t tlb, size_t size, bool copy_back)
 {
 	int tidx;
 	struct dm_swiotlb_pool *pool = dm_pool_of(mem, tlb, &tidx);
-	if (dm_unlikely(!pool)) {
-		dm_log(mem->ctx, DMAMAP_LOG_ERR,
-		       "swiotlb: unmap of 0x%llx, which is not in the pool",
-		       (unsigned long long)tlb);
-		return;
-	}
+	if (dm_unlikely(!pool))
+		return dm_refuse(dev, mem, tlb, size, false);
 	/* The mapping's first data slot: its meta gives the allocation. */
 	uint64_t s = (tlb - pool->start) >> DM_IO_TLB_SHIFT;
+	if (dm_unlikely(!dm_live(dev, pool, s, tlb, size)))
+		return dm_refuse(dev, mem, tlb, size, false);
 	uint32_t m = pool->meta[s];
 	/* Poisoning on, or charged to a quota (meta bit): the out-of-line copy. */
 	if (dm_unlikely((m | atomic_load_explicit(&mem->rel_slow, memory_order_relaxed)) &
-			DM_META_QUOTA)) {
-		dm_unmap_slow(dev, mem, pool, tidx, tlb, size, s, m, copy_back);
-		return;
-	}
-	dm_unmap_body(dev, mem, pool, tidx, tlb, size, s, m, copy_back, false);
+			DM_META_QUOTA))
+		return dm_unmap_slow(dev, mem, pool, tidx, tlb, size, s, m, copy_back);
+	return dm_unmap_body(dev, mem, pool, tidx, tlb, size, s, m, copy_back, false);
 }
 
-void dm_swiotlb_tbl_unmap(struct dmamap_device *dev, struct dmamap_swiotlb *mem,
-			  dmamap_phys_addr_t tlb, size_t mapping_size,
-			  enum dmamap_data_direction dir, unsigned long attrs)
+bool dm_swiotlb_unmap_ok(const struct dmamap_device *dev, struct dmamap_swiotlb *mem,
+			 dmamap_phys_addr_t tlb, size_t size)
+{
+	int tidx;
+	struct dm_swiotlb_pool *pool = mem ? dm_pool_of(mem, tlb, &tidx) : NULL;
+	return pool && dm_live(dev, pool, (tlb - pool->start) >> DM_IO_TLB_SHIFT, tlb, size);
+}
+
+int dm_swiotlb_tbl_unmap(struct dmamap_device *dev, struct dmamap_swiotlb *mem,
+			 dmamap_phys_addr_t tlb, size_t mapping_size,
+			 enum dmamap_data_direction dir, unsigned long attrs)
 {
 	if (dm_unlikely(!mem))
-		return;
+		return -EINVAL;
 	bool back = !(attrs & DMAMAP_ATTR_SKIP_CPU_SYNC) &&
 		    (dir == DMAMAP_FROM_DEVICE || dir == DMAMAP_BIDIRECTIONAL);
-	dm_unmap_common(dev, mem, tlb, mapping_size, back);
+	return dm_unmap_common(dev, mem, tlb, mapping_size, back);
 }
 
 /* Copy between the original and the bounce slot of a live mapping. */
@@ -1269,14 +1342,14 @@ dmamap_phys_addr_t dm_swiotlb_find_slots_raw(struct dmamap_device *dev,
 	int64_t slot = dm_find(dev, mem, &rq, 0, &pool);
 	if (slot < 0)
 		return DM_SWIOTLB_ERROR;
-	return dm_record(pool, (uint64_t)slot, &rq, orig);
+	return dm_record(pool, (uint64_t)slot, &rq, orig, dm_tag(dev));
 }
 
 void dm_swiotlb_release_raw(struct dmamap_device *dev, struct dmamap_swiotlb *mem,
 			    dmamap_phys_addr_t tlb, size_t size)
 {
 	if (mem)
-		dm_unmap_common(dev, mem, tlb, size, false);
+		(void)dm_unmap_common(dev, mem, tlb, size, false);
 }
 
 /* ---- coherent allocations (restricted pools) ---------------------------------------- */
@@ -1303,6 +1376,7 @@ void *dm_swiotlb_alloc(struct dmamap_device *dev, struct dmamap_swiotlb *mem,
 	pool->meta[s] = (unsigned int)size;
 	for (uint64_t i = s; i < s + nslots; i++)
 		pool->orig[i] = DM_ORIG_NONE;
+	pool->orig[s] |= dm_tag(dev);
 	*phys = pool->start + (s << DM_IO_TLB_SHIFT);
 	void *cpu = pool->vaddr + (s << DM_IO_TLB_SHIFT);
 	memset(cpu, 0, size);
@@ -1312,7 +1386,6 @@ void *dm_swiotlb_alloc(struct dmamap_device *dev, struct dmamap_swiotlb *mem,
 bool dm_swiotlb_free(struct dmamap_device *dev, struct dmamap_swiotlb *mem,
 		     dmamap_phys_addr_t phys, size_t size)
 {
-	(void)size;
 	if (!mem)
 		return false;
 	int tidx;
@@ -1322,10 +1395,18 @@ bool dm_swiotlb_free(struct dmamap_device *dev, struct dmamap_swiotlb *mem,
 	uint64_t first;
 	unsigned int n;
 	uint64_t s = (phys - pool->start) >> DM_IO_TLB_SHIFT;
+	size_t rounded = (size + DMAMAP_PAGE_SIZE - 1) & ~(size_t)(DMAMAP_PAGE_SIZE - 1);
+	if (!dm_live(dev, pool, s, phys, rounded)) {
+		dm_refuse(dev, mem, phys, size, true);
+		return true; /* it is the pool's address: refused, not someone else's to free */
+	}
 	dm_alloc_of(pool->meta[s], s, &first, &n);
 	if (atomic_load_explicit(&mem->rel_slow, memory_order_relaxed))
 		dm_release_extras(dev, mem, pool, first, n, false);
-	dm_pool_release(pool, first, n);
+	if (!dm_pool_release(pool, first, n, s, dm_tag(dev))) {
+		dm_refuse(dev, mem, phys, size, true);
+		return true;
+	}
 	if (tidx >= 0)
 		dm_tr_free(mem, tidx, pool);
 	dm_exhaust_released(mem->ctx);
@@ -1423,7 +1504,8 @@ void dmamap_swiotlb_get_stats(struct dmamap_ctx *ctx, struct dmamap_swiotlb *poo
 	st->enabled = true;
 	st->force = mem->force;
 	st->nareas = mem->nareas;
-	st->boot_total_bytes = mem->boot->nslabs << DM_IO_TLB_SHIFT;
+	/* What existed at boot: nothing of a pool made later. */
+	st->boot_total_bytes = mem->late ? 0 : mem->boot->nslabs << DM_IO_TLB_SHIFT;
 	st->boot_base = mem->boot_start;
 	unsigned int n = atomic_load_explicit(&mem->npools, memory_order_acquire);
 	st->npools = n;
@@ -1467,6 +1549,7 @@ void dmamap_swiotlb_get_stats(struct dmamap_ctx *ctx, struct dmamap_swiotlb *poo
 	st->bounced_bytes = bounced;
 	st->full_failures = fails;
 	st->transient_pools = atomic_load_explicit(&mem->tr_made, memory_order_relaxed);
+	st->refused_unmaps = atomic_load_explicit(&mem->refused, memory_order_relaxed);
 }
 
 int dmamap_swiotlb_get_area_stats(struct dmamap_ctx *ctx, struct dmamap_swiotlb *pool,

@@ -80,10 +80,18 @@ dmamap_phys_addr_t dm_swiotlb_tbl_map(struct dmamap_device *dev,
  * with no lock held, serves queued requests (dm_exhaust_released).  The
  * same holds for dm_swiotlb_release_raw and dm_swiotlb_free.
  */
-void dm_swiotlb_tbl_unmap(struct dmamap_device *dev,
-			  struct dmamap_swiotlb *mem, dmamap_phys_addr_t tlb,
-			  size_t mapping_size, enum dmamap_data_direction dir,
-			  unsigned long attrs);
+int dm_swiotlb_tbl_unmap(struct dmamap_device *dev,
+			 struct dmamap_swiotlb *mem, dmamap_phys_addr_t tlb,
+			 size_t mapping_size, enum dmamap_data_direction dir,
+			 unsigned long attrs);
+/*
+ * Whether tlb starts a live mapping of dev's of mapping_size bytes: what
+ * dm_swiotlb_tbl_unmap checks before anything else (it returns -EINVAL,
+ * logs and counts, and touches nothing, when not).  Callers that sync
+ * before unmapping ask first.
+ */
+bool dm_swiotlb_unmap_ok(const struct dmamap_device *dev, struct dmamap_swiotlb *mem,
+			 dmamap_phys_addr_t tlb, size_t mapping_size);
 /* tlb may be anywhere inside a live mapping; the range must stay inside it. */
 void dm_swiotlb_sync_for_cpu(struct dmamap_device *dev,
 			     struct dmamap_swiotlb *mem, dmamap_phys_addr_t tlb,
@@ -104,6 +112,8 @@ bool dm_swiotlb_free(struct dmamap_device *dev, struct dmamap_swiotlb *mem,
 		     dmamap_phys_addr_t phys, size_t size);
 
 bool dm_swiotlb_is_force(const struct dmamap_swiotlb *mem);
+/* The pool was made after boot: its stats say boot_total_bytes 0. */
+void dm_swiotlb_mark_late(struct dmamap_swiotlb *mem);
 
 /* Raw slot allocator, for the benchmark's no-copy figure and tests. */
 dmamap_phys_addr_t dm_swiotlb_find_slots_raw(struct dmamap_device *dev,

@@ -452,20 +452,25 @@ done:
 	return dma;
 }
 
-static void dm_xen_unmap_phys(struct dmamap_device *dev, dmamap_dma_addr_t dma, size_t size,
-			      enum dmamap_data_direction dir, unsigned long attrs)
+static int dm_xen_unmap_phys(struct dmamap_device *dev, dmamap_dma_addr_t dma, size_t size,
+			     enum dmamap_data_direction dir, unsigned long attrs)
 {
 	dmamap_phys_addr_t phys;
 	bool foreign;
 	if (dm_xen_dma_to_phys(dev, dma, &phys, &foreign)) {
 		dm_log(dev->ctx, DMAMAP_LOG_ERR, "%s: swiotlb-xen: unmap of 0x%llx: not a bus address it gave",
 		       dev->name, (unsigned long long)dma);
-		return;
+		return -EINVAL;
 	}
+	bool bounced = !foreign && dev->swiotlb && dm_swiotlb_contains(dev->swiotlb, phys);
+	/* A stale or double unmap must not touch someone else's slot. */
+	if (bounced && !dm_swiotlb_unmap_ok(dev, dev->swiotlb, phys, size))
+		return dm_swiotlb_tbl_unmap(dev, dev->swiotlb, phys, size, dir, attrs);
 	if (!dev->coherent && !(attrs & DMAMAP_ATTR_SKIP_CPU_SYNC) && dir != DMAMAP_TO_DEVICE)
 		dm_xen_cache(dev, phys, size, foreign, true);
-	if (!foreign && dev->swiotlb && dm_swiotlb_contains(dev->swiotlb, phys))
-		dm_swiotlb_tbl_unmap(dev, dev->swiotlb, phys, size, dir, attrs);
+	if (bounced)
+		return dm_swiotlb_tbl_unmap(dev, dev->swiotlb, phys, size, dir, attrs);
+	return 0;
 }
 
 static void dm_xen_sync_for_cpu(struct dmamap_device *dev, dmamap_dma_addr_t dma, size_t size,
@@ -887,6 +892,7 @@ int dm_xen_device_added(struct dmamap_ctx *ctx, const struct dmamap_device_desc 
 		rc = dm_xen_make_pool(ctx, dm_xen_pool_bytes(ctx));
 		if (rc == 0) {
 			x->pool_late = true;
+			dm_swiotlb_mark_late(ctx->swiotlb);
 			dm_log(ctx, DMAMAP_LOG_INFO,
 			       "swiotlb-xen: %s is the first PCI device: bounce pool made now", desc->name);
 		}

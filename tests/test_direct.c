@@ -255,7 +255,12 @@ static void test_params(void **state)
 	tu_env_init(&e, NULL);
 	tu_dev_add(&e, &d, "nvme", 32, true, DMAMAP_BUS_PCI);
 	assert_int_equal(dmamap_get_max_seg_size(d.dev), 65536);
-	assert_int_equal(dmamap_get_seg_boundary(d.dev), ~0ULL);
+	/* PCI's defaults, as Linux's pci_device_add; a platform device has no boundary. */
+	assert_int_equal(dmamap_get_seg_boundary(d.dev), 0xffffffffULL);
+	struct tu_dev p;
+	tu_dev_add(&e, &p, "mmc", 32, true, DMAMAP_BUS_PLATFORM);
+	assert_int_equal(dmamap_get_seg_boundary(p.dev), ~0ULL);
+	tu_dev_remove(&p);
 	assert_int_equal(dmamap_get_min_align_mask(d.dev), 0);
 	assert_int_equal(dmamap_set_max_seg_size(d.dev, 0), -EINVAL);
 	assert_int_equal(dmamap_set_seg_boundary(d.dev, 0x1234), -EINVAL);
@@ -520,6 +525,92 @@ static void test_misuse(void **state)
 	tu_env_fini(&e);
 }
 
+/*
+ * The misuse trial: a stale unmap after the slot was reused by another
+ * device, a double unmap, an unmap of an address never mapped, and a map
+ * that runs past the end of RAM.  None may corrupt another mapping or wrap
+ * a counter; each refusal is logged and counted.
+ */
+static void test_stale_and_double_unmap(void **state)
+{
+	(void)state;
+	struct tu_env e;
+	struct tu_dev a, b, w;
+	tu_env_init(&e, NULL);
+	tu_dev_add(&e, &a, "nic", 32, true, DMAMAP_BUS_PCI);
+	tu_dev_add(&e, &b, "disk", 32, true, DMAMAP_BUS_PCI);
+	tu_dev_add(&e, &w, "wide", 64, true, DMAMAP_BUS_PCI);
+	uint64_t pa, pb, pc;
+	uint8_t *xa = tu_alloc_high(&e, 1, &pa), *xb = tu_alloc_high(&e, 1, &pb);
+	uint8_t *xc = tu_alloc_high(&e, 1, &pc);
+	tu_fill(xa, 4096, 1);
+	tu_fill(xb, 4096, 2);
+	tu_fill(xc, 4096, 3);
+	dmamap_dma_addr_t da = dmamap_map_single(a.dev, xa, 4096, DMAMAP_TO_DEVICE);
+	assert_int_not_equal(da, DMAMAP_MAPPING_ERROR);
+	dmamap_unmap_single(a.dev, da, 4096, DMAMAP_TO_DEVICE);
+	/* The freed slot is the hot one: the disk gets it. */
+	dmamap_dma_addr_t db = dmamap_map_single(b.dev, xb, 4096, DMAMAP_TO_DEVICE);
+	assert_int_equal(db, da);
+	/* The nic's stale unmap of its old handle: refused, the disk's slot kept. */
+	dmamap_unmap_single(a.dev, da, 4096, DMAMAP_TO_DEVICE);
+	assert_true(tu_log_has(&e, "nic: unmap of 0x"));
+	assert_true(tu_log_has(&e, "refused"));
+	struct dmamap_device_stats st;
+	dmamap_device_get_stats(a.dev, &st);
+	assert_int_equal(st.live_mappings, 0);
+	assert_int_equal(st.refused_unmaps, 1);
+	struct dmamap_swiotlb_stats ps;
+	dmamap_swiotlb_get_stats(e.ctx, NULL, &ps);
+	assert_int_equal(ps.used_bytes, 4096);
+	assert_int_equal(ps.refused_unmaps, 1);
+	/* The nic maps again: another slot; the disk still reads its own bytes. */
+	dmamap_dma_addr_t dc = dmamap_map_single(a.dev, xc, 4096, DMAMAP_TO_DEVICE);
+	assert_int_not_equal(dc, DMAMAP_MAPPING_ERROR);
+	assert_int_not_equal(dc, db);
+	uint8_t got[4096];
+	dev_reads(&b, db, got, sizeof(got));
+	assert_int_equal(tu_check(got, sizeof(got), 2), -1);
+	/* A size that is not the mapping's, an address inside it, one never mapped. */
+	dmamap_unmap_single(b.dev, db, 2048, DMAMAP_TO_DEVICE);
+	dmamap_unmap_single(b.dev, db + 2048, 2048, DMAMAP_TO_DEVICE);
+	dmamap_phys_addr_t pool_start;
+	uint64_t pool_size;
+	assert_int_equal(dmamap_swiotlb_get_pool_range(e.ctx, NULL, 0, &pool_start, &pool_size), 0);
+	dmamap_unmap_single(b.dev, pool_start + pool_size / 2, 4096, DMAMAP_TO_DEVICE);
+	dmamap_device_get_stats(b.dev, &st);
+	assert_int_equal(st.refused_unmaps, 3);
+	assert_int_equal(st.live_mappings, 1);
+	dmamap_swiotlb_get_stats(e.ctx, NULL, &ps);
+	assert_int_equal(ps.used_bytes, 8192);
+	/* The right unmap, then the same again: the second is refused. */
+	dmamap_unmap_single(b.dev, db, 4096, DMAMAP_TO_DEVICE);
+	dmamap_unmap_single(b.dev, db, 4096, DMAMAP_TO_DEVICE);
+	dmamap_device_get_stats(b.dev, &st);
+	assert_int_equal(st.refused_unmaps, 4);
+	assert_int_equal(st.live_mappings, 0);
+	dmamap_swiotlb_get_stats(e.ctx, NULL, &ps);
+	assert_int_equal(ps.used_bytes, 4096);
+	assert_int_equal(ps.refused_unmaps, 5);
+	dmamap_unmap_single(a.dev, dc, 4096, DMAMAP_TO_DEVICE);
+	dmamap_swiotlb_get_stats(e.ctx, NULL, &ps);
+	assert_int_equal(ps.used_bytes, 0);
+	/* A map that runs past the end of RAM (9 GiB): refused on a device that never bounces. */
+	assert_int_equal(dmamap_map_single(w.dev, xa, 1ULL << 40, DMAMAP_TO_DEVICE),
+			 DMAMAP_MAPPING_ERROR);
+	assert_true(tu_log_has(&e, "past the end of RAM"));
+	dmamap_device_get_stats(w.dev, &st);
+	assert_int_equal(st.map_failures, 1);
+	assert_int_equal(st.live_mappings, 0);
+	tu_free(&e, xa, 1);
+	tu_free(&e, xb, 1);
+	tu_free(&e, xc, 1);
+	tu_dev_remove(&a);
+	tu_dev_remove(&b);
+	tu_dev_remove(&w);
+	tu_env_fini(&e);
+}
+
 static void test_dma_pool(void **state)
 {
 	(void)state;
@@ -631,6 +722,7 @@ int main(void)
 		cmocka_unit_test(test_scatterlist),
 		cmocka_unit_test(test_sg_pool_exhausted),
 		cmocka_unit_test(test_misuse),
+		cmocka_unit_test(test_stale_and_double_unmap),
 		cmocka_unit_test(test_dma_pool),
 		cmocka_unit_test(test_restricted_pool),
 		cmocka_unit_test(test_strerror),

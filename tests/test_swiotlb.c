@@ -468,10 +468,13 @@ static void test_exhaustion(void **state)
 			 DM_SWIOTLB_ERROR);
 	t[77] = dm_swiotlb_tbl_map(d.dev, mem, phys, 2048, 0, DMAMAP_TO_DEVICE, 0);
 	assert_int_not_equal(t[77], DM_SWIOTLB_ERROR);
+	/* Each unmap names its mapping's size (t[77] is 2048 bytes now). */
 	for (unsigned int i = 0; i < 128; i++)
-		dm_swiotlb_tbl_unmap(d.dev, mem, t[i], 1000, DMAMAP_TO_DEVICE, 0);
+		assert_int_equal(dm_swiotlb_tbl_unmap(d.dev, mem, t[i], i == 77 ? 2048 : 1000,
+						      DMAMAP_TO_DEVICE, 0), 0);
 	stats(&e, &st);
 	assert_int_equal(st.used_bytes, 0);
+	assert_int_equal(st.refused_unmaps, 0);
 	assert_int_equal(st.used_hiwater_bytes, 128 * SLOT);
 	assert_int_equal(st.full_failures, 18);
 	tu_free(&e, b, 1);

@@ -598,6 +598,11 @@ static void test_pv_domu_no_pool_until_hotplug(void **state)
 	xs = xstats(&f);
 	assert_true(xs.pool_late);
 	assert_int_equal(xs.pool_bytes, 64 * TU_MIB);
+	/* Made late: nothing of it existed at boot. */
+	dmamap_swiotlb_get_stats(f.e.ctx, NULL, &ss);
+	assert_true(ss.enabled);
+	assert_int_equal(ss.boot_total_bytes, 0);
+	assert_int_equal(ss.total_bytes, 64 * TU_MIB);
 	assert_int_equal(xs.exchanged_bytes, 64 * TU_MIB);
 	assert_int_equal(hstats(&f).lowmem_used, 64 * TU_MIB);
 	assert_int_equal(hstats(&f).exchanges, 256);

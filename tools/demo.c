@@ -56,7 +56,7 @@ static int demo_env_init(struct demo_env *e, uint64_t ram, const char *bootargs,
 	if (sim_machine_create(&md, &e->m, &why))
 		return -1;
 	struct dmamap_config cfg = { .bootargs = bootargs, .cc_guest = cc_guest,
-				     .log = demo_log };
+				     .log = demo_log, .deferred = DMAMAP_DEFERRED_MANUAL };
 	if (dmamap_ctx_create(sim_platform(e->m), &cfg, &e->ctx)) {
 		sim_machine_destroy(e->m);
 		e->m = NULL;

@@ -686,8 +686,10 @@ static int platform_up(struct run_env *e)
 		return rc;
 
 	const char *bootargs = s->has_bootargs ? s->bootargs : e->dt ? e->dt->bootargs : NULL;
+	/* No timer thread: a run must not depend on how fast the host is. */
 	struct dmamap_config cfg = { .bootargs = bootargs, .log = run_log, .log_priv = e,
-				     .xen_policy = e->xen_policy };
+				     .xen_policy = e->xen_policy,
+				     .deferred = DMAMAP_DEFERRED_MANUAL };
 	if ((rc = dmamap_ctx_create(sim_platform(e->m), &cfg, &e->ctx)))
 		return run_err(e, rc == -ENOMEM ? -ENOMEM : -EINVAL,
 			       "%s%s: bootargs \"%s\" refused (%s); `--verbose` shows the word",

@@ -346,6 +346,23 @@ enum dmamap_poison_mode {
 	DMAMAP_POISON_OFF,
 };
 
+/*
+ * Who runs the library's deferred work (struct dmamap_config.deferred):
+ * today the IOMMU flush queue's timeout, Linux's fq_timer, which flushes a
+ * lazy domain whose oldest queued IOVA is older than 10 ms even when no
+ * further unmap comes.
+ */
+enum dmamap_deferred_mode {
+	/* A library thread, started at the first queued IOVA, stopped at destroy. */
+	DMAMAP_DEFERRED_THREAD = 0,
+	/*
+	 * The embedder calls dmamap_run_deferred() from its own timer (at
+	 * least every 10 ms of the platform's clock while work is pending),
+	 * for platforms without threads or with a virtual clock.
+	 */
+	DMAMAP_DEFERRED_MANUAL,
+};
+
 struct dmamap_config {
 	/* Kernel command line: swiotlb=, iommu=, iommu.strict=.  May be NULL. */
 	const char *bootargs;
@@ -369,6 +386,7 @@ struct dmamap_config {
 	enum dmamap_poison_mode swiotlb_poison;
 	/* The DMA API checker (dmamap/debug.h); bootarg dma_debug=on|off overrides. */
 	bool dma_debug;
+	enum dmamap_deferred_mode deferred;
 };
 
 /*
@@ -380,6 +398,16 @@ int dmamap_ctx_create(const struct dmamap_platform *plat,
 		      struct dmamap_ctx **out);
 /* Devices must have been removed first: -EBUSY otherwise. */
 int dmamap_ctx_destroy(struct dmamap_ctx *ctx);
+
+/*
+ * Runs the deferred work that is due by the platform's clock: every lazy
+ * IOMMU domain whose oldest queued IOVA is older than 10 ms is flushed and
+ * its queues freed.  Returns the number of domains flushed; *next_ns (may
+ * be NULL) gets the nanoseconds until the next work falls due, or
+ * UINT64_MAX when nothing is pending.  Safe from any thread, in either
+ * deferred mode.
+ */
+unsigned int dmamap_run_deferred(struct dmamap_ctx *ctx, uint64_t *next_ns);
 
 /* The logical CPU the calling thread counts as (per-CPU areas, stats). */
 void dmamap_set_cpu(unsigned int cpu);
@@ -504,6 +532,8 @@ struct dmamap_device_stats {
 	uint64_t live_mappings;  /* maps not yet unmapped */
 	uint64_t coherent_allocs;
 	uint64_t coherent_bytes;
+	/* Unmaps refused as stale, double or of a size not mapped (never executed). */
+	uint64_t refused_unmaps;
 };
 void dmamap_device_get_stats(struct dmamap_device *dev,
 			     struct dmamap_device_stats *st);
@@ -530,6 +560,8 @@ struct dmamap_swiotlb_stats {
 	uint64_t bounced_bytes;     /* bytes copied at map time */
 	uint64_t full_failures;     /* maps refused because no slot was free */
 	uint64_t transient_pools;   /* one-request pools made while growing */
+	/* Unmaps and frees refused: no live allocation of that device and size there. */
+	uint64_t refused_unmaps;
 	/* Slots of the transient pools live now (io_tlb_transient_used). */
 	uint64_t transient_used_bytes;
 	/* Where the boot pool lies: its first byte (boot_total_bytes long). */

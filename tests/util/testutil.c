@@ -54,6 +54,8 @@ int tu_env_try_init(struct tu_env *e, const struct tu_opts *o)
 		.cc_guest = o->cc_guest,
 		.log = tu_log_cb,
 		.log_priv = e,
+		/* Tests decide when deferred work runs, unless they test the thread. */
+		.deferred = o->deferred_thread ? DMAMAP_DEFERRED_THREAD : DMAMAP_DEFERRED_MANUAL,
 	};
 	rc = dmamap_ctx_create(sim_platform(e->m), &cfg, &e->ctx);
 	if (rc)

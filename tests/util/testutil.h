@@ -38,6 +38,7 @@ struct tu_opts {
 	bool cc_guest;
 	unsigned int ncpus;    /* 0: 4 */
 	bool virtual_clock;    /* the library's clock moves only by sim_clock_advance */
+	bool deferred_thread;  /* the library's timer thread (else the test runs it) */
 };
 
 /* A machine with RAM below and above 4 GiB and a context on it; asserts on failure. */
