@@ -16,7 +16,7 @@ grep -q "^  4. PV guest >4 GiB: no pool until hot-add (003) *yes " /tmp/cli.$$ |
 
 # A real board: RAM and windows exactly as the tree says.
 zynq="$src/tests/dts/boards/zynqmp-zcu102-rev1.0.dts"
-[ -f "$zynq" ] || fail "missing $zynq (shared/ must sit beside the repo)"
+[ -f "$zynq" ] || fail "missing $zynq (it is part of the repository)"
 expect_rc 0 "$bin" explain "$zynq"
 grep -qx "RAM: 0x0-0x7fffffff, 0x800000000-0x87fffffff (4 GiB)" /tmp/cli.$$ || fail "zynqmp RAM"
 grep -q "^swiotlb: on, 64 MiB at " /tmp/cli.$$ || fail "zynqmp pool"

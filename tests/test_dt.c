@@ -1,12 +1,13 @@
 /*
  * tests/test_dt.c - the device-tree loader (sim/dt.h) on its own.
  *
- * Owns: proofs that real board trees (tests/dts/boards) and the small trees
- * in tests/dts load with exact RAM, reserved regions, composed dma-ranges
- * windows, coherency, IOMMU links, pools, bootargs and the Xen node, and
- * that malformed input fails with one line naming the file and the node.
- * Never touches the library (src/) and never decides policy; a missing
- * shared tree is a failure, not a skip.
+ * Owns: proofs that every node of the real boards in tests/dts/boards gets
+ * Linux's answer (BOARD.linux.txt: windows, the node that gave them, limit,
+ * coherency, IOMMU; plus ZONE_DMA), and that the small trees in tests/dts
+ * load with exact RAM, reserved regions, windows, coherency, IOMMU links,
+ * pools, bootargs and the Xen node, and that malformed input fails with one
+ * line naming the file and the node.  Never touches the library (src/) and
+ * never decides policy; a missing tree is a failure, not a skip.
  */
 #include <stdarg.h>
 #include <stddef.h>

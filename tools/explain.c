@@ -672,8 +672,11 @@ static void print_text(const struct ex_env *e, const struct explain_opts *o, FIL
 		fprintf(out, "\twhy: %s\n", x.reason);
 	}
 	if (hidden)
-		fprintf(out, "\n%u more configured device%s that move no data (clocks, pins, "
-			"buses...): --all shows them\n", hidden, hidden == 1 ? "" : "s");
+		fprintf(out, "\n%u more configured device%s not shown: shown are those a driver "
+			"moves data with (PCI functions, nodes with iommus, dma-coherent or "
+			"memory-region, nodes named mmc, usb, ethernet, dma-controller, gpu, "
+			"display, crypto, sata, ufs, nvme, wifi, audio...); --all shows every one\n",
+			hidden, hidden == 1 ? "" : "s");
 	(void)shown;
 }
 
