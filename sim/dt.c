@@ -1143,7 +1143,7 @@ const struct sim_dt_iommu_map *sim_dt_map_rid(const struct sim_dt_device *host,
 		const struct sim_dt_iommu_map *m = &host->iommu_map[i];
 
 		if (m->rid_base & ~host->iommu_map_mask)
-			continue; /* Linux: "bad map", the lookup fails */
+			return NULL; /* the mask ignores the base: Linux fails the lookup */
 		if (masked < m->rid_base || masked - m->rid_base >= m->length)
 			continue;
 		if (id)

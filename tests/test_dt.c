@@ -365,6 +365,46 @@ static void test_linux_rb5(void **state)
 
 /* ---- small trees ------------------------------------------------------------ */
 
+/* The rule tree: DMA parent by interconnect, PCI functions, of_map_id. */
+static void test_rules(void **state)
+{
+	(void)state;
+	struct sim_dt *dt = load_ok(T("rules.dts"));
+	const struct sim_dt_device *d;
+	uint32_t id = 0;
+
+	/* interconnect-names "write", "dma-mem": the second entry (after a 0-cell one). */
+	d = dev(dt, "/bus@0/ethernet@5000000");
+	assert_string_equal(d->dma_parent, "/bus@0/memory-controller@2c00000");
+	assert_string_equal(d->via, "/bus@0/memory-controller@2c00000");
+	assert_int_equal(d->nranges, 1);
+	assert_win(d, 0, 0x0, 0x80000000ULL, 0x100000000ULL);
+	assert_int_equal(d->bus_dma_limit, 0xffffffffULL);
+	/* A PCI function below a root port: the host's answer, RID from reg. */
+	d = dev(dt, "/bus@0/pcie@10000000/pci@0,0/nvme@0,0");
+	assert_true(d->is_pci_dev);
+	assert_true(d->coherent);
+	assert_true(d->has_rid);
+	assert_int_equal(d->rid, 0x100);
+	assert_string_equal(dt->devices[d->host].path, "/bus@0/pcie@10000000");
+	assert_int_equal(d->restricted_pool, 0);
+	/* A map entry whose base the mask drops: no translation for anyone. */
+	d = dev(dt, "/bus@0/pcie@30000000");
+	assert_int_equal(d->iommu_map_mask, 0xff00);
+	assert_null(sim_dt_map_rid(d, 0x0, &id));
+	assert_null(sim_dt_map_rid(d, 0x1, &id));
+	/* The disabled SMMU's link is kept, marked disabled. */
+	d = dev(dt, "/bus@0/pcie@20000000");
+	assert_non_null(sim_dt_map_rid(d, 0x0, &id));
+	assert_false(sim_dt_map_rid(d, 0x0, &id)->iommu_enabled);
+	/* DART page sizes from the compatible, on the link too. */
+	assert_int_equal(sim_dt_map_rid(d, 0x0, &id)->iommu_page_sizes,
+			 (4ULL << 10) | (2ULL << 20) | (1ULL << 30));
+	assert_int_equal(dev(dt, "/bus@0/usb@6000000")->iommu_page_sizes,
+			 (16ULL << 10) | (32ULL << 20));
+	sim_dt_free(dt);
+}
+
 static void test_offsets(void **state)
 {
 	(void)state;
@@ -771,6 +811,7 @@ int main(void)
 		cmocka_unit_test(test_linux_imx8mq),
 		cmocka_unit_test(test_linux_tegra194),
 		cmocka_unit_test(test_linux_rb5),
+		cmocka_unit_test(test_rules),
 		cmocka_unit_test(test_offsets),
 		cmocka_unit_test(test_empty_dma_ranges),
 		cmocka_unit_test(test_pools_xen_bootargs),
