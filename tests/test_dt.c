@@ -380,6 +380,11 @@ static void test_rules(void **state)
 	assert_int_equal(d->nranges, 1);
 	assert_win(d, 0, 0x0, 0x80000000ULL, 0x100000000ULL);
 	assert_int_equal(d->bus_dma_limit, 0xffffffffULL);
+	/* A device with ranges is still a device, and its children are too. */
+	assert_true(dev(dt, "/bus@0/ethernet@7000000")->master);
+	assert_true(dev(dt, "/bus@0/ethernet@7000000")->dma_user);
+	assert_true(dev(dt, "/bus@0/ethernet@7000000/mdio@f00")->master);
+	assert_null(sim_dt_find(dt, "/bus@0/ethernet@7000000/ethernet-ports"));
 	/* A PCI function below a root port: the host's answer, RID from reg. */
 	d = dev(dt, "/bus@0/pcie@10000000/pci@0,0/nvme@0,0");
 	assert_true(d->is_pci_dev);

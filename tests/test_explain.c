@@ -296,6 +296,9 @@ static void test_explain_rules(void **state)
 			"\"iommu\": null, \"iommu_granule\": null, \"restricted_pool\": null, "
 			"\"verdict32\": \"bounces above 0x17fffffff\", \"verdict64\": \"bounces "
 			"above 0x17fffffff\"");
+	/* A node with ranges and a compatible is a device (J721E's CPSW). */
+	assert_has(out, "{\"path\": \"/bus@0/ethernet@7000000\", \"bus\": \"platform\", "
+			"\"coherent\": false, \"windows\": [], \"dma_parent\": \"/bus@0\"");
 	/* Apple DART: 16 KiB pages. */
 	assert_has(out, "\"path\": \"/bus@0/usb@6000000\", \"bus\": \"platform\", \"coherent\": "
 			"false, \"windows\": [], \"dma_parent\": \"/bus@0\", \"bus_dma_limit\": null, "
