@@ -1,15 +1,17 @@
 /*
  * sim/dt.c - the device-tree loader: flattened trees as firmware facts.
  *
- * Owns: reading .dtb files (and compiling .dts files by running dtc, no
- * shell), validating the blob with libfdt, decoding reg / dma-ranges with
- * each parent's #address-cells / #size-cells, composing a device's
- * dma-ranges windows up to the root the way Linux's of_dma_get_range and
- * of_translate_dma_address do (intersecting windows across nested buses),
- * coherency as of_dma_is_coherent, iommus / iommu-map links, reserved
- * memory and memory-region references, /chosen bootargs, the Xen
- * /hypervisor node, the explain listing, and turning a tree into
- * sim_machine_desc / sim_device_desc.
+ * Owns: reading trees (FDT blobs by magic, /proc/device-tree directories,
+ * .dts compiled by running cpp and dtc, no shell), validating the blob
+ * with libfdt, decoding reg / dma-ranges with each parent's #address-cells
+ * / #size-cells, and for every node Linux's of_dma_configure_id answer:
+ * the DMA parent (__of_get_dma_parent), the windows (of_dma_get_range,
+ * of_translate_dma_address), coherency (of_dma_is_coherent), iommus and,
+ * for PCI, the host's iommu-map (of_map_id), restricted pools, whether
+ * Linux creates the device (of_platform_populate); the lowest top of any
+ * dma-ranges (of_dma_get_max_cpu_address); reserved memory, /chosen
+ * bootargs, the Xen /hypervisor node, the facts listing, and turning a
+ * tree into sim_machine_desc / sim_device_desc.
  *
  * Must never touch: DMA policy (whether a device bounces, which backend it
  * gets, what the bootargs mean) and anything in src/.  A disabled IOMMU is
@@ -22,6 +24,7 @@
 #include "dt.h"
 
 #include <errno.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <spawn.h>
@@ -543,6 +546,8 @@ static int parse_misc(struct dt_ctx *c)
 
 /* ---- devices ----------------------------------------------------------------------- */
 
+static uint64_t iommu_page_sizes(const struct dt_ctx *c, int off);
+
 static bool ancestors_available(const struct dt_ctx *c, int idx)
 {
 	for (; idx >= 0; idx = c->nodes[idx].parent)
@@ -551,120 +556,193 @@ static bool ancestors_available(const struct dt_ctx *c, int idx)
 	return true;
 }
 
-static bool under_dma_ranges(const struct dt_ctx *c, int idx)
+/*
+ * The DMA parent, as Linux's __of_get_dma_parent: the node named by the
+ * "interconnects" entry at the index of "dma-mem" in "interconnect-names"
+ * (Tegra's memory controller), else the tree parent.  An entry that does
+ * not resolve falls back to the tree parent, as Linux does.
+ */
+static int dma_parent(const struct dt_ctx *c, int off)
 {
-	for (int p = c->nodes[idx].parent; p >= 0; p = c->nodes[p].parent)
-		if (has_prop(c, c->nodes[p].off, "dma-ranges"))
-			return true;
-	return false;
-}
+	int idx = fdt_stringlist_search(c->fdt, off, "interconnect-names",
+					"dma-mem");
+	int len, n, pos = 0;
+	const fdt32_t *p;
 
-static bool is_candidate(struct dt_ctx *c, int idx)
-{
-	int off = c->nodes[idx].off;
+	if (idx < 0)
+		return parent_off(c, off);
+	p = fdt_getprop(c->fdt, off, "interconnects", &len);
+	n = p && len > 0 ? len / 4 : 0;
+	for (int i = 0; pos < n; i++) {
+		int tgt = fdt_node_offset_by_phandle(c->fdt, fdt32_to_cpu(p[pos]));
+		int cl;
+		const fdt32_t *cp;
 
-	if (idx == 0)
-		return false;
-	if (is_pci_bus(c, off) || has_prop(c, off, "iommus") ||
-	    has_prop(c, off, "memory-region"))
-		return true;
-	/* A bus node (dma-coherent on it is for its children) is no master. */
-	if (has_prop(c, off, "ranges") || has_prop(c, off, "dma-ranges"))
-		return false;
-	return has_prop(c, off, "dma-coherent") || under_dma_ranges(c, idx);
+		if (tgt < 0)
+			break;
+		cp = fdt_getprop(c->fdt, tgt, "#interconnect-cells", &cl);
+		if (!cp || cl != 4)
+			break;
+		if (i == idx)
+			return tgt;
+		pos += 1 + (int)fdt32_to_cpu(*cp);
+	}
+	return parent_off(c, off);
 }
 
 /*
- * Windows of the device at `off`, as Linux: from the parent bus (a PCI host
- * bridge: from itself), skip buses
- * with an empty dma-ranges; stop (identity) at one without dma-ranges; the
- * first non-empty dma-ranges gives the windows, whose parent addresses are
- * then translated through every further ancestor's dma-ranges below the
- * root (absent or empty: 1:1), keeping only the parts every level passes.
+ * of_translate_dma_address: an address in the child space of `node`'s
+ * DMA parent, translated through each DMA parent's dma-ranges (absent or
+ * empty: 1:1) up to, not including, the top node.  Only the address is
+ * translated, as Linux does.  false: a level had dma-ranges and none of
+ * its entries holds the address (OF_BAD_ADDR).
  */
-static int compose_windows(struct dt_ctx *c, int off, struct sim_dt_device *d)
+static int translate_dma(struct dt_ctx *c, int node, uint64_t *addr, bool *ok)
 {
-	struct win w[DMAMAP_MAX_DMA_RANGES], pw[DMAMAP_MAX_DMA_RANGES];
-	struct win out[DMAMAP_MAX_DMA_RANGES];
-	unsigned int n = 0, np, no;
-	/*
-	 * A PCI host bridge stands for the devices behind it, which Linux
-	 * configures from the bridge node itself (pci_dma_configure).
-	 */
-	int bus = is_pci_bus(c, off) ? off : parent_off(c, off), rc;
+	struct win w[DMAMAP_MAX_DMA_RANGES];
+	unsigned int n;
+	int depth = 0;
 
-	while (bus >= 0) {
-		int len;
+	*ok = true;
+	for (int cur = dma_parent(c, node); cur >= 0; cur = dma_parent(c, cur)) {
+		int rc;
+		bool hit = false;
 
-		if (!fdt_getprop(c->fdt, bus, "dma-ranges", &len))
-			return 0; /* identity */
-		if (len > 0)
+		if (++depth > DT_MAX_DEPTH)
+			return dt_fail(c, node, -EINVAL,
+				       "DMA parents (interconnects \"dma-mem\") form a loop");
+		if (dma_parent(c, cur) < 0)
 			break;
-		bus = parent_off(c, bus);
-	}
-	if (bus < 0)
-		return 0;
-	rc = read_dma_ranges(c, bus, w, DMAMAP_MAX_DMA_RANGES, &n);
-	if (rc)
-		return rc;
-	for (int cur = parent_off(c, bus); cur > 0; cur = parent_off(c, cur)) {
-		rc = read_dma_ranges(c, cur, pw, DMAMAP_MAX_DMA_RANGES, &np);
+		rc = read_dma_ranges(c, cur, w, DMAMAP_MAX_DMA_RANGES, &n);
 		if (rc)
 			return rc;
-		if (np == 0)
-			continue; /* 1:1 */
-		no = 0;
-		for (unsigned int i = 0; i < n; i++) {
-			for (unsigned int k = 0; k < np; k++) {
-				uint64_t lo = w[i].cpu > pw[k].dma ? w[i].cpu : pw[k].dma;
-				uint64_t wl = w[i].cpu + w[i].last;
-				uint64_t pl = pw[k].dma + pw[k].last;
-				uint64_t hi = wl < pl ? wl : pl;
-
-				if (lo > hi)
-					continue;
-				if (no == DMAMAP_MAX_DMA_RANGES)
-					return dt_fail(c, off, -EINVAL,
-						       "more than %d composed dma-ranges windows",
-						       DMAMAP_MAX_DMA_RANGES);
-				out[no].dma = w[i].dma + (lo - w[i].cpu);
-				out[no].cpu = pw[k].cpu + (lo - pw[k].dma);
-				out[no].last = hi - lo;
-				no++;
+		if (!has_prop(c, cur, "dma-ranges") || n == 0)
+			continue;
+		for (unsigned int k = 0; k < n && !hit; k++) {
+			if (*addr >= w[k].dma && *addr - w[k].dma <= w[k].last) {
+				*addr = w[k].cpu + (*addr - w[k].dma);
+				hit = true;
 			}
 		}
-		if (no == 0)
-			return dt_fail(c, bus, -EINVAL,
-				       "no dma-ranges window reaches the root through %s",
-				       fdt_get_name(c->fdt, cur, NULL));
-		memcpy(w, out, sizeof(out[0]) * no);
-		n = no;
+		if (!hit) {
+			*ok = false;
+			return 0;
+		}
 	}
-	for (unsigned int i = 0; i < n; i++) {
-		uint64_t last = w[i].dma + w[i].last;
-
-		if (w[i].last == UINT64_MAX)
-			return dt_fail(c, bus, -EINVAL,
-				       "a dma-ranges window of 2^64 bytes");
-		d->ranges[i].cpu = w[i].cpu;
-		d->ranges[i].dma = w[i].dma;
-		d->ranges[i].size = w[i].last + 1;
-		if (last > d->bus_dma_limit)
-			d->bus_dma_limit = last;
-	}
-	d->nranges = n;
 	return 0;
 }
 
-static bool coherent(const struct dt_ctx *c, int idx)
+/*
+ * of_dma_get_range from `start` (a device's DMA parent, or a PCI host
+ * bridge for the devices behind it): walk DMA parents upward; the first
+ * node with a non-empty dma-ranges gives the windows.  The first node may
+ * lack dma-ranges; after it, an absent one ends the walk with no windows
+ * (1:1, no limit), an empty one lets it go on.  Each window's CPU side is
+ * translated by of_translate_dma_address; windows that do not translate
+ * are dropped, and if none is left Linux configures the device without a
+ * map (1:1).  Contiguous entries merge as Linux's range parser does.
+ */
+static int dma_get_range(struct dt_ctx *c, int start, int report,
+			 struct sim_dt_dma *out)
 {
-	for (; idx >= 0; idx = c->nodes[idx].parent) {
-		if (has_prop(c, c->nodes[idx].off, "dma-coherent"))
+	struct win w[DMAMAP_MAX_DMA_RANGES];
+	unsigned int n = 0, kept = 0;
+	bool found = false;
+	int node = start, depth = 0, len, rc;
+	char path[512];
+
+	memset(out, 0, sizeof(*out));
+	while (node >= 0) {
+		const void *p = fdt_getprop(c->fdt, node, "dma-ranges", &len);
+
+		if (++depth > DT_MAX_DEPTH)
+			return dt_fail(c, report, -EINVAL,
+				       "DMA parents (interconnects \"dma-mem\") form a loop");
+		if (p && len > 0)
+			break;
+		if (found && !p)
+			return 0;
+		found = true;
+		node = dma_parent(c, node);
+	}
+	if (node < 0)
+		return 0;
+	rc = read_dma_ranges(c, node, w, DMAMAP_MAX_DMA_RANGES, &n);
+	if (rc)
+		return rc;
+	for (unsigned int i = 0; i < n; i++) {
+		uint64_t cpu = w[i].cpu, size;
+		bool ok;
+		struct dmamap_dma_range *prev = kept ? &out->ranges[kept - 1] : NULL;
+
+		rc = translate_dma(c, node, &cpu, &ok);
+		if (rc)
+			return rc;
+		if (!ok)
+			continue;
+		if (w[i].last == UINT64_MAX)
+			return dt_fail(c, node, -EINVAL,
+				       "a dma-ranges window of 2^64 bytes");
+		size = w[i].last + 1;
+		if (prev && prev->dma + prev->size == w[i].dma &&
+		    prev->cpu + prev->size == cpu) {
+			prev->size += size;
+			continue;
+		}
+		out->ranges[kept].cpu = cpu;
+		out->ranges[kept].dma = w[i].dma;
+		out->ranges[kept].size = size;
+		kept++;
+	}
+	if (kept == 0) {
+		out->untranslatable = true;
+		return 0;
+	}
+	node_path(c, node, path, sizeof(path));
+	out->via = strdup(path);
+	if (!out->via)
+		return -ENOMEM;
+	out->nranges = kept;
+	/* dma_range_map_max: the highest bus address of any window. */
+	for (unsigned int i = 0; i < kept; i++) {
+		uint64_t last = out->ranges[i].dma + out->ranges[i].size - 1;
+
+		if (last > out->bus_dma_limit)
+			out->bus_dma_limit = last;
+	}
+	return 0;
+}
+
+/*
+ * of_dma_is_coherent: dma-coherent / dma-noncoherent on the node or the
+ * first DMA parent that says either; arm64's default is non-coherent.
+ */
+static bool coherent(const struct dt_ctx *c, int off)
+{
+	for (int depth = 0; off >= 0 && depth <= DT_MAX_DEPTH;
+	     off = dma_parent(c, off), depth++) {
+		if (has_prop(c, off, "dma-coherent"))
 			return true;
-		if (has_prop(c, c->nodes[idx].off, "dma-noncoherent"))
+		if (has_prop(c, off, "dma-noncoherent"))
 			return false;
 	}
 	return false;
+}
+
+static int dma_answer(struct dt_ctx *c, int start, int report,
+		      struct sim_dt_dma *out)
+{
+	int rc = dma_get_range(c, start, report, out);
+
+	if (!rc && start >= 0) {
+		char path[512];
+
+		node_path(c, start, path, sizeof(path));
+		out->dma_parent = strdup(path);
+		if (!out->dma_parent)
+			return -ENOMEM;
+	}
+	return rc;
 }
 
 static int resolve(struct dt_ctx *c, int off, const char *prop, uint32_t ph,
@@ -741,6 +819,7 @@ static int parse_iommus(struct dt_ctx *c, int off, struct sim_dt_device *d)
 			if (rc)
 				return rc;
 			m->iommu_enabled = node_available(c, tgt);
+			m->iommu_page_sizes = iommu_page_sizes(c, tgt);
 		}
 	}
 	return 0;
@@ -779,41 +858,340 @@ static int parse_regions(struct dt_ctx *c, int off, struct sim_dt_device *d)
 	return 0;
 }
 
+/*
+ * Page sizes of an IOMMU, from its compatible (a hardware fact): Arm SMMUs
+ * (v1/v2, MMU-500 and their vendor variants, v3) and Tegra's SMMU map
+ * 4 KiB, 2 MiB and 1 GiB pages; Apple's DART maps 16 KiB pages (and 32 MiB
+ * blocks).  Unknown IOMMUs: 0 (the simulator's default geometry).
+ */
+static uint64_t iommu_page_sizes(const struct dt_ctx *c, int off)
+{
+	static const struct { const char *compat; uint64_t sizes; } table[] = {
+		{ "apple,t8103-dart", (16ULL << 10) | (32ULL << 20) },
+		{ "apple,t8110-dart", (16ULL << 10) | (32ULL << 20) },
+		{ "apple,t6000-dart", (16ULL << 10) | (32ULL << 20) },
+		{ "arm,smmu-v3", (4ULL << 10) | (2ULL << 20) | (1ULL << 30) },
+		{ "arm,mmu-500", (4ULL << 10) | (2ULL << 20) | (1ULL << 30) },
+		{ "arm,smmu-v2", (4ULL << 10) | (2ULL << 20) | (1ULL << 30) },
+		{ "arm,smmu-v1", (4ULL << 10) | (2ULL << 20) | (1ULL << 30) },
+		{ "arm,mmu-401", (4ULL << 10) | (2ULL << 20) | (1ULL << 30) },
+		{ "qcom,smmu-500", (4ULL << 10) | (2ULL << 20) | (1ULL << 30) },
+		{ "qcom,smmu-v2", (4ULL << 10) | (2ULL << 20) | (1ULL << 30) },
+		{ "nvidia,smmu-500", (4ULL << 10) | (2ULL << 20) | (1ULL << 30) },
+		{ "nvidia,tegra194-smmu", (4ULL << 10) | (2ULL << 20) | (1ULL << 30) },
+	};
+
+	for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++)
+		if (fdt_node_check_compatible(c->fdt, off, table[i].compat) == 0)
+			return table[i].sizes;
+	return 0;
+}
+
+static int iommu_facts(struct dt_ctx *c, const char *path, uint64_t *sizes,
+		       char **compat)
+{
+	int off = path ? fdt_path_offset(c->fdt, path) : -1;
+	const char *s = off >= 0 ? str_prop(c, off, "compatible") : NULL;
+
+	*sizes = off >= 0 ? iommu_page_sizes(c, off) : 0;
+	if (s) {
+		*compat = strdup(s);
+		if (!*compat)
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+static bool compat_any(const struct dt_ctx *c, int off,
+		       const char *const *list, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (fdt_node_check_compatible(c->fdt, off, list[i]) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * A node whose children Linux creates devices for: of_platform_populate's
+ * of_default_bus_match_table (simple-bus, simple-mfd, isa, arm,amba-bus),
+ * simple-pm-bus, and a device that maps its children into its address space
+ * with "ranges" (its driver populates them: host1x, dwc3 glue, aconnect).
+ */
+static bool populates_children(const struct dt_ctx *c, int off)
+{
+	static const char *const buses[] = { "simple-bus", "simple-mfd", "isa",
+					     "arm,amba-bus", "simple-pm-bus" };
+
+	return compat_any(c, off, buses, sizeof(buses) / sizeof(buses[0])) ||
+	       has_prop(c, off, "ranges");
+}
+
+/*
+ * Nodes with a text verdict: ones a driver moves data with.  Decided from
+ * the tree alone: a PCI device, a node with iommus, its own dma-coherent
+ * or a memory-region, or a node named for a data-moving class (the generic
+ * names of the devicetree specification: mmc, usb, ethernet, dma-controller,
+ * gpu, display..., sata, ufs, nvme, wifi, crypto, video-codec, audio DMA).
+ */
+static bool dma_user(const struct dt_ctx *c, int off, bool pci)
+{
+	static const char *const names[] = {
+		"mmc", "sdhci", "usb", "ethernet", "dma-controller", "dma", "gpu",
+		"display", "display-controller", "lcd-controller", "video-codec",
+		"vpu", "npu", "crypto", "sata", "ufshc", "ufs", "nvme", "wifi",
+		"hda", "sai", "spdif", "i2s", "sound", "audio-controller",
+		"camera", "isp", "jpeg", "nvdec", "nvenc", "nvjpg", "vic",
+		"host1x", "mailbox", "can", "spi",
+	};
+	static const char *const buses[] = { "simple-bus", "simple-mfd", "isa",
+					     "arm,amba-bus", "simple-pm-bus" };
+	const char *name = fdt_get_name(c->fdt, off, NULL);
+	size_t n;
+
+	if (compat_any(c, off, buses, sizeof(buses) / sizeof(buses[0])))
+		return false;
+	if (pci || has_prop(c, off, "iommus") || has_prop(c, off, "dma-coherent") ||
+	    has_prop(c, off, "memory-region"))
+		return true;
+	if (!name)
+		return false;
+	n = strcspn(name, "@");
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (strlen(names[i]) == n && strncmp(name, names[i], n) == 0)
+			return true;
+	return false;
+}
+
+/* A PCI function's requester ID from its reg (phys.hi: bus, devfn). */
+static bool pci_rid(const struct dt_ctx *c, int off, uint32_t *rid)
+{
+	int len;
+	const fdt32_t *p = fdt_getprop(c->fdt, off, "reg", &len);
+
+	if (!p || len < 4)
+		return false;
+	*rid = (fdt32_to_cpu(p[0]) >> 8) & 0xffff;
+	return true;
+}
+
+static int parse_map_mask(struct dt_ctx *c, int off, struct sim_dt_device *d)
+{
+	int len;
+	const fdt32_t *p = fdt_getprop(c->fdt, off, "iommu-map-mask", &len);
+
+	d->iommu_map_mask = 0xffffffffu;
+	if (!p)
+		return 0;
+	if (len != 4)
+		return dt_fail(c, off, -EINVAL, "iommu-map-mask is %d bytes, not one cell",
+			       len);
+	d->iommu_map_mask = fdt32_to_cpu(*p);
+	return 0;
+}
+
+static int new_device(struct dt_ctx *c, int i, struct sim_dt_device **out)
+{
+	struct sim_dt *dt = c->dt;
+	struct sim_dt_device *d;
+	char path[512];
+	const char *compat = str_prop(c, c->nodes[i].off, "compatible");
+
+	d = realloc(dt->devices, sizeof(*d) * (dt->ndevices + 1));
+	if (!d)
+		return -ENOMEM;
+	dt->devices = d;
+	d = &dt->devices[dt->ndevices++];
+	memset(d, 0, sizeof(*d));
+	d->restricted_pool = -1;
+	d->shared_pool = -1;
+	d->host = -1;
+	d->iommu_map_mask = 0xffffffffu;
+	node_path(c, c->nodes[i].off, path, sizeof(path));
+	d->path = strdup(path);
+	if (compat)
+		d->compatible = strdup(compat);
+	if (!d->path || (compat && !d->compatible))
+		return -ENOMEM;
+	*out = d;
+	return 0;
+}
+
+static void copy_answer(struct sim_dt_device *d, const struct sim_dt_dma *a)
+{
+	memcpy(d->ranges, a->ranges, sizeof(a->ranges[0]) * a->nranges);
+	d->nranges = a->nranges;
+	d->bus_dma_limit = a->bus_dma_limit;
+	d->untranslatable = a->untranslatable;
+}
+
+/*
+ * Every available node with a compatible, and every node below a PCI host
+ * bridge, gets Linux's answer (of_dma_configure_id): a platform device is
+ * configured from its DMA parent; a PCI device (in the tree or only on the
+ * simulated bus) from its host bridge, with the IOMMU through the host's
+ * iommu-map by requester ID (of_map_id) and the host's memory-region.  A
+ * host bridge's own entry is the bridge as a platform device; `behind` is
+ * what a device on its bus gets.
+ */
 static int parse_devices(struct dt_ctx *c)
 {
-	for (int i = 1; i < c->nnodes; i++) {
-		int off = c->nodes[i].off, rc;
-		struct sim_dt *dt = c->dt;
-		struct sim_dt_device *d;
-		char path[512];
+	int *dev_of = malloc(sizeof(int) * (size_t)c->nnodes);
+	int rc = 0;
 
-		if (!is_candidate(c, i) || !ancestors_available(c, i))
+	if (!dev_of)
+		return -ENOMEM;
+	for (int i = 0; i < c->nnodes; i++)
+		dev_of[i] = -1;
+	for (int i = 1; i < c->nnodes && !rc; i++) {
+		int off = c->nodes[i].off, par = c->nodes[i].parent;
+		int pdev = par >= 0 ? dev_of[par] : -1;
+		struct sim_dt_device *d, *host = NULL;
+		bool in_pci = false;
+
+		if (!ancestors_available(c, i))
 			continue;
-		d = realloc(dt->devices, sizeof(*d) * (dt->ndevices + 1));
-		if (!d)
-			return -ENOMEM;
-		dt->devices = d;
-		d = &dt->devices[dt->ndevices++];
-		memset(d, 0, sizeof(*d));
-		d->restricted_pool = -1;
-		d->shared_pool = -1;
-		node_path(c, off, path, sizeof(path));
-		d->path = strdup(path);
-		if (!d->path)
-			return -ENOMEM;
-		d->is_pci = is_pci_bus(c, off);
-		for (int p = c->nodes[i].parent; p >= 0; p = c->nodes[p].parent)
-			if (is_pci_bus(c, c->nodes[p].off))
-				d->is_pci = true;
-		d->coherent = coherent(c, i);
-		rc = compose_windows(c, off, d);
+		/* Below a host bridge (or a bridge below one): a PCI device. */
+		if (pdev >= 0 && (c->dt->devices[pdev].pci_host ||
+				  c->dt->devices[pdev].is_pci_dev)) {
+			in_pci = true;
+			host = &c->dt->devices[pdev];
+			if (host->is_pci_dev)
+				host = &c->dt->devices[host->host];
+		}
+		if (!in_pci && !has_prop(c, off, "compatible"))
+			continue;
+		rc = new_device(c, i, &d);
+		if (rc)
+			break;
+		dev_of[i] = (int)(d - c->dt->devices);
+		/* new_device may move the array: find the host again. */
+		if (in_pci)
+			host = &c->dt->devices[pdev];
+		if (in_pci && host->is_pci_dev)
+			host = &c->dt->devices[host->host];
+		d->master = par == 0 ||
+			    (pdev >= 0 && c->dt->devices[pdev].master &&
+			     populates_children(c, c->nodes[par].off));
+		if (fdt_node_check_compatible(c->fdt, off, "operating-points-v2") == 0)
+			d->master = false;
+		if (in_pci) {
+			d->is_pci = true;
+			d->is_pci_dev = true;
+			d->host = (int)(host - c->dt->devices);
+			d->coherent = host->behind.coherent;
+			copy_answer(d, &host->behind);
+			if (host->behind.via) {
+				d->via = strdup(host->behind.via);
+				if (!d->via)
+					rc = -ENOMEM;
+			}
+			d->dma_parent = strdup(host->path);
+			if (!d->dma_parent)
+				rc = -ENOMEM;
+			d->has_rid = pci_rid(c, off, &d->rid);
+			d->restricted_pool = host->restricted_pool;
+			/* A bridge (device_type "pci") forwards; functions below it move data. */
+			d->dma_user = d->master && !is_pci_bus(c, off) && dma_user(c, off, true);
+			continue;
+		}
+		{
+			struct sim_dt_dma a;
+
+			rc = dma_answer(c, dma_parent(c, off), off, &a);
+			if (rc) {
+				free(a.via);
+				free(a.dma_parent);
+				break;
+			}
+			copy_answer(d, &a);
+			d->via = a.via;
+			d->dma_parent = a.dma_parent;
+		}
+		d->coherent = coherent(c, off);
+		d->pci_host = is_pci_bus(c, off);
+		d->is_pci = d->pci_host;
+		if (d->pci_host) {
+			rc = dma_answer(c, off, off, &d->behind);
+			d->behind.coherent = d->coherent;
+			if (!rc)
+				rc = parse_map_mask(c, off, d);
+		}
 		if (!rc)
 			rc = parse_iommus(c, off, d);
+		if (!rc && d->has_iommu)
+			rc = iommu_facts(c, d->iommu_path, &d->iommu_page_sizes,
+					 &d->iommu_compatible);
 		if (!rc)
 			rc = parse_regions(c, off, d);
+		d->dma_user = d->master && !d->pci_host && dma_user(c, off, false);
+	}
+	free(dev_of);
+	return rc;
+}
+
+/*
+ * of_map_id for "iommu-map"/"iommu-map-mask": the IOMMU entry a requester
+ * ID behind host bridge `host` goes to, or NULL (no map, or no entry for
+ * this ID: no IOMMU).  *id: the ID the IOMMU sees.
+ */
+const struct sim_dt_iommu_map *sim_dt_map_rid(const struct sim_dt_device *host,
+					      uint32_t rid, uint32_t *id)
+{
+	uint32_t masked = rid & host->iommu_map_mask;
+
+	for (unsigned int i = 0; i < host->niommu_map; i++) {
+		const struct sim_dt_iommu_map *m = &host->iommu_map[i];
+
+		if (m->rid_base & ~host->iommu_map_mask)
+			return NULL; /* the mask ignores the base: Linux fails the lookup */
+		if (masked < m->rid_base || masked - m->rid_base >= m->length)
+			continue;
+		if (id)
+			*id = masked - m->rid_base + m->iommu_base;
+		return m;
+	}
+	return NULL;
+}
+
+/*
+ * of_dma_get_max_cpu_address: the lowest CPU address that the top of any
+ * available node's non-empty dma-ranges reaches (translated to the root);
+ * UINT64_MAX where no node has one.
+ */
+static int max_cpu_address(struct dt_ctx *c)
+{
+	uint64_t best = UINT64_MAX;
+
+	for (int i = 0; i < c->nnodes; i++) {
+		int off = c->nodes[i].off, len, rc;
+		struct win w[DMAMAP_MAX_DMA_RANGES];
+		unsigned int n;
+		uint64_t end = 0;
+		bool any = false;
+
+		if (!fdt_getprop(c->fdt, off, "dma-ranges", &len) || len <= 0 ||
+		    !ancestors_available(c, i))
+			continue;
+		rc = read_dma_ranges(c, off, w, DMAMAP_MAX_DMA_RANGES, &n);
 		if (rc)
 			return rc;
+		for (unsigned int k = 0; k < n; k++) {
+			uint64_t cpu = w[k].cpu;
+			bool ok;
+
+			rc = translate_dma(c, off, &cpu, &ok);
+			if (rc)
+				return rc;
+			if (ok && cpu + w[k].last >= cpu) {
+				any = true;
+				if (cpu + w[k].last > end)
+					end = cpu + w[k].last;
+			}
+		}
+		if (any && end < best)
+			best = end;
 	}
+	c->dt->max_cpu_address = best;
 	return 0;
 }
 
@@ -863,15 +1241,18 @@ static void dtc_message(const char *file, const char *msg, char *err,
 		seterr(err, errlen, "%s: /: dtc: %.*s", file, (int)n, line);
 }
 
-static int run_dtc(const char *path, const char *out, char *err, size_t errlen)
+/*
+ * Runs argv (no shell) with stdout to /dev/null and stderr captured in msg.
+ * 0 when it ran (*status: its wait status), or a negative errno with one
+ * line in err.
+ */
+static int run_tool(char *const argv[], const char *path, char *msg, size_t msglen,
+		    int *status, char *err, size_t errlen)
 {
 	posix_spawn_file_actions_t fa;
-	int pfd[2], rc, status;
+	int pfd[2], rc;
 	pid_t pid;
-	char msg[4096];
 	size_t got = 0;
-	char *argv[] = { "dtc", "-q", "-I", "dts", "-O", "dtb", "-o",
-			 (char *)out, (char *)path, NULL };
 
 	if (pipe2(pfd, O_CLOEXEC) != 0) {
 		seterr(err, errlen, "%s: /: pipe: %s", path, strerror(errno));
@@ -880,12 +1261,12 @@ static int run_dtc(const char *path, const char *out, char *err, size_t errlen)
 	posix_spawn_file_actions_init(&fa);
 	posix_spawn_file_actions_adddup2(&fa, pfd[1], 2);
 	posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
-	rc = posix_spawnp(&pid, "dtc", &fa, NULL, argv, environ);
+	rc = posix_spawnp(&pid, argv[0], &fa, NULL, argv, environ);
 	posix_spawn_file_actions_destroy(&fa);
 	close(pfd[1]);
 	if (rc != 0) {
 		close(pfd[0]);
-		seterr(err, errlen, "%s: /: cannot run dtc: %s", path,
+		seterr(err, errlen, "%s: /: cannot run %s: %s", path, argv[0],
 		       strerror(rc));
 		return -rc;
 	}
@@ -893,29 +1274,132 @@ static int run_dtc(const char *path, const char *out, char *err, size_t errlen)
 		char sink[512];
 		ssize_t r;
 
-		if (got < sizeof(msg) - 1)
-			r = read(pfd[0], msg + got, sizeof(msg) - 1 - got);
+		if (got < msglen - 1)
+			r = read(pfd[0], msg + got, msglen - 1 - got);
 		else
 			r = read(pfd[0], sink, sizeof(sink));
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r <= 0)
 			break;
-		if (got < sizeof(msg) - 1)
+		if (got < msglen - 1)
 			got += (size_t)r;
 	}
 	msg[got] = '\0';
 	close(pfd[0]);
-	while (waitpid(pid, &status, 0) < 0) {
+	while (waitpid(pid, status, 0) < 0) {
 		if (errno != EINTR) {
 			seterr(err, errlen, "%s: /: waitpid: %s", path,
 			       strerror(errno));
 			return -ECHILD;
 		}
 	}
+	return 0;
+}
+
+static int run_dtc(const char *src, const char *path, const char *out, char *err,
+		   size_t errlen)
+{
+	int rc, status;
+	char msg[4096];
+	char *argv[] = { "dtc", "-q", "-I", "dts", "-O", "dtb", "-o",
+			 (char *)out, (char *)src, NULL };
+
+	rc = run_tool(argv, path, msg, sizeof(msg), &status, err, errlen);
+	if (rc)
+		return rc;
 	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
 		return 0;
 	dtc_message(path, msg, err, errlen);
+	return -EINVAL;
+}
+
+/* Source that uses the C preprocessor: a line starting with a directive. */
+static bool needs_cpp(const char *path)
+{
+	static const char *const dirs[] = { "#include", "#define", "#if", "#undef" };
+	FILE *f = fopen(path, "r");
+	char line[1024];
+	bool yes = false;
+
+	if (!f)
+		return false;
+	while (!yes && fgets(line, sizeof(line), f)) {
+		const char *p = line + strspn(line, " \t");
+
+		for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++)
+			if (!strncmp(p, dirs[i], strlen(dirs[i])))
+				yes = true;
+	}
+	fclose(f);
+	return yes;
+}
+
+/*
+ * The kernel's dtc_cpp_flags: cpp -nostdinc -undef -D__DTS__ -x
+ * assembler-with-cpp, with -I for the source's folder and each include
+ * directory.  A missing include gets one line naming it.
+ */
+static int run_cpp(const char *path, const struct sim_dt_load_opts *o, const char *out,
+		   char *err, size_t errlen)
+{
+	char *argv[16 + 2 * 32];
+	char dir[1024], msg[4096];
+	const char *slash = strrchr(path, '/');
+	unsigned int n = 0;
+	int rc, status;
+
+	snprintf(dir, sizeof(dir), "%.*s", slash ? (int)(slash - path) : 1,
+		 slash ? path : ".");
+	if (slash == path)
+		snprintf(dir, sizeof(dir), "/");
+	argv[n++] = "cpp";
+	argv[n++] = "-nostdinc";
+	argv[n++] = "-undef";
+	argv[n++] = "-D__DTS__";
+	argv[n++] = "-x";
+	argv[n++] = "assembler-with-cpp";
+	argv[n++] = "-I";
+	argv[n++] = dir;
+	for (unsigned int i = 0; o && i < o->ninclude && i < 32; i++) {
+		argv[n++] = "-I";
+		argv[n++] = (char *)o->include[i];
+	}
+	argv[n++] = "-o";
+	argv[n++] = (char *)out;
+	argv[n++] = (char *)path;
+	argv[n] = NULL;
+	rc = run_tool(argv, path, msg, sizeof(msg), &status, err, errlen);
+	if (rc)
+		return rc;
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+		return 0;
+	{
+		/* "FILE:LINE:COL: fatal error: NAME: No such file or directory" */
+		const char *fe = strstr(msg, ": fatal error: ");
+		const char *nf = fe ? strstr(fe, ": No such file or directory") : NULL;
+
+		if (fe && nf) {
+			const char *start = fe;
+			const char *name = fe + strlen(": fatal error: ");
+			int col_colons = 0;
+
+			/* back to the start of "FILE:LINE:COL" */
+			while (start > msg && start[-1] != '\n')
+				start--;
+			for (const char *q = fe - 1; q > start && col_colons < 1; q--)
+				if (*q == ':') {
+					col_colons++;
+					fe = q; /* drop ":COL" */
+				}
+			seterr(err, errlen, "%.*s: #include <%.*s> not found (give "
+			       "--include-dir DIR for the folder that holds it, e.g. the "
+			       "kernel's include/ or scripts/dtc/include-prefixes)",
+			       (int)(fe - start), start, (int)(nf - name), name);
+			return -EINVAL;
+		}
+		dtc_message(path, msg, err, errlen);
+	}
 	return -EINVAL;
 }
 
@@ -960,6 +1444,165 @@ static int read_blob(const char *path, const char *shown, void **blob,
 	return 0;
 }
 
+/* ---- /proc/device-tree: a directory of nodes and property files ---------------- */
+
+static int cmp_names(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/*
+ * One node: its files become properties (the legacy "name" file is the
+ * node's name, not a property), then its folders become subnodes, each
+ * in name order so the blob is the same on every run.
+ */
+static int dir_node(void *fdt, const char *dirpath, const char *shown, int depth,
+		    char *err, size_t errlen)
+{
+	DIR *d;
+	struct dirent *de;
+	char **names = NULL;
+	size_t n = 0, cap = 0;
+	int rc = 0;
+
+	if (depth > DT_MAX_DEPTH) {
+		seterr(err, errlen, "%s: %s: nodes nested too deep", shown, dirpath);
+		return -EINVAL;
+	}
+	d = opendir(dirpath);
+	if (!d) {
+		seterr(err, errlen, "%s: cannot open %s: %s", shown, dirpath, strerror(errno));
+		return -errno;
+	}
+	while ((de = readdir(d)) != NULL) {
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		if (n == cap) {
+			char **nn = realloc(names, sizeof(*nn) * (cap ? cap * 2 : 32));
+
+			if (!nn) {
+				rc = -ENOMEM;
+				break;
+			}
+			names = nn;
+			cap = cap ? cap * 2 : 32;
+		}
+		names[n] = strdup(de->d_name);
+		if (!names[n]) {
+			rc = -ENOMEM;
+			break;
+		}
+		n++;
+	}
+	closedir(d);
+	if (!rc)
+		qsort(names, n, sizeof(*names), cmp_names);
+	for (int pass = 0; pass < 2 && !rc; pass++) {
+		for (size_t i = 0; i < n && !rc; i++) {
+			char child[4096];
+			struct stat st;
+
+			snprintf(child, sizeof(child), "%s/%s", dirpath, names[i]);
+			if (stat(child, &st) != 0)
+				continue;
+			if (pass == 0 && S_ISREG(st.st_mode) && strcmp(names[i], "name") != 0) {
+				void *buf = NULL;
+				size_t len = 0;
+
+				if (st.st_size > (off_t)(1u << 20)) {
+					seterr(err, errlen, "%s: %s: property of %lld bytes",
+					       shown, child, (long long)st.st_size);
+					rc = -EINVAL;
+					break;
+				}
+				rc = read_blob(child, shown, &buf, &len, err, errlen);
+				if (!rc)
+					rc = fdt_property(fdt, names[i], buf, (int)len);
+				free(buf);
+			} else if (pass == 1 && S_ISDIR(st.st_mode)) {
+				rc = fdt_begin_node(fdt, names[i]);
+				if (!rc)
+					rc = dir_node(fdt, child, shown, depth + 1, err, errlen);
+				if (!rc)
+					rc = fdt_end_node(fdt);
+			}
+		}
+	}
+	for (size_t i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+	return rc;
+}
+
+/* A blob built from a /proc/device-tree-like directory. */
+static int read_dir(const char *path, void **blob, size_t *size, char *err,
+		    size_t errlen)
+{
+	for (size_t cap = 1u << 20; cap <= DT_MAX_BLOB; cap *= 2) {
+		void *fdt = malloc(cap);
+		int rc;
+
+		if (!fdt)
+			return -ENOMEM;
+		rc = fdt_create(fdt, (int)cap);
+		if (!rc)
+			rc = fdt_finish_reservemap(fdt);
+		if (!rc)
+			rc = fdt_begin_node(fdt, "");
+		if (!rc) {
+			err[0] = '\0';
+			rc = dir_node(fdt, path, path, 0, err, errlen);
+		}
+		if (!rc)
+			rc = fdt_end_node(fdt);
+		if (!rc)
+			rc = fdt_finish(fdt);
+		if (rc == -FDT_ERR_NOSPACE) {
+			free(fdt);
+			continue;
+		}
+		if (rc) {
+			free(fdt);
+			if (rc < 0 && rc > -64 && err[0] == '\0')
+				seterr(err, errlen, "%s: /: %s", path, fdt_strerror(rc));
+			return rc == -ENOMEM ? rc : -EINVAL;
+		}
+		*blob = fdt;
+		*size = fdt_totalsize(fdt);
+		return 0;
+	}
+	seterr(err, errlen, "%s: /: tree larger than %u bytes", path, DT_MAX_BLOB);
+	return -EINVAL;
+}
+
+/* ---- what a file is -------------------------------------------------------------- */
+
+enum dt_form { DT_FORM_BLOB, DT_FORM_DTS, DT_FORM_DIR };
+
+static enum dt_form form_of(const char *path)
+{
+	struct stat st;
+	unsigned char head[4096];
+	size_t got = 0;
+	FILE *f;
+
+	if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
+		return DT_FORM_DIR;
+	f = fopen(path, "rb");
+	if (f) {
+		got = fread(head, 1, sizeof(head) - 1, f);
+		fclose(f);
+	}
+	if (got >= 4 && fdt_magic(head) == FDT_MAGIC)
+		return DT_FORM_BLOB;
+	if (ends_with(path, ".dts") || ends_with(path, ".dtsi"))
+		return DT_FORM_DTS;
+	head[got] = '\0';
+	if (got && memchr(head, '\0', got) == NULL && strstr((char *)head, "/dts-v1/"))
+		return DT_FORM_DTS;
+	return DT_FORM_BLOB;
+}
+
 void sim_dt_free(struct sim_dt *dt)
 {
 	if (!dt)
@@ -972,6 +1615,12 @@ void sim_dt_free(struct sim_dt *dt)
 		struct sim_dt_device *d = &dt->devices[i];
 
 		free(d->path);
+		free(d->compatible);
+		free(d->via);
+		free(d->dma_parent);
+		free(d->behind.via);
+		free(d->behind.dma_parent);
+		free(d->iommu_compatible);
 		free(d->iommu_path);
 		for (unsigned int k = 0; k < d->niommu_map; k++)
 			free(d->iommu_map[k].iommu_path);
@@ -1018,21 +1667,68 @@ static int parse(struct dt_ctx *c)
 		rc = parse_misc(c);
 	if (!rc)
 		rc = parse_devices(c);
+	if (!rc)
+		rc = max_cpu_address(c);
 	return rc;
 }
 
 int sim_dt_load(const char *path, struct sim_dt **out, char *err,
 		size_t errlen)
 {
-	char tmp[] = "/tmp/dmamap-dt-XXXXXX";
+	return sim_dt_load_ex(path, NULL, out, err, errlen);
+}
+
+/* .dts source to a blob: cpp when it uses it, then dtc. */
+static int compile_dts(const char *path, const struct sim_dt_load_opts *o, void **blob,
+		       size_t *size, char *err, size_t errlen)
+{
+	char tmp[] = "/tmp/dmamap-dt-XXXXXX", pre[] = "/tmp/dmamap-dts-XXXXXX";
+	const char *src = path;
+	int fd = mkstemp(tmp), rc = 0;
+
+	if (fd < 0) {
+		int e = errno;
+
+		seterr(err, errlen, "%s: /: temporary file: %s", path, strerror(e));
+		return -e;
+	}
+	close(fd);
+	if (needs_cpp(path)) {
+		fd = mkstemp(pre);
+		if (fd < 0) {
+			rc = -errno;
+			seterr(err, errlen, "%s: /: temporary file: %s", path, strerror(errno));
+		} else {
+			close(fd);
+			rc = run_cpp(path, o, pre, err, errlen);
+			src = pre;
+		}
+	}
+	if (!rc)
+		rc = run_dtc(src, path, tmp, err, errlen);
+	if (!rc)
+		rc = read_blob(tmp, path, blob, size, err, errlen);
+	if (src == pre)
+		unlink(pre);
+	unlink(tmp);
+	return rc;
+}
+
+int sim_dt_load_ex(const char *path, const struct sim_dt_load_opts *o,
+		   struct sim_dt **out, char *err, size_t errlen)
+{
 	void *blob = NULL;
 	size_t size = 0;
 	int rc, frc;
 	struct dt_ctx c;
+	char scratch[512];
 
 	*out = NULL;
-	if (err && errlen)
-		err[0] = '\0';
+	if (!err || !errlen) {
+		err = scratch;
+		errlen = sizeof(scratch);
+	}
+	err[0] = '\0';
 	if (!path) {
 		seterr(err, errlen, "(null): /: no file given");
 		return -EINVAL;
@@ -1044,23 +1740,16 @@ int sim_dt_load(const char *path, struct sim_dt **out, char *err,
 		       strerror(e));
 		return -e;
 	}
-	if (ends_with(path, ".dts")) {
-		int fd = mkstemp(tmp);
-
-		if (fd < 0) {
-			int e = errno;
-
-			seterr(err, errlen, "%s: /: temporary file: %s", path,
-			       strerror(e));
-			return -e;
-		}
-		close(fd);
-		rc = run_dtc(path, tmp, err, errlen);
-		if (!rc)
-			rc = read_blob(tmp, path, &blob, &size, err, errlen);
-		unlink(tmp);
-	} else {
+	switch (form_of(path)) {
+	case DT_FORM_DIR:
+		rc = read_dir(path, &blob, &size, err, errlen);
+		break;
+	case DT_FORM_DTS:
+		rc = compile_dts(path, o, &blob, &size, err, errlen);
+		break;
+	default:
 		rc = read_blob(path, path, &blob, &size, err, errlen);
+		break;
 	}
 	if (rc)
 		return rc;
@@ -1138,6 +1827,8 @@ static const char *kind_name(enum sim_dt_rmem_kind k)
 	}
 }
 
+static void explain_one(const struct sim_dt *dt, const struct sim_dt_device *d, FILE *out);
+
 int sim_dt_explain(const struct sim_dt *dt, FILE *out)
 {
 	fprintf(out, "file %s\n", dt->file);
@@ -1165,6 +1856,24 @@ int sim_dt_explain(const struct sim_dt *dt, FILE *out)
 	for (unsigned int i = 0; i < dt->ndevices; i++) {
 		const struct sim_dt_device *d = &dt->devices[i];
 
+		if (d->pci_host) {
+			struct sim_dt_device b = *d;
+
+			/* A host bridge stands for the devices on its bus. */
+			memcpy(b.ranges, d->behind.ranges, sizeof(b.ranges));
+			b.nranges = d->behind.nranges;
+			d = &b;
+			explain_one(dt, d, out);
+			continue;
+		}
+		explain_one(dt, d, out);
+	}
+	return ferror(out) ? -EIO : 0;
+}
+
+static void explain_one(const struct sim_dt *dt, const struct sim_dt_device *d, FILE *out)
+{
+	{
 		fprintf(out, "device %s %s %s ", d->path,
 			d->is_pci ? "pci" : "platform",
 			d->coherent ? "coherent" : "non-coherent");
@@ -1212,37 +1921,26 @@ int sim_dt_explain(const struct sim_dt *dt, FILE *out)
 				dt->rmem[d->shared_pool].path);
 		fputc('\n', out);
 	}
-	return ferror(out) ? -EIO : 0;
 }
 
 /* ---- machines ---------------------------------------------------------------------- */
 
-static bool arm_vendor(const char *compat)
+/*
+ * A tree describes an arm64 machine unless it says otherwise: a root
+ * compatible from an x86 vendor (intel, amd) makes it x86.
+ */
+static bool x86_vendor(const char *compat)
 {
-	static const char *const vendors[] = {
-		"arm,", "xlnx,", "brcm,", "raspberrypi,", "qcom,", "rockchip,",
-		"allwinner,", "amlogic,", "nvidia,", "fsl,", "marvell,",
-		"mediatek,", "renesas,", "samsung,", "ti,", "linux,dummy-virt",
-		"apple,", "hisilicon,", "socionext,", "xen,",
-	};
-
-	if (!compat)
-		return false;
-	for (size_t i = 0; i < sizeof(vendors) / sizeof(vendors[0]); i++)
-		if (strncmp(compat, vendors[i], strlen(vendors[i])) == 0)
-			return true;
-	return false;
+	return compat && (strncmp(compat, "intel,", 6) == 0 ||
+			  strncmp(compat, "amd,", 4) == 0);
 }
 
 int sim_dt_machine_desc(const struct sim_dt *dt, struct sim_machine_desc *md,
 			char *err, size_t errlen)
 {
-	uint64_t max_cpu = UINT64_MAX, mask;
-	unsigned int bits = 32;
-
 	memset(md, 0, sizeof(*md));
-	md->arch = arm_vendor(dt->root_compatible) ? DMAMAP_ARCH_ARM64
-						    : DMAMAP_ARCH_X86;
+	md->arch = x86_vendor(dt->root_compatible) ? DMAMAP_ARCH_X86
+						   : DMAMAP_ARCH_ARM64;
 	md->ncpus = dt->ncpus ? dt->ncpus : 1;
 	if (dt->nram > SIM_MAX_RAM_RANGES) {
 		seterr(err, errlen, "%s: /memory: %u RAM ranges, at most %d",
@@ -1259,57 +1957,54 @@ int sim_dt_machine_desc(const struct sim_dt *dt, struct sim_machine_desc *md,
 		md->ram[md->nram].size = e - b;
 		md->nram++;
 	}
-	if (md->nram == 0) {
+	if (md->nram == 0 && dt->nram) {
 		seterr(err, errlen, "%s: /memory: no RAM of at least 4 KiB",
 		       dt->file);
 		return -EINVAL;
 	}
-	if (md->arch != DMAMAP_ARCH_ARM64)
-		return 0;
-	/*
-	 * arm64's ZONE_DMA: as many bits as the most restricted dma-ranges
-	 * window reaches (of_dma_get_max_cpu_address), at most 32; widened to
-	 * all of 32 bits when RAM starts above it, none when above 4 GiB.
-	 */
-	for (unsigned int i = 0; i < dt->ndevices; i++) {
-		const struct sim_dt_device *d = &dt->devices[i];
-		uint64_t top = 0;
-
-		for (unsigned int k = 0; k < d->nranges; k++)
-			if (d->ranges[k].cpu + d->ranges[k].size - 1 > top)
-				top = d->ranges[k].cpu + d->ranges[k].size - 1;
-		if (d->nranges && top < max_cpu)
-			max_cpu = top;
-	}
-	if (max_cpu != UINT64_MAX) {
-		unsigned int b = 64 - (unsigned int)__builtin_clzll(max_cpu | 1);
-
-		if (b < bits)
-			bits = b;
-	}
-	mask = bits >= 64 ? UINT64_MAX : (1ULL << bits) - 1;
-	if (md->ram[0].base > 0xffffffffULL)
-		mask = UINT64_MAX;
-	else if (md->ram[0].base > mask)
-		mask = 0xffffffffULL;
-	{
-		uint64_t end = md->ram[md->nram - 1].base +
-			       md->ram[md->nram - 1].size - 1;
-
-		md->zone_dma_limit = mask < end ? mask : end;
-	}
+	sim_dt_zone_dma(dt, md);
 	return 0;
+}
+
+void sim_dt_zone_dma(const struct sim_dt *dt, struct sim_machine_desc *md)
+{
+	uint64_t limit, end;
+
+	md->zone_dma_limit = 0;
+	if (md->arch != DMAMAP_ARCH_ARM64 || md->nram == 0)
+		return;
+	/*
+	 * arm64's zone_sizes_init and max_zone_phys: ZONE_DMA ends at
+	 * of_dma_get_max_cpu_address, at most 4 GiB - 1 when RAM starts below
+	 * 4 GiB, and never beyond the end of RAM.  The platform fact is the
+	 * last byte of the zone (Linux's arm64_dma_phys_limit - 1, which is
+	 * also ARCH_LOW_ADDRESS_LIMIT, where the bounce pool must lie).
+	 */
+	limit = dt->max_cpu_address;
+	if (md->ram[0].base < 0xffffffffULL && limit > 0xffffffffULL)
+		limit = 0xffffffffULL;
+	end = md->ram[md->nram - 1].base + md->ram[md->nram - 1].size - 1;
+	if (limit > end)
+		limit = end;
+	/* The simulator's zones end on a page. */
+	if ((limit & 4095) != 4095)
+		limit = limit > 4095 ? (limit & ~4095ULL) - 1 : 4095;
+	md->zone_dma_limit = limit;
 }
 
 void sim_dt_device_desc(const struct sim_dt_device *d, unsigned int addr_bits,
 			struct sim_device_desc *out)
 {
+	/* A host bridge's path stands for a device on its bus. */
+	const struct dmamap_dma_range *r = d->pci_host ? d->behind.ranges : d->ranges;
+	unsigned int n = d->pci_host ? d->behind.nranges : d->nranges;
+
 	memset(out, 0, sizeof(*out));
 	out->name = d->path;
 	out->bus = d->is_pci ? DMAMAP_BUS_PCI : DMAMAP_BUS_PLATFORM;
 	out->addr_bits = addr_bits;
 	out->coherent = d->coherent;
-	memcpy(out->ranges, d->ranges, sizeof(d->ranges[0]) * d->nranges);
-	out->nranges = d->nranges;
-	out->bus_dma_limit = d->bus_dma_limit;
+	memcpy(out->ranges, r, sizeof(r[0]) * n);
+	out->nranges = n;
+	out->bus_dma_limit = d->pci_host ? d->behind.bus_dma_limit : d->bus_dma_limit;
 }

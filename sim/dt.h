@@ -1,10 +1,13 @@
 /*
  * sim/dt.h - flattened device trees as platform descriptions (firmware).
  *
- * Owns: reading a .dtb (or compiling a .dts with dtc), and turning the tree
- * into facts: RAM, reserved-memory regions, /chosen bootargs, the Xen
- * /hypervisor node, and every DMA master candidate with its dma-ranges
- * windows composed to the root, coherency, IOMMU links and restricted pool.
+ * Owns: reading a tree (an FDT blob, a /proc/device-tree directory, a .dts
+ * through cpp and dtc), and turning it into facts: RAM, reserved-memory
+ * regions, /chosen bootargs, the Xen /hypervisor node, ZONE_DMA's input
+ * (of_dma_get_max_cpu_address), and for every node Linux's
+ * of_dma_configure_id answer: DMA parent, windows and the node that gave
+ * them, limit, coherency, IOMMU links (PCI: by requester ID through the
+ * host's iommu-map), restricted pool, and whether Linux creates it.
  *
  * Must never decide DMA policy: it reports what the tree says (an IOMMU
  * link to a disabled IOMMU is reported, marked disabled; bootargs are passed
@@ -48,19 +51,58 @@ struct sim_dt_iommu_map {
 	uint32_t length;
 	bool iommu_enabled;  /* the target IOMMU node's status */
 	char *iommu_path;
+	uint64_t iommu_page_sizes; /* from the IOMMU's compatible; 0: unknown */
 };
 
 #define SIM_DT_MAX_IOMMU_CELLS 4
 #define SIM_DT_MAX_IOMMU_MAP 16
 
+/* What of_dma_configure_id finds from one starting node. */
+struct sim_dt_dma {
+	char *dma_parent;    /* where the walk starts (path), NULL: none */
+	char *via;           /* the node whose dma-ranges gave the windows; NULL: 1:1 */
+	struct dmamap_dma_range ranges[DMAMAP_MAX_DMA_RANGES];
+	unsigned int nranges;
+	uint64_t bus_dma_limit; /* dma_range_map_max; 0: no windows */
+	bool coherent;
+	/* dma-ranges found, but no entry translated to the root: 1:1 as Linux. */
+	bool untranslatable;
+};
+
+/*
+ * One node's answer.  Every available node with a compatible and every
+ * node below a PCI host bridge has one (Linux's answer for it, whether or
+ * not Linux creates a device for it: `master` says whether it does).
+ */
 struct sim_dt_device {
 	char *path;
-	bool is_pci;         /* a PCI host bridge (device_type "pci") or below one */
-	bool coherent;       /* dma-coherent on the node or an ancestor */
-	/* dma-ranges composed to the root; 0: bus == phys, no limit. */
+	char *compatible;    /* first string, or NULL (PCI nodes may lack one) */
+	/*
+	 * true for a PCI host bridge (device_type "pci") and every PCI node
+	 * below one.  A host bridge's top-level answer is its own (a platform
+	 * device); `behind` is what a device on its bus gets, and a scenario
+	 * device named by a host bridge's path is such a device.
+	 */
+	bool is_pci;
+	bool pci_host;       /* device_type "pci" and not below another host */
+	bool is_pci_dev;     /* a PCI function in the tree, below a host */
+	int host;            /* is_pci_dev: index of its host bridge; else -1 */
+	bool has_rid;        /* is_pci_dev: requester ID from reg */
+	uint32_t rid;
+	bool master;         /* Linux creates a device and configures its DMA */
+	bool dma_user;       /* a master a driver moves data with (dt.c says how) */
+	bool coherent;       /* of_dma_is_coherent along the DMA parents */
+	char *dma_parent;    /* where of_dma_get_range starts (path) */
+	char *via;           /* node whose dma-ranges gave the windows; NULL: 1:1 */
+	bool untranslatable; /* dma-ranges that reach no CPU address: 1:1 */
+	/* Windows (bus -> CPU); 0: bus == phys, no limit. */
 	struct dmamap_dma_range ranges[DMAMAP_MAX_DMA_RANGES];
 	unsigned int nranges;
 	uint64_t bus_dma_limit; /* highest bus address of the windows; 0: none */
+	struct sim_dt_dma behind; /* pci_host only */
+	uint32_t iommu_map_mask;  /* pci_host: iommu-map-mask (default all ones) */
+	char *iommu_compatible;   /* the iommus target's first compatible */
+	uint64_t iommu_page_sizes; /* from that compatible; 0: unknown */
 
 	/* First "iommus" entry (has_iommu false: none). */
 	bool has_iommu;
@@ -91,13 +133,37 @@ struct sim_dt {
 	unsigned int ncpus;           /* /cpus children with device_type "cpu" */
 	struct sim_dt_device *devices;
 	unsigned int ndevices;
+	/* of_dma_get_max_cpu_address(NULL); UINT64_MAX: no dma-ranges */
+	uint64_t max_cpu_address;
 };
 
 /*
- * Loads a .dtb, or a .dts through `dtc -I dts -O dtb`.  0, or a negative
- * errno with a one-line message in err: -ENOENT (missing file), -EINVAL
- * (malformed tree or unsupported cells), -ENOMEM.
+ * of_map_id on a host bridge's iommu-map: the entry requester ID rid goes
+ * to (NULL: none, so no IOMMU), *id the ID the IOMMU sees.
  */
+const struct sim_dt_iommu_map *sim_dt_map_rid(const struct sim_dt_device *host,
+					      uint32_t rid, uint32_t *id);
+
+/*
+ * Loads a tree from any of the forms a board engineer has: an FDT blob of
+ * any name (recognised by its magic: a .dtb, /sys/firmware/fdt), a
+ * directory of nodes and property files (/proc/device-tree), or .dts
+ * source (by extension or a leading "/dts-v1/"), compiled with
+ * `dtc -I dts -O dtb`; source that uses the C preprocessor (#include,
+ * #define, #if) first goes through `cpp -nostdinc -undef -D__DTS__ -x
+ * assembler-with-cpp` as the kernel's build does, with -I for the file's
+ * folder and each include directory.  0, or a negative errno with a
+ * one-line message in err: -ENOENT (missing file), -EINVAL (malformed
+ * tree, unsupported cells, a missing #include: "FILE:LINE: #include
+ * <NAME> not found ..."), -ENOMEM.
+ */
+struct sim_dt_load_opts {
+	const char *const *include; /* -I directories for cpp (may be NULL) */
+	unsigned int ninclude;
+};
+int sim_dt_load_ex(const char *path, const struct sim_dt_load_opts *o,
+		   struct sim_dt **out, char *err, size_t errlen);
+/* sim_dt_load_ex with no include directories. */
 int sim_dt_load(const char *path, struct sim_dt **out, char *err,
 		size_t errlen);
 void sim_dt_free(struct sim_dt *dt);
@@ -125,13 +191,20 @@ const struct sim_dt_device *sim_dt_find(const struct sim_dt *dt,
 int sim_dt_explain(const struct sim_dt *dt, FILE *out);
 
 /*
- * A machine from the tree: arch from the root compatible (arm64 for
- * arm/xlnx/brcm/... vendors, x86 otherwise), RAM rounded inward to 4 KiB,
- * CPUs from /cpus, the DMA zone as arm64 sizes it (x86: default).
- * 0 or -EINVAL (no RAM, more than SIM_MAX_RAM_RANGES ranges).
+ * A machine from the tree: arm64 unless the root compatible names an x86
+ * vendor (intel, amd), RAM rounded inward to 4 KiB (none when the tree has
+ * no /memory: firmware fills it in; the caller gives RAM and then calls
+ * sim_dt_zone_dma), CPUs from /cpus, the DMA zone as arm64 sizes it (x86:
+ * default).  0 or -EINVAL (memory with no whole page, more than
+ * SIM_MAX_RAM_RANGES ranges).
  */
 int sim_dt_machine_desc(const struct sim_dt *dt, struct sim_machine_desc *md,
 			char *err, size_t errlen);
+/*
+ * md->zone_dma_limit for md's arch and RAM (arm64: zone_sizes_init's
+ * ZONE_DMA from of_dma_get_max_cpu_address; x86: 0, the default).
+ */
+void sim_dt_zone_dma(const struct sim_dt *dt, struct sim_machine_desc *md);
 /* A device description; name points into d (valid while the tree lives). */
 void sim_dt_device_desc(const struct sim_dt_device *d, unsigned int addr_bits,
 			struct sim_device_desc *out);

@@ -226,8 +226,11 @@ int sim_iommu_create(struct sim_machine *m, const struct sim_iommu_desc *d,
 	if (!d)
 		d = &z;
 	uint64_t ps = d->page_sizes ? d->page_sizes : SIM_IOMMU_DEFAULT_PGSIZES;
-	if (!(ps & SIM_IOMMU_PGSIZE_4K) || (ps & ~SIM_IOMMU_DEFAULT_PGSIZES) ||
-	    d->iotlb_entries > SIM_IOMMU_MAX_IOTLB)
+	/* The 4 KiB family (4K, 2M, 1G), or the 16 KiB one (16K, 32M). */
+	bool ok16 = (ps & SIM_IOMMU_PGSIZE_16K) &&
+		    !(ps & ~(SIM_IOMMU_PGSIZE_16K | SIM_IOMMU_PGSIZE_32M));
+	bool ok4 = (ps & SIM_IOMMU_PGSIZE_4K) && !(ps & ~SIM_IOMMU_DEFAULT_PGSIZES);
+	if (!(ok4 || ok16) || d->iotlb_entries > SIM_IOMMU_MAX_IOTLB)
 		return -EINVAL;
 	if (!m->iommus.ready)
 		return -ENOMEM;

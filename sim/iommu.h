@@ -58,6 +58,13 @@
 #define SIM_IOMMU_PGSIZE_1G (1ULL << 30)
 #define SIM_IOMMU_DEFAULT_PGSIZES \
 	(SIM_IOMMU_PGSIZE_4K | SIM_IOMMU_PGSIZE_2M | SIM_IOMMU_PGSIZE_1G)
+/*
+ * A 16 KiB-granule IOMMU (Apple's DART: 16 KiB pages, 32 MiB blocks).  Its
+ * page tables are modelled with 4 KiB leaves; what the OS sees is the
+ * advertised sizes, so IOVAs and mappings are 16 KiB-granular.
+ */
+#define SIM_IOMMU_PGSIZE_16K (1ULL << 14)
+#define SIM_IOMMU_PGSIZE_32M (1ULL << 25)
 #define SIM_IOMMU_DEFAULT_INVAL_NS 1000ULL
 #define SIM_IOMMU_DEFAULT_IOTLB 64
 #define SIM_IOMMU_MAX_IOTLB 4096

@@ -179,6 +179,16 @@ static uint64_t dm_clamp_u64(uint64_t v, uint64_t lo, uint64_t hi)
 }
 
 /*
+ * Bare-metal arm64 with a DMA zone from the platform: the bounce pool's
+ * rule and place follow ZONE_DMA (under Xen, swiotlb-xen's rules apply).
+ */
+static bool dm_arm64_zone(const struct dmamap_ctx *ctx)
+{
+	return ctx->plat.arch == DMAMAP_ARCH_ARM64 &&
+	       ctx->plat.xen_mode == DMAMAP_XEN_NONE && ctx->plat.zone_dma_limit;
+}
+
+/*
  * Linux's swiotlb detection, reduced to its observable rule: on unless
  * swiotlb=noforce; on when asked (mode ON, iommu=soft, force, a
  * confidential VM) or, in AUTO, when RAM reaches above 4 GiB.
@@ -198,8 +208,16 @@ static bool dm_want_swiotlb(const struct dmamap_ctx *ctx)
 	switch (ctx->cfg.swiotlb_mode) {
 	case DMAMAP_SWIOTLB_ON: return true;
 	case DMAMAP_SWIOTLB_OFF: return false;
-	default: return ctx->plat.max_ram_end > DM_SZ_4G - 1;
+	default: break;
 	}
+	/*
+	 * arm64 (arch_mm_preinit): on when RAM ends above ZONE_DMA, whose
+	 * limit the platform gives (zone_sizes_init: of_dma_get_max_cpu_address,
+	 * at most 4 GiB - 1).  x86 (pci_swiotlb_detect): RAM above 4 GiB.
+	 */
+	if (dm_arm64_zone(ctx))
+		return ctx->plat.max_ram_end > ctx->plat.zone_dma_limit;
+	return ctx->plat.max_ram_end > DM_SZ_4G - 1;
 }
 
 static int dm_boot_swiotlb(struct dmamap_ctx *ctx)
@@ -220,7 +238,12 @@ static int dm_boot_swiotlb(struct dmamap_ctx *ctx)
 		.nslabs = (bytes + DM_IO_TLB_SIZE - 1) >> DM_IO_TLB_SHIFT,
 		.nareas = ctx->opts.swiotlb_nareas ? ctx->opts.swiotlb_nareas
 						   : ctx->plat.ncpus,
-		.phys_limit = DM_SZ_4G - 1, /* the boot pool lives in low memory */
+		/*
+		 * The boot pool lives in low memory: memblock_alloc_low, below
+		 * ARCH_LOW_ADDRESS_LIMIT (x86: 4 GiB - 1; arm64: the end of
+		 * ZONE_DMA, so that every bus can reach it).
+		 */
+		.phys_limit = dm_arm64_zone(ctx) ? ctx->plat.zone_dma_limit : DM_SZ_4G - 1,
 		.dynamic = ctx->cfg.swiotlb_dynamic,
 		.force = ctx->opts.swiotlb_force || ctx->cfg.cc_guest,
 	};
@@ -235,7 +258,7 @@ static int dm_boot_swiotlb(struct dmamap_ctx *ctx)
 			break;
 		p.nslabs /= 2;
 	}
-	if (rc == -ENOMEM && ctx->plat.max_ram_end <= DM_SZ_4G - 1) {
+	if (rc == -ENOMEM && ctx->plat.max_ram_end <= p.phys_limit) {
 		dm_log(ctx, DMAMAP_LOG_ERR,
 		       "swiotlb: no memory for a bounce pool of %llu bytes",
 		       (unsigned long long)bytes);

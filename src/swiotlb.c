@@ -1511,6 +1511,7 @@ void dmamap_swiotlb_get_stats(struct dmamap_ctx *ctx, struct dmamap_swiotlb *poo
 	st->nareas = mem->nareas;
 	/* What existed at boot: nothing of a pool made later. */
 	st->boot_total_bytes = mem->late ? 0 : mem->boot->nslabs << DM_IO_TLB_SHIFT;
+	st->boot_base = mem->boot_start;
 	unsigned int n = atomic_load_explicit(&mem->npools, memory_order_acquire);
 	st->npools = n;
 	uint64_t used = 0, hi = 0, bounced = 0, fails = 0;

@@ -1,12 +1,13 @@
 /*
  * tests/test_dt.c - the device-tree loader (sim/dt.h) on its own.
  *
- * Owns: proofs that real board trees (tests/dts/boards) and the small trees
- * in tests/dts load with exact RAM, reserved regions, composed dma-ranges
- * windows, coherency, IOMMU links, pools, bootargs and the Xen node, and
- * that malformed input fails with one line naming the file and the node.
- * Never touches the library (src/) and never decides policy; a missing
- * shared tree is a failure, not a skip.
+ * Owns: proofs that every node of the real boards in tests/dts/boards gets
+ * Linux's answer (BOARD.linux.txt: windows, the node that gave them, limit,
+ * coherency, IOMMU; plus ZONE_DMA), and that the small trees in tests/dts
+ * load with exact RAM, reserved regions, windows, coherency, IOMMU links,
+ * pools, bootargs and the Xen node, and that malformed input fails with one
+ * line naming the file and the node.  Never touches the library (src/) and
+ * never decides policy; a missing tree is a failure, not a skip.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -66,6 +67,15 @@ static void assert_win(const struct sim_dt_device *d, unsigned int i,
 	assert_int_equal(d->ranges[i].dma, dma);
 	assert_int_equal(d->ranges[i].cpu, cpu);
 	assert_int_equal(d->ranges[i].size, size);
+}
+
+static unsigned int nmasters(const struct sim_dt *dt)
+{
+	unsigned int n = 0;
+
+	for (unsigned int i = 0; i < dt->ndevices; i++)
+		n += dt->devices[i].master;
+	return n;
 }
 
 /* The explain listing as one string (caller frees). */
@@ -194,7 +204,211 @@ static void test_zynqmp(void **state)
 	sim_dt_free(dt);
 }
 
+/* ---- real boards against Linux's answer ------------------------------------ */
+
+/*
+ * BOARD.linux.txt: one line per node, "PATH => [pci ]WINDOWS via VIA |
+ * COHERENCY | IOMMU[ | bus_dma_limit 0x..]" where WINDOWS is "identity" or
+ * "bus 0xA-0xB->cpu 0xC" (several joined by ", "), IOMMU "no-iommu",
+ * "iommu PATH" or "iommu iommu-map(PATH,...)".  Returns 1 (and prints
+ * both answers) when ours differs, else 0.
+ */
+static unsigned int check_node(const struct sim_dt *dt, const char *line)
+{
+	char path[512], rest[1024], want[1024], got[1024];
+	const char *arrow = strstr(line, " => ");
+	const struct sim_dt_device *d;
+	size_t n = 0;
+
+	assert_non_null(arrow);
+	snprintf(path, sizeof(path), "%.*s", (int)(arrow - line), line);
+	snprintf(rest, sizeof(rest), "%s", arrow + 4);
+	rest[strcspn(rest, "\n")] = '\0';
+	d = sim_dt_find(dt, path);
+	if (!d) {
+		print_error("%s: no answer (Linux: %s)\n", path, rest);
+		return 1;
+	}
+	/* Our answer, written the way the file writes Linux's. */
+	if (d->is_pci_dev)
+		n += (size_t)snprintf(got + n, sizeof(got) - n, "pci ");
+	if (d->nranges == 0)
+		n += (size_t)snprintf(got + n, sizeof(got) - n, "identity");
+	for (unsigned int k = 0; k < d->nranges; k++)
+		n += (size_t)snprintf(got + n, sizeof(got) - n,
+				      "%sbus 0x%llx-0x%llx->cpu 0x%llx", k ? ", " : "",
+				      (unsigned long long)d->ranges[k].dma,
+				      (unsigned long long)(d->ranges[k].dma + d->ranges[k].size - 1),
+				      (unsigned long long)d->ranges[k].cpu);
+	n += (size_t)snprintf(got + n, sizeof(got) - n, " via %s | %s | ",
+			      d->via ? d->via : "-",
+			      d->coherent ? "coherent" : "non-coherent");
+	if (d->is_pci_dev) {
+		const struct sim_dt_device *host = &dt->devices[d->host];
+		const struct sim_dt_iommu_map *m =
+			d->has_rid ? sim_dt_map_rid(host, d->rid, NULL) : NULL;
+
+		if (!host->niommu_map) {
+			n += (size_t)snprintf(got + n, sizeof(got) - n, "no-iommu");
+		} else {
+			/* The file lists every entry's IOMMU; ours must be among them. */
+			assert_non_null(m);
+			assert_non_null(strstr(rest, m->iommu_path));
+			n += (size_t)snprintf(got + n, sizeof(got) - n, "iommu iommu-map(");
+			for (unsigned int k = 0; k < host->niommu_map; k++)
+				n += (size_t)snprintf(got + n, sizeof(got) - n, "%s%s", k ? "," : "",
+						      host->iommu_map[k].iommu_path);
+			n += (size_t)snprintf(got + n, sizeof(got) - n, ")");
+		}
+	} else if (d->has_iommu && d->iommu_enabled) {
+		n += (size_t)snprintf(got + n, sizeof(got) - n, "iommu %s", d->iommu_path);
+	} else {
+		n += (size_t)snprintf(got + n, sizeof(got) - n, "no-iommu");
+	}
+	if (d->nranges)
+		n += (size_t)snprintf(got + n, sizeof(got) - n, " | bus_dma_limit 0x%llx",
+				      (unsigned long long)d->bus_dma_limit);
+	snprintf(want, sizeof(want), "%s", rest);
+	if (strcmp(want, got) != 0) {
+		print_error("%s:\n  Linux:  %s\n  dmamap: %s\n", path, want, got);
+		return 1;
+	}
+	return 0;
+}
+
+static void check_board(const char *name, unsigned int want_nodes, uint64_t want_max_cpu)
+{
+	char dts[512], txt[512], line[2048];
+	struct sim_dt *dt;
+	FILE *f;
+	unsigned int nodes = 0, bad = 0, masters_checked = 0;
+	bool ram_none = false;
+	uint64_t ram_base = 0, ram_size = 0, zone = 0;
+
+	snprintf(dts, sizeof(dts), "%s/%s.dts", DMAMAP_BOARD_DTS, name);
+	snprintf(txt, sizeof(txt), "%s/%s.linux.txt", DMAMAP_BOARD_DTS, name);
+	dt = load_ok(dts);
+	f = fopen(txt, "r");
+	assert_non_null(f);
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long long a, b;
+
+		if (strncmp(line, "ram NONE", 8) == 0) {
+			ram_none = true;
+		} else if (sscanf(line, "ram 0x%llx+0x%llx", &a, &b) == 2) {
+			ram_base = a;
+			ram_size = b;
+		} else if (sscanf(line, "zone_dma_limit 0x%llx", &a) == 1) {
+			zone = a;
+		} else if (strstr(line, " => ")) {
+			char path[512];
+			const struct sim_dt_device *d;
+
+			nodes++;
+			bad += check_node(dt, line);
+			snprintf(path, sizeof(path), "%.*s",
+				 (int)(strstr(line, " => ") - line), line);
+			d = sim_dt_find(dt, path);
+			masters_checked += d && d->master;
+		}
+	}
+	fclose(f);
+	/* Every node in the file is checked, and every node of ours is in it. */
+	assert_int_equal(nodes, want_nodes);
+	assert_int_equal(dt->ndevices, want_nodes);
+	assert_int_equal(bad, 0);
+	print_message("%s: %u nodes (%u DMA masters) match Linux's answer\n", name,
+		      nodes, masters_checked);
+
+	/* RAM, and the arm64 DMA zone for the file's RAM (or 8 GiB when firmware fills it). */
+	assert_int_equal(dt->max_cpu_address, want_max_cpu);
+	{
+		struct sim_machine_desc md;
+		char err[256];
+
+		assert_int_equal(sim_dt_machine_desc(dt, &md, err, sizeof(err)), 0);
+		assert_int_equal(md.arch, DMAMAP_ARCH_ARM64);
+		if (ram_none) {
+			assert_int_equal(dt->nram, 0);
+			assert_int_equal(md.nram, 0);
+			md.ram[0].base = 0x80000000ULL;
+			md.ram[0].size = 8ULL << 30;
+			md.nram = 1;
+			sim_dt_zone_dma(dt, &md);
+		} else {
+			assert_int_equal(dt->nram, 1);
+			assert_int_equal(dt->ram[0].base, ram_base);
+			assert_int_equal(dt->ram[0].size, ram_size);
+		}
+		assert_int_equal(md.zone_dma_limit, zone);
+	}
+	sim_dt_free(dt);
+}
+
+static void test_linux_imx8mq(void **state)
+{
+	(void)state;
+	check_board("imx8mq-evk", 101, 0xffffffffULL);
+}
+
+static void test_linux_tegra194(void **state)
+{
+	(void)state;
+	check_board("tegra194-p2972-0000", 151, 0x7fffffffffULL);
+}
+
+static void test_linux_rb5(void **state)
+{
+	(void)state;
+	check_board("qrb5165-rb5", 233, 0xfffffffffULL);
+}
+
 /* ---- small trees ------------------------------------------------------------ */
+
+/* The rule tree: DMA parent by interconnect, PCI functions, of_map_id. */
+static void test_rules(void **state)
+{
+	(void)state;
+	struct sim_dt *dt = load_ok(T("rules.dts"));
+	const struct sim_dt_device *d;
+	uint32_t id = 0;
+
+	/* interconnect-names "write", "dma-mem": the second entry (after a 0-cell one). */
+	d = dev(dt, "/bus@0/ethernet@5000000");
+	assert_string_equal(d->dma_parent, "/bus@0/memory-controller@2c00000");
+	assert_string_equal(d->via, "/bus@0/memory-controller@2c00000");
+	assert_int_equal(d->nranges, 1);
+	assert_win(d, 0, 0x0, 0x80000000ULL, 0x100000000ULL);
+	assert_int_equal(d->bus_dma_limit, 0xffffffffULL);
+	/* A device with ranges is still a device, and its children are too. */
+	assert_true(dev(dt, "/bus@0/ethernet@7000000")->master);
+	assert_true(dev(dt, "/bus@0/ethernet@7000000")->dma_user);
+	assert_true(dev(dt, "/bus@0/ethernet@7000000/mdio@f00")->master);
+	assert_null(sim_dt_find(dt, "/bus@0/ethernet@7000000/ethernet-ports"));
+	/* A PCI function below a root port: the host's answer, RID from reg. */
+	d = dev(dt, "/bus@0/pcie@10000000/pci@0,0/nvme@0,0");
+	assert_true(d->is_pci_dev);
+	assert_true(d->coherent);
+	assert_true(d->has_rid);
+	assert_int_equal(d->rid, 0x100);
+	assert_string_equal(dt->devices[d->host].path, "/bus@0/pcie@10000000");
+	assert_int_equal(d->restricted_pool, 0);
+	/* A map entry whose base the mask drops: no translation for anyone. */
+	d = dev(dt, "/bus@0/pcie@30000000");
+	assert_int_equal(d->iommu_map_mask, 0xff00);
+	assert_null(sim_dt_map_rid(d, 0x0, &id));
+	assert_null(sim_dt_map_rid(d, 0x1, &id));
+	/* The disabled SMMU's link is kept, marked disabled. */
+	d = dev(dt, "/bus@0/pcie@20000000");
+	assert_non_null(sim_dt_map_rid(d, 0x0, &id));
+	assert_false(sim_dt_map_rid(d, 0x0, &id)->iommu_enabled);
+	/* DART page sizes from the compatible, on the link too. */
+	assert_int_equal(sim_dt_map_rid(d, 0x0, &id)->iommu_page_sizes,
+			 (4ULL << 10) | (2ULL << 20) | (1ULL << 30));
+	assert_int_equal(dev(dt, "/bus@0/usb@6000000")->iommu_page_sizes,
+			 (16ULL << 10) | (32ULL << 20));
+	sim_dt_free(dt);
+}
 
 static void test_offsets(void **state)
 {
@@ -211,7 +425,10 @@ static void test_offsets(void **state)
 	assert_int_equal(dt->ram[0].size, 0x80000000ULL);
 	assert_int_equal(dt->ram[1].base, 0x100000000ULL);
 	assert_int_equal(dt->ram[1].size, 0x40000000ULL);
-	assert_int_equal(dt->ndevices, 3);
+	/* Every node with a compatible has an answer: three buses, three devices. */
+	assert_int_equal(dt->ndevices, 6);
+	assert_true(dev(dt, "/scb")->master);
+	assert_true(dev(dt, "/scb/inner/dev@1000")->master);
 
 	/* Two windows, each with its own offset. */
 	d = dev(dt, "/scb/ethernet@7d580000");
@@ -228,11 +445,17 @@ static void test_offsets(void **state)
 	assert_win(d, 0, 0x10000000ULL, 0x08000000ULL, 0x20000000ULL);
 	assert_int_equal(d->bus_dma_limit, 0x2fffffffULL);
 
-	/* Nested and clipped by the outer window (only 256 MiB of 512 pass). */
+	/*
+	 * Nested past the outer window's end: Linux translates only the
+	 * window's start (of_translate_dma_address), so the whole 512 MiB
+	 * stays, at cpu 0x30000000.
+	 */
 	d = dev(dt, "/scb/clipped/dev@2000");
 	assert_int_equal(d->nranges, 1);
-	assert_win(d, 0, 0x0, 0x30000000ULL, 0x10000000ULL);
-	assert_int_equal(d->bus_dma_limit, 0x0fffffffULL);
+	assert_win(d, 0, 0x0, 0x30000000ULL, 0x20000000ULL);
+	assert_int_equal(d->bus_dma_limit, 0x1fffffffULL);
+	assert_string_equal(d->via, "/scb/clipped");
+	assert_string_equal(d->dma_parent, "/scb/clipped");
 
 	text = explain(dt);
 	assert_line(text, "device /scb/ethernet@7d580000 platform coherent "
@@ -247,8 +470,12 @@ static void test_offsets(void **state)
 	assert_int_equal(sim_dt_machine_desc(dt, &md, err, sizeof(err)), 0);
 	assert_int_equal(md.arch, DMAMAP_ARCH_ARM64);
 	assert_int_equal(md.ncpus, 2);
-	/* The narrowest window reaches cpu 0x27ffffff: a 30-bit DMA zone. */
-	assert_int_equal(md.zone_dma_limit, 0x3fffffffULL);
+	/*
+	 * of_dma_get_max_cpu_address: the lowest top of any window is inner's
+	 * cpu 0x27ffffff, and ZONE_DMA ends exactly there.
+	 */
+	assert_int_equal(dt->max_cpu_address, 0x27ffffffULL);
+	assert_int_equal(md.zone_dma_limit, 0x27ffffffULL);
 	{
 		struct sim_device_desc sd;
 
@@ -270,7 +497,7 @@ static void test_empty_dma_ranges(void **state)
 	struct sim_machine_desc md;
 	char err[256];
 
-	assert_int_equal(dt->ndevices, 4);
+	assert_int_equal(dt->ndevices, 10);
 	/* Empty dma-ranges under a root without any: identity. */
 	d = dev(dt, "/flat/dev@100");
 	assert_int_equal(d->nranges, 0);
@@ -280,9 +507,18 @@ static void test_empty_dma_ranges(void **state)
 	assert_int_equal(d->nranges, 1);
 	assert_win(d, 0, 0x0, 0x10000000ULL, 0x40000000ULL);
 	assert_int_equal(d->bus_dma_limit, 0x3fffffffULL);
-	/* A parent without dma-ranges ends the search (Linux): identity. */
+	/*
+	 * The first node of the walk (the DMA parent) may lack dma-ranges:
+	 * the outer bus's window applies (of_dma_get_range).
+	 */
 	d = dev(dt, "/outer/nodma/dev@300");
-	assert_int_equal(d->nranges, 0);
+	assert_int_equal(d->nranges, 1);
+	assert_win(d, 0, 0x0, 0x10000000ULL, 0x40000000ULL);
+	assert_string_equal(d->via, "/outer");
+	/* So does a bus's own entry: leaf starts at middle, which has none. */
+	d = dev(dt, "/outer/middle/leaf");
+	assert_int_equal(d->nranges, 1);
+	assert_string_equal(d->via, "/outer");
 	/* Absent dma-ranges in the middle is 1:1 while translating. */
 	d = dev(dt, "/outer/middle/leaf/dev@400");
 	assert_int_equal(d->nranges, 1);
@@ -329,7 +565,9 @@ static void test_pools_xen_bootargs(void **state)
 	assert_true(r->no_map);
 	assert_int_equal(r->base, 0x60000000ULL);
 
-	assert_int_equal(dt->ndevices, 2);
+	/* Masters: /hypervisor, /soc and its two devices; reserved regions are not. */
+	assert_int_equal(nmasters(dt), 4);
+	assert_false(dev(dt, "/reserved-memory/restricted@50000000")->master);
 	assert_null(sim_dt_find(dt, "/soc/disabled@30000000"));
 	d = dev(dt, "/soc/wifi@10000000");
 	assert_int_equal(d->restricted_pool, 0);
@@ -370,9 +608,15 @@ static void test_iommu(void **state)
 	assert_int_equal(dt->nram, 2);
 	assert_int_equal(dt->ram[1].base, 0x880000000ULL);
 	assert_int_equal(dt->ram[1].size, 0x180000000ULL);
-	/* The bus with dma-coherent is not itself a device. */
-	assert_int_equal(dt->ndevices, 3);
-	assert_null(sim_dt_find(dt, "/soc"));
+	/* Every node with a compatible; the disabled IOMMU is left out. */
+	assert_int_equal(dt->ndevices, 5);
+	assert_null(sim_dt_find(dt, "/soc/iommu@2b500000"));
+	assert_false(dev(dt, "/soc")->dma_user);
+	assert_true(dev(dt, "/soc/dma@7ff00000")->dma_user);
+	/* IOMMU page sizes follow the IOMMU's compatible (MMU-500: 4K/2M/1G). */
+	assert_int_equal(dev(dt, "/soc/dma@7ff00000")->iommu_page_sizes,
+			 (4ULL << 10) | (2ULL << 20) | (1ULL << 30));
+	assert_string_equal(dev(dt, "/soc/dma@7ff00000")->iommu_compatible, "arm,mmu-500");
 
 	d = dev(dt, "/soc/dma@7ff00000");
 	assert_true(d->coherent); /* inherited from /soc */
@@ -404,9 +648,33 @@ static void test_iommu(void **state)
 	assert_int_equal(d->iommu_map[1].iommu_base, 0x0);
 	assert_int_equal(d->iommu_map[1].length, 0x8);
 	assert_false(d->iommu_map[1].iommu_enabled);
-	/* 3-cell PCI dma-ranges: bus 0 -> cpu 0x8_80000000, 2 GiB. */
-	assert_int_equal(d->nranges, 1);
-	assert_win(d, 0, 0x0, 0x880000000ULL, 0x80000000ULL);
+	/*
+	 * 3-cell PCI dma-ranges: bus 0 -> cpu 0x8_80000000, 2 GiB, for the
+	 * devices behind the bridge; the bridge itself (a platform device)
+	 * starts at /soc, which has none.
+	 */
+	assert_true(d->pci_host);
+	assert_int_equal(d->nranges, 0);
+	assert_int_equal(d->behind.nranges, 1);
+	assert_int_equal(d->behind.ranges[0].dma, 0);
+	assert_int_equal(d->behind.ranges[0].cpu, 0x880000000ULL);
+	assert_int_equal(d->behind.ranges[0].size, 0x80000000ULL);
+	assert_string_equal(d->behind.via, "/soc/pcie@40000000");
+	/* of_map_id with iommu-map-mask 0xff00: RID 0x0012 -> 0x100, 0x0105 -> 0x100 on the off one. */
+	{
+		uint32_t id = 0;
+		const struct sim_dt_iommu_map *m = sim_dt_map_rid(d, 0x0012, &id);
+
+		assert_non_null(m);
+		assert_string_equal(m->iommu_path, "/soc/iommu@2b400000");
+		assert_int_equal(id, 0x100);
+		m = sim_dt_map_rid(d, 0x0105, &id);
+		assert_non_null(m);
+		assert_string_equal(m->iommu_path, "/soc/iommu@2b500000");
+		assert_false(m->iommu_enabled);
+		assert_int_equal(id, 0x0);
+		assert_null(sim_dt_map_rid(d, 0x0800, &id));
+	}
 
 	text = explain(dt);
 	assert_line(text, "device /soc/pcie@40000000 pci coherent "
@@ -545,6 +813,10 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_zynqmp),
+		cmocka_unit_test(test_linux_imx8mq),
+		cmocka_unit_test(test_linux_tegra194),
+		cmocka_unit_test(test_linux_rb5),
+		cmocka_unit_test(test_rules),
 		cmocka_unit_test(test_offsets),
 		cmocka_unit_test(test_empty_dma_ranges),
 		cmocka_unit_test(test_pools_xen_bootargs),

@@ -17,29 +17,67 @@
 #include "bench.h"
 #include "demo.h"
 #include "dt.h"
+#include "explain.h"
 #include "run.h"
 #include "scenario.h"
 #include "svg.h"
 #include "trace.h"
 
-static bool dm_is_tree(const char *path)
+static bool dm_is_scenario(const char *path)
 {
 	size_t n = strlen(path);
-	return n > 4 && (!strcmp(path + n - 4, ".dts") || !strcmp(path + n - 4, ".dtb"));
+	return (n > 5 && !strcmp(path + n - 5, ".yaml")) || (n > 4 && !strcmp(path + n - 4, ".yml"));
 }
 
-/* `dmamap explain board.dts`: the tree's RAM, pools and each device's DMA windows. */
-static int explain_tree(const char *path)
+#define EXPLAIN_USAGE "usage: dmamap explain FILE.yaml\n" \
+	"       dmamap explain BOARD [--json] [--all] [--device PATH|NAME] [--ram BASE:SIZE[,...]]\n" \
+	"                            [--include-dir DIR]...\n" \
+	"  BOARD: a .dts, an FDT blob (.dtb, /sys/firmware/fdt) or /proc/device-tree\n"
+
+/* `dmamap explain BOARD [options]`: a verdict per DMA master (tools/explain.c). */
+static int cmd_explain_board(int argc, char **argv)
 {
-	struct sim_dt *dt = NULL;
-	char err[512];
-	if (sim_dt_load(path, &dt, err, sizeof(err))) {
-		fprintf(stderr, "%s\n", err);
+	struct explain_opts o;
+	const char *path = NULL;
+	char err[1024] = "";
+	memset(&o, 0, sizeof(o));
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--json")) {
+			o.json = true;
+		} else if (!strcmp(argv[i], "--all")) {
+			o.all = true;
+		} else if (!strcmp(argv[i], "--device") && i + 1 < argc) {
+			o.device = argv[++i];
+		} else if (!strcmp(argv[i], "--ram") && i + 1 < argc) {
+			if (explain_parse_ram(argv[++i], &o, err, sizeof(err))) {
+				fprintf(stderr, "dmamap explain: %s\n", err);
+				return 2;
+			}
+		} else if ((!strcmp(argv[i], "--include-dir") || !strcmp(argv[i], "-I")) &&
+			   i + 1 < argc) {
+			if (o.ninclude == EXPLAIN_MAX_INCLUDE) {
+				fprintf(stderr, "dmamap explain: more than %d --include-dir\n",
+					EXPLAIN_MAX_INCLUDE);
+				return 2;
+			}
+			o.include[o.ninclude++] = argv[++i];
+		} else if (argv[i][0] == '-' || path) {
+			fprintf(stderr, "dmamap explain: unexpected '%s'\n" EXPLAIN_USAGE, argv[i]);
+			return 2;
+		} else {
+			path = argv[i];
+		}
+	}
+	if (!path) {
+		fputs(EXPLAIN_USAGE, stderr);
 		return 2;
 	}
-	int rc = sim_dt_explain(dt, stdout) ? 1 : 0;
-	sim_dt_free(dt);
-	return rc;
+	int rc = explain_board(path, &o, stdout, err, sizeof(err));
+	if (rc) {
+		fprintf(stderr, "%s\n", err[0] ? err : dmamap_strerror(rc));
+		return rc == -EIO ? 1 : 2;
+	}
+	return 0;
 }
 
 static int load_scenario(const char *path, struct scn **s)
@@ -79,7 +117,8 @@ static bool parse_u64(const char *s, uint64_t *v)
 	return true;
 }
 
-#define RUN_USAGE "usage: dmamap run FILE [--json] [--svg OUT.svg] [--seed N] [--trace OUT] [--verbose]\n"
+#define RUN_USAGE "usage: dmamap run FILE [--json] [--svg OUT.svg] [--seed N] [--trace OUT] [--verbose]\n" \
+	"                  [--ram BASE:SIZE[,...]]\n"
 
 /* `dmamap run FILE [--json] [--svg OUT] [--seed N] [--trace OUT] [--verbose]`. */
 static int cmd_run(int argc, char **argv)
@@ -87,9 +126,16 @@ static int cmd_run(int argc, char **argv)
 	const char *file = NULL, *svg = NULL, *trace = NULL;
 	bool json = false;
 	struct run_opts o = { .seed = 1 };
+	struct explain_opts ram = { 0 };
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--json")) {
 			json = true;
+		} else if (!strcmp(argv[i], "--ram") && i + 1 < argc) {
+			char rerr[256];
+			if (explain_parse_ram(argv[++i], &ram, rerr, sizeof(rerr))) {
+				fprintf(stderr, "dmamap run: %s\n", rerr);
+				return 2;
+			}
 		} else if (!strcmp(argv[i], "--verbose")) {
 			o.verbose = true;
 		} else if (!strcmp(argv[i], "--svg") && i + 1 < argc) {
@@ -115,6 +161,17 @@ static int cmd_run(int argc, char **argv)
 	struct scn *s = NULL;
 	if (load_scenario(file, &s))
 		return 2;
+	/* --ram replaces the file's RAM (and so the tree's /memory). */
+	if (ram.nram) {
+		if (ram.nram > SCN_MAX_RAM) {
+			fprintf(stderr, "dmamap run: --ram: more than %d ranges\n", SCN_MAX_RAM);
+			scn_free(s);
+			return 2;
+		}
+		for (unsigned int i = 0; i < ram.nram; i++)
+			s->ram[i] = (struct scn_range){ ram.ram[i][0], ram.ram[i][1], 0 };
+		s->nram = ram.nram;
+	}
 	char terr[1024];
 	if (trace && trace_open(trace, &o.trace, terr, sizeof(terr))) {
 		fprintf(stderr, "dmamap run: --trace: %s\n", terr);
@@ -201,6 +258,7 @@ static void usage(FILE *f)
 	      "\n"
 	      "commands:\n"
 	      "  run FILE.yaml [--json] [--svg OUT.svg] [--seed N] [--trace OUT] [--verbose]\n"
+	      "          [--ram BASE:SIZE[,...]]  (replaces the file's RAM and the tree's /memory)\n"
 	      "                       build the platform a scenario describes, run its\n"
 	      "                       workloads with every byte checked, judge `expect`;\n"
 	      "                       exit 0 pass, 1 fail, 2 bad input; --trace writes\n"
@@ -210,9 +268,14 @@ static void usage(FILE *f)
 	      "                       another's) and report where outcomes differ;\n"
 	      "                       exit 0 identical, 1 differs, 2 bad input\n"
 	      "  explain FILE.yaml    each device's ops, reachable windows and why\n"
-	      "  explain BOARD.dts|BOARD.dtb\n"
-	      "                       RAM, reserved pools and each device's DMA windows\n"
-	      "                       and IOMMU links from a device tree\n"
+	      "  explain BOARD [--json] [--all] [--device PATH|NAME] [--ram BASE:SIZE[,...]]\n"
+	      "          [--include-dir DIR]...\n"
+	      "                       a board's DMA as Linux sets it up: the bounce pool\n"
+	      "                       (place, size, why), then per DMA master its windows,\n"
+	      "                       DMA parent, limit, IOMMU or restricted pool, coherency\n"
+	      "                       and a verdict for 32- and 64-bit masks; BOARD is a\n"
+	      "                       .dts (#include through cpp), an FDT blob of any name\n"
+	      "                       or /proc/device-tree; --ram replaces /memory\n"
 	      "  demo                 the built-in claims and scenarios; prints a table,\n"
 	      "                       exit 0 only if every claim holds\n"
 	      "  bench [options]      map+unmap cost against a plain memcpy\n"
@@ -244,15 +307,15 @@ int main(int argc, char **argv)
 		return dmamap_cli_demo(argc - 1, argv + 1);
 	if (!strcmp(cmd, "bench"))
 		return dmamap_cli_bench(argc - 1, argv + 1);
-	if (!strcmp(cmd, "explain") && argc == 3 && dm_is_tree(argv[2]))
-		return explain_tree(argv[2]);
+	if (!strcmp(cmd, "explain") && argc >= 3 && !dm_is_scenario(argv[2]))
+		return cmd_explain_board(argc - 1, argv + 1);
 	if (!strcmp(cmd, "run"))
 		return cmd_run(argc - 1, argv + 1);
 	if (!strcmp(cmd, "replay"))
 		return cmd_replay(argc - 1, argv + 1);
 	if (!strcmp(cmd, "explain")) {
 		if (argc != 3) {
-			fprintf(stderr, "usage: dmamap explain FILE.yaml|BOARD.dts|BOARD.dtb\n");
+			fputs(EXPLAIN_USAGE, stderr);
 			return 2;
 		}
 		return cmd_explain_scenario(argv[2]);

@@ -166,6 +166,13 @@ static int dev_note(struct run_env *e, const char *name,
 		d->iommu = decl->iommu;
 	else if (node && node->has_iommu && node->iommu_enabled && node->iommu_path)
 		d->iommu = node->iommu_path;
+	/* A PCI function in the tree: its host's iommu-map by requester ID (of_map_id). */
+	if (!d->iommu && node && node->is_pci_dev && node->has_rid) {
+		const struct sim_dt_iommu_map *m =
+			sim_dt_map_rid(&e->dt->devices[node->host], node->rid, NULL);
+		if (m && m->iommu_enabled)
+			d->iommu = m->iommu_path;
+	}
 	for (unsigned int k = 0; !d->iommu && node && k < node->niommu_map; k++)
 		if (node->iommu_map[k].iommu_enabled && node->iommu_map[k].iommu_path)
 			d->iommu = node->iommu_map[k].iommu_path;
@@ -358,8 +365,8 @@ static int check_counters(struct run_env *e)
 /* ---- the machine --------------------------------------------------------- */
 
 /*
- * Inline RAM is added to the tree's: a range with the same base as a tree
- * range replaces it (resizing a bank), any other must not overlap.
+ * Inline RAM replaces the tree's /memory (which firmware often fills in at
+ * boot); the arm64 DMA zone is then sized for the RAM actually used.
  */
 static int machine_desc(struct run_env *e, struct sim_machine_desc *md)
 {
@@ -372,6 +379,9 @@ static int machine_desc(struct run_env *e, struct sim_machine_desc *md)
 		md->arch = DMAMAP_ARCH_X86;
 		md->ncpus = RUN_DEFAULT_CPUS;
 	}
+	/* The scenario's RAM replaces the tree's /memory (firmware fills it in). */
+	if (e->dt && e->s->nram)
+		md->nram = 0;
 	for (unsigned int i = 0; i < e->s->nram; i++) {
 		const struct scn_range *r = &e->s->ram[i];
 		uint64_t b = (r->base + 4095) & ~4095ULL, end = (r->base + r->size) & ~4095ULL;
@@ -398,6 +408,11 @@ static int machine_desc(struct run_env *e, struct sim_machine_desc *md)
 			md->ram[k] = md->ram[k - 1];
 			md->ram[k - 1] = t;
 		}
+	if (md->nram == 0)
+		return run_err(e, -EINVAL, "%s: %s has no /memory (firmware fills it in): give "
+			       "platform.ram", e->file, e->dt ? e->dt->file : "the platform");
+	if (e->dt)
+		sim_dt_zone_dma(e->dt, md);
 	for (unsigned int i = 1; i < md->nram; i++)
 		if (md->ram[i - 1].base + md->ram[i - 1].size > md->ram[i].base)
 			return run_err(e, -EINVAL, "%s: ram: 0x%llx+0x%llx overlaps 0x%llx+0x%llx",
@@ -552,6 +567,22 @@ static const struct scn_iommu *iommu_decl(const struct scn *s, const char *name)
 	return NULL;
 }
 
+/* Page sizes of the IOMMU a tree node is linked to (0: the simulator's default). */
+static uint64_t tree_iommu_sizes(const struct run_env *e, const struct sim_dt_device *n)
+{
+	if (n->has_iommu && n->iommu_enabled)
+		return n->iommu_page_sizes;
+	if (n->is_pci_dev && n->has_rid) {
+		const struct sim_dt_iommu_map *m =
+			sim_dt_map_rid(&e->dt->devices[n->host], n->rid, NULL);
+		return m && m->iommu_enabled ? m->iommu_page_sizes : 0;
+	}
+	for (unsigned int k = 0; k < n->niommu_map; k++)
+		if (n->iommu_map[k].iommu_enabled)
+			return n->iommu_map[k].iommu_page_sizes;
+	return 0;
+}
+
 /*
  * The IOMMU hardware, as firmware sets it up before the OS boots: one
  * IOMMU per name (file) or node (tree), one translated domain per device
@@ -571,10 +602,14 @@ static int iommus_up(struct run_env *e, uint64_t ram_end)
 			struct sim_iommu_desc idesc = { .name = d->iommu };
 			for (unsigned int p = 0; d->iommu_decl && p < d->iommu_decl->npage_sizes; p++)
 				idesc.page_sizes |= d->iommu_decl->page_sizes[p];
+			/* Not in the file: the tree's IOMMU compatible says (a DART: 16 KiB). */
+			if (!idesc.page_sizes && d->node)
+				idesc.page_sizes = tree_iommu_sizes(e, d->node);
 			int rc = sim_iommu_create(e->m, &idesc, &e->iommus[k].id);
 			if (rc)
 				return run_err(e, -EINVAL, "%s:%d: iommu '%s': the simulator refused it "
-					       "(%s): page sizes must include 4K and be among 4K, 2M, 1G",
+					       "(%s): page sizes must be among 4K, 2M, 1G and include 4K, "
+					       "or among 16K, 32M and include 16K",
 					       e->file, d->iommu_decl ? d->iommu_decl->line : 0,
 					       d->iommu, dmamap_strerror(rc));
 			e->iommus[k].name = d->iommu;

@@ -278,6 +278,16 @@ static int walk_map(struct ctx *c, yaml_node_t *map, const char *what,
 		for (i = 0; i < nkeys; i++)
 			if (!strcmp(sval(k), keys[i]))
 				break;
+		if (i == nkeys && map->data.mapping.style == YAML_FLOW_MAPPING_STYLE &&
+		    p > map->data.mapping.pairs.start) {
+			/* A tree path with a comma, cut by a {flow map}: say how to write it. */
+			yaml_node_t *pv = yaml_document_get_node(c->doc, p[-1].value);
+			if (pv && pv->type == YAML_SCALAR_NODE && sval(pv)[0] == '/')
+				return fail(c, k, "%s: the tree path '%.128s,%.64s...' was cut at its "
+					    "comma: quote it (\"%.128s,%.64s...\") or write the map in "
+					    "block form (one key per line)", what, sval(pv), sval(k),
+					    sval(pv), sval(k));
+		}
 		if (i == nkeys) {
 			char list[512];
 			return fail(c, k, "%s: unknown key '%.64s' (valid: %s)",

@@ -564,6 +564,8 @@ struct dmamap_swiotlb_stats {
 	uint64_t refused_unmaps;
 	/* Slots of the transient pools live now (io_tlb_transient_used). */
 	uint64_t transient_used_bytes;
+	/* Where the boot pool lies: its first byte (boot_total_bytes long). */
+	dmamap_phys_addr_t boot_base;
 };
 /* Default pool (pool NULL) or a restricted pool. */
 void dmamap_swiotlb_get_stats(struct dmamap_ctx *ctx,
