@@ -33,6 +33,14 @@ class S:
         s.b += bytes([10, dev, bitsidx | (mode << 6)]); return s
     def cpu(s, c): s.b += bytes([11, c]); return s
 seeds = {}
+def exhaust(cfg):
+    # 20 large to-device maps of high-arena buffers for the 32-bit device, then their unmaps
+    s = S(cfg)
+    for i in range(20):
+        s.map(0, 0, 1, [(1, 2, 0x3fff, i * 1700, 0)])
+    for i in range(20):
+        s.unmap(0)
+    return s
 # 1: bounce a high buffer for the 32-bit coherent device, device writes, CPU syncs, unmap
 seeds['bounce-bidi'] = S(0x04).map(0, 0, 0, [(1, 1, 4000, 3, 0)]).dwrite(0, 10, 2000).synccpu(0, 2, 100, 500).cycle(0, 3, 50, 700).dread(0, 0, 0xffff).unmap(0)
 # 2: non-coherent 64-bit device, direct, from-device, partial syncs
@@ -47,12 +55,7 @@ for sel in range(4):
     s.unmap(0)
 seeds['sg-all-devices'] = s
 # 4: exhaust the 1 MiB pool with large to-device maps from the high arena, then free
-s = S(0x00)
-for i in range(20):
-    s.map(0, 0, 1, [(1, 2, 0x3fff, i * 1700, 0)])
-for i in range(20):
-    s.unmap(0)
-seeds['pool-exhaustion'] = s
+seeds['pool-exhaustion'] = exhaust(0x00)
 # 5: same with swiotlb=force + dynamic growth
 s = S(0x03)
 for i in range(24):
@@ -102,12 +105,7 @@ s.dwrite(0, 0, 0xffff).synccpu(0, 1, 0, 0).unmap(0).unmap(0)
 seeds['segment-rules'] = s
 # 11 (regression, CI run with libFuzzer seed 1005201057): a dynamic pool runs dry and a
 # 64 KiB map gets a transient one-request pool, which get_pool_range does not list
-s = S(0x02)
-for i in range(20):
-    s.map(0, 0, 1, [(1, 2, 0x3fff, i * 1700, 0)])
-for i in range(20):
-    s.unmap(0)
-seeds['regress-dynamic-transient-pool'] = s
+seeds['regress-dynamic-transient-pool'] = exhaust(0x02)
 seeds['too-big'] = S(0x00).map(0, 0, 0, [(1, 3, 0xffff, 0, 0)]).map(0, 0, 0, [(1, 0, 10, 100, 3)]).unmap(0).unmap(0)
 for name, s in seeds.items():
     open(os.path.join(out, name), 'wb').write(bytes(s.b))

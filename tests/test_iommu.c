@@ -157,6 +157,16 @@ static void test_map_lazy(void **state)
 	ifx_fini(&f, &nic, 1);
 }
 
+/* Maps 64 bytes, lets the device read them (the IOTLB caches the IOVA), unmaps; the IOVA. */
+static dmamap_dma_addr_t map_read_unmap(struct tu_dev *d, uint8_t *buf)
+{
+	uint8_t got[64];
+	dmamap_dma_addr_t a = dmamap_map_single(d->dev, buf, 64, DMAMAP_TO_DEVICE);
+	assert_int_equal(sim_dma_read(d->sd, a, got, 64), 0);
+	dmamap_unmap_single(d->dev, a, 64, DMAMAP_TO_DEVICE);
+	return a;
+}
+
 /*
  * Lazy: the flush queue's 10 ms timeout, on the platform's (virtual)
  * clock: an unmap flushes once the oldest queued entry is older than
@@ -205,9 +215,7 @@ static void test_lazy_quiet_flushed_by_deferred_work(void **state)
 	uint64_t next = 0;
 	assert_int_equal(dmamap_run_deferred(f.e.ctx, &next), 0);
 	assert_true(next == UINT64_MAX); /* nothing pending */
-	dmamap_dma_addr_t a = dmamap_map_single(nic.dev, buf, 64, DMAMAP_TO_DEVICE);
-	assert_int_equal(sim_dma_read(nic.sd, a, got, 64), 0); /* into the IOTLB */
-	dmamap_unmap_single(nic.dev, a, 64, DMAMAP_TO_DEVICE);
+	dmamap_dma_addr_t a = map_read_unmap(&nic, buf);
 	sim_clock_advance(f.e.m, 4000000);
 	assert_int_equal(dmamap_run_deferred(f.e.ctx, &next), 0);
 	assert_int_equal(next, 6000001); /* due when older than 10 ms */
@@ -237,9 +245,7 @@ static void test_lazy_quiet_flushed_by_timer_thread(void **state)
 	uint64_t phys;
 	uint8_t *buf = tu_alloc_high(&f.e, 1, &phys);
 	uint8_t got[64];
-	dmamap_dma_addr_t a = dmamap_map_single(nic.dev, buf, 64, DMAMAP_TO_DEVICE);
-	assert_int_equal(sim_dma_read(nic.sd, a, got, 64), 0);
-	dmamap_unmap_single(nic.dev, a, 64, DMAMAP_TO_DEVICE);
+	dmamap_dma_addr_t a = map_read_unmap(&nic, buf);
 	for (int i = 0; i < 60000 && istats(&f).invalidations == 0; i++)
 		nanosleep(&(struct timespec){ 0, 1000000 }, NULL);
 	assert_int_equal(istats(&f).invalidations, 1);
@@ -275,10 +281,7 @@ static void fq_race_hook(void *arg, int domain_id)
 		return;
 	unsigned int cpu = dmamap_current_cpu();
 	dmamap_set_cpu(1);
-	r->iova = dmamap_map_single(r->d->dev, r->victim, 64, DMAMAP_TO_DEVICE);
-	uint8_t got[64];
-	assert_int_equal(sim_dma_read(r->d->sd, r->iova, got, 64), 0); /* into the IOTLB */
-	dmamap_unmap_single(r->d->dev, r->iova, 64, DMAMAP_TO_DEVICE);
+	r->iova = map_read_unmap(r->d, r->victim);
 	dmamap_set_cpu(cpu);
 }
 
