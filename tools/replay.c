@@ -155,6 +155,7 @@ static void diff(struct rp *p, const char *op, enum replay_kind k, const char *f
 /* A number: a JSON integer >= 0, or a "0x..." string (64-bit values). */
 static int get_u64(struct rp *p, json_t *o, const char *op, const char *key, uint64_t *v)
 {
+	*v = 0; /* defined on every path, error or not */
 	json_t *x = json_object_get(o, key);
 	if (json_is_integer(x) && json_integer_value(x) >= 0) {
 		*v = (uint64_t)json_integer_value(x);
@@ -175,6 +176,7 @@ static int get_u64(struct rp *p, json_t *o, const char *op, const char *key, uin
 
 static int get_i64(struct rp *p, json_t *o, const char *op, const char *key, int64_t *v)
 {
+	*v = 0;
 	json_t *x = json_object_get(o, key);
 	if (!json_is_integer(x))
 		return bad(p, "%s: field '%s' is missing or not an integer", op, key);
@@ -184,6 +186,7 @@ static int get_i64(struct rp *p, json_t *o, const char *op, const char *key, int
 
 static int get_int(struct rp *p, json_t *o, const char *op, const char *key, int *v)
 {
+	*v = 0;
 	int64_t x = 0;
 	int rc = get_i64(p, o, op, key, &x);
 	if (rc)
@@ -196,6 +199,7 @@ static int get_int(struct rp *p, json_t *o, const char *op, const char *key, int
 
 static int get_bool(struct rp *p, json_t *o, const char *op, const char *key, bool *v)
 {
+	*v = false;
 	json_t *x = json_object_get(o, key);
 	if (!json_is_boolean(x))
 		return bad(p, "%s: field '%s' is missing or not true/false", op, key);
@@ -245,6 +249,7 @@ static int buf_new(struct rp *p, const char *op, uint64_t id, struct rp_buf **ou
 /* The buffer id names, live; NULL (and an error) otherwise. */
 static int buf_get(struct rp *p, json_t *o, const char *op, const char *key, struct rp_buf **b)
 {
+	*b = NULL;
 	uint64_t id;
 	int rc = get_u64(p, o, op, key, &id);
 	if (rc)
