@@ -22,6 +22,10 @@
 #include "svg.h"
 #include "trace.h"
 
+#ifndef DMAMAP_VERSION
+#define DMAMAP_VERSION "unknown"
+#endif
+
 static bool dm_is_tree(const char *path)
 {
 	size_t n = strlen(path);
@@ -79,7 +83,48 @@ static bool parse_u64(const char *s, uint64_t *v)
 	return true;
 }
 
+static bool is_help(const char *a)
+{
+	return !strcmp(a, "--help") || !strcmp(a, "-h");
+}
+
+/* Any --help among a subcommand's arguments: its usage on stdout, exit 0. */
+static bool wants_help(int argc, char **argv, const char *text)
+{
+	for (int i = 1; i < argc; i++) {
+		if (is_help(argv[i])) {
+			fputs(text, stdout);
+			return true;
+		}
+	}
+	return false;
+}
+
+/*
+ * An option that takes a value: the value, or NULL after one line naming
+ * the option ("dmamap run: --svg needs a value").
+ */
+static const char *opt_value(const char *cmd, int argc, char **argv, int *i)
+{
+	if (*i + 1 < argc)
+		return argv[++*i];
+	fprintf(stderr, "dmamap %s: %s needs a value\n", cmd, argv[*i]);
+	return NULL;
+}
+
 #define RUN_USAGE "usage: dmamap run FILE [--json] [--svg OUT.svg] [--seed N] [--trace OUT] [--verbose]\n"
+#define RUN_HELP RUN_USAGE \
+	"Builds the platform the scenario FILE describes, runs its workloads with every\n" \
+	"byte checked and judges its expect: lines.\n" \
+	"  --json         the report as JSON on stdout (default: a text table)\n" \
+	"  --svg OUT.svg  an address map of the run\n" \
+	"  --seed N       the data seed (default 1); one seed, one report\n" \
+	"  --trace OUT    every map, unmap, sync and device access as JSON lines\n" \
+	"  --verbose      the library's log on stderr\n" \
+	"SIGINT or SIGTERM stops the run at the next operation: the report so far,\n" \
+	"marked partial, a trace ending on a whole line, exit 130.\n" \
+	"Exit: 0 pass, 1 fail, 2 bad input or an output that could not be written,\n" \
+	"130 interrupted.\n"
 
 /* `dmamap run FILE [--json] [--svg OUT] [--seed N] [--trace OUT] [--verbose]`. */
 static int cmd_run(int argc, char **argv)
@@ -87,18 +132,25 @@ static int cmd_run(int argc, char **argv)
 	const char *file = NULL, *svg = NULL, *trace = NULL;
 	bool json = false;
 	struct run_opts o = { .seed = 1 };
+	if (wants_help(argc, argv, RUN_HELP))
+		return 0;
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--json")) {
 			json = true;
 		} else if (!strcmp(argv[i], "--verbose")) {
 			o.verbose = true;
-		} else if (!strcmp(argv[i], "--svg") && i + 1 < argc) {
-			svg = argv[++i];
-		} else if (!strcmp(argv[i], "--trace") && i + 1 < argc) {
-			trace = argv[++i];
-		} else if (!strcmp(argv[i], "--seed") && i + 1 < argc) {
-			if (!parse_u64(argv[++i], &o.seed)) {
-				fprintf(stderr, "dmamap run: --seed: '%s' is not a number\n", argv[i]);
+		} else if (!strcmp(argv[i], "--svg")) {
+			if (!(svg = opt_value("run", argc, argv, &i)))
+				return 2;
+		} else if (!strcmp(argv[i], "--trace")) {
+			if (!(trace = opt_value("run", argc, argv, &i)))
+				return 2;
+		} else if (!strcmp(argv[i], "--seed")) {
+			const char *v = opt_value("run", argc, argv, &i);
+			if (!v)
+				return 2;
+			if (!parse_u64(v, &o.seed)) {
+				fprintf(stderr, "dmamap run: --seed: '%s' is not a number\n", v);
 				return 2;
 			}
 		} else if (argv[i][0] == '-' || file) {
@@ -148,6 +200,14 @@ static int cmd_run(int argc, char **argv)
 }
 
 #define REPLAY_USAGE "usage: dmamap replay TRACE [--scenario FILE.yaml] [--json] [--show N] [--verbose]\n"
+#define REPLAY_HELP REPLAY_USAGE \
+	"Re-runs a trace written by `dmamap run --trace` on its scenario's platform,\n" \
+	"or another's, and reports where outcomes differ.\n" \
+	"  --scenario FILE.yaml  the platform to replay on (default: the trace's own)\n" \
+	"  --json                the result as JSON\n" \
+	"  --show N              list the first N differences (1..100000)\n" \
+	"  --verbose             the library's log on stderr\n" \
+	"Exit: 0 identical, 1 differs, 2 bad input.\n"
 
 /* `dmamap replay TRACE [--scenario FILE] [--json] [--show N] [--verbose]`. */
 static int cmd_replay(int argc, char **argv)
@@ -155,18 +215,24 @@ static int cmd_replay(int argc, char **argv)
 	const char *path = NULL;
 	bool json = false;
 	struct replay_opts o = { 0 };
+	if (wants_help(argc, argv, REPLAY_HELP))
+		return 0;
 	for (int i = 1; i < argc; i++) {
 		uint64_t n;
 		if (!strcmp(argv[i], "--json")) {
 			json = true;
 		} else if (!strcmp(argv[i], "--verbose")) {
 			o.verbose = true;
-		} else if (!strcmp(argv[i], "--scenario") && i + 1 < argc) {
-			o.scenario = argv[++i];
-		} else if (!strcmp(argv[i], "--show") && i + 1 < argc) {
-			if (!parse_u64(argv[++i], &n) || !n || n > 100000) {
+		} else if (!strcmp(argv[i], "--scenario")) {
+			if (!(o.scenario = opt_value("replay", argc, argv, &i)))
+				return 2;
+		} else if (!strcmp(argv[i], "--show")) {
+			const char *v = opt_value("replay", argc, argv, &i);
+			if (!v)
+				return 2;
+			if (!parse_u64(v, &n) || !n || n > 100000) {
 				fprintf(stderr, "dmamap replay: --show: '%s' is not a number in "
-					"1..100000\n", argv[i]);
+					"1..100000\n", v);
 				return 2;
 			}
 			o.show = (unsigned int)n;
@@ -193,6 +259,30 @@ static int cmd_replay(int argc, char **argv)
 		exit_code = 2;
 	replay_free(&r);
 	return exit_code;
+}
+
+#define EXPLAIN_USAGE "usage: dmamap explain FILE.yaml|BOARD.dts|BOARD.dtb\n"
+#define EXPLAIN_HELP EXPLAIN_USAGE \
+	"  FILE.yaml             each device's ops, masks, reachable windows and why\n" \
+	"  BOARD.dts|BOARD.dtb   a device tree's RAM, reserved pools, and each device's\n" \
+	"                        DMA windows and IOMMU links\n" \
+	"Exit: 0 explained, 2 bad input.\n"
+
+#define DEMO_HELP "usage: dmamap demo\n" \
+	"Runs the built-in claims and the example scenarios that need no tree, on\n" \
+	"simulated machines, and prints a table.  Exit 0 only if every claim holds.\n"
+
+static int cmd_explain(int argc, char **argv)
+{
+	if (wants_help(argc, argv, EXPLAIN_HELP))
+		return 0;
+	if (argc != 2 || (argv[1][0] == '-' && argv[1][1])) {
+		if (argc == 2)
+			fprintf(stderr, "dmamap explain: unexpected '%s'\n", argv[1]);
+		fputs(EXPLAIN_USAGE, stderr);
+		return 2;
+	}
+	return dm_is_tree(argv[1]) ? explain_tree(argv[1]) : cmd_explain_scenario(argv[1]);
 }
 
 static void usage(FILE *f)
@@ -222,7 +312,9 @@ static void usage(FILE *f)
 	      "      --backend iova|iova-tree     IOVA alloc+free: per-CPU magazines, or\n"
 	      "                       the tree with 10000 ranges live\n"
 	      "      --dir to|from|bidi  --seconds S  [--json]\n"
+	      "  COMMAND --help       that command's options\n"
 	      "  --help               this text\n"
+	      "  --version            the version\n"
 	      "\n"
 	      "scenarios may put the machine under Xen (hypervisor:, a Xen tree) and run\n"
 	      "PV backends (kind: xen-backend); see dmamap(1) and examples/xen-*.yaml\n",
@@ -236,27 +328,32 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	const char *cmd = argv[1];
-	if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h") || !strcmp(cmd, "help")) {
+	if (is_help(cmd) || !strcmp(cmd, "help")) {
+		/* `dmamap help run` is `dmamap run --help`. */
+		if (!strcmp(cmd, "help") && argc == 3 && strcmp(argv[2], "help")) {
+			char help[] = "--help";
+			return main(3, (char *[]){ argv[0], argv[2], help, NULL });
+		}
 		usage(stdout);
 		return 0;
 	}
-	if (!strcmp(cmd, "demo"))
+	if (!strcmp(cmd, "--version") || !strcmp(cmd, "-V")) {
+		printf("dmamap %s\n", DMAMAP_VERSION);
+		return 0;
+	}
+	if (!strcmp(cmd, "demo")) {
+		if (wants_help(argc - 1, argv + 1, DEMO_HELP))
+			return 0;
 		return dmamap_cli_demo(argc - 1, argv + 1);
+	}
 	if (!strcmp(cmd, "bench"))
 		return dmamap_cli_bench(argc - 1, argv + 1);
-	if (!strcmp(cmd, "explain") && argc == 3 && dm_is_tree(argv[2]))
-		return explain_tree(argv[2]);
 	if (!strcmp(cmd, "run"))
 		return cmd_run(argc - 1, argv + 1);
 	if (!strcmp(cmd, "replay"))
 		return cmd_replay(argc - 1, argv + 1);
-	if (!strcmp(cmd, "explain")) {
-		if (argc != 3) {
-			fprintf(stderr, "usage: dmamap explain FILE.yaml|BOARD.dts|BOARD.dtb\n");
-			return 2;
-		}
-		return cmd_explain_scenario(argv[2]);
-	}
+	if (!strcmp(cmd, "explain"))
+		return cmd_explain(argc - 1, argv + 1);
 	fprintf(stderr, "dmamap: unknown command '%s' (try --help)\n", cmd);
 	return 2;
 }
