@@ -143,6 +143,51 @@ expect_rc 2 "$bin" run "$tmp/huge-pool.yaml"
 grep -q "restricted pool 0x90000000+0x440000000 refused (E2BIG): larger than the 16 GiB a bounce pool may be" /tmp/cli.$$ \
 	|| { cat /tmp/cli.$$; fail "huge restricted pool message"; }
 
+# SIGINT/SIGTERM during run: stop at an operation boundary, the partial report
+# marked as such, the trace ended on a whole line (its footer), exit 130.
+# The run would take hours: the signal is sent once the trace shows it under way.
+sed -e 's/count: 500000/count: 2000000000/' -e '/^expect:/,$d' "$ex/million.yaml" > "$tmp/long.yaml"
+interrupt() { # SIGNAL OUTPUT-FLAGS...
+	local sig=$1; shift
+	rm -f "$tmp/long.trace"
+	timeout -s KILL 300 "$bin" run "$tmp/long.yaml" --trace "$tmp/long.trace" "$@" \
+		>"$tmp/long.out" 2>"$tmp/long.err" &
+	local pid=$! n=0
+	until [ -s "$tmp/long.trace" ] && [ "$(wc -l < "$tmp/long.trace")" -gt 2 ]; do
+		sleep 0.05; n=$((n + 1)); [ $n -lt 2400 ] || fail "the long run did not start"
+	done
+	kill -"$sig" $pid
+	set +e; wait $pid; local rc=$?; set -e
+	[ "$rc" = 130 ] || { cat "$tmp/long.err"; fail "run stopped by SIG$sig exited $rc, expected 130"; }
+	grep -qx "dmamap run: interrupted by SIG$sig: the report is partial" "$tmp/long.err" \
+		|| fail "SIG$sig: no partial line on stderr"
+	tail -n 1 "$tmp/long.trace" | grep -q '^{"seq":[0-9]*,"op":"end",.*,"partial":true}$' \
+		|| fail "SIG$sig: the trace does not end with its footer"
+}
+interrupt INT --json
+grep -q '^  "verdict": "partial",$' "$tmp/long.out" || fail "SIGINT: JSON verdict not partial"
+grep -q '^  "interrupted_by": "SIGINT",$' "$tmp/long.out" || fail "SIGINT: JSON interrupted_by"
+# The partial trace is whole: it replays, identically, on its own scenario.
+expect_rc 0 "$bin" replay "$tmp/long.trace"
+grep -q ": IDENTICAL$" /tmp/cli.$$ || fail "the partial trace does not replay identically"
+interrupt TERM
+grep -q "^scenario million: PARTIAL (interrupted by SIGTERM after [0-9]* operations; expect not judged)$" \
+	"$tmp/long.out" || fail "SIGTERM: text report not marked partial"
+grep -q "^[0-9]* map/unmap operations in .* s (partial)$" "$tmp/long.out" || fail "SIGTERM: last line"
+
+# A failed write to stdout or to a report file is an error.
+set +e; "$bin" run "$ex/noforce.yaml" --json > /dev/full 2>"$tmp/full.err"; rc=$?; set -e
+[ "$rc" = 2 ] || fail "run --json > /dev/full exited $rc"
+grep -qx "dmamap: cannot write to stdout: No space left on device" "$tmp/full.err" || fail "/dev/full message"
+set +e; "$bin" run "$ex/noforce.yaml" > /dev/full 2>/dev/null; rc=$?; set -e
+[ "$rc" = 2 ] || fail "run (text) > /dev/full exited $rc"
+set +e; "$bin" explain "$ex/soc-wifi.yaml" > /dev/full 2>/dev/null; rc=$?; set -e
+[ "$rc" = 2 ] || fail "explain > /dev/full exited $rc"
+expect_rc 2 "$bin" run "$ex/noforce.yaml" --svg /dev/full
+grep -qx "/dev/full: No space left on device" /tmp/cli.$$ || fail "--svg /dev/full message"
+expect_rc 2 "$bin" run "$ex/noforce.yaml" --trace /dev/full
+grep -qx "dmamap run: --trace /dev/full: could not write it all" /tmp/cli.$$ || fail "--trace /dev/full message"
+
 # A progress bar on a terminal (script(1) gives one), and only there.
 if command -v script >/dev/null; then
 	script -qec "$bin run $ex/million.yaml" /dev/null > "$tmp/tty.out" 2>&1 || true

@@ -5,6 +5,7 @@
  * in bench/.  Exit codes: 0 pass, 1 fail, 2 bad input or usage.
  */
 #include <errno.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -126,6 +127,26 @@ static const char *opt_value(const char *cmd, int argc, char **argv, int *i)
 	"Exit: 0 pass, 1 fail, 2 bad input or an output that could not be written,\n" \
 	"130 interrupted.\n"
 
+/* The signal that asked `run` to stop (0: none); read at operation boundaries. */
+static volatile sig_atomic_t run_stop;
+
+static void run_on_signal(int sig)
+{
+	run_stop = sig;
+}
+
+/* SIGINT/SIGTERM stop the run at the next boundary; a second one kills at once. */
+static void run_catch_signals(void)
+{
+	struct sigaction sa;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = run_on_signal;
+	sa.sa_flags = SA_RESETHAND;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+}
+
 /* `dmamap run FILE [--json] [--svg OUT] [--seed N] [--trace OUT] [--verbose]`. */
 static int cmd_run(int argc, char **argv)
 {
@@ -175,6 +196,8 @@ static int cmd_run(int argc, char **argv)
 	}
 	/* A bar only for a person watching: never into a pipe or a file. */
 	o.progress = isatty(STDERR_FILENO) && !o.verbose;
+	o.stop = &run_stop;
+	run_catch_signals();
 	struct rpt_report r;
 	char err[1024] = "";
 	int rc = run_scenario(s, file, &o, &r, err, sizeof(err));
@@ -195,6 +218,12 @@ static int cmd_run(int argc, char **argv)
 	}
 	if (json ? rpt_print_json(&r, stdout) : (rpt_print_text(&r, stdout), 0))
 		exit_code = 2;
+	if (r.interrupted) {
+		fprintf(stderr, "dmamap run: interrupted by %s: the report is partial\n",
+			rpt_signal_name(r.interrupted));
+		if (exit_code != 2)
+			exit_code = 130;
+	}
 	rpt_free(&r);
 	return exit_code;
 }
@@ -321,7 +350,7 @@ static void usage(FILE *f)
 	      f);
 }
 
-int main(int argc, char **argv)
+static int dispatch(int argc, char **argv)
 {
 	if (argc < 2) {
 		usage(stderr);
@@ -332,7 +361,7 @@ int main(int argc, char **argv)
 		/* `dmamap help run` is `dmamap run --help`. */
 		if (!strcmp(cmd, "help") && argc == 3 && strcmp(argv[2], "help")) {
 			char help[] = "--help";
-			return main(3, (char *[]){ argv[0], argv[2], help, NULL });
+			return dispatch(3, (char *[]){ argv[0], argv[2], help, NULL });
 		}
 		usage(stdout);
 		return 0;
@@ -356,4 +385,20 @@ int main(int argc, char **argv)
 		return cmd_explain(argc - 1, argv + 1);
 	fprintf(stderr, "dmamap: unknown command '%s' (try --help)\n", cmd);
 	return 2;
+}
+
+/*
+ * Whatever a command printed must have reached stdout: a failed write
+ * (a full disk, a closed pipe, /dev/full) is an error, exit 2.
+ */
+int main(int argc, char **argv)
+{
+	int rc = dispatch(argc, argv);
+	errno = 0;
+	if (fflush(stdout) || ferror(stdout)) {
+		fprintf(stderr, "dmamap: cannot write to stdout: %s\n",
+			strerror(errno ? errno : EIO));
+		return 2;
+	}
+	return rc;
 }

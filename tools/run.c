@@ -1049,7 +1049,8 @@ static int judge(struct run_env *e, struct rpt_report *r)
 			rc = add_problem(r, "%s: %llu mappings still live when the device was removed",
 					 d->name, (unsigned long long)d->leaked);
 	}
-	for (unsigned int i = 0; i < e->s->nexpects && !rc; i++) {
+	/* A partial run's counters say nothing about what the whole run would. */
+	for (unsigned int i = 0; i < e->s->nexpects && !rc && !r->interrupted; i++) {
 		const struct scn_expect *x = &e->s->expects[i];
 		const struct rpt_device *d = NULL;
 		for (unsigned int k = 0; x->device[0] && k < r->ndevices; k++)
@@ -1063,7 +1064,7 @@ static int judge(struct run_env *e, struct rpt_report *r)
 					 x->counter, scn_cmp_name(x->cmp), (unsigned long long)x->value,
 					 (unsigned long long)have);
 	}
-	r->pass = !rc && r->nproblems == 0;
+	r->pass = !rc && r->nproblems == 0 && !r->interrupted;
 	return rc;
 }
 
@@ -1142,8 +1143,11 @@ static int run_workloads(struct run_env *e, struct rpt_report *r)
 	int rc = 0;
 	unsigned int nbackends = 0;
 	clock_gettime(CLOCK_MONOTONIC, &pr.last);
+	const volatile sig_atomic_t *stop = e->o ? e->o->stop : NULL;
 	for (unsigned int i = 0; i < s->nworkloads && !rc; i++) {
 		const struct scn_workload *w = &s->workloads[i];
+		if (stop && *stop)
+			break;
 		struct run_dev *d = dev_find(e, w->device);
 		if (!d->dev && !d->add_rc && (rc = dev_add(e, d)))
 			break; /* a hot-plugged device appears now */
@@ -1157,7 +1161,7 @@ static int run_workloads(struct run_env *e, struct rpt_report *r)
 			.seed = w->has_seed ? w->seed : mix_seed(e->o ? e->o->seed : 1, i),
 			.out = d->rep, .ops = ops,
 			.tick = pr.on ? progress_tick : NULL, .tick_priv = &pr,
-			.tr = e->o ? e->o->trace : NULL,
+			.tr = e->o ? e->o->trace : NULL, .stop = stop,
 		};
 		/* Backends take the domUs in turn. */
 		if (w->kind == SCN_KIND_XEN_BACKEND && e->ndomus)
@@ -1185,8 +1189,10 @@ static int run_workloads(struct run_env *e, struct rpt_report *r)
 			rc = add_problem(r, "%s (workload at line %d)", we.problem, w->line);
 		}
 	}
+	if (stop && *stop)
+		r->interrupted = *stop;
 	/* Hot-plugged devices without a workload appear after the others ran. */
-	for (unsigned int i = 0; i < e->ndevs && !rc; i++)
+	for (unsigned int i = 0; i < e->ndevs && !rc && !r->interrupted; i++)
 		if (!e->devs[i].dev && !e->devs[i].add_rc)
 			rc = dev_add(e, &e->devs[i]);
 	if (pr.drawn)
@@ -1262,7 +1268,7 @@ int run_scenario(const struct scn *s, const char *file, const struct run_opts *o
 	if (!rc)
 		rc = run_workloads(e, r);
 	if (!rc && o && o->trace)
-		trace_end(o->trace);
+		trace_end(o->trace, r->interrupted);
 	if (!rc) {
 		for (unsigned int i = 0; i < e->ndevs; i++)
 			dev_report(e, &e->devs[i]);
@@ -1446,10 +1452,20 @@ static const char *human(uint64_t b, char *buf, size_t n)
 	return buf;
 }
 
+const char *rpt_signal_name(int sig)
+{
+	return sig == SIGINT ? "SIGINT" : sig == SIGTERM ? "SIGTERM" : "a signal";
+}
+
 void rpt_print_text(const struct rpt_report *r, FILE *out)
 {
 	char a[32], b[32], c[32], d2[32];
-	fprintf(out, "scenario %s: %s\n", r->scenario, r->pass ? "PASS" : "FAIL");
+	if (r->interrupted)
+		fprintf(out, "scenario %s: PARTIAL (interrupted by %s after %llu operations; expect "
+			"not judged)\n", r->scenario, rpt_signal_name(r->interrupted),
+			(unsigned long long)r->ops_total);
+	else
+		fprintf(out, "scenario %s: %s\n", r->scenario, r->pass ? "PASS" : "FAIL");
 	if (r->swiotlb.enabled)
 		fprintf(out, "swiotlb: %s (%s below 4 GiB), high-water %s, bounced %s, "
 			"full failures %llu\n", human(r->swiotlb.total_bytes, a, sizeof(a)),
@@ -1512,6 +1528,6 @@ void rpt_print_text(const struct rpt_report *r, FILE *out)
 		fprintf(out, "expected: %s\n", r->notes[i]);
 	for (unsigned int i = 0; i < r->nproblems; i++)
 		fprintf(out, "problem: %s\n", r->problems[i]);
-	fprintf(out, "%llu map/unmap operations in %.2f s\n", (unsigned long long)r->ops_total,
-		r->seconds);
+	fprintf(out, "%llu map/unmap operations in %.2f s%s\n", (unsigned long long)r->ops_total,
+		r->seconds, r->interrupted ? " (partial)" : "");
 }
