@@ -188,6 +188,28 @@ grep -qx "/dev/full: No space left on device" /tmp/cli.$$ || fail "--svg /dev/fu
 expect_rc 2 "$bin" run "$ex/noforce.yaml" --trace /dev/full
 grep -qx "dmamap run: --trace /dev/full: could not write it all" /tmp/cli.$$ || fail "--trace /dev/full message"
 
+# Messages: a machine range the host cannot map names the host's limit; a
+# host-memory shortage is the host's, with the bytes it could not get.
+printf 'name: x\nplatform:\n  ram:\n    - {base: 0, size: 2G}\n    - {base: 0x100000000, size: 250T}\n' \
+	> "$tmp/huge-ram.yaml"
+expect_rc 2 "$bin" run "$tmp/huge-ram.yaml"
+grep -q "^$tmp/huge-ram.yaml:5: ram: 0x100000000+0xfa0000000000 (250.0 TiB) cannot be mapped on this host: the simulator maps each RAM range whole, and the largest free stretch of this host's address space is [0-9.]* TiB$" \
+	/tmp/cli.$$ || fail "a range beyond the host's address space"
+# ulimit -v: not under ASan, whose shadow memory needs terabytes of address space.
+if ! grep -q __asan_init "$bin"; then
+	set +e; (ulimit -v 1000000; "$bin" run "$ex/noforce.yaml") >/tmp/cli.$$ 2>&1; rc=$?; set -e
+	[ "$rc" = 2 ] || fail "machine beyond ulimit -v exited $rc"
+	grep -qx "$ex/noforce.yaml:6: the machine's 8.0 GiB of RAM cannot be mapped on this host: its address-space limit (ulimit -v) is 976.6 MiB" \
+		/tmp/cli.$$ || { cat /tmp/cli.$$; fail "machine beyond ulimit -v: message"; }
+	# 18 GiB of RAM mapped, and 50 MB more: not the 97 MiB a 16 GiB pool's slots need.
+	printf 'name: x\nplatform:\n  ram:\n    - {base: 0, size: 1G}\n    - {base: 4G, size: 17G}\n  devices:\n    - {name: wifi, dma_bits: 64, restricted_pool: 16G}\n' \
+		> "$tmp/big-pool.yaml"
+	set +e; (ulimit -v $((18 * 1024 * 1024 + 50000)); "$bin" run "$tmp/big-pool.yaml") >/tmp/cli.$$ 2>&1; rc=$?; set -e
+	[ "$rc" = 2 ] || fail "bookkeeping beyond the host's memory exited $rc"
+	grep -qx "$tmp/big-pool.yaml:7: device 'wifi': restricted pool 0x100000000+0x400000000 refused (ENOMEM): swiotlb: this host cannot allocate 101711936 bytes of bookkeeping for a pool of 8388608 slots" \
+		/tmp/cli.$$ || { cat /tmp/cli.$$; fail "host shortage not reported as the host's"; }
+fi
+
 # A progress bar on a terminal (script(1) gives one), and only there.
 if command -v script >/dev/null; then
 	script -qec "$bin run $ex/million.yaml" /dev/null > "$tmp/tty.out" 2>&1 || true

@@ -19,6 +19,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -37,6 +38,8 @@
 #define RUN_MAX_DEVS (SCN_MAX_DEVICES + SCN_MAX_WORKLOADS + SCN_MAX_EXPECTS)
 #define RUN_MAX_POOLS 16
 #define RUN_DEFAULT_CPUS 4      /* machines described inline */
+/* The simulator models physical addresses below 2^48 (sim.h). */
+#define RUN_PHYS_LIMIT (1ULL << 48)
 #define RUN_TREE_DEFAULT_BITS 32 /* tree devices no entry describes: Linux's default mask */
 
 struct run_dev {
@@ -57,6 +60,7 @@ struct run_dev {
 	int add_rc;                       /* dmamap_device_add's error, 0: none */
 	char add_why[256];                /* the library's last log line then */
 	struct rpt_device *rep;
+	int line;                         /* where the file declares or first names it */
 };
 
 struct run_pool {
@@ -96,6 +100,8 @@ struct run_env {
 	char *err;
 	size_t errlen;
 };
+
+static const char *human(uint64_t b, char *buf, size_t n);
 
 static int run_err(struct run_env *e, int rc, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
@@ -159,6 +165,7 @@ static int dev_note(struct run_env *e, const char *name,
 	d->name = name;
 	d->decl = decl;
 	d->node = node;
+	d->line = decl ? decl->line : line;
 	d->dma_bits = decl ? decl->dma_bits : RUN_TREE_DEFAULT_BITS;
 	d->hotplug = decl && decl->hotplug;
 	/* Behind an IOMMU: the file says so, or the tree (enabled IOMMUs only). */
@@ -323,8 +330,9 @@ static int xen_up(struct run_env *e)
 				       "%s:%d: hypervisor: the simulator refused it (%s): %s", e->file,
 				       line, dmamap_strerror(rc), why ? why : "no reason given");
 		return run_err(e, rc == -ENOMEM ? -ENOMEM : -EINVAL,
-			       "%s: /hypervisor: the simulator refused the tree's Xen (%s): %s",
-			       e->dt->file, dmamap_strerror(rc), why ? why : "no reason given");
+			       "%s:%d: dt: %s: /hypervisor: the simulator refused the tree's Xen "
+			       "(%s): %s", e->file, e->s->dt_line, e->dt->file, dmamap_strerror(rc),
+			       why ? why : "no reason given");
 	}
 	for (unsigned int i = 0; i < e->ndomus; i++) {
 		rc = sim_xen_domu_create(e->xen, WL_XEN_DOMU_PAGES, &e->domids[i]);
@@ -361,24 +369,32 @@ static int check_counters(struct run_env *e)
  * Inline RAM is added to the tree's: a range with the same base as a tree
  * range replaces it (resizing a bank), any other must not overlap.
  */
-static int machine_desc(struct run_env *e, struct sim_machine_desc *md)
+static int machine_desc(struct run_env *e, struct sim_machine_desc *md, int *lines)
 {
 	char why[512];
 	memset(md, 0, sizeof(*md));
 	if (e->dt) {
 		if (sim_dt_machine_desc(e->dt, md, why, sizeof(why)))
-			return run_err(e, -EINVAL, "%s", why);
+			return run_err(e, -EINVAL, "%s:%d: dt: %s", e->file, e->s->dt_line, why);
 	} else {
 		md->arch = DMAMAP_ARCH_X86;
 		md->ncpus = RUN_DEFAULT_CPUS;
 	}
+	for (unsigned int k = 0; k < md->nram; k++)
+		lines[k] = -e->s->dt_line; /* negative: the tree's (its dt: line) */
 	for (unsigned int i = 0; i < e->s->nram; i++) {
 		const struct scn_range *r = &e->s->ram[i];
-		uint64_t b = (r->base + 4095) & ~4095ULL, end = (r->base + r->size) & ~4095ULL;
-		if (r->base > UINT64_MAX - 4095 || end <= b)
-			return run_err(e, -EINVAL, "%s:%d: ram: 0x%llx+0x%llx holds no whole 4 KiB page",
-				       e->file, r->line, (unsigned long long)r->base,
-				       (unsigned long long)r->size);
+		/* Pages are whole: a range is never trimmed behind the file's back. */
+		if ((r->base | r->size) & 4095)
+			return run_err(e, -EINVAL, "%s:%d: ram: 0x%llx+0x%llx: %s is not a multiple "
+				       "of 4 KiB (RAM comes in whole pages)", e->file, r->line,
+				       (unsigned long long)r->base, (unsigned long long)r->size,
+				       r->base & 4095 ? "the base" : "the size");
+		if (r->base >= RUN_PHYS_LIMIT || r->size > RUN_PHYS_LIMIT - r->base)
+			return run_err(e, -EINVAL, "%s:%d: ram: 0x%llx+0x%llx ends beyond 2^48 "
+				       "(256 TiB), the most the simulator models", e->file, r->line,
+				       (unsigned long long)r->base, (unsigned long long)r->size);
+		uint64_t b = r->base, end = r->base + r->size;
 		unsigned int k;
 		for (k = 0; k < md->nram; k++)
 			if (md->ram[k].base == b)
@@ -390,22 +406,102 @@ static int machine_desc(struct run_env *e, struct sim_machine_desc *md)
 			md->nram++;
 		}
 		md->ram[k] = (struct sim_ram_range){ b, end - b };
+		lines[k] = r->line;
 	}
 	/* Sorted, and no two overlap. */
 	for (unsigned int i = 1; i < md->nram; i++)
 		for (unsigned int k = i; k > 0 && md->ram[k - 1].base > md->ram[k].base; k--) {
 			struct sim_ram_range t = md->ram[k];
+			int tl = lines[k];
 			md->ram[k] = md->ram[k - 1];
+			lines[k] = lines[k - 1];
 			md->ram[k - 1] = t;
+			lines[k - 1] = tl;
 		}
-	for (unsigned int i = 1; i < md->nram; i++)
-		if (md->ram[i - 1].base + md->ram[i - 1].size > md->ram[i].base)
-			return run_err(e, -EINVAL, "%s: ram: 0x%llx+0x%llx overlaps 0x%llx+0x%llx",
-				       e->file, (unsigned long long)md->ram[i - 1].base,
+	for (unsigned int i = 0; i < md->nram; i++) {
+		const struct sim_ram_range *r = &md->ram[i];
+		if (r->base >= RUN_PHYS_LIMIT || r->size > RUN_PHYS_LIMIT - r->base)
+			return run_err(e, -EINVAL, "%s:%d: dt: %s: RAM 0x%llx+0x%llx ends beyond 2^48 "
+				       "(256 TiB), the most the simulator models", e->file, -lines[i],
+				       e->dt->file, (unsigned long long)r->base,
+				       (unsigned long long)r->size);
+		if (i && md->ram[i - 1].base + md->ram[i - 1].size > r->base) {
+			/* The file's range is the one to blame; two of the tree's: the dt: line. */
+			int l = lines[i] > 0 ? lines[i] : lines[i - 1] > 0 ? lines[i - 1] : -lines[i];
+			return run_err(e, -EINVAL, "%s:%d: ram: 0x%llx+0x%llx overlaps 0x%llx+0x%llx%s",
+				       e->file, l, (unsigned long long)md->ram[i - 1].base,
 				       (unsigned long long)md->ram[i - 1].size,
-				       (unsigned long long)md->ram[i].base,
-				       (unsigned long long)md->ram[i].size);
+				       (unsigned long long)r->base, (unsigned long long)r->size,
+				       lines[i] > 0 && lines[i - 1] > 0 ? "" : " (the tree's RAM)");
+		}
+	}
 	return 0;
+}
+
+/*
+ * The largest stretch of this process's address space no mapping uses,
+ * below the x86-64/arm64 user limit of 2^47: the largest RAM range the
+ * simulator can map whole.  0 when /proc/self/maps cannot be read.
+ */
+static uint64_t host_largest_gap(void)
+{
+	FILE *f = fopen("/proc/self/maps", "r");
+	if (!f)
+		return 0;
+	uint64_t prev = 0x10000, best = 0; /* below mmap_min_addr nothing maps */
+	unsigned long long lo, hi;
+	char line[512];
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "%llx-%llx", &lo, &hi) != 2)
+			continue;
+		if (lo >= (1ULL << 47))
+			break;
+		if (lo > prev && lo - prev > best)
+			best = lo - prev;
+		if (hi > prev)
+			prev = hi;
+	}
+	fclose(f);
+	if ((1ULL << 47) > prev && (1ULL << 47) - prev > best)
+		best = (1ULL << 47) - prev;
+	return best;
+}
+
+/*
+ * The machine could not be built for want of host resources: which
+ * resource, and the host's limit, never "the scenario is wrong".
+ */
+static int machine_host_err(struct run_env *e, const struct sim_machine_desc *md,
+			    const int *lines)
+{
+	char a[32], b[32];
+	/* Touching ranges are one mapping in the simulator. */
+	uint64_t gap = host_largest_gap(), total = 0;
+	for (unsigned int i = 0; i < md->nram; i++) {
+		unsigned int k = i;
+		uint64_t size = md->ram[i].size;
+		while (k + 1 < md->nram && md->ram[k].base + md->ram[k].size == md->ram[k + 1].base)
+			size += md->ram[++k].size;
+		total += size;
+		if (gap && size > gap) {
+			int l = lines[i] > 0 ? lines[i] : -lines[i];
+			return run_err(e, -ENOMEM, "%s:%d: %s0x%llx+0x%llx (%s) cannot be mapped on "
+				       "this host: the simulator maps each RAM range whole, and the "
+				       "largest free stretch of this host's address space is %s",
+				       e->file, l, lines[i] > 0 ? "ram: " : "dt: RAM ",
+				       (unsigned long long)md->ram[i].base, (unsigned long long)size,
+				       human(size, a, sizeof(a)), human(gap, b, sizeof(b)));
+		}
+		i = k;
+	}
+	struct rlimit rl;
+	int l = md->nram ? (lines[0] > 0 ? lines[0] : -lines[0]) : 0;
+	if (!getrlimit(RLIMIT_AS, &rl) && rl.rlim_cur != RLIM_INFINITY && total > rl.rlim_cur)
+		return run_err(e, -ENOMEM, "%s:%d: the machine's %s of RAM cannot be mapped on this "
+			       "host: its address-space limit (ulimit -v) is %s", e->file, l,
+			       human(total, a, sizeof(a)), human(rl.rlim_cur, b, sizeof(b)));
+	return run_err(e, -ENOMEM, "%s:%d: this host is out of memory: cannot allocate the "
+		       "simulator's bookkeeping for %s of RAM", e->file, l, human(total, a, sizeof(a)));
 }
 
 /* Static reserved-memory regions leave the allocator, as at boot. */
@@ -435,8 +531,8 @@ static int pool_for(struct run_env *e, struct run_dev *d, struct dmamap_swiotlb 
 			return 0;
 		}
 	if (e->npools == RUN_MAX_POOLS)
-		return run_err(e, -EINVAL, "%s: more than %d restricted pools", e->file,
-			       RUN_MAX_POOLS);
+		return run_err(e, -EINVAL, "%s:%d: device '%s': more than %d restricted pools",
+			       e->file, d->line, d->name, RUN_MAX_POOLS);
 	struct run_pool *p = &e->pools[e->npools];
 	memset(p, 0, sizeof(*p));
 	p->rmem = rmem;
@@ -453,23 +549,28 @@ static int pool_for(struct run_env *e, struct run_dev *d, struct dmamap_swiotlb 
 			hi = d->hw.ranges[0].cpu + d->hw.ranges[0].size - 1;
 		}
 		if (!p->size || sim_alloc_pages(e->m, p->size >> 12, 1, lo, hi, &p->base))
-			return run_err(e, -EINVAL, "%s: device '%s': no RAM for a %llu-byte "
-				       "restricted pool it can reach", e->file, d->name,
+			return run_err(e, -EINVAL, "%s:%d: device '%s': no RAM for a %llu-byte "
+				       "restricted pool it can reach", e->file, d->line, d->name,
 				       (unsigned long long)p->size);
 		p->owned_pages = true;
 	}
+	e->last_log[0] = '\0';
 	int rc = dmamap_restricted_pool_create(e->ctx, p->base, p->size, &p->pool);
 	if (rc) {
 		if (p->owned_pages)
 			sim_free_pages(e->m, p->base, p->size >> 12);
+		/* -ENOMEM is the host's: the library's line says how many bytes. */
 		const char *why = rc == -E2BIG ? "larger than the 16 GiB a bounce pool may be"
-				  : rc == -ENOMEM ? "this host cannot allocate its slot bookkeeping"
+				  : rc == -ENOMEM ? (e->last_log[0] ? e->last_log
+						     : "this host cannot allocate its bookkeeping")
 						  : "it must be RAM";
+		char from[SCN_PATH_MAX + 32] = "";
+		if (rmem >= 0)
+			snprintf(from, sizeof(from), " (a region of %s)", e->dt->file);
 		return run_err(e, rc == -ENOMEM ? -ENOMEM : -EINVAL,
-			       "%s: device '%s': restricted pool 0x%llx+0x%llx refused (%s): %s",
-			       rmem >= 0 ? e->dt->file : e->file, d->name,
-			       (unsigned long long)p->base, (unsigned long long)p->size,
-			       dmamap_strerror(rc), why);
+			       "%s:%d: device '%s': restricted pool 0x%llx+0x%llx refused (%s): %s%s",
+			       e->file, d->line, d->name, (unsigned long long)p->base,
+			       (unsigned long long)p->size, dmamap_strerror(rc), why, from);
 	}
 	e->npools++;
 	*out = p->pool;
@@ -639,12 +740,16 @@ static int platform_up(struct run_env *e)
 		return rc;
 
 	struct sim_machine_desc md;
-	if ((rc = machine_desc(e, &md)) || (rc = xen_resolve(e, &md)))
+	int ram_lines[SIM_MAX_RAM_RANGES];
+	if ((rc = machine_desc(e, &md, ram_lines)) || (rc = xen_resolve(e, &md)))
 		return rc;
 	const char *mwhy = NULL;
-	if ((rc = sim_machine_create(&md, &e->m, &mwhy)))
-		return run_err(e, rc == -ENOMEM ? -ENOMEM : -EINVAL, "%s: the machine: %s",
-			       e->file, mwhy ? mwhy : dmamap_strerror(rc));
+	if ((rc = sim_machine_create(&md, &e->m, &mwhy)) == -ENOMEM)
+		return machine_host_err(e, &md, ram_lines);
+	if (rc)
+		return run_err(e, -EINVAL, "%s:%d: the machine: %s", e->file,
+			       e->s->nram ? e->s->ram[0].line : e->s->dt_line,
+			       mwhy ? mwhy : dmamap_strerror(rc));
 	reserve_tree_regions(e);
 	/* Under Xen the hypervisor owns the IOMMUs: the OS programs none. */
 	if ((rc = e->xen_on ? xen_up(e) : iommus_up(e, sim_platform(e->m)->max_ram_end)))
@@ -653,24 +758,32 @@ static int platform_up(struct run_env *e)
 	const char *bootargs = s->has_bootargs ? s->bootargs : e->dt ? e->dt->bootargs : NULL;
 	struct dmamap_config cfg = { .bootargs = bootargs, .log = run_log, .log_priv = e,
 				     .xen_policy = e->xen_policy };
-	if ((rc = dmamap_ctx_create(sim_platform(e->m), &cfg, &e->ctx)))
+	e->last_log[0] = '\0';
+	if ((rc = dmamap_ctx_create(sim_platform(e->m), &cfg, &e->ctx))) {
+		/* The library's line names the word, or the host's shortage. */
+		const char *why = e->last_log[0] ? e->last_log : "the library said nothing more";
+		int line = s->has_bootargs ? s->bootargs_line : s->dt_line;
+		if (rc == -ENOMEM && strstr(why, "this host"))
+			return run_err(e, -ENOMEM, "%s:%d: %s", e->file, line, why);
 		return run_err(e, rc == -ENOMEM ? -ENOMEM : -EINVAL,
-			       "%s%s: bootargs \"%s\" refused (%s); `--verbose` shows the word",
-			       e->file, s->has_bootargs ? "" : " (from the tree)",
-			       bootargs ? bootargs : "", dmamap_strerror(rc));
+			       "%s:%d: %sbootargs \"%s\" refused (%s): %s", e->file, line,
+			       s->has_bootargs ? "" : "dt: the tree's ", bootargs ? bootargs : "",
+			       dmamap_strerror(rc), why);
+	}
 
 	for (unsigned int i = 0; i < e->ndevs; i++) {
 		struct run_dev *d = &e->devs[i];
 		dev_hw(d);
 		if ((rc = sim_device_create(e->m, &d->hw, &d->sd)))
-			return run_err(e, -EINVAL, "%s: device '%s': the simulator refused it (%s)",
-				       e->file, d->name, dmamap_strerror(rc));
+			return run_err(e, -EINVAL, "%s:%d: device '%s': the simulator refused it (%s)",
+				       e->file, d->line, d->name, dmamap_strerror(rc));
 		if (d->domain && (rc = sim_iommu_attach(d->sd, d->domain)))
-			return run_err(e, -EINVAL, "%s: device '%s': could not be attached to its "
-				       "IOMMU domain (%s)", e->file, d->name, dmamap_strerror(rc));
+			return run_err(e, -EINVAL, "%s:%d: device '%s': could not be attached to its "
+				       "IOMMU domain (%s)", e->file, d->line, d->name, dmamap_strerror(rc));
 		if (d->xen_iommu && (rc = sim_xen_iommu_attach(d->sd)))
-			return run_err(e, -EINVAL, "%s: device '%s': could not be put behind the "
-				       "hypervisor's IOMMU (%s)", e->file, d->name, dmamap_strerror(rc));
+			return run_err(e, -EINVAL, "%s:%d: device '%s': could not be put behind the "
+				       "hypervisor's IOMMU (%s)", e->file, d->line, d->name,
+				       dmamap_strerror(rc));
 		if ((rc = pool_for(e, d, &d->pool)))
 			return rc;
 		if (!d->hotplug && (rc = dev_add(e, d)))
@@ -1280,7 +1393,7 @@ int run_scenario(const struct scn *s, const char *file, const struct run_opts *o
 	r->seconds = now_s() - t0;
 	if (rc) {
 		if (rc == -ENOMEM && err && !err[0])
-			snprintf(err, errlen, "%s: out of memory", file);
+			snprintf(err, errlen, "%s: this host is out of memory", file);
 		rpt_free(r);
 	}
 	free(e);

@@ -1076,6 +1076,7 @@ static int parse_root(struct ctx *c, yaml_node_t *root)
 				return r;
 		}
 		s->has_bootargs = true;
+		s->bootargs_line = line_of(v[T_BOOTARGS]);
 	}
 	size_t cnt;
 	if (v[T_WORKLOADS]) {

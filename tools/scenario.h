@@ -232,6 +232,7 @@ struct scn {
 	struct scn_hypervisor hv;
 	bool has_bootargs;
 	char bootargs[SCN_BOOTARGS_MAX];
+	int bootargs_line;
 	struct scn_workload workloads[SCN_MAX_WORKLOADS];
 	unsigned int nworkloads;
 	struct scn_expect expects[SCN_MAX_EXPECTS];
