@@ -24,12 +24,15 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <poll.h>
+#include <signal.h>
 #include <spawn.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <libfdt.h>
@@ -57,10 +60,36 @@ struct dt_ctx {
 
 /* ---- helpers ---------------------------------------------------------------- */
 
+static int node_index(const struct dt_ctx *c, int off);
+
+/*
+ * A node's path from the collected parent links: O(depth), where
+ * fdt_get_path walks the blob from the root on every call (a tree of
+ * 20 000 nodes took 29 s).  Before the nodes are collected: libfdt's.
+ */
 static void node_path(const struct dt_ctx *c, int off, char *buf, size_t len)
 {
-	if (off < 0 || fdt_get_path(c->fdt, off, buf, (int)len) != 0)
+	int i = off >= 0 && c->nnodes ? node_index(c, off) : -1;
+	int chain[DT_MAX_DEPTH + 1], n = 0;
+	size_t at = 0;
+
+	if (i < 0) {
+		if (off < 0 || fdt_get_path(c->fdt, off, buf, (int)len) != 0)
+			snprintf(buf, len, "/");
+		return;
+	}
+	for (; i > 0 && n <= DT_MAX_DEPTH; i = c->nodes[i].parent)
+		chain[n++] = i;
+	buf[0] = '\0';
+	if (n == 0)
 		snprintf(buf, len, "/");
+	while (n-- > 0 && at < len) {
+		const char *name = fdt_get_name(c->fdt, c->nodes[chain[n]].off, NULL);
+		int w = snprintf(buf + at, len - at, "/%s", name ? name : "?");
+		if (w < 0)
+			break;
+		at += (size_t)w;
+	}
 }
 
 /*
@@ -863,66 +892,195 @@ static void dtc_message(const char *file, const char *msg, char *err,
 		seterr(err, errlen, "%s: /: dtc: %.*s", file, (int)n, line);
 }
 
-static int run_dtc(const char *path, const char *out, char *err, size_t errlen)
+/*
+ * How long dtc may take (DMAMAP_DTC_TIMEOUT seconds in the environment,
+ * default 60): a tree that takes longer is refused, and dtc killed.
+ */
+static int dtc_timeout_ms(void)
+{
+	const char *s = getenv("DMAMAP_DTC_TIMEOUT");
+	char *end;
+	long v = s ? strtol(s, &end, 10) : 0;
+
+	return s && *s && !*end && v > 0 && v <= 3600 ? (int)v * 1000 : 60 * 1000;
+}
+
+static long now_ms(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (long)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+/*
+ * Compiles path with dtc, the blob coming back through a pipe (no
+ * temporary file, so nothing is left behind whatever way this process
+ * ends), within dtc_timeout_ms and DT_MAX_BLOB bytes.
+ */
+static int run_dtc(const char *path, void **blob, size_t *size, char *err, size_t errlen)
 {
 	posix_spawn_file_actions_t fa;
-	int pfd[2], rc, status;
+	int epfd[2], opfd[2], rc, status, limit = dtc_timeout_ms();
 	pid_t pid;
 	char msg[4096];
-	size_t got = 0;
-	char *argv[] = { "dtc", "-q", "-I", "dts", "-O", "dtb", "-o",
-			 (char *)out, (char *)path, NULL };
+	size_t got = 0, cap = 1 << 16, n = 0;
+	char *out = malloc(cap);
+	char *argv[] = { "dtc", "-q", "-I", "dts", "-O", "dtb", (char *)path, NULL };
+	const char *why = NULL;
+	long deadline = now_ms() + limit;
 
-	if (pipe2(pfd, O_CLOEXEC) != 0) {
+	if (!out)
+		return -ENOMEM;
+	if (pipe2(epfd, O_CLOEXEC) != 0) {
+		free(out);
 		seterr(err, errlen, "%s: /: pipe: %s", path, strerror(errno));
 		return -errno;
 	}
+	if (pipe2(opfd, O_CLOEXEC) != 0) {
+		rc = errno;
+		close(epfd[0]);
+		close(epfd[1]);
+		free(out);
+		seterr(err, errlen, "%s: /: pipe: %s", path, strerror(rc));
+		return -rc;
+	}
 	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_adddup2(&fa, pfd[1], 2);
-	posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+	posix_spawn_file_actions_adddup2(&fa, epfd[1], 2);
+	posix_spawn_file_actions_adddup2(&fa, opfd[1], 1);
 	rc = posix_spawnp(&pid, "dtc", &fa, NULL, argv, environ);
 	posix_spawn_file_actions_destroy(&fa);
-	close(pfd[1]);
+	close(epfd[1]);
+	close(opfd[1]);
 	if (rc != 0) {
-		close(pfd[0]);
+		close(epfd[0]);
+		close(opfd[0]);
+		free(out);
 		seterr(err, errlen, "%s: /: cannot run dtc: %s", path,
 		       strerror(rc));
 		return -rc;
 	}
-	for (;;) {
-		char sink[512];
-		ssize_t r;
+	struct pollfd pf[2] = { { opfd[0], POLLIN, 0 }, { epfd[0], POLLIN, 0 } };
+	while (pf[0].fd >= 0 || pf[1].fd >= 0) {
+		long left = deadline - now_ms();
 
-		if (got < sizeof(msg) - 1)
-			r = read(pfd[0], msg + got, sizeof(msg) - 1 - got);
-		else
-			r = read(pfd[0], sink, sizeof(sink));
+		if (left <= 0) {
+			why = "time";
+			break;
+		}
+		int r = poll(pf, 2, (int)left);
+
 		if (r < 0 && errno == EINTR)
 			continue;
-		if (r <= 0)
+		if (r < 0) {
+			why = "poll";
 			break;
-		if (got < sizeof(msg) - 1)
-			got += (size_t)r;
+		}
+		for (int k = 0; k < 2; k++) {
+			char sink[4096];
+			ssize_t m;
+
+			if (pf[k].fd < 0 || !pf[k].revents)
+				continue;
+			if (k == 0) {
+				if (n == cap && cap < DT_MAX_BLOB + 1) {
+					char *bigger = realloc(out, cap * 2);
+
+					if (!bigger) {
+						why = "memory";
+						break;
+					}
+					out = bigger;
+					cap *= 2;
+				}
+				m = n < cap ? read(pf[k].fd, out + n, cap - n) : -1;
+				if (n == cap) {
+					why = "size";
+					break;
+				}
+			} else {
+				m = read(pf[k].fd, got < sizeof(msg) - 1 ? msg + got : sink,
+					 got < sizeof(msg) - 1 ? sizeof(msg) - 1 - got : sizeof(sink));
+			}
+			if (m < 0 && errno == EINTR)
+				continue;
+			if (m <= 0) {
+				close(pf[k].fd);
+				pf[k].fd = -1;
+			} else if (k == 0) {
+				n += (size_t)m;
+			} else if (got < sizeof(msg) - 1) {
+				got += (size_t)m;
+			}
+		}
+		if (why)
+			break;
 	}
 	msg[got] = '\0';
-	close(pfd[0]);
+	for (int k = 0; k < 2; k++)
+		if (pf[k].fd >= 0)
+			close(pf[k].fd);
+	if (why)
+		kill(pid, SIGKILL);
 	while (waitpid(pid, &status, 0) < 0) {
 		if (errno != EINTR) {
+			free(out);
 			seterr(err, errlen, "%s: /: waitpid: %s", path,
 			       strerror(errno));
 			return -ECHILD;
 		}
 	}
-	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+	if (why) {
+		free(out);
+		if (!strcmp(why, "time"))
+			seterr(err, errlen, "%s: /: dtc did not finish within %d s (stopped; "
+			       "DMAMAP_DTC_TIMEOUT sets the limit)", path, limit / 1000);
+		else if (!strcmp(why, "size"))
+			seterr(err, errlen, "%s: /: dtc's blob is larger than %u bytes",
+			       path, DT_MAX_BLOB);
+		else
+			seterr(err, errlen, "%s: /: reading dtc's output: %s", path,
+			       !strcmp(why, "memory") ? "out of memory" : strerror(errno));
+		return !strcmp(why, "memory") ? -ENOMEM : -EINVAL;
+	}
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+		*blob = out;
+		*size = n;
 		return 0;
+	}
+	free(out);
 	dtc_message(path, msg, err, errlen);
+	return -EINVAL;
+}
+
+/*
+ * What a path names must be a regular file: a FIFO would block the
+ * reader (or dtc) forever, a device could be endless, a directory is no
+ * tree.  Refused at once, before anything opens it.
+ */
+static int regular_file(const char *path, char *err, size_t errlen)
+{
+	struct stat st;
+
+	if (stat(path, &st) != 0) {
+		int e = errno;
+
+		seterr(err, errlen, "%s: cannot open: %s", path, strerror(e));
+		return -e;
+	}
+	if (S_ISREG(st.st_mode))
+		return 0;
+	seterr(err, errlen, "%s: not a regular file (%s)", path,
+	       S_ISDIR(st.st_mode) ? "a directory" : S_ISFIFO(st.st_mode) ? "a FIFO"
+	       : S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode) ? "a device" : "a socket or other");
 	return -EINVAL;
 }
 
 static int read_blob(const char *path, const char *shown, void **blob,
 		     size_t *size, char *err, size_t errlen)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC), e;
+	/* O_NONBLOCK: never wait on a FIFO swapped in after the check. */
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK), e;
 	struct stat st;
 	char *buf;
 	size_t got = 0;
@@ -1024,7 +1182,6 @@ static int parse(struct dt_ctx *c)
 int sim_dt_load(const char *path, struct sim_dt **out, char *err,
 		size_t errlen)
 {
-	char tmp[] = "/tmp/dmamap-dt-XXXXXX";
 	void *blob = NULL;
 	size_t size = 0;
 	int rc, frc;
@@ -1044,21 +1201,10 @@ int sim_dt_load(const char *path, struct sim_dt **out, char *err,
 		       strerror(e));
 		return -e;
 	}
+	if ((rc = regular_file(path, err, errlen)))
+		return rc;
 	if (ends_with(path, ".dts")) {
-		int fd = mkstemp(tmp);
-
-		if (fd < 0) {
-			int e = errno;
-
-			seterr(err, errlen, "%s: /: temporary file: %s", path,
-			       strerror(e));
-			return -e;
-		}
-		close(fd);
-		rc = run_dtc(path, tmp, err, errlen);
-		if (!rc)
-			rc = read_blob(tmp, path, &blob, &size, err, errlen);
-		unlink(tmp);
+		rc = run_dtc(path, &blob, &size, err, errlen);
 	} else {
 		rc = read_blob(path, path, &blob, &size, err, errlen);
 	}

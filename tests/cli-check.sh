@@ -210,6 +210,69 @@ if ! grep -q __asan_init "$bin"; then
 		/tmp/cli.$$ || { cat /tmp/cli.$$; fail "host shortage not reported as the host's"; }
 fi
 
+# Every path a file can take: a FIFO, a device or a directory where a file is
+# expected is refused at once (a FIFO would block a reader forever).
+mkfifo "$tmp/fifo.yaml" "$tmp/fifo.dts" "$tmp/fifo.dtb" "$tmp/fifo.trace"
+mkdir "$tmp/dir.dts"
+ln -s /dev/zero "$tmp/zero.dtb"
+for f in fifo.yaml fifo.dts fifo.dtb; do
+	expect_rc 2 timeout -s KILL 60 "$bin" explain "$tmp/$f"
+	grep -qx "$tmp/$f: not a regular file (a FIFO)" /tmp/cli.$$ || fail "explain $f: $(cat /tmp/cli.$$)"
+done
+expect_rc 2 timeout -s KILL 60 "$bin" run "$tmp/fifo.yaml"
+grep -qx "$tmp/fifo.yaml: not a regular file (a FIFO)" /tmp/cli.$$ || fail "run FIFO"
+expect_rc 2 timeout -s KILL 60 "$bin" replay "$tmp/fifo.trace"
+grep -qx "$tmp/fifo.trace: not a regular file (a FIFO)" /tmp/cli.$$ || fail "replay FIFO"
+expect_rc 2 "$bin" explain "$tmp/dir.dts"
+grep -qx "$tmp/dir.dts: not a regular file (a directory)" /tmp/cli.$$ || fail "tree directory"
+expect_rc 2 timeout -s KILL 60 "$bin" explain "$tmp/zero.dtb"
+grep -qx "$tmp/zero.dtb: not a regular file (a device)" /tmp/cli.$$ || fail "tree device"
+printf 'name: x\nplatform:\n  dt: fifo.dts\n' > "$tmp/dt-fifo.yaml"
+expect_rc 2 timeout -s KILL 60 "$bin" run "$tmp/dt-fifo.yaml"
+grep -qx "$tmp/dt-fifo.yaml:3: dt: $tmp/fifo.dts: not a regular file (a FIFO)" /tmp/cli.$$ \
+	|| fail "a scenario's dt: FIFO: $(cat /tmp/cli.$$)"
+# Scenario files: a size cap and a nesting-depth cap, each refused before parsing.
+{ echo "name: x"; head -c 1100000 /dev/zero | tr '\0' '#'; echo; } > "$tmp/huge.yaml"
+expect_rc 2 "$bin" run "$tmp/huge.yaml"
+grep -qx "$tmp/huge.yaml: larger than the 1048576 bytes a scenario file may be" /tmp/cli.$$ || fail "scenario size cap"
+{ printf 'name: x\nplatform: '; head -c 200000 /dev/zero | tr '\0' '['; head -c 200000 /dev/zero | tr '\0' ']'; echo; } \
+	> "$tmp/deep.yaml"
+expect_rc 2 timeout -s KILL 60 "$bin" run "$tmp/deep.yaml"
+grep -qx "$tmp/deep.yaml:2: nested deeper than 16 levels (a scenario needs far fewer)" /tmp/cli.$$ \
+	|| fail "scenario depth cap"
+# dtc runs with a time limit (a stand-in dtc that never finishes), and
+# leaves no temporary file behind, even when dmamap is killed meanwhile.
+mkdir "$tmp/slow"
+printf '#!/bin/sh\nexec sleep 30\n' > "$tmp/slow/dtc"
+chmod +x "$tmp/slow/dtc"
+before=$(find /tmp -maxdepth 1 -name 'dmamap-dt-*' 2>/dev/null | wc -l)
+set +e; PATH="$tmp/slow:$PATH" DMAMAP_DTC_TIMEOUT=1 "$bin" explain "$src/tests/dts/offsets.dts" >/tmp/cli.$$ 2>&1
+rc=$?; set -e
+[ "$rc" = 2 ] || fail "slow dtc: exit $rc"
+grep -qx "$src/tests/dts/offsets.dts: /: dtc did not finish within 1 s (stopped; DMAMAP_DTC_TIMEOUT sets the limit)" \
+	/tmp/cli.$$ || fail "slow dtc message: $(cat /tmp/cli.$$)"
+PATH="$tmp/slow:$PATH" "$bin" explain "$src/tests/dts/offsets.dts" >/dev/null 2>&1 &
+pid=$!
+sleep 0.3
+kill -KILL $pid; wait $pid 2>/dev/null || true
+[ "$(find /tmp -maxdepth 1 -name 'dmamap-dt-*' 2>/dev/null | wc -l)" = "$before" ] || fail "a temporary tree file was left"
+# A tree of 60 000 nodes (300 buses of 199 devices) loads in seconds (2 s
+# here): finding node paths through libfdt was quadratic (20 000 nodes took
+# 29 s, so 60 000 about 4 min).  The bound is sixty times what it takes now,
+# so the verdict does not hang on the machine's load.
+awk 'BEGIN { print "/dts-v1/;\n/ {\n\t#address-cells = <2>;\n\t#size-cells = <2>;";
+	print "\tmemory@0 { device_type = \"memory\"; reg = <0x0 0x0 0x0 0x80000000>; };";
+	for (b = 0; b < 300; b++) {
+		printf "\tbus@%x {\n\t\tcompatible = \"simple-bus\";\n\t\t#address-cells = <1>;\n\t\t#size-cells = <1>;\n\t\tranges;\n\t\tdma-ranges = <0x0 0x0 0x0 0x80000000>;\n", b;
+		for (i = 0; i < 199; i++) { a = 268435456 + (b * 199 + i) * 4096;
+			printf "\t\tdev@%x { compatible = \"x,dev\"; reg = <0x%x 0x100>; };\n", a, a }
+		print "\t};" }
+	print "};" }' > "$tmp/big.dts"
+expect_rc 0 timeout -s KILL 120 "$bin" explain "$tmp/big.dts"
+[ "$(grep -c '^device /bus@[0-9a-f]*/dev@' /tmp/cli.$$)" = 59700 ] || fail "big tree: not 59700 devices"
+grep -qx "device /bus@12b/dev@1e933000 platform non-coherent bus 0x0-0x7fffffff -> cpu 0x0-0x7fffffff iommu none" \
+	/tmp/cli.$$ || fail "big tree: the last device's line"
+
 # A progress bar on a terminal (script(1) gives one), and only there.
 if command -v script >/dev/null; then
 	script -qec "$bin run $ex/million.yaml" /dev/null > "$tmp/tty.out" 2>&1 || true

@@ -20,6 +20,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <jansson.h>
 
@@ -1158,11 +1159,10 @@ static int header(struct rp *p, json_t *h, const struct replay_opts *o)
 	const char *scn = o && o->scenario ? o->scenario : file;
 	snprintf(path, sizeof(path), "%s", scn);
 	if (!(o && o->scenario) && file[0] != '/') {
-		FILE *f = fopen(file, "r");
+		/* stat, not open: a FIFO by that name must not block here. */
+		struct stat st;
 		const char *slash = strrchr(p->path, '/');
-		if (f)
-			fclose(f);
-		else if (slash)
+		if (stat(file, &st) && slash)
 			snprintf(path, sizeof(path), "%.*s/%s", (int)(slash - p->path), p->path, file);
 	}
 	snprintf(p->r->file, sizeof(p->r->file), "%s", path);
@@ -1293,6 +1293,15 @@ int trace_replay(const char *path, const struct replay_opts *o, struct replay_re
 		return -ENOMEM;
 	snprintf(r->trace, sizeof(r->trace), "%s", path);
 	err[0] = '\0';
+	/* A FIFO, device or directory is refused at once ("-" is stdin). */
+	struct stat st;
+	if (strcmp(path, "-") && !stat(path, &st) && !S_ISREG(st.st_mode)) {
+		snprintf(err, errlen, "%s: not a regular file (%s)", path,
+			 S_ISDIR(st.st_mode) ? "a directory" : S_ISFIFO(st.st_mode) ? "a FIFO"
+			 : S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode) ? "a device" : "a socket or other");
+		replay_free(r);
+		return -EINVAL;
+	}
 	FILE *f = strcmp(path, "-") ? fopen(path, "r") : stdin;
 	if (!f) {
 		int rc = -errno;
