@@ -818,10 +818,15 @@ static int parse_devices(struct dt_ctx *c)
 
 		if (!is_candidate(c, i) || !ancestors_available(c, i))
 			continue;
-		d = realloc(dt->devices, sizeof(*d) * (dt->ndevices + 1));
-		if (!d)
-			return -ENOMEM;
-		dt->devices = d;
+		/* Capacity doubles (at 0, 16, 32, ...): one realloc per device
+		 * copied the array each time under ASan, quadratic in devices. */
+		unsigned int nd = dt->ndevices;
+		if (nd == 0 || (nd >= 16 && !(nd & (nd - 1)))) {
+			d = realloc(dt->devices, sizeof(*d) * (nd ? 2 * (size_t)nd : 16));
+			if (!d)
+				return -ENOMEM;
+			dt->devices = d;
+		}
 		d = &dt->devices[dt->ndevices++];
 		memset(d, 0, sizeof(*d));
 		d->restricted_pool = -1;
