@@ -14,6 +14,12 @@ BUILD_ASAN ?= build-asan
 BUILD_TSAN ?= build-tsan
 BUILD_FUZZ ?= build-fuzz
 FUZZ_SECONDS ?= 300
+# make install PREFIX=/somewhere (the tree is relocatable: .pc files and the
+# CMake package find everything relative to where they are installed).
+PREFIX ?= /usr/local
+# The developers' and CI's configuration: warnings are errors.  A user's
+# plain `cmake -S . -B b` build leaves them warnings.
+DEV_FLAGS = -DDMAMAP_WERROR=ON
 # The tests that start threads (ThreadSanitizer runs these).
 TSAN_TESTS ?= $(sort $(basename $(notdir $(shell grep -l pthread_create tests/test_*.c))))
 FUZZ_TARGETS = fuzz_dt fuzz_scenario fuzz_api
@@ -36,11 +42,13 @@ build: deps
 demo: build
 	./$(BUILD)/dmamap demo
 
-test: build
+test: deps
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo $(DEV_FLAGS) >/dev/null
+	cmake --build $(BUILD) -j $(JOBS)
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 
 test-asan: deps
-	cmake -S . -B $(BUILD_ASAN) -DCMAKE_BUILD_TYPE=Debug -DDMAMAP_SANITIZE=ON >/dev/null
+	cmake -S . -B $(BUILD_ASAN) -DCMAKE_BUILD_TYPE=Debug -DDMAMAP_SANITIZE=ON $(DEV_FLAGS) >/dev/null
 	cmake --build $(BUILD_ASAN) -j $(JOBS)
 	cd $(BUILD_ASAN) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 		UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
@@ -50,7 +58,7 @@ test-asan: deps
 # threads, built with clang -fsanitize=thread; any report fails the run.
 test-tsan: deps
 	cmake -S . -B $(BUILD_TSAN) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_C_COMPILER=clang \
-		-DDMAMAP_TSAN=ON >/dev/null
+		-DDMAMAP_TSAN=ON $(DEV_FLAGS) >/dev/null
 	cmake --build $(BUILD_TSAN) -j $(JOBS) --target $(TSAN_TESTS)
 	cd $(BUILD_TSAN) && TSAN_OPTIONS="halt_on_error=1 abort_on_error=1 second_deadlock_stack=1 $(TSAN_OPTIONS)" \
 		$(NO_ASLR) ctest --output-on-failure -j $(JOBS) -R '^($(subst $(space),|,$(TSAN_TESTS)))$$'
@@ -59,7 +67,7 @@ test-tsan: deps
 # API-sequence fuzzer; any crash, leak or report fails.
 fuzz-build: deps
 	cmake -S . -B $(BUILD_FUZZ) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_C_COMPILER=clang \
-		-DDMAMAP_FUZZ=ON -DDMAMAP_TESTS=OFF >/dev/null
+		-DDMAMAP_FUZZ=ON -DDMAMAP_TESTS=OFF $(DEV_FLAGS) >/dev/null
 	cmake --build $(BUILD_FUZZ) -j $(JOBS) --target $(FUZZ_TARGETS)
 
 # Exploration: a random seed each run (printed), FUZZ_SECONDS per target.
@@ -83,7 +91,7 @@ bench: build
 	./$(BUILD)/dmamap bench --backend swiotlb-slots --size 4096 --seconds 1
 
 install: build
-	cmake --install $(BUILD)
+	cmake --install $(BUILD) --prefix $(PREFIX)
 
 clean:
 	rm -rf $(BUILD) $(BUILD_ASAN) $(BUILD_TSAN) $(BUILD_FUZZ)

@@ -2,11 +2,12 @@
  * sim/dt.c - the device-tree loader: flattened trees as firmware facts.
  *
  * Owns: reading trees (FDT blobs by magic, /proc/device-tree directories,
- * .dts compiled by running cpp and dtc, no shell), validating the blob
- * with libfdt, decoding reg / dma-ranges with each parent's #address-cells
- * / #size-cells, and for every node Linux's of_dma_configure_id answer:
- * the DMA parent (__of_get_dma_parent), the windows (of_dma_get_range,
- * of_translate_dma_address), coherency (of_dma_is_coherent), iommus and,
+ * .dts compiled by running cpp and dtc, no shell, through pipes and under
+ * a time limit, DMAMAP_DTC_TIMEOUT; FIFOs and devices refused up front),
+ * validating the blob with libfdt, decoding reg / dma-ranges with each
+ * parent's #address-cells / #size-cells, and for every node Linux's
+ * of_dma_configure_id answer: the DMA parent (__of_get_dma_parent), the
+ * windows (of_dma_get_range, of_translate_dma_address), coherency (of_dma_is_coherent), iommus and,
  * for PCI, the host's iommu-map (of_map_id), restricted pools, whether
  * Linux creates the device (of_platform_populate); the lowest top of any
  * dma-ranges (of_dma_get_max_cpu_address); reserved memory, /chosen
@@ -27,12 +28,15 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <poll.h>
+#include <signal.h>
 #include <spawn.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <libfdt.h>
@@ -60,10 +64,36 @@ struct dt_ctx {
 
 /* ---- helpers ---------------------------------------------------------------- */
 
+static int node_index(const struct dt_ctx *c, int off);
+
+/*
+ * A node's path from the collected parent links: O(depth), where
+ * fdt_get_path walks the blob from the root on every call (a tree of
+ * 20 000 nodes took 29 s).  Before the nodes are collected: libfdt's.
+ */
 static void node_path(const struct dt_ctx *c, int off, char *buf, size_t len)
 {
-	if (off < 0 || fdt_get_path(c->fdt, off, buf, (int)len) != 0)
+	int i = off >= 0 && c->nnodes ? node_index(c, off) : -1;
+	int chain[DT_MAX_DEPTH + 1], n = 0;
+	size_t at = 0;
+
+	if (i < 0) {
+		if (off < 0 || fdt_get_path(c->fdt, off, buf, (int)len) != 0)
+			snprintf(buf, len, "/");
+		return;
+	}
+	for (; i > 0 && n <= DT_MAX_DEPTH; i = c->nodes[i].parent)
+		chain[n++] = i;
+	buf[0] = '\0';
+	if (n == 0)
 		snprintf(buf, len, "/");
+	while (n-- > 0 && at < len) {
+		const char *name = fdt_get_name(c->fdt, c->nodes[chain[n]].off, NULL);
+		int w = snprintf(buf + at, len - at, "/%s", name ? name : "?");
+		if (w < 0)
+			break;
+		at += (size_t)w;
+	}
 }
 
 /*
@@ -996,10 +1026,16 @@ static int new_device(struct dt_ctx *c, int i, struct sim_dt_device **out)
 	char path[512];
 	const char *compat = str_prop(c, c->nodes[i].off, "compatible");
 
-	d = realloc(dt->devices, sizeof(*d) * (dt->ndevices + 1));
-	if (!d)
-		return -ENOMEM;
-	dt->devices = d;
+	/* Capacity doubles (at 0, 16, 32, ...): one realloc per device
+	 * copied the array each time under ASan, quadratic in devices.
+	 * The array may move: callers find their pointers into it again. */
+	unsigned int nd = dt->ndevices;
+	if (nd == 0 || (nd >= 16 && !(nd & (nd - 1)))) {
+		d = realloc(dt->devices, sizeof(*d) * (nd ? 2 * (size_t)nd : 16));
+		if (!d)
+			return -ENOMEM;
+		dt->devices = d;
+	}
 	d = &dt->devices[dt->ndevices++];
 	memset(d, 0, sizeof(*d));
 	d->restricted_pool = -1;
@@ -1242,88 +1278,309 @@ static void dtc_message(const char *file, const char *msg, char *err,
 }
 
 /*
- * Runs argv (no shell) with stdout to /dev/null and stderr captured in msg.
- * 0 when it ran (*status: its wait status), or a negative errno with one
- * line in err.
+ * How long the external tools may take, cpp and dtc together
+ * (DMAMAP_DTC_TIMEOUT seconds in the environment, default 60): a tree that
+ * takes longer is refused, and the tools killed.
  */
-static int run_tool(char *const argv[], const char *path, char *msg, size_t msglen,
-		    int *status, char *err, size_t errlen)
+static int dtc_timeout_ms(void)
 {
-	posix_spawn_file_actions_t fa;
-	int pfd[2], rc;
+	const char *s = getenv("DMAMAP_DTC_TIMEOUT");
+	char *end;
+	long v = s ? strtol(s, &end, 10) : 0;
+
+	return s && *s && !*end && v > 0 && v <= 3600 ? (int)v * 1000 : 60 * 1000;
+}
+
+static long now_ms(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (long)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+/* One external program of a pipeline: what it is, what it said, how it ended. */
+struct tool {
+	char *const *argv;
 	pid_t pid;
-	size_t got = 0;
+	int errfd;	/* the read end of its stderr, -1 once closed */
+	char msg[4096];	/* the start of its stderr */
+	size_t got;
+	int status;	/* its wait status, once reaped */
+	bool reaped;
+};
 
-	if (pipe2(pfd, O_CLOEXEC) != 0) {
-		seterr(err, errlen, "%s: /: pipe: %s", path, strerror(errno));
-		return -errno;
-	}
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_adddup2(&fa, pfd[1], 2);
-	posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
-	rc = posix_spawnp(&pid, argv[0], &fa, NULL, argv, environ);
-	posix_spawn_file_actions_destroy(&fa);
-	close(pfd[1]);
-	if (rc != 0) {
-		close(pfd[0]);
-		seterr(err, errlen, "%s: /: cannot run %s: %s", path, argv[0],
-		       strerror(rc));
-		return -rc;
-	}
-	for (;;) {
-		char sink[512];
-		ssize_t r;
+#define DT_MAX_TOOLS 2
 
-		if (got < msglen - 1)
-			r = read(pfd[0], msg + got, msglen - 1 - got);
-		else
-			r = read(pfd[0], sink, sizeof(sink));
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			break;
-		if (got < msglen - 1)
-			got += (size_t)r;
-	}
-	msg[got] = '\0';
-	close(pfd[0]);
-	while (waitpid(pid, status, 0) < 0) {
-		if (errno != EINTR) {
-			seterr(err, errlen, "%s: /: waitpid: %s", path,
-			       strerror(errno));
-			return -ECHILD;
-		}
+static void close_fd(int *fd)
+{
+	if (*fd >= 0)
+		close(*fd);
+	*fd = -1;
+}
+
+/* Reaps t, waiting for it; 0, or -errno when waitpid fails. */
+static int reap_tool(struct tool *t)
+{
+	while (!t->reaped) {
+		if (waitpid(t->pid, &t->status, 0) == t->pid)
+			t->reaped = true;
+		else if (errno != EINTR)
+			return -errno;
 	}
 	return 0;
 }
 
-static int run_dtc(const char *src, const char *path, const char *out, char *err,
-		   size_t errlen)
+/*
+ * Runs t[0] | t[1] | ... (no shell, no temporary file: what the last one
+ * writes comes back through a pipe into *blob, so nothing is left behind
+ * whatever way this process ends), the first one's stdin /dev/null, each
+ * one's stderr kept in its msg.  All of them within dtc_timeout_ms
+ * together, the output within DT_MAX_BLOB bytes; otherwise they are
+ * killed.  0 when they all ran to their end (each one's wait status in
+ * t[i].status, *blob malloc'd), or a negative errno with one line in err.
+ */
+static int run_tools(struct tool *t, int nt, const char *path, void **blob, size_t *size,
+		     char *err, size_t errlen)
 {
-	int rc, status;
-	char msg[4096];
-	char *argv[] = { "dtc", "-q", "-I", "dts", "-O", "dtb", "-o",
-			 (char *)out, (char *)src, NULL };
+	int limit = dtc_timeout_ms(), rc = 0, in = -1, outfd = -1, e = 0;
+	long deadline = now_ms() + limit;
+	size_t cap = 1 << 16, n = 0;
+	char *out = malloc(cap);
+	const char *why = NULL;
+	int started = 0;
 
-	rc = run_tool(argv, path, msg, sizeof(msg), &status, err, errlen);
-	if (rc)
+	if (!out)
+		return -ENOMEM;
+	for (int i = 0; i < nt; i++) {
+		t[i].pid = -1;
+		t[i].errfd = -1;
+		t[i].got = 0;
+		t[i].msg[0] = '\0';
+		t[i].status = 0;
+		t[i].reaped = false;
+	}
+	/* Spawn them in order, each one's stdout the next one's stdin. */
+	for (int i = 0; i < nt && !rc; i++) {
+		posix_spawn_file_actions_t fa;
+		int epfd[2], opfd[2];
+
+		if (pipe2(epfd, O_CLOEXEC) != 0) {
+			rc = -errno;
+			seterr(err, errlen, "%s: /: pipe: %s", path, strerror(-rc));
+			break;
+		}
+		if (pipe2(opfd, O_CLOEXEC) != 0) {
+			rc = -errno;
+			close(epfd[0]);
+			close(epfd[1]);
+			seterr(err, errlen, "%s: /: pipe: %s", path, strerror(-rc));
+			break;
+		}
+		posix_spawn_file_actions_init(&fa);
+		if (in >= 0)
+			posix_spawn_file_actions_adddup2(&fa, in, 0);
+		else
+			posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+		posix_spawn_file_actions_adddup2(&fa, opfd[1], 1);
+		posix_spawn_file_actions_adddup2(&fa, epfd[1], 2);
+		e = posix_spawnp(&t[i].pid, t[i].argv[0], &fa, NULL, t[i].argv, environ);
+		posix_spawn_file_actions_destroy(&fa);
+		close(epfd[1]);
+		close(opfd[1]);
+		close_fd(&in);
+		if (e != 0) {
+			close(epfd[0]);
+			close(opfd[0]);
+			rc = -e;
+			seterr(err, errlen, "%s: /: cannot run %s: %s", path, t[i].argv[0],
+			       strerror(e));
+			break;
+		}
+		started++;
+		t[i].errfd = epfd[0];
+		in = opfd[0];
+	}
+	if (rc) {
+		for (int i = 0; i < started; i++) {
+			kill(t[i].pid, SIGKILL);
+			close_fd(&t[i].errfd);
+			reap_tool(&t[i]);
+		}
+		free(out);
 		return rc;
-	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
-		return 0;
-	dtc_message(path, msg, err, errlen);
-	return -EINVAL;
+	}
+	outfd = in;
+
+	/* Collect the output and every stderr until all are closed, or time is up. */
+	for (;;) {
+		struct pollfd pf[1 + DT_MAX_TOOLS];
+		int np = 0, r;
+		long left = deadline - now_ms();
+
+		if (outfd >= 0)
+			pf[np++] = (struct pollfd){ outfd, POLLIN, 0 };
+		for (int i = 0; i < nt; i++)
+			if (t[i].errfd >= 0)
+				pf[np++] = (struct pollfd){ t[i].errfd, POLLIN, 0 };
+		if (np == 0)
+			break;
+		if (left <= 0) {
+			why = "time";
+			break;
+		}
+		r = poll(pf, (nfds_t)np, (int)left);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			e = errno;
+			why = "poll";
+			break;
+		}
+		for (int k = 0; k < np && !why; k++) {
+			ssize_t m;
+
+			if (!pf[k].revents)
+				continue;
+			if (pf[k].fd == outfd) {
+				if (n == cap) {
+					size_t want = cap * 2 > (size_t)DT_MAX_BLOB + 1
+							      ? (size_t)DT_MAX_BLOB + 1 : cap * 2;
+					char *bigger = realloc(out, want);
+
+					if (!bigger) {
+						why = "memory";
+						break;
+					}
+					out = bigger;
+					cap = want;
+				}
+				m = read(outfd, out + n, cap - n);
+				if (m < 0 && errno == EINTR)
+					continue;
+				if (m <= 0) {
+					close_fd(&outfd);
+					continue;
+				}
+				n += (size_t)m;
+				if (n > DT_MAX_BLOB)
+					why = "size";
+				continue;
+			}
+			for (int i = 0; i < nt; i++) {
+				struct tool *ti = &t[i];
+				char sink[4096];
+				bool room = ti->got < sizeof(ti->msg) - 1;
+
+				if (ti->errfd != pf[k].fd)
+					continue;
+				m = read(ti->errfd, room ? ti->msg + ti->got : sink,
+					 room ? sizeof(ti->msg) - 1 - ti->got : sizeof(sink));
+				if (m < 0 && errno == EINTR)
+					break;
+				if (m <= 0)
+					close_fd(&ti->errfd);
+				else if (room)
+					ti->got += (size_t)m;
+				break;
+			}
+		}
+		if (why)
+			break;
+	}
+	close_fd(&outfd);
+	for (int i = 0; i < nt; i++) {
+		close_fd(&t[i].errfd);
+		t[i].msg[t[i].got] = '\0';
+	}
+
+	/*
+	 * Every pipe is closed; a tool may still run (it closed them, or time
+	 * is up): wait for each until the deadline, then kill what is left.
+	 * The first one still running is the one named.
+	 */
+	const char *late = NULL;
+
+	for (int i = 0; i < nt; i++) {
+		while (!t[i].reaped && !why) {
+			pid_t w = waitpid(t[i].pid, &t[i].status, WNOHANG);
+
+			if (w == t[i].pid) {
+				t[i].reaped = true;
+			} else if (w < 0 && errno != EINTR) {
+				e = errno;
+				why = "wait";
+			} else if (w == 0 && now_ms() >= deadline) {
+				why = "time";
+			} else if (w == 0) {
+				struct timespec ms = { 0, 2 * 1000 * 1000 };
+
+				nanosleep(&ms, NULL);
+			}
+		}
+	}
+	for (int i = 0; i < nt; i++) {
+		if (t[i].reaped)
+			continue;
+		if (waitpid(t[i].pid, &t[i].status, WNOHANG) == t[i].pid) {
+			t[i].reaped = true;
+			continue;
+		}
+		if (!late)
+			late = t[i].argv[0];
+		kill(t[i].pid, SIGKILL);
+	}
+	for (int i = 0; i < nt; i++) {
+		int wrc = reap_tool(&t[i]);
+
+		if (wrc && !rc) {
+			rc = wrc;
+			seterr(err, errlen, "%s: /: waitpid: %s", path, strerror(-wrc));
+		}
+	}
+	if (rc) {
+		free(out);
+		return -ECHILD;
+	}
+	if (why) {
+		const char *last = t[nt - 1].argv[0];
+
+		free(out);
+		if (!strcmp(why, "time"))
+			seterr(err, errlen, "%s: /: %s did not finish within %d s (stopped; "
+			       "DMAMAP_DTC_TIMEOUT sets the limit)", path, late ? late : last,
+			       limit / 1000);
+		else if (!strcmp(why, "size"))
+			seterr(err, errlen, "%s: /: %s's blob is larger than %u bytes",
+			       path, last, DT_MAX_BLOB);
+		else if (!strcmp(why, "memory"))
+			seterr(err, errlen, "%s: /: reading %s's output: out of memory", path,
+			       last);
+		else
+			seterr(err, errlen, "%s: /: reading %s's output: %s", path, last,
+			       strerror(e));
+		return !strcmp(why, "memory") ? -ENOMEM : -EINVAL;
+	}
+	*blob = out;
+	*size = n;
+	return 0;
 }
 
 /* Source that uses the C preprocessor: a line starting with a directive. */
 static bool needs_cpp(const char *path)
 {
 	static const char *const dirs[] = { "#include", "#define", "#if", "#undef" };
-	FILE *f = fopen(path, "r");
+	/* O_NONBLOCK: never wait on a FIFO swapped in after the check. */
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	FILE *f = fd >= 0 ? fdopen(fd, "r") : NULL;
 	char line[1024];
 	bool yes = false;
 
-	if (!f)
+	if (!f) {
+		if (fd >= 0)
+			close(fd);
 		return false;
+	}
 	while (!yes && fgets(line, sizeof(line), f)) {
 		const char *p = line + strspn(line, " \t");
 
@@ -1336,77 +1593,160 @@ static bool needs_cpp(const char *path)
 }
 
 /*
- * The kernel's dtc_cpp_flags: cpp -nostdinc -undef -D__DTS__ -x
- * assembler-with-cpp, with -I for the source's folder and each include
- * directory.  A missing include gets one line naming it.
+ * cpp's failure as one line: a missing include names the file, line and
+ * header, anything else is cpp's first error line.
  */
-static int run_cpp(const char *path, const struct sim_dt_load_opts *o, const char *out,
-		   char *err, size_t errlen)
+static void cpp_message(const char *path, const char *msg, char *err, size_t errlen)
 {
-	char *argv[16 + 2 * 32];
-	char dir[1024], msg[4096];
+	/* "FILE:LINE:COL: fatal error: NAME: No such file or directory" */
+	const char *fe = strstr(msg, ": fatal error: ");
+	const char *nf = fe ? strstr(fe, ": No such file or directory") : NULL;
+
+	if (fe && nf) {
+		const char *start = fe;
+		const char *name = fe + strlen(": fatal error: ");
+		int col_colons = 0;
+
+		/* back to the start of "FILE:LINE:COL" */
+		while (start > msg && start[-1] != '\n')
+			start--;
+		for (const char *q = fe - 1; q > start && col_colons < 1; q--)
+			if (*q == ':') {
+				col_colons++;
+				fe = q; /* drop ":COL" */
+			}
+		seterr(err, errlen, "%.*s: #include <%.*s> not found (give "
+		       "--include-dir DIR for the folder that holds it, e.g. the "
+		       "kernel's include/ or scripts/dtc/include-prefixes)",
+		       (int)(fe - start), start, (int)(nf - name), name);
+		return;
+	}
+	dtc_message(path, msg, err, errlen);
+}
+
+static bool exited_ok(int status)
+{
+	return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+
+/*
+ * .dts source to a blob: dtc alone, or, when the source uses the C
+ * preprocessor, cpp | dtc as the kernel runs them (dtc_cpp_flags: cpp
+ * -nostdinc -undef -D__DTS__ -x assembler-with-cpp, with -I for the
+ * source's folder and each include directory; dtc -i for the same, its
+ * /include/ now reading stdin).  Both through pipes, under one time limit.
+ */
+static int compile_dts(const char *path, const struct sim_dt_load_opts *o, void **blob,
+		       size_t *size, char *err, size_t errlen)
+{
+	char *cpp_argv[16 + 2 * 32], *dtc_argv[16 + 2 * 32];
+	char dir[1024];
 	const char *slash = strrchr(path, '/');
-	unsigned int n = 0;
-	int rc, status;
+	struct tool t[DT_MAX_TOOLS];
+	unsigned int nc = 0, nd = 0;
+	int nt = 0, rc;
+	bool cpp = needs_cpp(path);
 
 	snprintf(dir, sizeof(dir), "%.*s", slash ? (int)(slash - path) : 1,
 		 slash ? path : ".");
 	if (slash == path)
 		snprintf(dir, sizeof(dir), "/");
-	argv[n++] = "cpp";
-	argv[n++] = "-nostdinc";
-	argv[n++] = "-undef";
-	argv[n++] = "-D__DTS__";
-	argv[n++] = "-x";
-	argv[n++] = "assembler-with-cpp";
-	argv[n++] = "-I";
-	argv[n++] = dir;
-	for (unsigned int i = 0; o && i < o->ninclude && i < 32; i++) {
-		argv[n++] = "-I";
-		argv[n++] = (char *)o->include[i];
+	dtc_argv[nd++] = "dtc";
+	dtc_argv[nd++] = "-q";
+	dtc_argv[nd++] = "-I";
+	dtc_argv[nd++] = "dts";
+	dtc_argv[nd++] = "-O";
+	dtc_argv[nd++] = "dtb";
+	if (cpp) {
+		cpp_argv[nc++] = "cpp";
+		cpp_argv[nc++] = "-nostdinc";
+		cpp_argv[nc++] = "-undef";
+		cpp_argv[nc++] = "-D__DTS__";
+		cpp_argv[nc++] = "-x";
+		cpp_argv[nc++] = "assembler-with-cpp";
+		cpp_argv[nc++] = "-I";
+		cpp_argv[nc++] = dir;
+		dtc_argv[nd++] = "-i";
+		dtc_argv[nd++] = dir;
+		for (unsigned int i = 0; o && i < o->ninclude && i < 32; i++) {
+			cpp_argv[nc++] = "-I";
+			cpp_argv[nc++] = (char *)o->include[i];
+			dtc_argv[nd++] = "-i";
+			dtc_argv[nd++] = (char *)o->include[i];
+		}
+		cpp_argv[nc++] = (char *)path;
+		cpp_argv[nc] = NULL;
+		dtc_argv[nd++] = "-";
+		t[nt++].argv = cpp_argv;
+	} else {
+		dtc_argv[nd++] = (char *)path;
 	}
-	argv[n++] = "-o";
-	argv[n++] = (char *)out;
-	argv[n++] = (char *)path;
-	argv[n] = NULL;
-	rc = run_tool(argv, path, msg, sizeof(msg), &status, err, errlen);
+	dtc_argv[nd] = NULL;
+	t[nt++].argv = dtc_argv;
+
+	rc = run_tools(t, nt, path, blob, size, err, errlen);
 	if (rc)
 		return rc;
-	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
-		return 0;
-	{
-		/* "FILE:LINE:COL: fatal error: NAME: No such file or directory" */
-		const char *fe = strstr(msg, ": fatal error: ");
-		const char *nf = fe ? strstr(fe, ": No such file or directory") : NULL;
-
-		if (fe && nf) {
-			const char *start = fe;
-			const char *name = fe + strlen(": fatal error: ");
-			int col_colons = 0;
-
-			/* back to the start of "FILE:LINE:COL" */
-			while (start > msg && start[-1] != '\n')
-				start--;
-			for (const char *q = fe - 1; q > start && col_colons < 1; q--)
-				if (*q == ':') {
-					col_colons++;
-					fe = q; /* drop ":COL" */
-				}
-			seterr(err, errlen, "%.*s: #include <%.*s> not found (give "
-			       "--include-dir DIR for the folder that holds it, e.g. the "
-			       "kernel's include/ or scripts/dtc/include-prefixes)",
-			       (int)(fe - start), start, (int)(nf - name), name);
-			return -EINVAL;
-		}
-		dtc_message(path, msg, err, errlen);
+	/*
+	 * cpp's failure first (dtc then saw part of the source), unless cpp
+	 * was stopped by a closed pipe: dtc gave up first, and says why.
+	 */
+	if (cpp && !exited_ok(t[0].status) &&
+	    !(WIFSIGNALED(t[0].status) && WTERMSIG(t[0].status) == SIGPIPE)) {
+		free(*blob);
+		*blob = NULL;
+		cpp_message(path, t[0].msg, err, errlen);
+		return -EINVAL;
 	}
+	if (!exited_ok(t[nt - 1].status)) {
+		free(*blob);
+		*blob = NULL;
+		dtc_message(path, t[nt - 1].msg, err, errlen);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/*
+ * What a path names must be a regular file, or a directory read as
+ * /proc/device-tree: a FIFO would block the reader (or cpp, or dtc)
+ * forever, a device could be endless.  A directory named as a tree file
+ * (.dts, .dtsi, .dtb, .dtbo) is no tree either.  Refused at once, before
+ * anything opens it.
+ */
+static int tree_file(const char *path, char *err, size_t errlen)
+{
+	static const char *const file_names[] = { ".dts", ".dtsi", ".dtb", ".dtbo" };
+	struct stat st;
+
+	if (stat(path, &st) != 0) {
+		int e = errno;
+
+		seterr(err, errlen, "%s: cannot open: %s", path, strerror(e));
+		return -e;
+	}
+	if (S_ISREG(st.st_mode))
+		return 0;
+	if (S_ISDIR(st.st_mode)) {
+		bool named_file = false;
+
+		for (size_t i = 0; i < sizeof(file_names) / sizeof(file_names[0]); i++)
+			if (ends_with(path, file_names[i]))
+				named_file = true;
+		if (!named_file)
+			return 0;
+	}
+	seterr(err, errlen, "%s: not a regular file (%s)", path,
+	       S_ISDIR(st.st_mode) ? "a directory" : S_ISFIFO(st.st_mode) ? "a FIFO"
+	       : S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode) ? "a device" : "a socket or other");
 	return -EINVAL;
 }
 
 static int read_blob(const char *path, const char *shown, void **blob,
 		     size_t *size, char *err, size_t errlen)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC), e;
+	/* O_NONBLOCK: never wait on a FIFO swapped in after the check. */
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK), e;
 	struct stat st;
 	char *buf;
 	size_t got = 0;
@@ -1584,15 +1924,23 @@ static enum dt_form form_of(const char *path)
 	struct stat st;
 	unsigned char head[4096];
 	size_t got = 0;
-	FILE *f;
+	int fd;
 
 	if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
 		return DT_FORM_DIR;
-	f = fopen(path, "rb");
-	if (f) {
-		got = fread(head, 1, sizeof(head) - 1, f);
-		fclose(f);
+	/* O_NONBLOCK: never wait on a FIFO swapped in after the check. */
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	while (fd >= 0 && got < sizeof(head) - 1) {
+		ssize_t r = read(fd, head + got, sizeof(head) - 1 - got);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		got += (size_t)r;
 	}
+	if (fd >= 0)
+		close(fd);
 	if (got >= 4 && fdt_magic(head) == FDT_MAGIC)
 		return DT_FORM_BLOB;
 	if (ends_with(path, ".dts") || ends_with(path, ".dtsi"))
@@ -1678,42 +2026,6 @@ int sim_dt_load(const char *path, struct sim_dt **out, char *err,
 	return sim_dt_load_ex(path, NULL, out, err, errlen);
 }
 
-/* .dts source to a blob: cpp when it uses it, then dtc. */
-static int compile_dts(const char *path, const struct sim_dt_load_opts *o, void **blob,
-		       size_t *size, char *err, size_t errlen)
-{
-	char tmp[] = "/tmp/dmamap-dt-XXXXXX", pre[] = "/tmp/dmamap-dts-XXXXXX";
-	const char *src = path;
-	int fd = mkstemp(tmp), rc = 0;
-
-	if (fd < 0) {
-		int e = errno;
-
-		seterr(err, errlen, "%s: /: temporary file: %s", path, strerror(e));
-		return -e;
-	}
-	close(fd);
-	if (needs_cpp(path)) {
-		fd = mkstemp(pre);
-		if (fd < 0) {
-			rc = -errno;
-			seterr(err, errlen, "%s: /: temporary file: %s", path, strerror(errno));
-		} else {
-			close(fd);
-			rc = run_cpp(path, o, pre, err, errlen);
-			src = pre;
-		}
-	}
-	if (!rc)
-		rc = run_dtc(src, path, tmp, err, errlen);
-	if (!rc)
-		rc = read_blob(tmp, path, blob, size, err, errlen);
-	if (src == pre)
-		unlink(pre);
-	unlink(tmp);
-	return rc;
-}
-
 int sim_dt_load_ex(const char *path, const struct sim_dt_load_opts *o,
 		   struct sim_dt **out, char *err, size_t errlen)
 {
@@ -1740,6 +2052,8 @@ int sim_dt_load_ex(const char *path, const struct sim_dt_load_opts *o,
 		       strerror(e));
 		return -e;
 	}
+	if ((rc = tree_file(path, err, errlen)))
+		return rc;
 	switch (form_of(path)) {
 	case DT_FORM_DIR:
 		rc = read_dir(path, &blob, &size, err, errlen);

@@ -60,7 +60,9 @@ static bool dm_swiotlb_item(const char *s, size_t len, unsigned int pos,
 	if (pos > 1 || !dm_parse_u64(s, len, &v))
 		return false;
 	if (pos == 0) {
-		uint64_t n = (v + DM_SEGSIZE - 1) / DM_SEGSIZE * DM_SEGSIZE;
+		/* Saturates: a count past any pool's bound stays past it (core.c refuses it). */
+		uint64_t n = v > UINT64_MAX - DM_SEGSIZE ? UINT64_MAX
+			     : (v + DM_SEGSIZE - 1) / DM_SEGSIZE * DM_SEGSIZE;
 		o->swiotlb_set = true;
 		o->swiotlb_nslabs = n ? n : DM_SEGSIZE;
 	} else {

@@ -319,6 +319,16 @@ int dmamap_ctx_create(const struct dmamap_platform *plat,
 		       (int)n, bad);
 		goto fail;
 	}
+	/* A size no bounce pool may have is refused whether or not a pool is made. */
+	if (ctx->opts.swiotlb_set &&
+	    ctx->opts.swiotlb_nslabs > DMAMAP_SWIOTLB_MAX_POOL_BYTES >> DM_IO_TLB_SHIFT) {
+		dm_log(ctx, DMAMAP_LOG_ERR, "bootargs: swiotlb= asks for %llu slots of 2 KiB, "
+		       "more than the %llu GiB a bounce pool may be",
+		       (unsigned long long)ctx->opts.swiotlb_nslabs,
+		       DMAMAP_SWIOTLB_MAX_POOL_BYTES >> 30);
+		rc = -E2BIG;
+		goto fail;
+	}
 	/* The DMA API checker (debug.c): the bootarg wins over the config. */
 	if ((ctx->opts.dma_debug_set ? ctx->opts.dma_debug : ctx->cfg.dma_debug) &&
 	    (rc = dm_debug_init(ctx)))

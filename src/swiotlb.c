@@ -434,6 +434,13 @@ static struct dm_swiotlb_pool *dm_pool_new(struct dmamap_ctx *ctx,
 	pool->bits_n = nbits;
 	pool->bits_mem = aligned_alloc(DM_CACHELINE, nbits * sizeof(dm_u128));
 	if (!pool->orig || !pool->meta || !pool->areas || !pool->bits_mem) {
+		/* The host's shortage, said as one (the caller returns -ENOMEM). */
+		dm_log(ctx, DMAMAP_LOG_ERR, "swiotlb: this host cannot allocate %llu bytes of "
+		       "bookkeeping for a pool of %llu slots",
+		       (unsigned long long)(nslabs * (sizeof(*pool->orig) + sizeof(*pool->meta)) +
+					    nbits * sizeof(dm_u128) +
+					    dm_round_cl(nareas * sizeof(*pool->areas))),
+		       (unsigned long long)nslabs);
 		dm_pool_free(ctx, pool);
 		return NULL;
 	}
@@ -1447,10 +1454,11 @@ int dmamap_restricted_pool_create(struct dmamap_ctx *ctx, dmamap_phys_addr_t phy
 	}
 	int rc = dm_swiotlb_create_at(ctx, phys, size, out);
 	if (rc) {
-		dm_log(ctx, DMAMAP_LOG_ERR, "restricted-dma-pool: 0x%llx+0x%llx: %s",
-		       (unsigned long long)phys, (unsigned long long)size,
-		       rc == -ENOMEM ? "the host cannot allocate the pool's slot bookkeeping"
-				     : dmamap_strerror(rc));
+		/* -ENOMEM: the bookkeeping's size was logged where it failed. */
+		if (rc != -ENOMEM)
+			dm_log(ctx, DMAMAP_LOG_ERR, "restricted-dma-pool: 0x%llx+0x%llx: %s",
+			       (unsigned long long)phys, (unsigned long long)size,
+			       dmamap_strerror(rc));
 		return rc;
 	}
 	pthread_mutex_lock(&ctx->lock);

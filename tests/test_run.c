@@ -971,10 +971,42 @@ static void test_refuse_ram(void **state)
 {
 	(void)state;
 	run_refused("t.yaml", "name: x\nplatform:\n  ram: [{base: 0x10, size: 0x100}]\n",
-		    -EINVAL, "t.yaml:3: ram: 0x10+0x100 holds no whole 4 KiB page");
+		    -EINVAL, "t.yaml:3: ram: 0x10+0x100: the base is not a multiple of 4 KiB "
+		    "(RAM comes in whole pages)");
+	run_refused("t.yaml", "name: x\nplatform:\n  ram: [{base: 0, size: 0x100800}]\n",
+		    -EINVAL, "t.yaml:3: ram: 0x0+0x100800: the size is not a multiple of 4 KiB "
+		    "(RAM comes in whole pages)");
+	run_refused("t.yaml", "name: x\nplatform:\n  ram:\n    - {base: 0, size: 1G}\n"
+		    "    - {base: 0xffff00000000, size: 8G}\n",
+		    -EINVAL, "t.yaml:5: ram: 0xffff00000000+0x200000000 ends beyond 2^48 (256 TiB), "
+		    "the most the simulator models");
 	run_refused("t.yaml", "name: x\nplatform:\n  ram:\n"
 		    "    - {base: 0, size: 2G}\n    - {base: 1G, size: 2G}\n",
-		    -EINVAL, "t.yaml: ram: 0x0+0x80000000 overlaps 0x40000000+0x80000000");
+		    -EINVAL, "t.yaml:5: ram: 0x0+0x80000000 overlaps 0x40000000+0x80000000");
+}
+
+/* A bad bootargs word is named (no --verbose needed); a swiotlb= size no
+ * pool may have is refused alike whether or not the machine needs a pool. */
+static void test_refuse_bootargs(void **state)
+{
+	(void)state;
+	run_refused("t.yaml", "name: x\nplatform:\n  ram: [{base: 0, size: 1G}]\n"
+		    "bootargs: \"iommu=pt swiotlb=frob\"\n", -EINVAL,
+		    "t.yaml:4: bootargs \"iommu=pt swiotlb=frob\" refused (EINVAL): bootargs: "
+		    "malformed option 'swiotlb=frob'");
+	static const char *const ram[] = {
+		"  ram: [{base: 0, size: 1G}]\n",                          /* no pool needed */
+		"  ram: [{base: 0, size: 1G}, {base: 4G, size: 1G}]\n",    /* a pool needed */
+	};
+	for (int i = 0; i < 2; i++) {
+		char text[256];
+		snprintf(text, sizeof(text), "name: x\nplatform:\n%s"
+			 "  devices: [{name: n, dma_bits: 32}]\nbootargs: swiotlb=8388737\n", ram[i]);
+		run_refused("t.yaml", text, -EINVAL,
+			    "t.yaml:5: bootargs \"swiotlb=8388737\" refused (E2BIG): bootargs: "
+			    "swiotlb= asks for 8388864 slots of 2 KiB, more than the 16 GiB a bounce "
+			    "pool may be");
+	}
 }
 
 /* explain: one line per device with ops, masks, windows and why. */
@@ -1024,6 +1056,7 @@ int main(void)
 		cmocka_unit_test(test_iommu_adversarial),
 		cmocka_unit_test(test_powerpc_example),
 		cmocka_unit_test(test_refuse_ram),
+		cmocka_unit_test(test_refuse_bootargs),
 		cmocka_unit_test(test_explain),
 		cmocka_unit_test(test_xen_pvh_dom0),
 		cmocka_unit_test(test_xen_pvh_dom0_noswiotlb),

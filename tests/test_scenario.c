@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "scenario.h"
@@ -894,6 +895,69 @@ static void test_missing_file(void **state)
 			 -EINVAL);
 }
 
+/* The loader's limits: size, nesting, and what a path may name. */
+static void test_file_limits(void **state)
+{
+	(void)state;
+	/* Exactly the cap loads (a comment pads it); one byte more is refused. */
+	size_t cap = SCN_MAX_FILE_BYTES;
+	char *text = malloc(cap + 2);
+	assert_non_null(text);
+	static const char head[] = "name: x\nplatform:\n  ram: [{base: 0, size: 1G}]\n#";
+	memcpy(text, head, sizeof(head) - 1);
+	memset(text + sizeof(head) - 1, 'x', cap - sizeof(head));
+	text[cap - 1] = '\n';
+	text[cap] = '\0';
+	char *p = tmp_yaml(text);
+	struct scn *s = NULL;
+	char err[512] = "", want[512];
+	assert_int_equal(scn_load(p, &s, err, sizeof(err)), 0);
+	scn_free(s);
+	unlink(p);
+	free(p);
+	text[cap - 1] = 'x';
+	text[cap] = '\n';
+	text[cap + 1] = '\0';
+	p = tmp_yaml(text);
+	assert_int_equal(scn_load(p, &s, err, sizeof(err)), -EINVAL);
+	assert_null(s);
+	snprintf(want, sizeof(want), "%s: larger than the 1048576 bytes a scenario file may be", p);
+	assert_string_equal(err, want);
+	unlink(p);
+	free(p);
+	free(text);
+	/* 16 levels (the top mapping and 15 lists) pass the cap; 17 are refused,
+	 * at the line that goes deeper. */
+	char deep[256];
+	snprintf(deep, sizeof(deep), "name: x\nplatform:\n  ram: [{base: 0, size: 1G}]\n"
+		 "  devices: [{name: a, dma_bits: 32, dma_ranges: [{bus: 0, cpu: 0, size: 1G}]}]\n"
+		 "x: %s%s\n", "[[[[[[[[[[[[[[[", "]]]]]]]]]]]]]]]");
+	p = tmp_yaml(deep);
+	assert_int_equal(scn_load(p, &s, err, sizeof(err)), -EINVAL);
+	/* 16 levels deep passed the cap: the unknown key is what is refused. */
+	snprintf(want, sizeof(want), "%s:5: top level: unknown key 'x' (valid: name, platform, "
+		 "hypervisor, bootargs, workloads, expect)", p);
+	assert_string_equal(err, want);
+	unlink(p);
+	free(p);
+	expect_tmp_error("name: x\nplatform:\n  ram: [{base: 0, size: 1G}]\n"
+			 "x:\n  - [[[[[[[[[[[[[[[]]]]]]]]]]]]]]]\n", 5,
+			 "nested deeper than 16 levels (a scenario needs far fewer)");
+	/* A FIFO is refused without waiting for a writer; a directory too. */
+	char dir[] = "/tmp/test_scenario_XXXXXX", fifo[64];
+	assert_non_null(mkdtemp(dir));
+	snprintf(fifo, sizeof(fifo), "%s/f.yaml", dir);
+	assert_int_equal(mkfifo(fifo, 0600), 0);
+	assert_int_equal(scn_load(fifo, &s, err, sizeof(err)), -EINVAL);
+	snprintf(want, sizeof(want), "%s: not a regular file (a FIFO)", fifo);
+	assert_string_equal(err, want);
+	unlink(fifo);
+	assert_int_equal(scn_load("/dev/zero", &s, err, sizeof(err)), -EINVAL);
+	assert_string_equal(err, "/dev/zero: not a regular file (a device)");
+	assert_int_equal(scn_load(dir, &s, err, sizeof(err)), -EISDIR);
+	rmdir(dir);
+}
+
 /* Aliases may point anywhere, even at their own node: never a hang or crash. */
 static void test_aliases(void **state)
 {
@@ -935,6 +999,7 @@ int main(void)
 		cmocka_unit_test(test_bad_inline),
 		cmocka_unit_test(test_limits),
 		cmocka_unit_test(test_missing_file),
+		cmocka_unit_test(test_file_limits),
 		cmocka_unit_test(test_aliases),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -20,6 +20,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <jansson.h>
 
@@ -155,6 +156,7 @@ static void diff(struct rp *p, const char *op, enum replay_kind k, const char *f
 /* A number: a JSON integer >= 0, or a "0x..." string (64-bit values). */
 static int get_u64(struct rp *p, json_t *o, const char *op, const char *key, uint64_t *v)
 {
+	*v = 0; /* defined on every path, error or not */
 	json_t *x = json_object_get(o, key);
 	if (json_is_integer(x) && json_integer_value(x) >= 0) {
 		*v = (uint64_t)json_integer_value(x);
@@ -175,6 +177,7 @@ static int get_u64(struct rp *p, json_t *o, const char *op, const char *key, uin
 
 static int get_i64(struct rp *p, json_t *o, const char *op, const char *key, int64_t *v)
 {
+	*v = 0;
 	json_t *x = json_object_get(o, key);
 	if (!json_is_integer(x))
 		return bad(p, "%s: field '%s' is missing or not an integer", op, key);
@@ -184,6 +187,7 @@ static int get_i64(struct rp *p, json_t *o, const char *op, const char *key, int
 
 static int get_int(struct rp *p, json_t *o, const char *op, const char *key, int *v)
 {
+	*v = 0;
 	int64_t x = 0;
 	int rc = get_i64(p, o, op, key, &x);
 	if (rc)
@@ -196,6 +200,7 @@ static int get_int(struct rp *p, json_t *o, const char *op, const char *key, int
 
 static int get_bool(struct rp *p, json_t *o, const char *op, const char *key, bool *v)
 {
+	*v = false;
 	json_t *x = json_object_get(o, key);
 	if (!json_is_boolean(x))
 		return bad(p, "%s: field '%s' is missing or not true/false", op, key);
@@ -245,6 +250,7 @@ static int buf_new(struct rp *p, const char *op, uint64_t id, struct rp_buf **ou
 /* The buffer id names, live; NULL (and an error) otherwise. */
 static int buf_get(struct rp *p, json_t *o, const char *op, const char *key, struct rp_buf **b)
 {
+	*b = NULL;
 	uint64_t id;
 	int rc = get_u64(p, o, op, key, &id);
 	if (rc)
@@ -1153,11 +1159,10 @@ static int header(struct rp *p, json_t *h, const struct replay_opts *o)
 	const char *scn = o && o->scenario ? o->scenario : file;
 	snprintf(path, sizeof(path), "%s", scn);
 	if (!(o && o->scenario) && file[0] != '/') {
-		FILE *f = fopen(file, "r");
+		/* stat, not open: a FIFO by that name must not block here. */
+		struct stat st;
 		const char *slash = strrchr(p->path, '/');
-		if (f)
-			fclose(f);
-		else if (slash)
+		if (stat(file, &st) && slash)
 			snprintf(path, sizeof(path), "%.*s/%s", (int)(slash - p->path), p->path, file);
 	}
 	snprintf(p->r->file, sizeof(p->r->file), "%s", path);
@@ -1288,6 +1293,15 @@ int trace_replay(const char *path, const struct replay_opts *o, struct replay_re
 		return -ENOMEM;
 	snprintf(r->trace, sizeof(r->trace), "%s", path);
 	err[0] = '\0';
+	/* A FIFO, device or directory is refused at once ("-" is stdin). */
+	struct stat st;
+	if (strcmp(path, "-") && !stat(path, &st) && !S_ISREG(st.st_mode)) {
+		snprintf(err, errlen, "%s: not a regular file (%s)", path,
+			 S_ISDIR(st.st_mode) ? "a directory" : S_ISFIFO(st.st_mode) ? "a FIFO"
+			 : S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode) ? "a device" : "a socket or other");
+		replay_free(r);
+		return -EINVAL;
+	}
 	FILE *f = strcmp(path, "-") ? fopen(path, "r") : stdin;
 	if (!f) {
 		int rc = -errno;

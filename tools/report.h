@@ -128,6 +128,7 @@ struct rpt_report {
 	struct rpt_device *devices;
 	unsigned int ndevices;
 	uint64_t ops_total;         /* map/unmap operations the run made */
+	int interrupted;            /* the signal that stopped the run early (partial), or 0 */
 	double seconds;
 };
 

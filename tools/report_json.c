@@ -129,7 +129,10 @@ int rpt_print_json(const struct rpt_report *r, FILE *out)
 		return rc;
 	}
 	json_object_set_new(o, "scenario", json_string(r->scenario));
-	json_object_set_new(o, "verdict", json_string(r->pass ? "pass" : "fail"));
+	json_object_set_new(o, "verdict", json_string(r->interrupted ? "partial" :
+						      r->pass ? "pass" : "fail"));
+	if (r->interrupted)
+		json_object_set_new(o, "interrupted_by", json_string(rpt_signal_name(r->interrupted)));
 	for (unsigned int i = 0; i < r->nproblems; i++)
 		json_array_append_new(p, json_string(r->problems[i]));
 	json_object_set_new(o, "problems", p);

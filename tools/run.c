@@ -19,6 +19,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -37,6 +38,8 @@
 #define RUN_MAX_DEVS (SCN_MAX_DEVICES + SCN_MAX_WORKLOADS + SCN_MAX_EXPECTS)
 #define RUN_MAX_POOLS 16
 #define RUN_DEFAULT_CPUS 4      /* machines described inline */
+/* The simulator models physical addresses below 2^48 (sim.h). */
+#define RUN_PHYS_LIMIT (1ULL << 48)
 #define RUN_TREE_DEFAULT_BITS 32 /* tree devices no entry describes: Linux's default mask */
 
 struct run_dev {
@@ -57,6 +60,7 @@ struct run_dev {
 	int add_rc;                       /* dmamap_device_add's error, 0: none */
 	char add_why[256];                /* the library's last log line then */
 	struct rpt_device *rep;
+	int line;                         /* where the file declares or first names it */
 };
 
 struct run_pool {
@@ -96,6 +100,8 @@ struct run_env {
 	char *err;
 	size_t errlen;
 };
+
+static const char *human(uint64_t b, char *buf, size_t n);
 
 static int run_err(struct run_env *e, int rc, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
@@ -159,6 +165,7 @@ static int dev_note(struct run_env *e, const char *name,
 	d->name = name;
 	d->decl = decl;
 	d->node = node;
+	d->line = decl ? decl->line : line;
 	d->dma_bits = decl ? decl->dma_bits : RUN_TREE_DEFAULT_BITS;
 	d->hotplug = decl && decl->hotplug;
 	/* Behind an IOMMU: the file says so, or the tree (enabled IOMMUs only). */
@@ -330,8 +337,9 @@ static int xen_up(struct run_env *e)
 				       "%s:%d: hypervisor: the simulator refused it (%s): %s", e->file,
 				       line, dmamap_strerror(rc), why ? why : "no reason given");
 		return run_err(e, rc == -ENOMEM ? -ENOMEM : -EINVAL,
-			       "%s: /hypervisor: the simulator refused the tree's Xen (%s): %s",
-			       e->dt->file, dmamap_strerror(rc), why ? why : "no reason given");
+			       "%s:%d: dt: %s: /hypervisor: the simulator refused the tree's Xen "
+			       "(%s): %s", e->file, e->s->dt_line, e->dt->file, dmamap_strerror(rc),
+			       why ? why : "no reason given");
 	}
 	for (unsigned int i = 0; i < e->ndomus; i++) {
 		rc = sim_xen_domu_create(e->xen, WL_XEN_DOMU_PAGES, &e->domids[i]);
@@ -368,13 +376,13 @@ static int check_counters(struct run_env *e)
  * Inline RAM replaces the tree's /memory (which firmware often fills in at
  * boot); the arm64 DMA zone is then sized for the RAM actually used.
  */
-static int machine_desc(struct run_env *e, struct sim_machine_desc *md)
+static int machine_desc(struct run_env *e, struct sim_machine_desc *md, int *lines)
 {
 	char why[512];
 	memset(md, 0, sizeof(*md));
 	if (e->dt) {
 		if (sim_dt_machine_desc(e->dt, md, why, sizeof(why)))
-			return run_err(e, -EINVAL, "%s", why);
+			return run_err(e, -EINVAL, "%s:%d: dt: %s", e->file, e->s->dt_line, why);
 	} else {
 		md->arch = DMAMAP_ARCH_X86;
 		md->ncpus = RUN_DEFAULT_CPUS;
@@ -382,13 +390,21 @@ static int machine_desc(struct run_env *e, struct sim_machine_desc *md)
 	/* The scenario's RAM replaces the tree's /memory (firmware fills it in). */
 	if (e->dt && e->s->nram)
 		md->nram = 0;
+	for (unsigned int k = 0; k < md->nram; k++)
+		lines[k] = -e->s->dt_line; /* negative: the tree's (its dt: line) */
 	for (unsigned int i = 0; i < e->s->nram; i++) {
 		const struct scn_range *r = &e->s->ram[i];
-		uint64_t b = (r->base + 4095) & ~4095ULL, end = (r->base + r->size) & ~4095ULL;
-		if (r->base > UINT64_MAX - 4095 || end <= b)
-			return run_err(e, -EINVAL, "%s:%d: ram: 0x%llx+0x%llx holds no whole 4 KiB page",
-				       e->file, r->line, (unsigned long long)r->base,
-				       (unsigned long long)r->size);
+		/* Pages are whole: a range is never trimmed behind the file's back. */
+		if ((r->base | r->size) & 4095)
+			return run_err(e, -EINVAL, "%s:%d: ram: 0x%llx+0x%llx: %s is not a multiple "
+				       "of 4 KiB (RAM comes in whole pages)", e->file, r->line,
+				       (unsigned long long)r->base, (unsigned long long)r->size,
+				       r->base & 4095 ? "the base" : "the size");
+		if (r->base >= RUN_PHYS_LIMIT || r->size > RUN_PHYS_LIMIT - r->base)
+			return run_err(e, -EINVAL, "%s:%d: ram: 0x%llx+0x%llx ends beyond 2^48 "
+				       "(256 TiB), the most the simulator models", e->file, r->line,
+				       (unsigned long long)r->base, (unsigned long long)r->size);
+		uint64_t b = r->base, end = r->base + r->size;
 		unsigned int k;
 		for (k = 0; k < md->nram; k++)
 			if (md->ram[k].base == b)
@@ -400,27 +416,107 @@ static int machine_desc(struct run_env *e, struct sim_machine_desc *md)
 			md->nram++;
 		}
 		md->ram[k] = (struct sim_ram_range){ b, end - b };
+		lines[k] = r->line;
 	}
 	/* Sorted, and no two overlap. */
 	for (unsigned int i = 1; i < md->nram; i++)
 		for (unsigned int k = i; k > 0 && md->ram[k - 1].base > md->ram[k].base; k--) {
 			struct sim_ram_range t = md->ram[k];
+			int tl = lines[k];
 			md->ram[k] = md->ram[k - 1];
+			lines[k] = lines[k - 1];
 			md->ram[k - 1] = t;
+			lines[k - 1] = tl;
 		}
 	if (md->nram == 0)
 		return run_err(e, -EINVAL, "%s: %s has no /memory (firmware fills it in): give "
 			       "platform.ram", e->file, e->dt ? e->dt->file : "the platform");
+	for (unsigned int i = 0; i < md->nram; i++) {
+		const struct sim_ram_range *r = &md->ram[i];
+		if (r->base >= RUN_PHYS_LIMIT || r->size > RUN_PHYS_LIMIT - r->base)
+			return run_err(e, -EINVAL, "%s:%d: dt: %s: RAM 0x%llx+0x%llx ends beyond 2^48 "
+				       "(256 TiB), the most the simulator models", e->file, -lines[i],
+				       e->dt->file, (unsigned long long)r->base,
+				       (unsigned long long)r->size);
+		if (i && md->ram[i - 1].base + md->ram[i - 1].size > r->base) {
+			/* The file's range is the one to blame; two of the tree's: the dt: line. */
+			int l = lines[i] > 0 ? lines[i] : lines[i - 1] > 0 ? lines[i - 1] : -lines[i];
+			return run_err(e, -EINVAL, "%s:%d: ram: 0x%llx+0x%llx overlaps 0x%llx+0x%llx%s",
+				       e->file, l, (unsigned long long)md->ram[i - 1].base,
+				       (unsigned long long)md->ram[i - 1].size,
+				       (unsigned long long)r->base, (unsigned long long)r->size,
+				       lines[i] > 0 && lines[i - 1] > 0 ? "" : " (the tree's RAM)");
+		}
+	}
 	if (e->dt)
 		sim_dt_zone_dma(e->dt, md);
-	for (unsigned int i = 1; i < md->nram; i++)
-		if (md->ram[i - 1].base + md->ram[i - 1].size > md->ram[i].base)
-			return run_err(e, -EINVAL, "%s: ram: 0x%llx+0x%llx overlaps 0x%llx+0x%llx",
-				       e->file, (unsigned long long)md->ram[i - 1].base,
-				       (unsigned long long)md->ram[i - 1].size,
-				       (unsigned long long)md->ram[i].base,
-				       (unsigned long long)md->ram[i].size);
 	return 0;
+}
+
+/*
+ * The largest stretch of this process's address space no mapping uses,
+ * below the x86-64/arm64 user limit of 2^47: the largest RAM range the
+ * simulator can map whole.  0 when /proc/self/maps cannot be read.
+ */
+static uint64_t host_largest_gap(void)
+{
+	FILE *f = fopen("/proc/self/maps", "r");
+	if (!f)
+		return 0;
+	uint64_t prev = 0x10000, best = 0; /* below mmap_min_addr nothing maps */
+	unsigned long long lo, hi;
+	char line[512];
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "%llx-%llx", &lo, &hi) != 2)
+			continue;
+		if (lo >= (1ULL << 47))
+			break;
+		if (lo > prev && lo - prev > best)
+			best = lo - prev;
+		if (hi > prev)
+			prev = hi;
+	}
+	fclose(f);
+	if ((1ULL << 47) > prev && (1ULL << 47) - prev > best)
+		best = (1ULL << 47) - prev;
+	return best;
+}
+
+/*
+ * The machine could not be built for want of host resources: which
+ * resource, and the host's limit, never "the scenario is wrong".
+ */
+static int machine_host_err(struct run_env *e, const struct sim_machine_desc *md,
+			    const int *lines)
+{
+	char a[32], b[32];
+	/* Touching ranges are one mapping in the simulator. */
+	uint64_t gap = host_largest_gap(), total = 0;
+	for (unsigned int i = 0; i < md->nram; i++) {
+		unsigned int k = i;
+		uint64_t size = md->ram[i].size;
+		while (k + 1 < md->nram && md->ram[k].base + md->ram[k].size == md->ram[k + 1].base)
+			size += md->ram[++k].size;
+		total += size;
+		if (gap && size > gap) {
+			int l = lines[i] > 0 ? lines[i] : -lines[i];
+			return run_err(e, -ENOMEM, "%s:%d: %s0x%llx+0x%llx (%s) cannot be mapped on "
+				       "this host: the simulator maps each RAM range whole, and the "
+				       "largest free stretch of this host's address space is %s",
+				       e->file, l, lines[i] > 0 ? "ram: " : "dt: RAM ",
+				       (unsigned long long)md->ram[i].base, (unsigned long long)size,
+				       human(size, a, sizeof(a)), human(gap, b, sizeof(b)));
+		}
+		i = k;
+	}
+	struct rlimit rl;
+	int l = md->nram ? (lines[0] > 0 ? lines[0] : -lines[0]) : 0;
+	if (!getrlimit(RLIMIT_AS, &rl) && rl.rlim_cur != RLIM_INFINITY && total > rl.rlim_cur)
+		return run_err(e, -ENOMEM, "%s:%d: the machine's %s of RAM cannot be mapped on this "
+			       "host: its address-space limit (ulimit -v) is %s", e->file, l,
+			       human(total, a, sizeof(a)), human(rl.rlim_cur, b, sizeof(b)));
+	return run_err(e, -ENOMEM, "%s:%d: this host is out of memory: cannot allocate the "
+		       "simulator's bookkeeping for %s of RAM", e->file, l, human(total, a, sizeof(a)));
 }
 
 /* Static reserved-memory regions leave the allocator, as at boot. */
@@ -450,8 +546,8 @@ static int pool_for(struct run_env *e, struct run_dev *d, struct dmamap_swiotlb 
 			return 0;
 		}
 	if (e->npools == RUN_MAX_POOLS)
-		return run_err(e, -EINVAL, "%s: more than %d restricted pools", e->file,
-			       RUN_MAX_POOLS);
+		return run_err(e, -EINVAL, "%s:%d: device '%s': more than %d restricted pools",
+			       e->file, d->line, d->name, RUN_MAX_POOLS);
 	struct run_pool *p = &e->pools[e->npools];
 	memset(p, 0, sizeof(*p));
 	p->rmem = rmem;
@@ -468,23 +564,28 @@ static int pool_for(struct run_env *e, struct run_dev *d, struct dmamap_swiotlb 
 			hi = d->hw.ranges[0].cpu + d->hw.ranges[0].size - 1;
 		}
 		if (!p->size || sim_alloc_pages(e->m, p->size >> 12, 1, lo, hi, &p->base))
-			return run_err(e, -EINVAL, "%s: device '%s': no RAM for a %llu-byte "
-				       "restricted pool it can reach", e->file, d->name,
+			return run_err(e, -EINVAL, "%s:%d: device '%s': no RAM for a %llu-byte "
+				       "restricted pool it can reach", e->file, d->line, d->name,
 				       (unsigned long long)p->size);
 		p->owned_pages = true;
 	}
+	e->last_log[0] = '\0';
 	int rc = dmamap_restricted_pool_create(e->ctx, p->base, p->size, &p->pool);
 	if (rc) {
 		if (p->owned_pages)
 			sim_free_pages(e->m, p->base, p->size >> 12);
+		/* -ENOMEM is the host's: the library's line says how many bytes. */
 		const char *why = rc == -E2BIG ? "larger than the 16 GiB a bounce pool may be"
-				  : rc == -ENOMEM ? "this host cannot allocate its slot bookkeeping"
+				  : rc == -ENOMEM ? (e->last_log[0] ? e->last_log
+						     : "this host cannot allocate its bookkeeping")
 						  : "it must be RAM";
+		char from[SCN_PATH_MAX + 32] = "";
+		if (rmem >= 0)
+			snprintf(from, sizeof(from), " (a region of %s)", e->dt->file);
 		return run_err(e, rc == -ENOMEM ? -ENOMEM : -EINVAL,
-			       "%s: device '%s': restricted pool 0x%llx+0x%llx refused (%s): %s",
-			       rmem >= 0 ? e->dt->file : e->file, d->name,
-			       (unsigned long long)p->base, (unsigned long long)p->size,
-			       dmamap_strerror(rc), why);
+			       "%s:%d: device '%s': restricted pool 0x%llx+0x%llx refused (%s): %s%s",
+			       e->file, d->line, d->name, (unsigned long long)p->base,
+			       (unsigned long long)p->size, dmamap_strerror(rc), why, from);
 	}
 	e->npools++;
 	*out = p->pool;
@@ -674,12 +775,16 @@ static int platform_up(struct run_env *e)
 		return rc;
 
 	struct sim_machine_desc md;
-	if ((rc = machine_desc(e, &md)) || (rc = xen_resolve(e, &md)))
+	int ram_lines[SIM_MAX_RAM_RANGES];
+	if ((rc = machine_desc(e, &md, ram_lines)) || (rc = xen_resolve(e, &md)))
 		return rc;
 	const char *mwhy = NULL;
-	if ((rc = sim_machine_create(&md, &e->m, &mwhy)))
-		return run_err(e, rc == -ENOMEM ? -ENOMEM : -EINVAL, "%s: the machine: %s",
-			       e->file, mwhy ? mwhy : dmamap_strerror(rc));
+	if ((rc = sim_machine_create(&md, &e->m, &mwhy)) == -ENOMEM)
+		return machine_host_err(e, &md, ram_lines);
+	if (rc)
+		return run_err(e, -EINVAL, "%s:%d: the machine: %s", e->file,
+			       e->s->nram ? e->s->ram[0].line : e->s->dt_line,
+			       mwhy ? mwhy : dmamap_strerror(rc));
 	reserve_tree_regions(e);
 	/* Under Xen the hypervisor owns the IOMMUs: the OS programs none. */
 	if ((rc = e->xen_on ? xen_up(e) : iommus_up(e, sim_platform(e->m)->max_ram_end)))
@@ -690,24 +795,32 @@ static int platform_up(struct run_env *e)
 	struct dmamap_config cfg = { .bootargs = bootargs, .log = run_log, .log_priv = e,
 				     .xen_policy = e->xen_policy,
 				     .deferred = DMAMAP_DEFERRED_MANUAL };
-	if ((rc = dmamap_ctx_create(sim_platform(e->m), &cfg, &e->ctx)))
+	e->last_log[0] = '\0';
+	if ((rc = dmamap_ctx_create(sim_platform(e->m), &cfg, &e->ctx))) {
+		/* The library's line names the word, or the host's shortage. */
+		const char *why = e->last_log[0] ? e->last_log : "the library said nothing more";
+		int line = s->has_bootargs ? s->bootargs_line : s->dt_line;
+		if (rc == -ENOMEM && strstr(why, "this host"))
+			return run_err(e, -ENOMEM, "%s:%d: %s", e->file, line, why);
 		return run_err(e, rc == -ENOMEM ? -ENOMEM : -EINVAL,
-			       "%s%s: bootargs \"%s\" refused (%s); `--verbose` shows the word",
-			       e->file, s->has_bootargs ? "" : " (from the tree)",
-			       bootargs ? bootargs : "", dmamap_strerror(rc));
+			       "%s:%d: %sbootargs \"%s\" refused (%s): %s", e->file, line,
+			       s->has_bootargs ? "" : "dt: the tree's ", bootargs ? bootargs : "",
+			       dmamap_strerror(rc), why);
+	}
 
 	for (unsigned int i = 0; i < e->ndevs; i++) {
 		struct run_dev *d = &e->devs[i];
 		dev_hw(d);
 		if ((rc = sim_device_create(e->m, &d->hw, &d->sd)))
-			return run_err(e, -EINVAL, "%s: device '%s': the simulator refused it (%s)",
-				       e->file, d->name, dmamap_strerror(rc));
+			return run_err(e, -EINVAL, "%s:%d: device '%s': the simulator refused it (%s)",
+				       e->file, d->line, d->name, dmamap_strerror(rc));
 		if (d->domain && (rc = sim_iommu_attach(d->sd, d->domain)))
-			return run_err(e, -EINVAL, "%s: device '%s': could not be attached to its "
-				       "IOMMU domain (%s)", e->file, d->name, dmamap_strerror(rc));
+			return run_err(e, -EINVAL, "%s:%d: device '%s': could not be attached to its "
+				       "IOMMU domain (%s)", e->file, d->line, d->name, dmamap_strerror(rc));
 		if (d->xen_iommu && (rc = sim_xen_iommu_attach(d->sd)))
-			return run_err(e, -EINVAL, "%s: device '%s': could not be put behind the "
-				       "hypervisor's IOMMU (%s)", e->file, d->name, dmamap_strerror(rc));
+			return run_err(e, -EINVAL, "%s:%d: device '%s': could not be put behind the "
+				       "hypervisor's IOMMU (%s)", e->file, d->line, d->name,
+				       dmamap_strerror(rc));
 		if ((rc = pool_for(e, d, &d->pool)))
 			return rc;
 		if (!d->hotplug && (rc = dev_add(e, d)))
@@ -1086,7 +1199,8 @@ static int judge(struct run_env *e, struct rpt_report *r)
 			rc = add_problem(r, "%s: %llu mappings still live when the device was removed",
 					 d->name, (unsigned long long)d->leaked);
 	}
-	for (unsigned int i = 0; i < e->s->nexpects && !rc; i++) {
+	/* A partial run's counters say nothing about what the whole run would. */
+	for (unsigned int i = 0; i < e->s->nexpects && !rc && !r->interrupted; i++) {
 		const struct scn_expect *x = &e->s->expects[i];
 		const struct rpt_device *d = NULL;
 		for (unsigned int k = 0; x->device[0] && k < r->ndevices; k++)
@@ -1100,7 +1214,7 @@ static int judge(struct run_env *e, struct rpt_report *r)
 					 x->counter, scn_cmp_name(x->cmp), (unsigned long long)x->value,
 					 (unsigned long long)have);
 	}
-	r->pass = !rc && r->nproblems == 0;
+	r->pass = !rc && r->nproblems == 0 && !r->interrupted;
 	return rc;
 }
 
@@ -1179,8 +1293,11 @@ static int run_workloads(struct run_env *e, struct rpt_report *r)
 	int rc = 0;
 	unsigned int nbackends = 0;
 	clock_gettime(CLOCK_MONOTONIC, &pr.last);
+	const volatile sig_atomic_t *stop = e->o ? e->o->stop : NULL;
 	for (unsigned int i = 0; i < s->nworkloads && !rc; i++) {
 		const struct scn_workload *w = &s->workloads[i];
+		if (stop && *stop)
+			break;
 		struct run_dev *d = dev_find(e, w->device);
 		if (!d->dev && !d->add_rc && (rc = dev_add(e, d)))
 			break; /* a hot-plugged device appears now */
@@ -1194,7 +1311,7 @@ static int run_workloads(struct run_env *e, struct rpt_report *r)
 			.seed = w->has_seed ? w->seed : mix_seed(e->o ? e->o->seed : 1, i),
 			.out = d->rep, .ops = ops,
 			.tick = pr.on ? progress_tick : NULL, .tick_priv = &pr,
-			.tr = e->o ? e->o->trace : NULL,
+			.tr = e->o ? e->o->trace : NULL, .stop = stop,
 		};
 		/* Backends take the domUs in turn. */
 		if (w->kind == SCN_KIND_XEN_BACKEND && e->ndomus)
@@ -1222,8 +1339,10 @@ static int run_workloads(struct run_env *e, struct rpt_report *r)
 			rc = add_problem(r, "%s (workload at line %d)", we.problem, w->line);
 		}
 	}
+	if (stop && *stop)
+		r->interrupted = *stop;
 	/* Hot-plugged devices without a workload appear after the others ran. */
-	for (unsigned int i = 0; i < e->ndevs && !rc; i++)
+	for (unsigned int i = 0; i < e->ndevs && !rc && !r->interrupted; i++)
 		if (!e->devs[i].dev && !e->devs[i].add_rc)
 			rc = dev_add(e, &e->devs[i]);
 	if (pr.drawn)
@@ -1299,7 +1418,7 @@ int run_scenario(const struct scn *s, const char *file, const struct run_opts *o
 	if (!rc)
 		rc = run_workloads(e, r);
 	if (!rc && o && o->trace)
-		trace_end(o->trace);
+		trace_end(o->trace, r->interrupted);
 	if (!rc) {
 		for (unsigned int i = 0; i < e->ndevs; i++)
 			dev_report(e, &e->devs[i]);
@@ -1311,7 +1430,7 @@ int run_scenario(const struct scn *s, const char *file, const struct run_opts *o
 	r->seconds = now_s() - t0;
 	if (rc) {
 		if (rc == -ENOMEM && err && !err[0])
-			snprintf(err, errlen, "%s: out of memory", file);
+			snprintf(err, errlen, "%s: this host is out of memory", file);
 		rpt_free(r);
 	}
 	free(e);
@@ -1483,10 +1602,20 @@ static const char *human(uint64_t b, char *buf, size_t n)
 	return buf;
 }
 
+const char *rpt_signal_name(int sig)
+{
+	return sig == SIGINT ? "SIGINT" : sig == SIGTERM ? "SIGTERM" : "a signal";
+}
+
 void rpt_print_text(const struct rpt_report *r, FILE *out)
 {
 	char a[32], b[32], c[32], d2[32];
-	fprintf(out, "scenario %s: %s\n", r->scenario, r->pass ? "PASS" : "FAIL");
+	if (r->interrupted)
+		fprintf(out, "scenario %s: PARTIAL (interrupted by %s after %llu operations; expect "
+			"not judged)\n", r->scenario, rpt_signal_name(r->interrupted),
+			(unsigned long long)r->ops_total);
+	else
+		fprintf(out, "scenario %s: %s\n", r->scenario, r->pass ? "PASS" : "FAIL");
 	if (r->swiotlb.enabled)
 		fprintf(out, "swiotlb: %s (%s below 4 GiB), high-water %s, bounced %s, "
 			"full failures %llu\n", human(r->swiotlb.total_bytes, a, sizeof(a)),
@@ -1549,6 +1678,6 @@ void rpt_print_text(const struct rpt_report *r, FILE *out)
 		fprintf(out, "expected: %s\n", r->notes[i]);
 	for (unsigned int i = 0; i < r->nproblems; i++)
 		fprintf(out, "problem: %s\n", r->problems[i]);
-	fprintf(out, "%llu map/unmap operations in %.2f s\n", (unsigned long long)r->ops_total,
-		r->seconds);
+	fprintf(out, "%llu map/unmap operations in %.2f s%s\n", (unsigned long long)r->ops_total,
+		r->seconds, r->interrupted ? " (partial)" : "");
 }

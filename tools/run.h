@@ -9,6 +9,7 @@
 #ifndef DMAMAP_TOOLS_RUN_H
 #define DMAMAP_TOOLS_RUN_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -24,6 +25,13 @@ struct run_opts {
 	bool progress;          /* draw a progress bar on stderr */
 	bool verbose;           /* library log lines to stderr */
 	struct trace *trace;    /* non-NULL: every operation is written to it (trace.h) */
+	/*
+	 * Non-NULL: once *stop holds a signal number, the run stops at the next
+	 * operation boundary (between a workload's iterations, nothing of the
+	 * iteration left mapped), the trace gets its footer, and the report is
+	 * partial (r->interrupted; expect entries not judged).
+	 */
+	const volatile sig_atomic_t *stop;
 };
 
 /*
@@ -74,6 +82,8 @@ void rpt_free(struct rpt_report *r);
 
 /* Human-readable summary. */
 void rpt_print_text(const struct rpt_report *r, FILE *out);
+/* "SIGINT", "SIGTERM" (what stopped a partial run). */
+const char *rpt_signal_name(int sig);
 /* The JSON object of the contract.  0 or -EIO / -ENOMEM. */
 int rpt_print_json(const struct rpt_report *r, FILE *out);
 

@@ -16,7 +16,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <yaml.h>
 
@@ -1086,6 +1088,7 @@ static int parse_root(struct ctx *c, yaml_node_t *root)
 				return r;
 		}
 		s->has_bootargs = true;
+		s->bootargs_line = line_of(v[T_BOOTARGS]);
 	}
 	size_t cnt;
 	if (v[T_WORKLOADS]) {
@@ -1156,6 +1159,38 @@ static int yaml_fail(struct ctx *c, yaml_parser_t *p, FILE *f)
 		       problem);
 }
 
+/*
+ * Nesting deeper than SCN_MAX_DEPTH is refused with its line, by a pass
+ * over the events that stops there, before the document is built.  A
+ * YAML error is left for the real parse to report.  0, or -EINVAL.
+ */
+static int check_depth(struct ctx *c, FILE *f)
+{
+	yaml_parser_t p;
+	yaml_event_t ev;
+	int depth = 0, r = 0;
+	if (!yaml_parser_initialize(&p))
+		return 0;
+	yaml_parser_set_input_file(&p, f);
+	while (!r && yaml_parser_parse(&p, &ev)) {
+		yaml_event_type_t t = ev.type;
+		if (t == YAML_SEQUENCE_START_EVENT || t == YAML_MAPPING_START_EVENT) {
+			if (++depth > SCN_MAX_DEPTH)
+				r = fail_at(c, (int)ev.start_mark.line + 1,
+					    "nested deeper than %d levels (a scenario needs far "
+					    "fewer)", SCN_MAX_DEPTH);
+		} else if (t == YAML_SEQUENCE_END_EVENT || t == YAML_MAPPING_END_EVENT) {
+			depth--;
+		}
+		yaml_event_delete(&ev);
+		if (t == YAML_STREAM_END_EVENT)
+			break;
+	}
+	yaml_parser_delete(&p);
+	rewind(f);
+	return r;
+}
+
 /* Parses an open stream labelled `path` (closed here). */
 static int scn_load_stream(const char *path, FILE *f, struct scn **out, char *err,
 			   size_t errlen)
@@ -1174,8 +1209,10 @@ static int scn_load_stream(const char *path, FILE *f, struct scn **out, char *er
 		}
 		return -ENOMEM;
 	}
-	yaml_parser_set_input_file(&parser, f);
 	c.s = s;
+	if ((r = check_depth(&c, f)))
+		goto out_parser;
+	yaml_parser_set_input_file(&parser, f);
 	c.doc = &doc;
 	if (!yaml_parser_load(&parser, &doc)) {
 		/* libyaml has already freed the document. */
@@ -1229,25 +1266,67 @@ int scn_load(const char *path, struct scn **out, char *err, size_t errlen)
 	if (!path || !out)
 		return -EINVAL;
 
-	FILE *f = fopen(path, "rb");
+	/*
+	 * A regular file of at most SCN_MAX_FILE_BYTES, read whole: a FIFO or
+	 * a device is refused at once (O_NONBLOCK: the open never waits for
+	 * a writer), and what is parsed is what was measured.
+	 */
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 	struct stat st;
 	int r = 0;
-	if (!f)
+	const char *what = NULL;
+	char *text = NULL;
+	size_t n = 0;
+	if (fd < 0)
 		r = -errno;
-	else if (fstat(fileno(f), &st))
+	else if (fstat(fd, &st))
 		r = -errno;
 	else if (S_ISDIR(st.st_mode))
 		r = -EISDIR;
-	if (r) {
-		if (f)
-			fclose(f);
+	else if (!S_ISREG(st.st_mode))
+		what = S_ISFIFO(st.st_mode) ? "a FIFO" : S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode)
+		       ? "a device" : "a socket or other";
+	if (!r && !what) {
+		text = malloc(SCN_MAX_FILE_BYTES + 1);
+		if (!text)
+			r = -ENOMEM;
+		while (!r && n <= SCN_MAX_FILE_BYTES) {
+			ssize_t got = read(fd, text + n, SCN_MAX_FILE_BYTES + 1 - n);
+			if (got < 0 && errno == EINTR)
+				continue;
+			if (got < 0)
+				r = -errno;
+			if (got <= 0)
+				break;
+			n += (size_t)got;
+		}
+	}
+	if (fd >= 0)
+		close(fd);
+	if (r || what || n > SCN_MAX_FILE_BYTES) {
+		free(text);
 		if (err && errlen) {
-			snprintf(err, errlen, "%s: %s", path, strerror(-r));
+			if (r)
+				snprintf(err, errlen, "%s: %s", path, strerror(-r));
+			else if (what)
+				snprintf(err, errlen, "%s: not a regular file (%s)", path, what);
+			else
+				snprintf(err, errlen, "%s: larger than the %u bytes a scenario file "
+					 "may be", path, SCN_MAX_FILE_BYTES);
 			one_line(err);
 		}
-		return r;
+		return r ? r : -EINVAL;
 	}
-	return scn_load_stream(path, f, out, err, errlen);
+	FILE *f = fmemopen(text, n, "r");
+	if (!f) {
+		free(text);
+		if (err && errlen)
+			snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return -ENOMEM;
+	}
+	r = scn_load_stream(path, f, out, err, errlen);
+	free(text);
+	return r;
 }
 
 int scn_load_string(const char *label, const char *text, struct scn **out, char *err,

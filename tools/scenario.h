@@ -71,6 +71,11 @@
 #define SCN_COUNTER_MAX 64        /* counter names, with the NUL */
 #define SCN_PATH_MAX 4096         /* resolved dt path, with the NUL */
 #define SCN_BOOTARGS_MAX 1024     /* with the NUL */
+/* A scenario file is a few KiB: larger ones are refused before parsing
+ * (a 50 MB file took 1.2 GB), as is nesting deeper than any scenario
+ * needs (libyaml's time grows with the square of the depth). */
+#define SCN_MAX_FILE_BYTES (1u << 20)
+#define SCN_MAX_DEPTH 16
 
 enum scn_bus {
 	SCN_BUS_PCI = 0,          /* default */
@@ -232,6 +237,7 @@ struct scn {
 	struct scn_hypervisor hv;
 	bool has_bootargs;
 	char bootargs[SCN_BOOTARGS_MAX];
+	int bootargs_line;
 	struct scn_workload workloads[SCN_MAX_WORKLOADS];
 	unsigned int nworkloads;
 	struct scn_expect expects[SCN_MAX_EXPECTS];

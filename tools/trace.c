@@ -395,14 +395,14 @@ void trace_workload(struct trace *t, const char *device, const char *kind, int l
 	w_end(t);
 }
 
-void trace_end(struct trace *t)
+void trace_end(struct trace *t, int partial)
 {
 	uint64_t n = t->n_events;
 	t->seq++;
 	fprintf(t->f, "{\"seq\":%" PRIu64 ",\"op\":\"end\",\"events\":%" PRIu64 ",\"maps\":%" PRIu64
 		",\"map_failures\":%" PRIu64 ",\"device_accesses\":%" PRIu64
-		",\"bytes_moved\":%" PRIu64 "}\n", t->seq, n, t->n_maps, t->n_map_failures, t->n_dev,
-		t->n_bytes);
+		",\"bytes_moved\":%" PRIu64 "%s}\n", t->seq, n, t->n_maps, t->n_map_failures, t->n_dev,
+		t->n_bytes, partial ? ",\"partial\":true" : "");
 }
 
 void trace_alloc(struct trace *t, struct wl_env *e, const char *where, uint64_t npages,

@@ -59,7 +59,8 @@ void trace_header(struct trace *t, const struct trace_platform *p);
 void trace_workload(struct trace *t, const char *device, const char *kind, int line,
 		    uint64_t seed, unsigned int domid);
 /* The footer line with totals. */
-void trace_end(struct trace *t);
+/* The footer; partial: the signal that stopped the run (0: it ran whole). */
+void trace_end(struct trace *t, int partial);
 
 /* Pages from the machine's allocator (where: "any", "low", "high"). */
 void trace_alloc(struct trace *t, struct wl_env *e, const char *where, uint64_t npages,

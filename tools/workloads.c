@@ -157,6 +157,13 @@ static void wl_problem(struct wl_env *e, const char *fmt, ...)
 	va_end(ap);
 }
 
+/* A stop was asked for (a signal): the loops end between iterations, with
+ * nothing of the iteration left mapped, and the workload cleans up. */
+static bool wl_stopped(const struct wl_env *e)
+{
+	return e->stop && *e->stop;
+}
+
 static void wl_ops(struct wl_env *e, uint64_t n)
 {
 	uint64_t before = e->ops;
@@ -408,7 +415,7 @@ static int wl_nic(const struct scn_workload *w, struct wl_env *e)
 			goto out;
 	}
 
-	for (uint64_t i = 0; i < count; i++) {
+	for (uint64_t i = 0; i < count && !wl_stopped(e); i++) {
 		bool rx = dir == SCN_DIR_FROM || (dir == SCN_DIR_BIDI && (i & 1));
 		uint8_t *buf = (uint8_t *)wl_cpu(e, bufs[i % nbufs]) + NIC_HEADROOM;
 		uint64_t seed = e->seed + i;
@@ -631,7 +638,7 @@ static int wl_blk(const struct scn_workload *w, struct wl_env *e)
 			goto out;
 	}
 
-	for (uint64_t i = 0; i < count; i++) {
+	for (uint64_t i = 0; i < count && !wl_stopped(e); i++) {
 		bool rd = dir == SCN_DIR_FROM || (dir == SCN_DIR_BIDI && (i & 1));
 		enum dmamap_data_direction d = rd ? DMAMAP_FROM_DEVICE : DMAMAP_TO_DEVICE;
 		uint64_t seed = e->seed + i, left = size;
@@ -709,7 +716,7 @@ static int wl_gpu(const struct scn_workload *w, struct wl_env *e)
 	}
 	wl_ops(e, 2 * npages);
 
-	for (uint64_t i = 0; i < count; i++) {
+	for (uint64_t i = 0; i < count && !wl_stopped(e); i++) {
 		bool rd = dir == SCN_DIR_FROM || (dir == SCN_DIR_BIDI && (i & 1));
 		enum dmamap_data_direction d = rd ? DMAMAP_FROM_DEVICE : DMAMAP_TO_DEVICE;
 		uint64_t seed = e->seed + i, left = size;
@@ -779,7 +786,7 @@ static int wl_adversarial(const struct scn_workload *w, struct wl_env *e)
 	uint8_t *page = wl_cpu(e, phys), *grant = page + ADV_GRANT_OFF;
 	uint8_t tmp[WL_PAGE];
 
-	for (uint64_t i = 0; i < count; i++) {
+	for (uint64_t i = 0; i < count && !wl_stopped(e); i++) {
 		uint64_t seed = e->seed + i;
 		/* The whole page is the kernel's; only the grant is the device's.
 		 * A constant never 0, so zeroed padding never counts as exposed. */
@@ -902,7 +909,7 @@ static int wl_xen_backend(const struct scn_workload *w, struct wl_env *e)
 		return -ENOMEM;
 	}
 
-	for (uint64_t i = 0; i < count; i++) {
+	for (uint64_t i = 0; i < count && !wl_stopped(e); i++) {
 		bool rx = dir == SCN_DIR_FROM || (dir == SCN_DIR_BIDI && (i & 1));
 		enum dmamap_data_direction d = rx ? DMAMAP_FROM_DEVICE : DMAMAP_TO_DEVICE;
 		uint64_t seed = e->seed + i, left = size;

@@ -11,6 +11,7 @@
 #ifndef DMAMAP_TOOLS_WORKLOADS_H
 #define DMAMAP_TOOLS_WORKLOADS_H
 
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -65,6 +66,9 @@ struct wl_env {
 	/* Progress: called every few thousand operations with the ops done. */
 	void (*tick)(void *priv, uint64_t ops);
 	void *tick_priv;
+	/* Non-NULL: once *stop is nonzero (a signal arrived), the workload stops
+	 * after the iteration under way, releasing what it holds. */
+	const volatile sig_atomic_t *stop;
 	uint64_t ops;                 /* map + unmap calls made (accumulated) */
 	/* Non-NULL: every library call, CPU write and check of a buffer, and
 	 * device access is also written to this trace (trace.h).  NULL costs
