@@ -485,6 +485,26 @@ static void json_hex(FILE *out, uint64_t v)
 	fprintf(out, "\"0x%" PRIx64 "\"", v);
 }
 
+/* `, "key": ` then the string, or null without one. */
+static void json_key_str(FILE *out, const char *key, const char *s)
+{
+	fprintf(out, ", \"%s\": ", key);
+	if (s)
+		json_str(out, s);
+	else
+		fputs("null", out);
+}
+
+/* `, "key": ` then the number as hex, or null when there is none. */
+static void json_key_hex(FILE *out, const char *key, bool present, uint64_t v)
+{
+	fprintf(out, ", \"%s\": ", key);
+	if (present)
+		json_hex(out, v);
+	else
+		fputs("null", out);
+}
+
 static void print_json(const struct ex_env *e, const struct explain_opts *o, FILE *out)
 {
 	bool first = true;
@@ -540,31 +560,12 @@ static void print_json(const struct ex_env *e, const struct explain_opts *o, FIL
 			json_hex(out, x.ranges[k].size);
 			fputc('}', out);
 		}
-		fputs("], \"dma_parent\": ", out);
-		if (d->dma_parent)
-			json_str(out, d->dma_parent);
-		else
-			fputs("null", out);
-		fputs(", \"bus_dma_limit\": ", out);
-		if (x.limit)
-			json_hex(out, x.limit);
-		else
-			fputs("null", out);
-		fputs(", \"iommu\": ", out);
-		if (x.iommu)
-			json_str(out, x.iommu);
-		else
-			fputs("null", out);
-		fputs(", \"iommu_granule\": ", out);
-		if (x.iommu)
-			json_hex(out, x.granule);
-		else
-			fputs("null", out);
-		fputs(", \"restricted_pool\": ", out);
-		if (x.pool)
-			json_str(out, x.pool->path);
-		else
-			fputs("null", out);
+		fputc(']', out);
+		json_key_str(out, "dma_parent", d->dma_parent);
+		json_key_hex(out, "bus_dma_limit", x.limit != 0, x.limit);
+		json_key_str(out, "iommu", x.iommu);
+		json_key_hex(out, "iommu_granule", x.iommu != NULL, x.granule);
+		json_key_str(out, "restricted_pool", x.pool ? x.pool->path : NULL);
 		if (e->pool.known) {
 			fputs(", \"verdict32\": ", out);
 			json_str(out, x.verdict[0]);
