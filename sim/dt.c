@@ -1615,9 +1615,20 @@ static void cpp_message(const char *path, const char *msg, char *err, size_t err
 				col_colons++;
 				fe = q; /* drop ":COL" */
 			}
-		seterr(err, errlen, "%.*s: #include <%.*s> not found (give "
+		/* No FILE:LINE (cc1 itself): cpp could not open the source. */
+		if (!memchr(start, ':', (size_t)(fe - start))) {
+			seterr(err, errlen, "%s: the preprocessor cannot read %.*s", path,
+			       (int)(nf - name), name);
+			return;
+		}
+		/* Always the tree's name first; an included file's place after it. */
+		size_t plen = strlen(path);
+		bool ours = (size_t)(fe - start) > plen && !strncmp(start, path, plen) &&
+			    start[plen] == ':';
+		seterr(err, errlen, "%s%s%.*s: #include <%.*s> not found (give "
 		       "--include-dir DIR for the folder that holds it, e.g. the "
 		       "kernel's include/ or scripts/dtc/include-prefixes)",
+		       ours ? "" : path, ours ? "" : ": ",
 		       (int)(fe - start), start, (int)(nf - name), name);
 		return;
 	}
