@@ -271,7 +271,6 @@ static void test_lazy_quiet_flushed_by_timer_thread(void **state)
  * through the stale IOTLB entry.
  */
 struct fq_race {
-	struct ifx *f;
 	struct tu_dev *d;
 	uint8_t *victim;
 	dmamap_dma_addr_t iova;
@@ -301,7 +300,7 @@ static void test_lazy_flush_counter_race(void **state)
 	uint8_t *victim = tu_alloc_high(&f.e, 1, &phys), *other = tu_alloc_high(&f.e, 1, &phys);
 	memset(victim, 0x11, 64);
 	memset(other, 0x22, 64);
-	struct fq_race r = { &f, &nic, victim, 0, 0 };
+	struct fq_race r = { &nic, victim, 0, 0 };
 	sim_iommu_set_flush_hook(f.e.m, fq_race_hook, &r);
 	/* CPU 0 fills its queue: the 257th unmap flushes, and the hook runs. */
 	dmamap_set_cpu(0);
