@@ -323,6 +323,24 @@ static void dm_iova_retire(struct dm_iommu_domain *d, uint64_t pfn, uint64_t npa
 	dm_exhaust_released(ctx); /* the reap may have freed IOVAs */
 }
 
+/* One flush, then every CPU's queue freed of what it covers. */
+static void dm_fq_flush_reap(struct dm_iommu_domain *d)
+{
+	dm_flush_all(d);
+	for (unsigned int i = 0; i < DM_NR_FQ; i++) {
+		dm_fq_lock(&d->fq[i]);
+		dm_fq_reap(d, &d->fq[i]);
+		dm_fq_unlock(&d->fq[i]);
+	}
+}
+
+/* Every queued IOVA of the domain, invalidated and freed. */
+static void dm_fq_drain(struct dm_iommu_domain *d)
+{
+	dm_fq_flush_reap(d);
+	dm_exhaust_released(d->ctx);
+}
+
 /* The time stamp of the domain's oldest queued IOVA; false when none is queued. */
 static bool dm_fq_oldest(struct dm_iommu_domain *d, uint64_t *t)
 {
@@ -357,12 +375,7 @@ unsigned int dm_iommu_run_deferred(struct dmamap_ctx *ctx, uint64_t *next_ns)
 		uint64_t now = dm_fq_now(d);
 		uint64_t age = now > oldest ? now - oldest : 0;
 		if (age > d->fq_timeout_ns) {
-			dm_flush_all(d);
-			for (unsigned int i = 0; i < DM_NR_FQ; i++) {
-				dm_fq_lock(&d->fq[i]);
-				dm_fq_reap(d, &d->fq[i]);
-				dm_fq_unlock(&d->fq[i]);
-			}
+			dm_fq_flush_reap(d);
 			flushed++;
 			/* Queued while the flush ran: due a full timeout from their unmap. */
 			if (!dm_fq_oldest(d, &oldest))
@@ -380,17 +393,7 @@ unsigned int dm_iommu_run_deferred(struct dmamap_ctx *ctx, uint64_t *next_ns)
 	return flushed;
 }
 
-/* Every queued IOVA of the domain, invalidated and freed. */
-static void dm_fq_drain(struct dm_iommu_domain *d)
-{
-	dm_flush_all(d);
-	for (unsigned int i = 0; i < DM_NR_FQ; i++) {
-		dm_fq_lock(&d->fq[i]);
-		dm_fq_reap(d, &d->fq[i]);
-		dm_fq_unlock(&d->fq[i]);
-	}
-	dm_exhaust_released(d->ctx);
-}
+
 
 void dm_iommu_detach(struct dmamap_device *dev)
 {
