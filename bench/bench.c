@@ -8,11 +8,11 @@
  * and the report (an aligned table or one JSON object).
  *
  * Must never touch: library state except through the driver/platform API,
- * with two exceptions: for --backend swiotlb-slots it reads ctx->swiotlb
- * (src/internal.h) to time the raw slot allocator
+ * with two exceptions, both through the internal test interface
+ * (src/testing.h): --backend swiotlb-slots times the raw slot allocator
  * (dm_swiotlb_find_slots_raw / dm_swiotlb_release_raw) without the copy,
- * and --backend iova / iova-tree time the IOVA allocator (src/iova.h) on a
- * domain of the bench's own, not one of the library's.  It never changes
+ * and --backend iova / iova-tree time the IOVA allocator on a domain of
+ * the bench's own, not one of the library's.  It never changes
  * src/ or sim/ behaviour and never prints from a worker thread.
  *
  * --backend iommu puts the device behind a simulated IOMMU (one
@@ -47,12 +47,11 @@
  */
 #include "bench.h"
 
-#include "internal.h" /* struct dmamap_ctx: ctx->swiotlb, for swiotlb-slots only */
+#include "testing.h"  /* the internal test interface: raw slots, the IOVA allocator */
 #include "iommu.h"    /* sim/iommu.h: the simulated IOMMU, for --backend iommu */
 #include "iova.h"     /* the IOVA allocator, for --backend iova and iova-tree */
 #include "xen.h"      /* sim/xen.h: the simulated hypervisor, for --backend xen-pv */
 #include "sim.h"
-#include "swiotlb.h"
 
 #include <dmamap/dma.h>
 #include <dmamap/platform.h>
@@ -252,7 +251,7 @@ static __attribute__((noinline)) uint64_t bench_ops(struct bench_thread *t,
 		for (unsigned int i = 0; i < n; i++) {
 			dmamap_phys_addr_t tlb =
 				dm_swiotlb_find_slots_raw(dev, mem, t->buf_phys, size);
-			if (dm_unlikely(tlb == DM_SWIOTLB_ERROR)) {
+			if (dm_unlikely(tlb == DM_TEST_NO_SLOTS)) {
 				fail++;
 				continue;
 			}
@@ -822,7 +821,7 @@ static int bench_setup(struct bench *b)
 		if (o->backend == BENCH_IOVA_TREE && bench_iova_prefill(b))
 			return 1;
 	}
-	b->mem = b->ctx->swiotlb;
+	b->mem = dm_test_default_pool(b->ctx);
 	if (!b->mem && (o->backend == BENCH_SWIOTLB || o->backend == BENCH_SLOTS)) {
 		fprintf(stderr, "dmamap bench: the context has no bounce pool\n");
 		return 1;

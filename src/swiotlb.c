@@ -65,6 +65,7 @@
  * word into the meta bit test and one load of dm_ex_waiting.
  */
 #include "swiotlb.h"
+#include "testing.h"
 
 #include <dmamap/exhaust.h>
 
@@ -1340,6 +1341,11 @@ void dm_swiotlb_sync_for_device(struct dmamap_device *dev, struct dmamap_swiotlb
 	(void)dev;
 	if (mem && (dir == DMAMAP_TO_DEVICE || dir == DMAMAP_BIDIRECTIONAL))
 		dm_sync(mem, tlb, size, true);
+}
+
+struct dmamap_swiotlb *dm_test_default_pool(struct dmamap_ctx *ctx)
+{
+	return ctx ? ctx->swiotlb : NULL;
 }
 
 dmamap_phys_addr_t dm_swiotlb_find_slots_raw(struct dmamap_device *dev,

@@ -115,14 +115,7 @@ bool dm_swiotlb_is_force(const struct dmamap_swiotlb *mem);
 /* The pool was made after boot: its stats say boot_total_bytes 0. */
 void dm_swiotlb_mark_late(struct dmamap_swiotlb *mem);
 
-/* Raw slot allocator, for the benchmark's no-copy figure and tests. */
-dmamap_phys_addr_t dm_swiotlb_find_slots_raw(struct dmamap_device *dev,
-					     struct dmamap_swiotlb *mem,
-					     dmamap_phys_addr_t orig,
-					     size_t size);
-void dm_swiotlb_release_raw(struct dmamap_device *dev,
-			    struct dmamap_swiotlb *mem,
-			    dmamap_phys_addr_t tlb, size_t size);
+/* The raw slot allocator (find_slots_raw, release_raw): testing.h. */
 
 /*
  * Bookkeeping memory of mem's boot and grown pools in bytes (headers,
