@@ -13,7 +13,7 @@
  * <slabs> is rounded up to a 128-slot segment (at least one); <areas> up to
  * a power of two.  Numbers are decimal or 0x-hex.
  */
-#include "internal.h"
+#include "context.h"
 
 #include <stdlib.h>
 #include <string.h>

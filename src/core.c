@@ -11,9 +11,13 @@
  * changed by dm_policy_select(), called with a mask that passed the
  * supported check, so a refused mask leaves the device exactly as it was.
  */
-#include "internal.h"
-#include "debug.h"
+#include "backend.h"
+#include "deferred.h"
+#include "dma-debug.h"
+#include "dma-iommu.h"
+#include "exhaustion.h"
 #include "swiotlb.h"
+#include "swiotlb-xen.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -413,6 +417,15 @@ static int dm_check_ranges(struct dmamap_ctx *ctx, const struct dmamap_device_de
 	return 0;
 }
 
+/* Undoes a device's add: its backends' state, its name, itself. */
+static void dm_device_free(struct dmamap_device *dev)
+{
+	dm_iommu_detach(dev);
+	dm_xen_detach(dev);
+	free(dev->name);
+	free(dev);
+}
+
 int dmamap_device_add(struct dmamap_ctx *ctx, const struct dmamap_device_desc *desc,
 		      struct dmamap_device **out)
 {
@@ -450,17 +463,13 @@ int dmamap_device_add(struct dmamap_ctx *ctx, const struct dmamap_device_desc *d
 	dev->seg_boundary_mask = desc->bus == DMAMAP_BUS_PCI ? 0xffffffffULL : ~0ULL;
 	dev->min_align_mask = 0;
 	dev->restricted = desc->restricted_pool != NULL;
-	dev->xen_iommu = desc->xen_iommu && ctx->xen;
-	if ((rc = dm_xen_device_added(ctx, desc))) {
-		free(dev->name);
-		free(dev);
+	if ((rc = dm_xen_attach(dev, desc))) {
+		dm_device_free(dev);
 		return rc;
 	}
 	dev->swiotlb = desc->restricted_pool ? desc->restricted_pool : ctx->swiotlb;
-	rc = dm_iommu_attach(dev, desc);
-	if (rc) {
-		free(dev->name);
-		free(dev);
+	if ((rc = dm_iommu_attach(dev, desc))) {
+		dm_device_free(dev);
 		return rc;
 	}
 	dm_policy_select(dev);
@@ -471,9 +480,7 @@ int dmamap_device_add(struct dmamap_ctx *ctx, const struct dmamap_device_desc *d
 		struct dmamap_device **n = realloc(ctx->devices, cap * sizeof(*n));
 		if (!n) {
 			pthread_mutex_unlock(&ctx->lock);
-			dm_iommu_detach(dev);
-			free(dev->name);
-			free(dev);
+			dm_device_free(dev);
 			return -ENOMEM;
 		}
 		ctx->devices = n;
@@ -549,9 +556,7 @@ int dmamap_device_remove(struct dmamap_device *dev, uint64_t *leaked)
 		}
 	}
 	pthread_mutex_unlock(&ctx->lock);
-	dm_iommu_detach(dev);
-	free(dev->name);
-	free(dev);
+	dm_device_free(dev);
 	return 0;
 }
 
@@ -581,9 +586,10 @@ int dmamap_supported(struct dmamap_device *dev, uint64_t mask)
 {
 	if (!dev || mask == 0)
 		return 0;
-	if (dev->xen_xlate != DM_XEN_XLATE_OFF)
-		return dm_xen_supported(dev, mask);
-	return dm_direct_supported(dev, mask);
+	/* Linux's dma_supported: a backend without the op supports any mask. */
+	if (!dev->ops)
+		return dm_direct_supported(dev, mask);
+	return dev->ops->dma_supported ? dev->ops->dma_supported(dev, mask) : 1;
 }
 
 int dmamap_set_mask(struct dmamap_device *dev, uint64_t mask)

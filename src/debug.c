@@ -32,7 +32,7 @@
  * after it is released.  Out of host memory for a record, the checker
  * stops (as Linux's does) and says so once.
  */
-#include "debug.h"
+#include "dma-debug.h"
 
 #include <dlfcn.h>
 #include <stdarg.h>

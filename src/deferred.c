@@ -15,7 +15,8 @@
  * when nothing is pending; an arm that races with the disarm sets the flag
  * again under the lock and wakes it.
  */
-#include "internal.h"
+#include "deferred.h"
+#include "dma-iommu.h"
 
 #include <errno.h>
 #include <stdlib.h>

@@ -11,105 +11,54 @@
  * min(mask, bus limit) or outside every dma-ranges window.  With no pool,
  * that mapping fails instead.
  */
-#include "internal.h"
+#include "backend.h"
 #include "swiotlb.h"
 
 #include <stdint.h>
 #include <string.h>
 
-/* arch_sync_dma_for_device: clean, whatever the direction (arm64 does). */
-static inline void dm_arch_for_device(struct dmamap_ctx *ctx,
-				      dmamap_phys_addr_t phys, size_t size)
+/* A bounce slot's bus address, if the device reaches it (dm_swiotlb_map). */
+static int dm_direct_reach(struct dmamap_device *dev, dmamap_phys_addr_t tlb, size_t size,
+			   dmamap_dma_addr_t *dma)
 {
-	if (ctx->plat.ops->cache_clean)
-		ctx->plat.ops->cache_clean(ctx->plat.priv, phys, size);
+	*dma = dm_phys_to_dma(dev, tlb);
+	return dm_capable(dev, *dma, size, dev->direct_limit) ? 0 : -EIO;
 }
 
-/* arch_sync_dma_for_cpu: invalidate unless the device only read. */
-static inline void dm_arch_for_cpu(struct dmamap_ctx *ctx, dmamap_phys_addr_t phys,
-				   size_t size, enum dmamap_data_direction dir)
-{
-	if (dir != DMAMAP_TO_DEVICE && ctx->plat.ops->cache_invalidate)
-		ctx->plat.ops->cache_invalidate(ctx->plat.priv, phys, size);
-}
-
-/* The slow path: bounce, or explain why not. */
-static dmamap_dma_addr_t dm_direct_bounce(struct dmamap_device *dev,
-					  dmamap_phys_addr_t phys, size_t size,
-					  enum dmamap_data_direction dir,
-					  unsigned long attrs, int *err)
+/* The slow path: bounce (Linux's dma_direct_map_phys calling swiotlb_map). */
+static int dm_direct_bounce(struct dmamap_device *dev, dmamap_phys_addr_t phys, size_t size,
+			    enum dmamap_data_direction dir, unsigned long attrs,
+			    dmamap_dma_addr_t *dma)
 {
 	struct dmamap_ctx *ctx = dev->ctx;
-	if (!dev->swiotlb) {
-		*err = -EIO;
-		if (!(attrs & DMAMAP_ATTR_NO_WARN))
-			dm_log(ctx, DMAMAP_LOG_ERR,
-			       "%s: DMA addr 0x%llx+%zu overflow (limit 0x%llx) and no swiotlb to bounce it",
-			       dev->name, (unsigned long long)dm_phys_to_dma(dev, phys), size,
-			       (unsigned long long)dev->direct_limit);
-		return DMAMAP_MAPPING_ERROR;
-	}
-	if (!dm_phys_is_ram(ctx, phys, size)) {
-		*err = -EIO;
-		dm_log(ctx, DMAMAP_LOG_ERR,
-		       "%s: 0x%llx+%zu is not RAM: refusing to bounce MMIO",
+	if (dev->swiotlb && !dm_phys_is_ram(ctx, phys, size)) {
+		dm_log(ctx, DMAMAP_LOG_ERR, "%s: 0x%llx+%zu is not RAM: refusing to bounce MMIO",
 		       dev->name, (unsigned long long)phys, size);
-		return DMAMAP_MAPPING_ERROR;
+		return -EIO;
 	}
-	if (size > dm_swiotlb_max_mapping_size(dev)) {
-		*err = -EINVAL;
-		if (!(attrs & DMAMAP_ATTR_NO_WARN))
-			dm_log(ctx, DMAMAP_LOG_ERR,
-			       "%s: mapping of %zu bytes exceeds the bounce limit of %zu",
-			       dev->name, size, dm_swiotlb_max_mapping_size(dev));
-		return DMAMAP_MAPPING_ERROR;
-	}
-	dmamap_phys_addr_t tlb = dm_swiotlb_tbl_map(dev, dev->swiotlb, phys, size, 0,
-						    dir, attrs);
-	if (tlb == DM_SWIOTLB_ERROR) {
-		*err = -ENOMEM;
-		return DMAMAP_MAPPING_ERROR;
-	}
-	dmamap_dma_addr_t dma = dm_phys_to_dma(dev, tlb);
-	if (dm_unlikely(!dm_capable(dev, dma, size, dev->direct_limit))) {
-		dm_swiotlb_tbl_unmap(dev, dev->swiotlb, tlb, size, dir,
-				     attrs | DMAMAP_ATTR_SKIP_CPU_SYNC);
-		*err = -EIO;
-		dm_log(ctx, DMAMAP_LOG_ERR,
-		       "%s: swiotlb addr 0x%llx+%zu overflow (limit 0x%llx): the pool is out of the device's reach",
-		       dev->name, (unsigned long long)dma, size,
-		       (unsigned long long)dev->direct_limit);
-		return DMAMAP_MAPPING_ERROR;
-	}
+	dmamap_phys_addr_t tlb;
+	int rc = dm_swiotlb_map(dev, phys, size, 0, dir, attrs,
+				dev->force_bounce ? "forced" : "DMA address overflow",
+				dm_direct_reach, &tlb, dma);
+	if (rc)
+		return rc;
 	if (!dev->coherent && !(attrs & DMAMAP_ATTR_SKIP_CPU_SYNC))
-		dm_arch_for_device(ctx, tlb, size);
-	struct dm_pcpu_stats *st = dm_dev_stats(dev);
-	dm_stat_add(&st->bounced_maps, 1);
-	dm_stat_add(&st->bounced_bytes, size);
-	return dma;
+		dm_cache_for_device(ctx, tlb, size);
+	return 0;
 }
 
-dmamap_dma_addr_t dm_direct_map_err(struct dmamap_device *dev,
-				    dmamap_phys_addr_t phys, size_t size,
-				    enum dmamap_data_direction dir,
-				    unsigned long attrs, int *err)
+/* Linux's dma_direct_map_phys. */
+int dm_direct_map_phys(struct dmamap_device *dev, dmamap_phys_addr_t phys, size_t size,
+		       enum dmamap_data_direction dir, unsigned long attrs,
+		       dmamap_dma_addr_t *dma)
 {
-	dmamap_dma_addr_t dma = dm_phys_to_dma(dev, phys);
-	if (dm_unlikely(dev->force_bounce ||
-			!dm_capable(dev, dma, size, dev->direct_limit)))
-		return dm_direct_bounce(dev, phys, size, dir, attrs, err);
+	dmamap_dma_addr_t a = dm_phys_to_dma(dev, phys);
+	if (dm_unlikely(dev->force_bounce || !dm_capable(dev, a, size, dev->direct_limit)))
+		return dm_direct_bounce(dev, phys, size, dir, attrs, dma);
 	if (!dev->coherent && !(attrs & DMAMAP_ATTR_SKIP_CPU_SYNC))
-		dm_arch_for_device(dev->ctx, phys, size);
-	return dma;
-}
-
-dmamap_dma_addr_t dm_direct_map_phys(struct dmamap_device *dev,
-				     dmamap_phys_addr_t phys, size_t size,
-				     enum dmamap_data_direction dir,
-				     unsigned long attrs)
-{
-	int err;
-	return dm_direct_map_err(dev, phys, size, dir, attrs, &err);
+		dm_cache_for_device(dev->ctx, phys, size);
+	*dma = a;
+	return 0;
 }
 
 void dm_direct_sync_for_cpu(struct dmamap_device *dev, dmamap_dma_addr_t addr,
@@ -117,7 +66,7 @@ void dm_direct_sync_for_cpu(struct dmamap_device *dev, dmamap_dma_addr_t addr,
 {
 	dmamap_phys_addr_t phys = dm_dma_to_phys(dev, addr);
 	if (!dev->coherent)
-		dm_arch_for_cpu(dev->ctx, phys, size, dir);
+		dm_cache_for_cpu(dev->ctx, phys, size, dir);
 	if (dev->swiotlb && dm_swiotlb_contains(dev->swiotlb, phys))
 		dm_swiotlb_sync_for_cpu(dev, dev->swiotlb, phys, size, dir);
 }
@@ -129,7 +78,7 @@ void dm_direct_sync_for_device(struct dmamap_device *dev, dmamap_dma_addr_t addr
 	if (dev->swiotlb && dm_swiotlb_contains(dev->swiotlb, phys))
 		dm_swiotlb_sync_for_device(dev, dev->swiotlb, phys, size, dir);
 	if (!dev->coherent)
-		dm_arch_for_device(dev->ctx, phys, size);
+		dm_cache_for_device(dev->ctx, phys, size);
 }
 
 int dm_direct_unmap_phys(struct dmamap_device *dev, dmamap_dma_addr_t addr,
@@ -140,7 +89,7 @@ int dm_direct_unmap_phys(struct dmamap_device *dev, dmamap_dma_addr_t addr,
 	if (dm_likely(!dev->swiotlb || !dm_swiotlb_contains(dev->swiotlb, phys))) {
 		/* Not bounced: only a non-coherent device has work (the fast path). */
 		if (!dev->coherent && !(attrs & DMAMAP_ATTR_SKIP_CPU_SYNC))
-			dm_arch_for_cpu(dev->ctx, phys, size, dir);
+			dm_cache_for_cpu(dev->ctx, phys, size, dir);
 		return 0;
 	}
 	/*
@@ -152,7 +101,7 @@ int dm_direct_unmap_phys(struct dmamap_device *dev, dmamap_dma_addr_t addr,
 	if (!dev->coherent && !(attrs & DMAMAP_ATTR_SKIP_CPU_SYNC)) {
 		if (dm_unlikely(!dm_swiotlb_unmap_ok(dev, dev->swiotlb, phys, size)))
 			return dm_swiotlb_tbl_unmap(dev, dev->swiotlb, phys, size, dir, attrs);
-		dm_arch_for_cpu(dev->ctx, phys, size, dir);
+		dm_cache_for_cpu(dev->ctx, phys, size, dir);
 	}
 	return dm_swiotlb_tbl_unmap(dev, dev->swiotlb, phys, size, dir, attrs);
 }
@@ -170,9 +119,8 @@ int dm_direct_map_sg(struct dmamap_device *dev, struct dmamap_sg *sg, int nents,
 			       dev->name, i, sg[i].cpu);
 			goto undo;
 		}
-		sg[i].dma_address = dm_direct_map_err(dev, phys, sg[i].length, dir,
-						      attrs, &err);
-		if (sg[i].dma_address == DMAMAP_MAPPING_ERROR)
+		err = dm_direct_map_phys(dev, phys, sg[i].length, dir, attrs, &sg[i].dma_address);
+		if (err)
 			goto undo;
 		sg[i].dma_length = sg[i].length;
 	}
@@ -191,10 +139,9 @@ void dm_direct_unmap_sg(struct dmamap_device *dev, struct dmamap_sg *sg, int nen
 		dm_direct_unmap_phys(dev, sg[i].dma_address, sg[i].dma_length, dir, attrs);
 }
 
-dmamap_dma_addr_t dm_direct_map_resource(struct dmamap_device *dev,
-					 dmamap_phys_addr_t phys, size_t size,
-					 enum dmamap_data_direction dir,
-					 unsigned long attrs)
+int dm_direct_map_resource(struct dmamap_device *dev, dmamap_phys_addr_t phys, size_t size,
+			   enum dmamap_data_direction dir, unsigned long attrs,
+			   dmamap_dma_addr_t *dma)
 {
 	(void)dir;
 	(void)attrs;
@@ -205,9 +152,10 @@ dmamap_dma_addr_t dm_direct_map_resource(struct dmamap_device *dev,
 		       "%s: MMIO 0x%llx+%zu is beyond the device's reach (limit 0x%llx); MMIO is never bounced",
 		       dev->name, (unsigned long long)phys, size,
 		       (unsigned long long)dev->direct_limit);
-		return DMAMAP_MAPPING_ERROR;
+		return -EIO;
 	}
-	return phys;
+	*dma = phys;
+	return 0;
 }
 
 /* ---- limits ----------------------------------------------------------------- */
@@ -377,7 +325,7 @@ void *dm_direct_alloc(struct dmamap_device *dev, size_t size, dmamap_dma_addr_t 
 	memset(cpu, 0, npages << DMAMAP_PAGE_SHIFT);
 	if (uncached) {
 		/* Write the zeroes back and drop the lines before going uncached. */
-		dm_arch_for_device(ctx, phys, npages << DMAMAP_PAGE_SHIFT);
+		dm_cache_for_device(ctx, phys, npages << DMAMAP_PAGE_SHIFT);
 		ops->set_uncached(ctx->plat.priv, phys, npages << DMAMAP_PAGE_SHIFT, true);
 	}
 	*handle = dm_phys_to_dma(dev, phys);
@@ -400,3 +348,16 @@ void dm_direct_free(struct dmamap_device *dev, size_t size, void *cpu,
 		return;
 	ctx->plat.ops->free_pages(ctx->plat.priv, phys, npages);
 }
+
+const struct dm_map_ops dm_direct_ops = {
+	.name = "direct",
+	.map_phys = dm_direct_map_phys,
+	.unmap_phys = dm_direct_unmap_phys,
+	.map_sg = dm_direct_map_sg,
+	.unmap_sg = dm_direct_unmap_sg,
+	.sync_for_cpu = dm_direct_sync_for_cpu,
+	.sync_for_device = dm_direct_sync_for_device,
+	.map_resource = dm_direct_map_resource,
+	.dma_supported = dm_direct_supported,
+	.max_mapping_size = dm_direct_max_mapping_size,
+};

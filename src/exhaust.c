@@ -11,10 +11,10 @@
  * device's backend (WAIT: the waiting thread's own dispatcher call counts
  * it when it returns).
  *
- * How exhaustion is known: swiotlb.c and iommu.c note it in the thread's
- * dm_tls_exhausted on their failure paths; the dispatcher's failure path
- * (dm_exhaust_map_failed) reads and clears it.  Nothing here runs while a
- * map succeeds.
+ * How exhaustion is known: the backend's return value (backend.h):
+ * -ENOMEM (no slot, no IOVA) or -EDQUOT (the device's bounce quota); the
+ * dispatcher hands it to dm_exhaust_map_failed.  Nothing here runs while
+ * a map succeeds.
  *
  * Serving: every release of slots, quota bytes or IOVAs calls
  * dm_exhaust_released (one relaxed load of dm_ex_waiting, the number of
@@ -40,7 +40,9 @@
  * retry (a failed IOMMU map giving its bounce slot back) are ignored: they
  * return only what the retry took.
  */
-#include "internal.h"
+#include "backend.h"
+#include "dma-iommu.h"
+#include "exhaustion.h"
 
 #include <dmamap/exhaust.h>
 
@@ -48,17 +50,9 @@
 #include <string.h>
 #include <time.h>
 
-_Thread_local int dm_tls_exhausted;
 _Thread_local bool dm_tls_ex_retry;
 _Atomic unsigned int dm_ex_waiting;
 
-/* A per-call policy for the dispatcher call running on this thread. */
-struct dm_ex_call {
-	int policy;            /* enum dmamap_exhaust_policy */
-	uint64_t timeout_ns;
-	int err;               /* out, on failure: -ENOMEM (exhausted), -ETIMEDOUT, -EIO */
-};
-static _Thread_local struct dm_ex_call *dm_tls_ex_call;
 /* The queue this thread is serving now (retries and callbacks run inside). */
 static _Thread_local struct dm_exq *dm_tls_ex_server;
 
@@ -166,18 +160,18 @@ static void dm_ex_unlink(struct dm_exq *q, struct dm_ex_req *e)
 	atomic_fetch_sub(&dm_ex_waiting, 1);
 }
 
-/* The resource a failed retry of e was short of. */
-static struct dm_ex_key dm_ex_key(const struct dmamap_device *dev, int why)
+/* The resource a failed retry of e was short of (err: -EDQUOT or -ENOMEM). */
+static struct dm_ex_key dm_ex_key(const struct dmamap_device *dev, int err)
 {
-	if (why == DM_EX_QUOTA)
+	if (err == -EDQUOT)
 		return (struct dm_ex_key){ dev, NULL };
-	return (struct dm_ex_key){ dev->swiotlb, dev->iommu };
+	return (struct dm_ex_key){ dev->swiotlb, dm_iommu_space(dev) };
 }
 
 static bool dm_ex_blocked(const struct dm_ex_key *failed, unsigned int nf,
 			  const struct dmamap_device *dev)
 {
-	struct dm_ex_key q = dm_ex_key(dev, DM_EX_QUOTA), s = dm_ex_key(dev, DM_EX_SPACE);
+	struct dm_ex_key q = dm_ex_key(dev, -EDQUOT), s = dm_ex_key(dev, -ENOMEM);
 	for (unsigned int i = 0; i < nf; i++)
 		if ((failed[i].a == q.a && failed[i].b == q.b) ||
 		    (failed[i].a == s.a && failed[i].b == s.b))
@@ -192,32 +186,31 @@ static void dm_ex_uncount_failure(struct dmamap_device *dev)
 }
 
 /*
- * One retry of a queued request, lock dropped.  *why: nonzero when it is
- * still exhausted (it stays queued).
+ * One retry of a queued request, lock dropped.  *why: its exhaustion
+ * error (-ENOMEM, -EDQUOT) when it is still exhausted (it stays queued),
+ * else 0.
  */
 static dmamap_dma_addr_t dm_ex_attempt(struct dm_ex_req *e, int *why)
 {
 	struct dmamap_device *dev = e->dev;
 	unsigned long attrs = e->attrs | DMAMAP_ATTR_NO_WARN;
-	dmamap_dma_addr_t a;
-	dm_tls_exhausted = 0;
+	dmamap_dma_addr_t a = DMAMAP_MAPPING_ERROR;
+	int err;
 	dm_tls_ex_retry = true;
 	if (e->kind == DM_EXK_DEFER) {
-		/* The entry point the driver used, so the checker sees the same call. */
-		a = e->cpu ? dmamap_map_single_attrs(dev, e->cpu, e->size, e->dir, attrs)
-			   : dmamap_map_phys(dev, e->phys, e->size, e->dir, attrs);
-	} else if (!dev->ops) {
-		a = dm_direct_map_phys(dev, e->phys, e->size, e->dir, attrs);
+		/* The dispatcher, as the driver's call, so the checker sees the same call. */
+		static const struct dm_ex_call retry = { .retry = true };
+		err = dm_map_call(dev, e->cpu, e->phys, e->size, e->dir, attrs, &retry, &a);
 	} else {
-		a = dev->ops->map_phys(dev, e->phys, e->size, e->dir, attrs);
+		/* A WAIT: the waiting thread's own dispatcher call counts it. */
+		err = dm_backend_map_phys(dev, e->phys, e->size, e->dir, attrs, &a);
 	}
 	dm_tls_ex_retry = false;
-	*why = a == DMAMAP_MAPPING_ERROR ? dm_tls_exhausted : 0;
-	dm_tls_exhausted = 0;
+	*why = err && dm_err_exhausted(err) ? err : 0;
 	/* Still queued: the dispatcher's failure count is not a failure. */
 	if (*why && e->kind == DM_EXK_DEFER)
 		dm_ex_uncount_failure(dev);
-	return a;
+	return err ? DMAMAP_MAPPING_ERROR : a;
 }
 
 /* Lock held, q->serving ours.  Returns with the lock held. */
@@ -284,18 +277,13 @@ void dm_exhaust_kick(struct dmamap_ctx *ctx)
 	q->serving = true;
 	/* Callbacks may map and unmap: this thread's dispatcher state is saved. */
 	struct dm_exq *prev_server = dm_tls_ex_server;
-	struct dm_ex_call *call = dm_tls_ex_call;
-	int exhausted = dm_tls_exhausted;
 	bool retry = dm_tls_ex_retry;
 	dm_tls_ex_server = q;
-	dm_tls_ex_call = NULL;
 	dm_tls_ex_retry = false;
 	dm_ex_serve(q);
 	q->serving = false;
 	pthread_mutex_unlock(&q->lock);
 	dm_tls_ex_server = prev_server;
-	dm_tls_ex_call = call;
-	dm_tls_exhausted = exhausted;
 	dm_tls_ex_retry = retry;
 }
 
@@ -363,18 +351,17 @@ static dmamap_dma_addr_t dm_ex_wait(struct dmamap_device *dev, dmamap_phys_addr_
 
 dmamap_dma_addr_t dm_exhaust_map_failed(struct dmamap_device *dev, dmamap_phys_addr_t phys,
 					size_t size, enum dmamap_data_direction dir,
-					unsigned long attrs)
+					unsigned long attrs, int err, const struct dm_ex_call *c,
+					int *out_err)
 {
-	/* A queued request's retry: the server reads dm_tls_exhausted itself. */
-	if (dm_tls_ex_retry)
+	/* Not exhaustion: the device cannot use the memory (exhaust.h's -EIO). */
+	*out_err = dm_err_exhausted(err) ? -ENOMEM : -EIO;
+	/* A queued request's retry: the server decides. */
+	if (c && c->retry) {
+		*out_err = err;
 		return DMAMAP_MAPPING_ERROR;
-	int why = dm_tls_exhausted;
-	dm_tls_exhausted = 0;
-	struct dm_ex_call *c = dm_tls_ex_call;
-	dm_tls_ex_call = NULL;
-	if (c)
-		c->err = why ? -ENOMEM : -EIO;
-	if (!why)
+	}
+	if (!dm_err_exhausted(err))
 		return DMAMAP_MAPPING_ERROR;
 	dm_ex_cnt(&dev->ex.exhausted);
 	int policy = c ? c->policy : dev->ex.policy;
@@ -386,10 +373,7 @@ dmamap_dma_addr_t dm_exhaust_map_failed(struct dmamap_device *dev, dmamap_phys_a
 		dm_ex_cnt(&dev->ex.failed_now);
 		return DMAMAP_MAPPING_ERROR;
 	}
-	int err;
-	dmamap_dma_addr_t a = dm_ex_wait(dev, phys, size, dir, attrs, timeout, &err);
-	if (c)
-		c->err = err;
+	dmamap_dma_addr_t a = dm_ex_wait(dev, phys, size, dir, attrs, timeout, out_err);
 	return a;
 }
 
@@ -442,18 +426,15 @@ static int dm_ex_defer(struct dmamap_device *dev, void *cpu, dmamap_phys_addr_t 
 	struct dmamap_ctx *ctx = dev->ctx;
 	/* Nobody queued: try now.  Otherwise go behind them (FIFO). */
 	if (!atomic_load(&ctx->ex_nwait)) {
-		struct dm_ex_call c = { .policy = DMAMAP_EXHAUST_DEFER };
-		dm_tls_exhausted = 0;
-		dm_tls_ex_call = &c;
-		dmamap_dma_addr_t a = cpu ? dmamap_map_single_attrs(dev, cpu, size, dir, attrs)
-					  : dmamap_map_phys(dev, phys, size, dir, attrs);
-		dm_tls_ex_call = NULL;
-		if (a != DMAMAP_MAPPING_ERROR) {
+		static const struct dm_ex_call c = { .policy = DMAMAP_EXHAUST_DEFER };
+		dmamap_dma_addr_t a;
+		int err = dm_map_call(dev, cpu, phys, size, dir, attrs, &c, &a);
+		if (!err) {
 			cb(arg, a, 0);
 			return 0;
 		}
-		if (c.err != -ENOMEM)
-			return c.err ? c.err : -EIO;
+		if (err != -ENOMEM)
+			return err;
 		dm_ex_uncount_failure(dev); /* deferred, not failed */
 	}
 	struct dm_exq *q = dm_exq_get(ctx);
@@ -510,17 +491,10 @@ static int dm_ex_wait_call(struct dmamap_device *dev, void *cpu, dmamap_phys_add
 	if (!out || !dm_ex_args_ok(dev, size, dir, "map_wait"))
 		return -EINVAL;
 	*out = DMAMAP_MAPPING_ERROR;
-	struct dm_ex_call c = { .policy = timeout_ns ? DMAMAP_EXHAUST_WAIT : DMAMAP_EXHAUST_FAIL,
-				.timeout_ns = timeout_ns };
-	dm_tls_exhausted = 0;
-	dm_tls_ex_call = &c;
-	dmamap_dma_addr_t a = cpu ? dmamap_map_single_attrs(dev, cpu, size, dir, attrs)
-				  : dmamap_map_phys(dev, phys, size, dir, attrs);
-	dm_tls_ex_call = NULL;
-	if (a == DMAMAP_MAPPING_ERROR)
-		return c.err ? c.err : -EIO;
-	*out = a;
-	return 0;
+	const struct dm_ex_call c = { .policy = timeout_ns ? DMAMAP_EXHAUST_WAIT
+							  : DMAMAP_EXHAUST_FAIL,
+				      .timeout_ns = timeout_ns };
+	return dm_map_call(dev, cpu, phys, size, dir, attrs, &c, out);
 }
 
 int dmamap_map_phys_wait(struct dmamap_device *dev, dmamap_phys_addr_t phys, size_t size,

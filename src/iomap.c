@@ -13,7 +13,7 @@
  * call in program order; only relaxed writes to WC mappings may be
  * merged or reordered, by the platform.
  */
-#include "internal.h"
+#include "context.h"
 
 #include <dmamap/iomap.h>
 

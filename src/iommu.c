@@ -21,7 +21,10 @@
  *  - a device only ever gets a bus address in a window its domain has
  *    mapped (translated, bypass or linear): never a wrong address.
  */
-#include "internal.h"
+#include "backend.h"
+#include "deferred.h"
+#include "dma-iommu.h"
+#include "exhaustion.h"
 #include "iova.h"
 #include "swiotlb.h"
 
@@ -37,6 +40,7 @@
 #define DM_LINEAR_ALIGN (1ULL << 30)      /* keep 1 GiB pages usable */
 #define DM_SG_STACK 32                    /* map_sg entries tracked on the stack */
 #define DM_NR_FQ 64                       /* per-CPU queues; CPUs beyond share */
+#define DM_NO_PHYS (~(dmamap_phys_addr_t)0)     /* no page behind an IOVA */
 
 struct dm_fq_entry {
 	uint64_t pfn, npages;
@@ -51,7 +55,7 @@ struct dm_fq_entry {
  * costs one.  Holders never sleep: a flush command, a few frees.
  */
 struct dm_fq {
-	DM_ALIGNED_CL atomic_int lock;
+	DM_ALIGNED_CL dm_spinlock_t lock;
 	unsigned int head, n;
 	struct dm_fq_entry e[DM_FQ_SIZE]; /* ring */
 };
@@ -171,13 +175,18 @@ int dm_iommu_attach(struct dmamap_device *dev, const struct dmamap_device_desc *
 		       "IOMMU driver", dev->name, desc->iommu_domain);
 		return -ENODEV;
 	}
-	dev->untrusted = desc->untrusted;
-	dev->pci_32bit_first = desc->bus == DMAMAP_BUS_PCI;
-	dev->has_bypass = desc->has_bypass;
-	dev->bypass_offset = desc->bypass_offset;
-	dev->win_base = desc->iommu_window_base;
-	dev->win_size = desc->iommu_window_size;
-	dev->linear_ok = desc->iommu_linear;
+	struct dm_iommu_dev *idev = calloc(1, sizeof(*idev));
+	if (!idev)
+		return -ENOMEM;
+	*idev = (struct dm_iommu_dev){
+		.untrusted = desc->untrusted,
+		.pci_32bit_first = desc->bus == DMAMAP_BUS_PCI,
+		.has_bypass = desc->has_bypass,
+		.linear_ok = desc->iommu_linear,
+		.bypass_offset = desc->bypass_offset,
+		.win_base = desc->iommu_window_base,
+		.win_size = desc->iommu_window_size,
+	};
 	pthread_mutex_lock(&ctx->lock);
 	struct dm_iommu_domain *d = ctx->domains;
 	while (d && d->id != desc->iommu_domain)
@@ -189,12 +198,15 @@ int dm_iommu_attach(struct dmamap_device *dev, const struct dmamap_device_desc *
 	}
 	if (!rc) {
 		d->refs++;
-		dev->iommu = d;
+		idev->domain = d;
+		dev->iommu = idev;
 		/* An untrusted device never sees a stale IOTLB entry (Linux: no flush queue). */
-		if (dev->untrusted)
+		if (idev->untrusted)
 			d->strict = true;
 	}
 	pthread_mutex_unlock(&ctx->lock);
+	if (rc)
+		free(idev);
 	if (rc)
 		dm_log(ctx, DMAMAP_LOG_ERR, "%s: IOMMU domain %d could not be set up (%s)",
 		       dev->name, desc->iommu_domain, dmamap_strerror(rc));
@@ -243,28 +255,6 @@ static inline uint64_t dm_fq_now(const struct dm_iommu_domain *d)
 	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 }
 
-static void dm_fq_lock(struct dm_fq *q)
-{
-	unsigned int spins = 0;
-	while (atomic_exchange_explicit(&q->lock, 1, memory_order_acquire)) {
-		while (atomic_load_explicit(&q->lock, memory_order_relaxed)) {
-			if (++spins < 256) {
-#if defined(__x86_64__) || defined(__i386__)
-				__builtin_ia32_pause();
-#endif
-			} else {
-				sched_yield(); /* the holder may be preempted */
-				spins = 0;
-			}
-		}
-	}
-}
-
-static inline void dm_fq_unlock(struct dm_fq *q)
-{
-	atomic_store_explicit(&q->lock, 0, memory_order_release);
-}
-
 /* Frees queued IOVAs that a completed flush covers; the queue's lock held (fq_ring_free). */
 static void dm_fq_reap(struct dm_iommu_domain *d, struct dm_fq *q)
 {
@@ -297,7 +287,7 @@ static void dm_iova_retire(struct dm_iommu_domain *d, uint64_t pfn, uint64_t npa
 	}
 	struct dm_fq *q = &d->fq[dm_cpu() % DM_NR_FQ];
 	uint64_t now = dm_fq_now(d);
-	dm_fq_lock(q);
+	dm_spin_lock(&q->lock);
 	dm_fq_reap(d, q);
 	/*
 	 * Full, or the oldest may have waited 10 ms: one flush covers every
@@ -318,7 +308,7 @@ static void dm_iova_retire(struct dm_iommu_domain *d, uint64_t pfn, uint64_t npa
 	q->e[tail] = (struct dm_fq_entry){ pfn, npages,
 		atomic_load_explicit(&d->flush_start, memory_order_seq_cst), now };
 	q->n++;
-	dm_fq_unlock(q);
+	dm_spin_unlock(&q->lock);
 	dm_deferred_arm(ctx); /* the timeout flushes it even if no unmap follows */
 	dm_exhaust_released(ctx); /* the reap may have freed IOVAs */
 }
@@ -328,9 +318,9 @@ static void dm_fq_flush_reap(struct dm_iommu_domain *d)
 {
 	dm_flush_all(d);
 	for (unsigned int i = 0; i < DM_NR_FQ; i++) {
-		dm_fq_lock(&d->fq[i]);
+		dm_spin_lock(&d->fq[i].lock);
 		dm_fq_reap(d, &d->fq[i]);
-		dm_fq_unlock(&d->fq[i]);
+		dm_spin_unlock(&d->fq[i].lock);
 	}
 }
 
@@ -347,12 +337,12 @@ static bool dm_fq_oldest(struct dm_iommu_domain *d, uint64_t *t)
 	bool any = false;
 	for (unsigned int i = 0; i < DM_NR_FQ; i++) {
 		struct dm_fq *q = &d->fq[i];
-		dm_fq_lock(q);
+		dm_spin_lock(&q->lock);
 		if (q->n && (!any || q->e[q->head].t_ns < *t)) {
 			*t = q->e[q->head].t_ns;
 			any = true;
 		}
-		dm_fq_unlock(q);
+		dm_spin_unlock(&q->lock);
 	}
 	return any;
 }
@@ -397,16 +387,16 @@ unsigned int dm_iommu_run_deferred(struct dmamap_ctx *ctx, uint64_t *next_ns)
 
 void dm_iommu_detach(struct dmamap_device *dev)
 {
-	struct dm_iommu_domain *d = dev->iommu;
-	if (!d)
+	if (!dev->iommu)
 		return;
+	struct dm_iommu_domain *d = dev->iommu->domain;
 	struct dmamap_ctx *ctx = dev->ctx;
 	/* Queued IOVAs (the domain may have turned strict since) are released. */
 	bool queued = false;
 	for (unsigned int i = 0; i < DM_NR_FQ && !queued; i++) {
-		dm_fq_lock(&d->fq[i]);
+		dm_spin_lock(&d->fq[i].lock);
 		queued = d->fq[i].n != 0;
-		dm_fq_unlock(&d->fq[i]);
+		dm_spin_unlock(&d->fq[i].lock);
 	}
 	if (queued)
 		dm_fq_drain(d);
@@ -419,6 +409,7 @@ void dm_iommu_detach(struct dmamap_device *dev)
 		*pp = d->next;
 	}
 	pthread_mutex_unlock(&ctx->lock);
+	free(dev->iommu);
 	dev->iommu = NULL;
 	if (!last)
 		return;
@@ -440,104 +431,82 @@ static uint64_t dm_iova_limit(const struct dmamap_device *dev, uint64_t mask)
 	uint64_t lim = mask;
 	if (dev->bus_dma_limit && dev->bus_dma_limit < lim)
 		lim = dev->bus_dma_limit;
-	if (dev->win_size && dev->win_base + dev->win_size - 1 < lim)
-		lim = dev->win_base + dev->win_size - 1;
+	if (dev->iommu->win_size && dev->iommu->win_base + dev->iommu->win_size - 1 < lim)
+		lim = dev->iommu->win_base + dev->iommu->win_size - 1;
 	return lim;
 }
 
 static uint64_t dm_alloc_iova(struct dmamap_device *dev, uint64_t npages, uint64_t mask)
 {
-	struct dm_iommu_domain *d = dev->iommu;
+	struct dm_iommu_domain *d = dev->iommu->domain;
 	uint64_t lim = dm_iova_limit(dev, mask);
 	/*
 	 * Linux's rule for PCI: a 32-bit IOVA first (some devices and bridges
 	 * mishandle DAC); after the first miss the device uses its full mask.
 	 */
-	if (dev->pci_32bit_first && lim > DM_SZ_4G - 1) {
+	if (dev->iommu->pci_32bit_first && lim > DM_SZ_4G - 1) {
 		uint64_t pfn = dm_iova_alloc_fast(d->iovad, npages, (DM_SZ_4G - 1) >> d->shift, false);
 		if (pfn)
 			return pfn;
-		dev->pci_32bit_first = false;
+		dev->iommu->pci_32bit_first = false;
 		dm_log(dev->ctx, DMAMAP_LOG_INFO, "%s: 32-bit IOVA space full: using %u-bit DMA "
-		       "addresses", dev->name, 64 - (unsigned int)__builtin_clzll(lim));
+		       "addresses", dev->name, dm_fls64(lim));
 	}
 	return dm_iova_alloc_fast(d->iovad, npages, lim >> d->shift, true);
 }
 
-/* ---- streaming maps ------------------------------------------------------------ */
-
-static inline void dm_cache_clean(struct dmamap_ctx *ctx, dmamap_phys_addr_t p, size_t n)
-{
-	if (ctx->plat.ops->cache_clean)
-		ctx->plat.ops->cache_clean(ctx->plat.priv, p, n);
-}
-
-static inline void dm_cache_inval(struct dmamap_ctx *ctx, dmamap_phys_addr_t p, size_t n,
-				  enum dmamap_data_direction dir)
-{
-	if (dir != DMAMAP_TO_DEVICE && ctx->plat.ops->cache_invalidate)
-		ctx->plat.ops->cache_invalidate(ctx->plat.priv, p, n);
-}
-
 static bool dm_is_bounce(const struct dmamap_device *dev, dmamap_phys_addr_t phys)
 {
-	return dev->untrusted && dev->swiotlb && dm_swiotlb_contains(dev->swiotlb, phys);
+	return dev->iommu->untrusted && dev->swiotlb && dm_swiotlb_contains(dev->swiotlb, phys);
 }
 
 /*
  * An untrusted device must not see the rest of a page it was given a
  * part of: the buffer moves to a granule-aligned bounce slot whose
- * padding is zeroed (Linux's iommu_dma_map_page with swiotlb).
+ * padding is zeroed (Linux's iommu_dma_map_phys with swiotlb).  The IOMMU
+ * maps the slot, so any slot is in reach.
  */
-static dmamap_phys_addr_t dm_untrusted_bounce(struct dmamap_device *dev,
-					      dmamap_phys_addr_t phys, size_t size,
-					      enum dmamap_data_direction dir, unsigned long attrs)
+static int dm_untrusted_bounce(struct dmamap_device *dev, dmamap_phys_addr_t phys, size_t size,
+			       enum dmamap_data_direction dir, unsigned long attrs,
+			       dmamap_phys_addr_t *tlb)
 {
-	struct dm_iommu_domain *d = dev->iommu;
+	struct dm_iommu_domain *d = dev->iommu->domain;
 	struct dmamap_ctx *ctx = dev->ctx;
-	if (!dev->swiotlb || size > dm_swiotlb_max_mapping_size(dev)) {
-		dm_log(ctx, DMAMAP_LOG_ERR, "%s: untrusted sub-page buffer of %zu bytes cannot be "
-		       "bounced (%s)", dev->name, size, dev->swiotlb ? "too large" : "swiotlb off");
-		return DM_SWIOTLB_ERROR;
-	}
-	dmamap_phys_addr_t tlb = dm_swiotlb_tbl_map(dev, dev->swiotlb, phys, size,
-						    (unsigned int)(d->granule - 1), dir, attrs);
-	if (tlb == DM_SWIOTLB_ERROR)
-		return tlb;
+	int rc = dm_swiotlb_map(dev, phys, size, (unsigned int)(d->granule - 1), dir, attrs,
+				"untrusted sub-page buffer", NULL, tlb, NULL);
+	if (rc)
+		return rc;
 	/* Zero what the device could see around the buffer in its granules. */
-	dmamap_phys_addr_t start = tlb & ~(d->granule - 1);
-	dmamap_phys_addr_t end = (tlb + size + d->granule - 1) & ~(d->granule - 1);
+	dmamap_phys_addr_t start = *tlb & ~(d->granule - 1);
+	dmamap_phys_addr_t end = (*tlb + size + d->granule - 1) & ~(d->granule - 1);
 	uint8_t *cpu = dm_phys_to_virt(ctx, start);
-	memset(cpu, 0, tlb - start);
-	memset(cpu + (tlb + size - start), 0, end - (tlb + size));
+	memset(cpu, 0, *tlb - start);
+	memset(cpu + (*tlb + size - start), 0, end - (*tlb + size));
 	if (!dev->coherent)
-		dm_cache_clean(ctx, start, end - start);
-	struct dm_pcpu_stats *st = dm_dev_stats(dev);
-	dm_stat_add(&st->bounced_maps, 1);
-	dm_stat_add(&st->bounced_bytes, size);
-	return tlb;
+		dm_cache_for_device(ctx, start, end - start);
+	return 0;
 }
 
-static dmamap_dma_addr_t dm_iommu_map_phys(struct dmamap_device *dev, dmamap_phys_addr_t phys,
-					   size_t size, enum dmamap_data_direction dir,
-					   unsigned long attrs)
+static int dm_iommu_map_phys(struct dmamap_device *dev, dmamap_phys_addr_t phys, size_t size,
+			     enum dmamap_data_direction dir, unsigned long attrs,
+			     dmamap_dma_addr_t *dma)
 {
-	struct dm_iommu_domain *d = dev->iommu;
+	struct dm_iommu_domain *d = dev->iommu->domain;
 	struct dmamap_ctx *ctx = dev->ctx;
 	uint64_t gmask = d->granule - 1;
 	bool bounced = false;
-	if (dev->untrusted && ((phys | size) & gmask)) {
-		phys = dm_untrusted_bounce(dev, phys, size, dir, attrs);
-		if (phys == DM_SWIOTLB_ERROR)
-			return DMAMAP_MAPPING_ERROR;
+	int rc;
+	if (dev->iommu->untrusted && ((phys | size) & gmask)) {
+		if ((rc = dm_untrusted_bounce(dev, phys, size, dir, attrs, &phys)))
+			return rc;
 		bounced = true;
 	} else if (!dev->coherent && !(attrs & DMAMAP_ATTR_SKIP_CPU_SYNC)) {
-		dm_cache_clean(ctx, phys, size);
+		dm_cache_for_device(ctx, phys, size);
 	}
 	uint64_t off = phys & gmask, len = (off + size + gmask) & ~gmask;
 	uint64_t pfn = dm_alloc_iova(dev, len >> d->shift, dev->dma_mask);
 	if (!pfn) {
-		dm_exhaust_note(DM_EX_SPACE); /* the exhaustion policy applies */
+		rc = -ENOMEM; /* exhaustion: the device's policy applies */
 		if (!(attrs & DMAMAP_ATTR_NO_WARN))
 			dm_log(ctx, DMAMAP_LOG_ERR, "%s: IOVA space exhausted for %llu bytes",
 			       dev->name, (unsigned long long)len);
@@ -546,21 +515,23 @@ static dmamap_dma_addr_t dm_iommu_map_phys(struct dmamap_device *dev, dmamap_phy
 	if (dm_hw(ctx)->map(ctx->plat.priv, d->id, pfn << d->shift, phys - off, len,
 			    dm_prot(dir))) {
 		dm_iova_free_fast(d->iovad, pfn, len >> d->shift);
+		rc = -EIO;
 		goto fail;
 	}
-	return (pfn << d->shift) + off;
+	*dma = (pfn << d->shift) + off;
+	return 0;
 fail:
 	if (bounced)
 		dm_swiotlb_tbl_unmap(dev, dev->swiotlb, phys, size, dir,
 				     attrs | DMAMAP_ATTR_SKIP_CPU_SYNC);
-	return DMAMAP_MAPPING_ERROR;
+	return rc;
 }
 
 static dmamap_phys_addr_t dm_iova_phys(struct dmamap_device *dev, dmamap_dma_addr_t addr)
 {
 	dmamap_phys_addr_t phys;
-	if (dm_hw(dev->ctx)->iova_to_phys(dev->ctx->plat.priv, dev->iommu->id, addr, &phys))
-		return DM_SWIOTLB_ERROR;
+	if (dm_hw(dev->ctx)->iova_to_phys(dev->ctx->plat.priv, dev->iommu->domain->id, addr, &phys))
+		return DM_NO_PHYS;
 	return phys;
 }
 
@@ -575,10 +546,10 @@ static dmamap_phys_addr_t dm_iova_phys(struct dmamap_device *dev, dmamap_dma_add
 static void dm_iommu_sync(struct dmamap_device *dev, dmamap_dma_addr_t addr, size_t size,
 			  enum dmamap_data_direction dir, bool for_cpu)
 {
-	uint64_t g = dev->iommu->granule;
+	uint64_t g = dev->iommu->domain->granule;
 	while (size) {
 		dmamap_phys_addr_t phys = dm_iova_phys(dev, addr);
-		if (phys == DM_SWIOTLB_ERROR)
+		if (phys == DM_NO_PHYS)
 			return;
 		size_t len = g - (addr & (g - 1));
 		if (len > size)
@@ -588,14 +559,14 @@ static void dm_iommu_sync(struct dmamap_device *dev, dmamap_dma_addr_t addr, siz
 		bool bounce = dm_is_bounce(dev, phys);
 		if (for_cpu) {
 			if (!dev->coherent)
-				dm_cache_inval(dev->ctx, phys, len, dir);
+				dm_cache_for_cpu(dev->ctx, phys, len, dir);
 			if (bounce)
 				dm_swiotlb_sync_for_cpu(dev, dev->swiotlb, phys, len, dir);
 		} else {
 			if (bounce)
 				dm_swiotlb_sync_for_device(dev, dev->swiotlb, phys, len, dir);
 			if (!dev->coherent)
-				dm_cache_clean(dev->ctx, phys, len);
+				dm_cache_for_device(dev->ctx, phys, len);
 		}
 		addr += len;
 		size -= len;
@@ -624,22 +595,22 @@ static void dm_iommu_sync_for_device(struct dmamap_device *dev, dmamap_dma_addr_
 static int dm_iommu_unmap_phys(struct dmamap_device *dev, dmamap_dma_addr_t addr, size_t size,
 			       enum dmamap_data_direction dir, unsigned long attrs)
 {
-	struct dm_iommu_domain *d = dev->iommu;
+	struct dm_iommu_domain *d = dev->iommu->domain;
 	struct dmamap_ctx *ctx = dev->ctx;
 	uint64_t gmask = d->granule - 1;
 	dmamap_phys_addr_t phys = 0;
 	bool bounced = false;
 	/* Only cache maintenance and bounce buffers need the physical page. */
-	if (!dev->coherent || dev->untrusted) {
+	if (!dev->coherent || dev->iommu->untrusted) {
 		phys = dm_iova_phys(dev, addr);
-		if (phys == DM_SWIOTLB_ERROR)
+		if (phys == DM_NO_PHYS)
 			goto not_mapped;
 		bounced = dm_is_bounce(dev, phys);
 		/* A stale or double unmap: refused before anything is torn down. */
 		if (bounced && !dm_swiotlb_unmap_ok(dev, dev->swiotlb, phys, size))
 			return dm_swiotlb_tbl_unmap(dev, dev->swiotlb, phys, size, dir, attrs);
 		if (!(attrs & DMAMAP_ATTR_SKIP_CPU_SYNC) && !dev->coherent)
-			dm_cache_inval(ctx, phys, size, dir);
+			dm_cache_for_cpu(ctx, phys, size, dir);
 	}
 	uint64_t off = addr & gmask, len = (off + size + gmask) & ~gmask;
 	uint64_t unmapped = 0;
@@ -670,7 +641,7 @@ not_mapped:
 static int dm_iommu_map_sg(struct dmamap_device *dev, struct dmamap_sg *sg, int nents,
 			   enum dmamap_data_direction dir, unsigned long attrs)
 {
-	struct dm_iommu_domain *d = dev->iommu;
+	struct dm_iommu_domain *d = dev->iommu->domain;
 	struct dmamap_ctx *ctx = dev->ctx;
 	uint64_t gmask = d->granule - 1, bmask = dev->seg_boundary_mask;
 	/* Short lists (the common case) need no allocation on this path. */
@@ -682,7 +653,7 @@ static int dm_iommu_map_sg(struct dmamap_device *dev, struct dmamap_sg *sg, int 
 	int rc = -ENOMEM, i;
 	if (!pos || !phys)
 		goto out;
-	if (dev->untrusted) {
+	if (dev->iommu->untrusted) {
 		/* Each segment on its own, each maybe bounced (no merging). */
 		for (i = 0; i < nents; i++) {
 			dmamap_phys_addr_t p;
@@ -690,11 +661,9 @@ static int dm_iommu_map_sg(struct dmamap_device *dev, struct dmamap_sg *sg, int 
 				rc = -EINVAL;
 				break;
 			}
-			sg[i].dma_address = dm_iommu_map_phys(dev, p, sg[i].length, dir, attrs);
-			if (sg[i].dma_address == DMAMAP_MAPPING_ERROR) {
-				rc = -ENOMEM;
+			rc = dm_iommu_map_phys(dev, p, sg[i].length, dir, attrs, &sg[i].dma_address);
+			if (rc)
 				break;
-			}
 			sg[i].dma_length = sg[i].length;
 		}
 		if (i == nents) {
@@ -722,7 +691,7 @@ static int dm_iommu_map_sg(struct dmamap_device *dev, struct dmamap_sg *sg, int 
 		pos[i] = total;
 		total += len;
 		if (!dev->coherent && !(attrs & DMAMAP_ATTR_SKIP_CPU_SYNC))
-			dm_cache_clean(ctx, phys[i], sg[i].length);
+			dm_cache_for_device(ctx, phys[i], sg[i].length);
 	}
 	uint64_t pfn = dm_alloc_iova(dev, total >> d->shift, dev->dma_mask);
 	if (!pfn) {
@@ -779,9 +748,9 @@ out:
 static void dm_iommu_unmap_sg(struct dmamap_device *dev, struct dmamap_sg *sg, int nents,
 			      enum dmamap_data_direction dir, unsigned long attrs)
 {
-	struct dm_iommu_domain *d = dev->iommu;
+	struct dm_iommu_domain *d = dev->iommu->domain;
 	struct dmamap_ctx *ctx = dev->ctx;
-	if (dev->untrusted) {
+	if (dev->iommu->untrusted) {
 		for (int i = 0; i < nents; i++)
 			dm_iommu_unmap_phys(dev, sg[i].dma_address, sg[i].dma_length, dir, attrs);
 		return;
@@ -791,7 +760,7 @@ static void dm_iommu_unmap_sg(struct dmamap_device *dev, struct dmamap_sg *sg, i
 		for (int i = 0; i < nents; i++) {
 			dmamap_phys_addr_t p;
 			if (!dm_virt_to_phys(ctx, sg[i].cpu, &p))
-				dm_cache_inval(ctx, p, sg[i].length, dir);
+				dm_cache_for_cpu(ctx, p, sg[i].length, dir);
 		}
 	/* The range runs from the first bus segment to the end of the last. */
 	uint64_t start = sg[0].dma_address & ~gmask, end = start;
@@ -813,7 +782,7 @@ static void dm_iommu_unmap_sg(struct dmamap_device *dev, struct dmamap_sg *sg, i
 static void *dm_iommu_alloc(struct dmamap_device *dev, size_t size, dmamap_dma_addr_t *handle,
 			    unsigned long attrs)
 {
-	struct dm_iommu_domain *d = dev->iommu;
+	struct dm_iommu_domain *d = dev->iommu->domain;
 	struct dmamap_ctx *ctx = dev->ctx;
 	const struct dmamap_platform_ops *ops = ctx->plat.ops;
 	(void)attrs;
@@ -865,7 +834,7 @@ static void *dm_iommu_alloc(struct dmamap_device *dev, size_t size, dmamap_dma_a
 	}
 	memset(cpu, 0, len);
 	for (i = 0; !dev->coherent && i < nchunks; i++) {
-		dm_cache_clean(ctx, pages[i * chunk_pages], d->granule);
+		dm_cache_for_device(ctx, pages[i * chunk_pages], d->granule);
 		ops->set_uncached(ctx->plat.priv, pages[i * chunk_pages], d->granule, true);
 	}
 	free(pages);
@@ -885,17 +854,17 @@ fail:
 static void dm_iommu_free(struct dmamap_device *dev, size_t size, void *cpu,
 			  dmamap_dma_addr_t handle, unsigned long attrs)
 {
-	struct dm_iommu_domain *d = dev->iommu;
+	struct dm_iommu_domain *d = dev->iommu->domain;
 	struct dmamap_ctx *ctx = dev->ctx;
 	const struct dmamap_platform_ops *ops = ctx->plat.ops;
 	(void)attrs;
 	uint64_t len = (size + d->granule - 1) & ~(d->granule - 1);
 	uint64_t nchunks = len >> d->shift, chunk_pages = d->granule >> DMAMAP_PAGE_SHIFT;
 	bool scattered = ops->vmap && nchunks > 1;
-	dmamap_phys_addr_t first = DM_SWIOTLB_ERROR;
+	dmamap_phys_addr_t first = DM_NO_PHYS;
 	for (uint64_t i = 0; i < nchunks; i++) {
 		dmamap_phys_addr_t p = dm_iova_phys(dev, handle + (i << d->shift));
-		if (p == DM_SWIOTLB_ERROR)
+		if (p == DM_NO_PHYS)
 			continue;
 		if (!dev->coherent)
 			ops->set_uncached(ctx->plat.priv, p, d->granule, false);
@@ -909,22 +878,22 @@ static void dm_iommu_free(struct dmamap_device *dev, size_t size, void *cpu,
 	dm_iova_retire(d, handle >> d->shift, nchunks);
 	if (scattered)
 		ops->vunmap(ctx->plat.priv, cpu, len >> DMAMAP_PAGE_SHIFT);
-	else if (first != DM_SWIOTLB_ERROR)
+	else if (first != DM_NO_PHYS)
 		ops->free_pages(ctx->plat.priv, first, len >> DMAMAP_PAGE_SHIFT);
 }
 
 static size_t dm_iommu_max_mapping_size(struct dmamap_device *dev)
 {
-	return dev->untrusted && dev->swiotlb ? dm_swiotlb_max_mapping_size(dev) : SIZE_MAX;
+	return dev->iommu->untrusted && dev->swiotlb ? dm_swiotlb_max_mapping_size(dev) : SIZE_MAX;
 }
 
 static size_t dm_iommu_opt_mapping_size(struct dmamap_device *dev)
 {
 	/* The largest size the per-CPU IOVA caches serve. */
-	return (size_t)DM_IOVA_RCACHE_MAX_NPAGES << dev->iommu->shift;
+	return (size_t)DM_IOVA_RCACHE_MAX_NPAGES << dev->iommu->domain->shift;
 }
 
-const struct dm_ops dm_iommu_ops = {
+const struct dm_map_ops dm_iommu_ops = {
 	.name = "iommu",
 	.map_phys = dm_iommu_map_phys,
 	.unmap_phys = dm_iommu_unmap_phys,
@@ -966,8 +935,10 @@ static void dm_bypass_free(struct dmamap_device *dev, size_t size, void *cpu,
 		dm_iommu_free(dev, size, cpu, handle, attrs);
 }
 
-const struct dm_ops dm_iommu_bypass_ops = {
+/* Linux's dma_supported: true for dma-iommu (no .dma_supported: 1). */
+const struct dm_map_ops dm_iommu_bypass_ops = {
 	.name = "iommu-bypass",
+	.dma_supported = dm_direct_supported,
 	.map_phys = dm_direct_map_phys,
 	.unmap_phys = dm_direct_unmap_phys,
 	.map_sg = dm_direct_map_sg,
@@ -1043,7 +1014,7 @@ static void dm_use_window(struct dmamap_device *dev, const struct dmamap_dma_ran
 
 void dm_iommu_select(struct dmamap_device *dev)
 {
-	struct dm_iommu_domain *d = dev->iommu;
+	struct dm_iommu_domain *d = dev->iommu->domain;
 	struct dmamap_ctx *ctx = dev->ctx;
 	uint64_t ram_end = ctx->plat.max_ram_end;
 	enum dm_iommu_mode mode = ctx->opts.iommu_mode;
@@ -1052,7 +1023,7 @@ void dm_iommu_select(struct dmamap_device *dev)
 
 	/* iommu=pt/off/soft: the OS leaves translation alone (untrusted aside). */
 	if ((mode == DM_IOMMU_PT || mode == DM_IOMMU_OFF || mode == DM_IOMMU_SOFT) &&
-	    !dev->untrusted && !dm_domain_map_ram(d, true)) {
+	    !dev->iommu->untrusted && !dm_domain_map_ram(d, true)) {
 		dm_use_window(dev, NULL, 0);
 		dev->ops = NULL;
 		dev->ops_name = "direct";
@@ -1063,21 +1034,21 @@ void dm_iommu_select(struct dmamap_device *dev)
 		dev->direct_limit = dev->dma_mask;
 		return;
 	}
-	if (dev->has_bypass && !dev->untrusted && ram_end <= UINT64_MAX - dev->bypass_offset &&
-	    dev->bypass_offset + ram_end <= dev->dma_mask) {
-		struct dmamap_dma_range w = { 0, dev->bypass_offset, ram_end + 1 };
+	if (dev->iommu->has_bypass && !dev->iommu->untrusted && ram_end <= UINT64_MAX - dev->iommu->bypass_offset &&
+	    dev->iommu->bypass_offset + ram_end <= dev->dma_mask) {
+		struct dmamap_dma_range w = { 0, dev->iommu->bypass_offset, ram_end + 1 };
 		dm_use_window(dev, &w, 1);
 		dev->ops = &dm_iommu_bypass_ops;
 		dev->ops_name = "iommu-bypass";
 		dev->direct_limit = dev->dma_mask;
 		snprintf(dev->reason, sizeof(dev->reason),
 			 "mask 0x%llx reaches the bypass window at 0x%llx: direct, no IOMMU work%s",
-			 (unsigned long long)dev->dma_mask, (unsigned long long)dev->bypass_offset,
-			 dev->coherent_dma_mask < dev->bypass_offset + ram_end
+			 (unsigned long long)dev->dma_mask, (unsigned long long)dev->iommu->bypass_offset,
+			 dev->coherent_dma_mask < dev->iommu->bypass_offset + ram_end
 			 ? "; coherent memory through the IOMMU window" : "");
 		return;
 	}
-	if (ctx->plat.ops->iommu && !dev->untrusted && dev->linear_ok &&
+	if (ctx->plat.ops->iommu && !dev->iommu->untrusted && dev->iommu->linear_ok &&
 	    !dm_domain_map_ram(d, false) && d->linear && d->lin_end <= dev->dma_mask) {
 		dm_use_window(dev, d->lin, d->nlin);
 		dev->ops = &dm_iommu_bypass_ops;
@@ -1096,6 +1067,6 @@ void dm_iommu_select(struct dmamap_device *dev)
 	snprintf(dev->reason, sizeof(dev->reason),
 		 "behind IOMMU %d, domain %d: IOVAs up to 0x%llx, %s invalidation%s%s",
 		 d->iommu_id, d->id, (unsigned long long)dev->direct_limit,
-		 d->strict ? "strict" : "lazy", dev->untrusted ? "; untrusted: sub-page buffers bounce" : "",
-		 dev->has_bypass ? "; mask too narrow for the bypass window" : "");
+		 d->strict ? "strict" : "lazy", dev->iommu->untrusted ? "; untrusted: sub-page buffers bounce" : "",
+		 dev->iommu->has_bypass ? "; mask too narrow for the bypass window" : "");
 }

@@ -96,7 +96,7 @@ struct dm_iova_mag {
  * or inside its owner's biased section (see the file comment).
  */
 struct dm_iova_pcpu {
-	DM_ALIGNED_CL atomic_int lock;
+	DM_ALIGNED_CL dm_spinlock_t lock;
 	atomic_int busy;             /* the owner is in its biased section */
 	_Atomic uintptr_t owner;     /* a thread's token, UNOWNED or SHARED */
 	struct dm_iova_mag *loaded;  /* never NULL */
@@ -105,7 +105,7 @@ struct dm_iova_pcpu {
 };
 
 struct dm_iova_depot {
-	DM_ALIGNED_CL atomic_int lock;
+	DM_ALIGNED_CL dm_spinlock_t lock;
 	unsigned int nfull;          /* <= DM_IOVA_DEPOT_MAX */
 	struct dm_iova_mag *full;    /* full magazines, most recent first */
 	struct dm_iova_mag *spare;   /* empty ones, kept for the next push */
@@ -124,7 +124,7 @@ struct dm_iova_domain {
 	struct dm_iova_depot depot[DM_IOVA_RCACHE_ORDERS];
 
 	/* Everything below is under tree_lock. */
-	DM_ALIGNED_CL atomic_int tree_lock;
+	DM_ALIGNED_CL dm_spinlock_t tree_lock;
 	struct dm_iova_node *root;
 	struct dm_iova_node *pool;   /* spare nodes, linked through l */
 	unsigned int npool;
@@ -133,46 +133,6 @@ struct dm_iova_domain {
 	uint64_t tree_allocs, tree_frees, bad_frees, cache_returns;
 	uint64_t searches, visits, visits_max, slow_searches, nomem;
 };
-
-/* ---- locks ------------------------------------------------------------------ */
-
-static inline void dm_iova_relax(void)
-{
-#if defined(__x86_64__) || defined(__i386__)
-	__builtin_ia32_pause();
-#elif defined(__aarch64__)
-	__asm__ __volatile__("yield");
-#endif
-}
-
-static void dm_iova_lock_slow(atomic_int *l)
-{
-	unsigned int spins = 0;
-	for (;;) {
-		while (atomic_load_explicit(l, memory_order_relaxed)) {
-			if (++spins < 256) {
-				dm_iova_relax();
-			} else {
-				sched_yield(); /* the holder may be preempted */
-				spins = 0;
-			}
-		}
-		if (!atomic_exchange_explicit(l, 1, memory_order_acquire))
-			return;
-	}
-}
-
-static inline void dm_iova_lock(atomic_int *l)
-{
-	if (dm_likely(!atomic_exchange_explicit(l, 1, memory_order_acquire)))
-		return;
-	dm_iova_lock_slow(l);
-}
-
-static inline void dm_iova_unlock(atomic_int *l)
-{
-	atomic_store_explicit(l, 0, memory_order_release);
-}
 
 /* ---- biased CPU-slot locks ---------------------------------------------------- */
 
@@ -267,7 +227,7 @@ static void dm_pcpu_wait_owner(struct dm_iova_pcpu *c)
 	unsigned int spins = 0;
 	while (atomic_load_explicit(&c->busy, memory_order_acquire)) {
 		if (++spins < 256) {
-			dm_iova_relax();
+			dm_cpu_relax();
 		} else {
 			sched_yield(); /* the owner may be preempted in its section */
 			spins = 0;
@@ -300,7 +260,7 @@ static inline bool dm_pcpu_acquire(struct dm_iova_pcpu *c, uintptr_t me)
 			      DM_IOVA_SHARED))
 			return false;
 	} else {
-		dm_iova_lock_slow(&c->lock);
+		dm_spin_lock_slow(&c->lock);
 	}
 	dm_pcpu_claim(c, me);
 	return false;
@@ -327,7 +287,7 @@ static inline void dm_pcpu_exit(struct dm_iova_pcpu *c, bool biased)
 	if (biased)
 		dm_pcpu_leave(c);
 	else
-		dm_iova_unlock(&c->lock);
+		dm_spin_unlock(&c->lock);
 }
 
 /*
@@ -340,7 +300,7 @@ static void dm_pcpu_lock_all(struct dm_iova_domain *d)
 	uintptr_t me = dm_iova_self();
 	bool foreign = false;
 	for (size_t i = 0; i < npc; i++) {
-		dm_iova_lock(&d->pcpu[i].lock);
+		dm_spin_lock(&d->pcpu[i].lock);
 		foreign |= dm_pcpu_foreign(&d->pcpu[i], me);
 	}
 	if (!foreign)
@@ -354,20 +314,14 @@ static void dm_pcpu_unlock_all(struct dm_iova_domain *d)
 {
 	size_t npc = (size_t)(d->slot_mask + 1) * DM_IOVA_RCACHE_ORDERS;
 	for (size_t i = 0; i < npc; i++)
-		dm_iova_unlock(&d->pcpu[i].lock);
+		dm_spin_unlock(&d->pcpu[i].lock);
 }
 
 /* ---- small helpers ------------------------------------------------------------ */
 
-/* Linux's order_base_2: ceil(log2(n)), 0 for n <= 1. */
-static inline unsigned int dm_iova_order(uint64_t n)
-{
-	return n <= 1 ? 0 : 64u - (unsigned int)__builtin_clzll(n - 1);
-}
-
 static inline uint64_t dm_iova_roundup_pow2(uint64_t n)
 {
-	return 1ULL << dm_iova_order(n); /* n < 2^63 here */
+	return 1ULL << dm_order_base_2(n); /* n < 2^63 here */
 }
 
 static inline struct dm_iova_pcpu *dm_iova_this_cpu(struct dm_iova_domain *d,
@@ -847,9 +801,9 @@ static uint64_t dm_tree_alloc(struct dm_iova_domain *d, uint64_t npages,
 	if (npages == 0 || limit < d->start_pfn || npages > limit - d->start_pfn + 1)
 		return 0;
 	uint64_t amask = size_aligned ? dm_iova_roundup_pow2(npages) - 1 : 0;
-	dm_iova_lock(&d->tree_lock);
+	dm_spin_lock(&d->tree_lock);
 	uint64_t pfn = dm_tree_alloc_locked(d, npages, limit, amask);
-	dm_iova_unlock(&d->tree_lock);
+	dm_spin_unlock(&d->tree_lock);
 	return pfn;
 }
 
@@ -879,14 +833,14 @@ static void dm_mag_drain(struct dm_iova_domain *d, struct dm_iova_mag *m,
 	if (!m->n)
 		return;
 	uint64_t size = 1ULL << order;
-	dm_iova_lock(&d->tree_lock);
+	dm_spin_lock(&d->tree_lock);
 	for (uint64_t i = 0; i < m->n; i++) {
 		/* -ENOMEM is counted inside; the block then stays lost. */
 		if (dm_tree_free_locked(d, m->pfns[i], size) == -EINVAL)
 			d->bad_frees++; /* freed twice through the fast path */
 	}
 	d->cache_returns += m->n;
-	dm_iova_unlock(&d->tree_lock);
+	dm_spin_unlock(&d->tree_lock);
 	m->n = 0;
 }
 
@@ -908,7 +862,7 @@ static __attribute__((noinline)) uint64_t dm_rcache_get(struct dm_iova_domain *d
 			c->prev = m;
 		} else {
 			struct dm_iova_depot *dp = &d->depot[order];
-			dm_iova_lock(&dp->lock);
+			dm_spin_lock(&dp->lock);
 			struct dm_iova_mag *full = dp->full;
 			if (full) {
 				dp->full = full->next;
@@ -917,7 +871,7 @@ static __attribute__((noinline)) uint64_t dm_rcache_get(struct dm_iova_domain *d
 				dp->spare = m;
 				c->loaded = full;
 			}
-			dm_iova_unlock(&dp->lock);
+			dm_spin_unlock(&dp->lock);
 		}
 	}
 	/* As Linux: a loaded magazine with nothing below the limit is a miss. */
@@ -942,18 +896,18 @@ static void dm_rcache_push_depot(struct dm_iova_domain *d, struct dm_iova_pcpu *
 {
 	struct dm_iova_depot *dp = &d->depot[order];
 	struct dm_iova_mag *fresh = NULL;
-	dm_iova_lock(&dp->lock);
+	dm_spin_lock(&dp->lock);
 	bool room = dp->nfull < DM_IOVA_DEPOT_MAX;
 	if (room && dp->spare) {
 		fresh = dp->spare;
 		dp->spare = fresh->next;
 	}
-	dm_iova_unlock(&dp->lock);
+	dm_spin_unlock(&dp->lock);
 	if (room && !fresh)
 		fresh = malloc(sizeof(*fresh));
 	if (fresh) {
 		fresh->n = 0;
-		dm_iova_lock(&dp->lock);
+		dm_spin_lock(&dp->lock);
 		if (dp->nfull < DM_IOVA_DEPOT_MAX) {
 			c->loaded->next = dp->full;
 			dp->full = c->loaded;
@@ -964,7 +918,7 @@ static void dm_rcache_push_depot(struct dm_iova_domain *d, struct dm_iova_pcpu *
 			fresh->next = dp->spare;
 			dp->spare = fresh;
 		}
-		dm_iova_unlock(&dp->lock);
+		dm_spin_unlock(&dp->lock);
 	}
 	if (c->loaded->n == DM_IOVA_MAG_SIZE)
 		dm_mag_drain(d, c->loaded, order);
@@ -1109,9 +1063,9 @@ int dm_iova_reserve(struct dm_iova_domain *d, uint64_t lo_pfn, uint64_t hi_pfn)
 	if (hi_pfn > d->end_pfn)
 		hi_pfn = d->end_pfn;
 	for (int attempt = 0;; attempt++) {
-		dm_iova_lock(&d->tree_lock);
+		dm_spin_lock(&d->tree_lock);
 		int r = dm_tree_reserve_locked(d, lo_pfn, hi_pfn);
-		dm_iova_unlock(&d->tree_lock);
+		dm_spin_unlock(&d->tree_lock);
 		/* Cached IOVAs look allocated: give them back once and retry. */
 		if (r != -EBUSY || attempt)
 			return r;
@@ -1130,13 +1084,13 @@ uint64_t dm_iova_alloc(struct dm_iova_domain *d, uint64_t npages,
 
 int dm_iova_free(struct dm_iova_domain *d, uint64_t pfn, uint64_t npages)
 {
-	dm_iova_lock(&d->tree_lock);
+	dm_spin_lock(&d->tree_lock);
 	int r = dm_tree_free_locked(d, pfn, npages);
 	if (r == 0)
 		d->tree_frees++;
 	else if (r == -EINVAL)
 		d->bad_frees++;
-	dm_iova_unlock(&d->tree_lock);
+	dm_spin_unlock(&d->tree_lock);
 	return r;
 }
 
@@ -1173,7 +1127,7 @@ uint64_t dm_iova_alloc_fast(struct dm_iova_domain *d, uint64_t npages,
 {
 	if (limit_pfn > d->end_pfn)
 		limit_pfn = d->end_pfn;
-	unsigned int order = dm_iova_order(npages);
+	unsigned int order = dm_order_base_2(npages);
 	if (dm_unlikely(npages == 0 || order >= DM_IOVA_RCACHE_ORDERS ||
 			limit_pfn < d->start_pfn))
 		return dm_iova_alloc_tree(d, npages, limit_pfn, flush_rcache);
@@ -1198,15 +1152,15 @@ uint64_t dm_iova_alloc_fast(struct dm_iova_domain *d, uint64_t npages,
 
 static __attribute__((noinline)) int dm_iova_bad_fast_free(struct dm_iova_domain *d)
 {
-	dm_iova_lock(&d->tree_lock);
+	dm_spin_lock(&d->tree_lock);
 	d->bad_frees++;
-	dm_iova_unlock(&d->tree_lock);
+	dm_spin_unlock(&d->tree_lock);
 	return -EINVAL;
 }
 
 int dm_iova_free_fast(struct dm_iova_domain *d, uint64_t pfn, uint64_t npages)
 {
-	unsigned int order = dm_iova_order(npages);
+	unsigned int order = dm_order_base_2(npages);
 	if (dm_unlikely(npages == 0 || order >= DM_IOVA_RCACHE_ORDERS))
 		return dm_iova_free(d, pfn, npages);
 	uint64_t size = 1ULL << order;
@@ -1244,11 +1198,11 @@ uint64_t dm_iova_cache_flush(struct dm_iova_domain *d)
 	dm_pcpu_unlock_all(d);
 	for (unsigned int o = 0; o < DM_IOVA_RCACHE_ORDERS; o++) {
 		struct dm_iova_depot *dp = &d->depot[o];
-		dm_iova_lock(&dp->lock);
+		dm_spin_lock(&dp->lock);
 		struct dm_iova_mag *full = dp->full, *spare = dp->spare;
 		dp->full = dp->spare = NULL;
 		dp->nfull = 0;
-		dm_iova_unlock(&dp->lock);
+		dm_spin_unlock(&dp->lock);
 		for (struct dm_iova_mag *m = full; m; m = m->next) {
 			n += m->n;
 			dm_mag_drain(d, m, o);
@@ -1276,13 +1230,13 @@ void dm_iova_get_stats(struct dm_iova_domain *d, struct dm_iova_stats *st)
 	dm_pcpu_unlock_all(d);
 	for (unsigned int o = 0; o < DM_IOVA_RCACHE_ORDERS; o++) {
 		struct dm_iova_depot *dp = &d->depot[o];
-		dm_iova_lock(&dp->lock);
+		dm_spin_lock(&dp->lock);
 		st->depot_mags += dp->nfull;
 		for (struct dm_iova_mag *m = dp->full; m; m = m->next)
 			st->cached += m->n;
-		dm_iova_unlock(&dp->lock);
+		dm_spin_unlock(&dp->lock);
 	}
-	dm_iova_lock(&d->tree_lock);
+	dm_spin_lock(&d->tree_lock);
 	st->tree_allocs = d->tree_allocs;
 	st->tree_frees = d->tree_frees;
 	st->bad_frees = d->bad_frees;
@@ -1294,7 +1248,7 @@ void dm_iova_get_stats(struct dm_iova_domain *d, struct dm_iova_stats *st)
 	st->tree_visits_max = d->visits_max;
 	st->slow_searches = d->slow_searches;
 	st->nomem = d->nomem;
-	dm_iova_unlock(&d->tree_lock);
+	dm_spin_unlock(&d->tree_lock);
 	st->allocs = st->tree_allocs + st->cache_hits;
 	st->frees = st->tree_frees + st->cache_frees;
 	st->failures = atomic_load_explicit(&d->failures, memory_order_relaxed);
@@ -1345,9 +1299,9 @@ static bool dm_check_node(struct dm_check *k, const struct dm_iova_node *n)
 int dm_iova_check(struct dm_iova_domain *d)
 {
 	struct dm_check k = { .d = d };
-	dm_iova_lock(&d->tree_lock);
+	dm_spin_lock(&d->tree_lock);
 	bool ok = dm_check_node(&k, d->root) && k.nodes == d->nnodes &&
 		  k.free_pages == d->free_pages;
-	dm_iova_unlock(&d->tree_lock);
+	dm_spin_unlock(&d->tree_lock);
 	return ok ? 0 : -EIO;
 }

@@ -40,7 +40,7 @@
 #ifndef DM_IOVA_H
 #define DM_IOVA_H
 
-#include "internal.h"
+#include "context.h"
 
 #define DM_IOVA_RCACHE_ORDERS 6                      /* orders 0..5 */
 #define DM_IOVA_RCACHE_MAX_NPAGES (1u << (DM_IOVA_RCACHE_ORDERS - 1)) /* 32 */

@@ -12,8 +12,9 @@
  * The DMA API checker (debug.c) is called after the backend, only when
  * dev->debug is set: one predictable branch per call when it is off.
  */
-#include "internal.h"
-#include "debug.h"
+#include "backend.h"
+#include "dma-debug.h"
+#include "exhaustion.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -76,30 +77,34 @@ static inline void dm_count_map(struct dmamap_device *dev, dmamap_dma_addr_t a,
  */
 #define DM_INLINE static inline __attribute__((always_inline))
 
-DM_INLINE dmamap_dma_addr_t dm_map_phys(struct dmamap_device *dev,
-					dmamap_phys_addr_t phys, size_t size,
-					enum dmamap_data_direction dir,
-					unsigned long attrs, enum dm_dbg_type type,
-					const void *cpu, const char *where)
+/*
+ * The single map: validate, call the backend, apply the exhaustion policy
+ * on its failure, count, tell the checker.  call: a per-call policy (the
+ * wait and deferred forms), NULL for the device's.  0 and *dma, or a
+ * negative errno with *dma = DMAMAP_MAPPING_ERROR.
+ */
+DM_INLINE int dm_map_phys(struct dmamap_device *dev, dmamap_phys_addr_t phys, size_t size,
+			  enum dmamap_data_direction dir, unsigned long attrs,
+			  enum dm_dbg_type type, const void *cpu, const char *where,
+			  const struct dm_ex_call *call, dmamap_dma_addr_t *dma)
 {
+	*dma = DMAMAP_MAPPING_ERROR;
 	if (dm_bad_call(dev, "map", dir, size) || dm_unlikely(dm_past_ram(dev, phys, size))) {
 		if (dev)
 			dm_stat_add(&dm_dev_stats(dev)->map_failures, 1);
-		return DMAMAP_MAPPING_ERROR;
+		return -EINVAL;
 	}
-	dmamap_dma_addr_t a;
-	if (dm_likely(!dev->ops))
-		a = dm_direct_map_phys(dev, phys, size, dir, attrs);
-	else
-		a = dev->ops->map_phys(dev, phys, size, dir, attrs);
+	dmamap_dma_addr_t a = DMAMAP_MAPPING_ERROR;
+	int err = dm_backend_map_phys(dev, phys, size, dir, attrs, &a);
 	/* Out of bounce slots, quota or IOVAs: the exhaustion policy (exhaust.c). */
-	if (dm_unlikely(a == DMAMAP_MAPPING_ERROR))
-		a = dm_exhaust_map_failed(dev, phys, size, dir, attrs);
+	if (dm_unlikely(err))
+		a = dm_exhaust_map_failed(dev, phys, size, dir, attrs, err, call, &err);
 	dm_count_map(dev, a, size);
 	if (dm_unlikely(dev->debug))
 		dm_debug_map(dev, type, cpu, phys, true, size, dir, attrs, a,
 			     DM_SITE(where));
-	return a;
+	*dma = a;
+	return err;
 }
 
 DM_INLINE void dm_unmap_phys(struct dmamap_device *dev, dmamap_dma_addr_t addr,
@@ -126,14 +131,15 @@ DM_INLINE void dm_unmap_phys(struct dmamap_device *dev, dmamap_dma_addr_t addr,
 		dm_debug_unmap(dev, type, addr, size, dir, DM_SITE(NULL));
 }
 
-DM_INLINE dmamap_dma_addr_t dm_map_single(struct dmamap_device *dev, void *cpu,
-					  size_t size, enum dmamap_data_direction dir,
-					  unsigned long attrs, enum dm_dbg_type type,
-					  const char *where)
+DM_INLINE int dm_map_single(struct dmamap_device *dev, void *cpu, size_t size,
+			    enum dmamap_data_direction dir, unsigned long attrs,
+			    enum dm_dbg_type type, const char *where,
+			    const struct dm_ex_call *call, dmamap_dma_addr_t *dma)
 {
 	dmamap_phys_addr_t phys;
+	*dma = DMAMAP_MAPPING_ERROR;
 	if (dm_unlikely(!dev))
-		return DMAMAP_MAPPING_ERROR;
+		return -EINVAL;
 	if (dm_unlikely(dm_virt_to_phys(dev->ctx, cpu, &phys))) {
 		dm_log(dev->ctx, DMAMAP_LOG_ERR,
 		       "%s: map_single of %p: not in RAM's linear map (stack or foreign memory?)",
@@ -142,16 +148,27 @@ DM_INLINE dmamap_dma_addr_t dm_map_single(struct dmamap_device *dev, void *cpu,
 		if (dev->debug)
 			dm_debug_map(dev, type, cpu, 0, false, size, dir, attrs,
 				     DMAMAP_MAPPING_ERROR, DM_SITE(where));
-		return DMAMAP_MAPPING_ERROR;
+		return -EINVAL;
 	}
-	return dm_map_phys(dev, phys, size, dir, attrs, type, cpu, where);
+	return dm_map_phys(dev, phys, size, dir, attrs, type, cpu, where, call, dma);
+}
+
+int dm_map_call(struct dmamap_device *dev, void *cpu, dmamap_phys_addr_t phys, size_t size,
+		enum dmamap_data_direction dir, unsigned long attrs,
+		const struct dm_ex_call *call, dmamap_dma_addr_t *dma)
+{
+	if (cpu)
+		return dm_map_single(dev, cpu, size, dir, attrs, DM_DBG_SINGLE, NULL, call, dma);
+	return dm_map_phys(dev, phys, size, dir, attrs, DM_DBG_PHYS, NULL, NULL, call, dma);
 }
 
 dmamap_dma_addr_t dmamap_map_phys(struct dmamap_device *dev, dmamap_phys_addr_t phys,
 				  size_t size, enum dmamap_data_direction dir,
 				  unsigned long attrs)
 {
-	return dm_map_phys(dev, phys, size, dir, attrs, DM_DBG_PHYS, NULL, NULL);
+	dmamap_dma_addr_t a;
+	dm_map_phys(dev, phys, size, dir, attrs, DM_DBG_PHYS, NULL, NULL, NULL, &a);
+	return a;
 }
 
 void dmamap_unmap_phys(struct dmamap_device *dev, dmamap_dma_addr_t addr, size_t size,
@@ -164,14 +181,18 @@ dmamap_dma_addr_t dmamap_map_single_attrs(struct dmamap_device *dev, void *cpu,
 					  size_t size, enum dmamap_data_direction dir,
 					  unsigned long attrs)
 {
-	return dm_map_single(dev, cpu, size, dir, attrs, DM_DBG_SINGLE, NULL);
+	dmamap_dma_addr_t a;
+	dm_map_single(dev, cpu, size, dir, attrs, DM_DBG_SINGLE, NULL, NULL, &a);
+	return a;
 }
 
 dmamap_dma_addr_t dmamap_map_single_at(struct dmamap_device *dev, void *cpu,
 				       size_t size, enum dmamap_data_direction dir,
 				       const char *origin)
 {
-	return dm_map_single(dev, cpu, size, dir, 0, DM_DBG_SINGLE, origin);
+	dmamap_dma_addr_t a;
+	dm_map_single(dev, cpu, size, dir, 0, DM_DBG_SINGLE, origin, NULL, &a);
+	return a;
 }
 
 void dmamap_unmap_single_attrs(struct dmamap_device *dev, dmamap_dma_addr_t addr,
@@ -186,8 +207,10 @@ dmamap_dma_addr_t dmamap_map_page_attrs(struct dmamap_device *dev,
 					size_t size, enum dmamap_data_direction dir,
 					unsigned long attrs)
 {
-	return dm_map_single(dev, (char *)dmamap_page_address(page) + offset,
-			     size, dir, attrs, DM_DBG_PAGE, NULL);
+	dmamap_dma_addr_t a;
+	dm_map_single(dev, (char *)dmamap_page_address(page) + offset,
+			     size, dir, attrs, DM_DBG_PAGE, NULL, NULL, &a);
+	return a;
 }
 
 dmamap_dma_addr_t dmamap_map_page_at(struct dmamap_device *dev,
@@ -195,8 +218,10 @@ dmamap_dma_addr_t dmamap_map_page_at(struct dmamap_device *dev,
 				     size_t size, enum dmamap_data_direction dir,
 				     const char *origin)
 {
-	return dm_map_single(dev, (char *)dmamap_page_address(page) + offset,
-			     size, dir, 0, DM_DBG_PAGE, origin);
+	dmamap_dma_addr_t a;
+	dm_map_single(dev, (char *)dmamap_page_address(page) + offset,
+			     size, dir, 0, DM_DBG_PAGE, origin, NULL, &a);
+	return a;
 }
 
 void dmamap_unmap_page_attrs(struct dmamap_device *dev, dmamap_dma_addr_t addr,
@@ -219,11 +244,11 @@ dmamap_dma_addr_t dmamap_map_resource(struct dmamap_device *dev, dmamap_phys_add
 		dm_stat_add(&dm_dev_stats(dev)->map_failures, 1);
 		return DMAMAP_MAPPING_ERROR;
 	}
-	dmamap_dma_addr_t a;
+	dmamap_dma_addr_t a = DMAMAP_MAPPING_ERROR;
 	if (!dev->ops || !dev->ops->map_resource)
-		a = dm_direct_map_resource(dev, phys, size, dir, attrs);
+		dm_direct_map_resource(dev, phys, size, dir, attrs, &a);
 	else
-		a = dev->ops->map_resource(dev, phys, size, dir, attrs);
+		dev->ops->map_resource(dev, phys, size, dir, attrs, &a);
 	dm_count_map(dev, a, size);
 	if (dm_unlikely(dev->debug))
 		dm_debug_map(dev, DM_DBG_RESOURCE, NULL, phys, true, size, dir, attrs,
@@ -365,8 +390,7 @@ DM_INLINE int dm_map_sg(struct dmamap_device *dev, struct dmamap_sg *sg, int nen
 		dm_stat_add(&st->bytes_mapped, bytes);
 		dm_stat_add(&st->opened, 1);
 	} else {
-		dm_stat_add(&st->map_failures, 1);
-		dm_exhaust_clear(); /* lists fail at once: no policy (exhaust.c) */
+		dm_stat_add(&st->map_failures, 1); /* lists fail at once: no policy */
 	}
 	if (dm_unlikely(dev->debug))
 		dm_debug_map_sg(dev, sg, nents, rc, dir, attrs, DM_SITE(where));

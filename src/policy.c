@@ -9,8 +9,10 @@
  * min_not_zero(dma_mask, bus_dma_limit), the limit every dma-direct
  * capable check uses.
  */
-#include "internal.h"
+#include "backend.h"
+#include "dma-iommu.h"
 #include "swiotlb.h"
+#include "swiotlb-xen.h"
 
 #include <stdio.h>
 #include <string.h>

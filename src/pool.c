@@ -10,8 +10,7 @@
  * start whose block would cross a `boundary`; a block is busy iff its bit
  * is set in its chunk's busy bitmap; pool->busy is the number of set bits.
  */
-#include "internal.h"
-#include "debug.h"
+#include "dma-debug.h"
 
 #include <stdio.h>
 #include <stdlib.h>

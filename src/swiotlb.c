@@ -52,8 +52,8 @@
  * bytes cover every pool; full failures are counted in the area of the
  * thread whose request failed (retries of queued requests are not).
  *
- * Exhaustion (exhaust.c decides what to do): a full pool or a quota
- * refusal is noted in the thread's dm_tls_exhausted; every release, after
+ * Exhaustion (exhaust.c decides what to do): a full pool is -ENOMEM, a
+ * quota refusal -EDQUOT, returned up to the dispatcher; every release, after
  * the area lock is dropped, serves the context's queue of deferred and
  * waiting requests when it is not empty (one relaxed load otherwise).  A
  * device with a bounce quota takes an out-of-line copy of the map that
@@ -64,6 +64,7 @@
  * the device's quota at map; at release one OR of the pool's rel_slow
  * word into the meta bit test and one load of dm_ex_waiting.
  */
+#include "exhaustion.h"
 #include "swiotlb.h"
 #include "testing.h"
 
@@ -108,7 +109,7 @@ static const dm_u128 dm_rep[8] = {
 };
 
 struct dm_swiotlb_area {
-	DM_ALIGNED_CL atomic_int lock;
+	DM_ALIGNED_CL dm_spinlock_t lock;
 	uint32_t cur;             /* local segment tried first */
 	uint32_t nsegs;           /* segments owned */
 	uint32_t total;           /* slots owned */
@@ -173,46 +174,6 @@ struct dmamap_swiotlb {
 	struct dm_ratelimit rl_quota;
 };
 
-/* ---- small helpers -------------------------------------------------------- */
-
-static inline void dm_cpu_relax(void)
-{
-#if defined(__x86_64__) || defined(__i386__)
-	__builtin_ia32_pause();
-#elif defined(__aarch64__)
-	__asm__ __volatile__("yield");
-#endif
-}
-
-static void dm_area_lock_slow(struct dm_swiotlb_area *a)
-{
-	unsigned int spins = 0;
-	for (;;) {
-		while (atomic_load_explicit(&a->lock, memory_order_relaxed)) {
-			if (++spins < 256) {
-				dm_cpu_relax();
-			} else {
-				sched_yield(); /* the holder may be preempted */
-				spins = 0;
-			}
-		}
-		if (!atomic_exchange_explicit(&a->lock, 1, memory_order_acquire))
-			return;
-	}
-}
-
-static inline void dm_area_lock(struct dm_swiotlb_area *a)
-{
-	if (dm_likely(!atomic_exchange_explicit(&a->lock, 1, memory_order_acquire)))
-		return;
-	dm_area_lock_slow(a);
-}
-
-static inline void dm_area_unlock(struct dm_swiotlb_area *a)
-{
-	atomic_store_explicit(&a->lock, 0, memory_order_release);
-}
-
 static inline uint64_t dm_ld(_Atomic uint64_t *p)
 {
 	return atomic_load_explicit(p, memory_order_relaxed);
@@ -253,24 +214,9 @@ static inline dm_u128 dm_runs(dm_u128 f, unsigned int n)
 	return f;
 }
 
-static inline unsigned int dm_log2_u64(uint64_t x) /* x a power of two */
-{
-	return (unsigned int)__builtin_ctzll(x);
-}
-
-static inline bool dm_is_low_mask(uint64_t m)
-{
-	return (m & (m + 1)) == 0;
-}
-
-static unsigned int dm_bitlen(uint64_t x)
-{
-	return x ? 64u - (unsigned int)__builtin_clzll(x) : 0;
-}
-
 static uint64_t dm_roundup_pow2(uint64_t x)
 {
-	return x <= 1 ? 1 : 1ULL << dm_bitlen(x - 1);
+	return x <= 1 ? 1 : 1ULL << dm_fls64(x - 1);
 }
 
 /* ---- a request's geometry ----------------------------------------------- */
@@ -309,7 +255,7 @@ dm_req_init(const struct dmamap_device *dev, dmamap_phys_addr_t orig,
 		mapping_size = 1; /* one slot; nothing is copied past the size */
 	if (mapping_size > DM_SEG_BYTES)
 		return false;
-	unsigned int alog = dm_bitlen(alloc_align_mask);
+	unsigned int alog = dm_fls64(alloc_align_mask);
 	uint64_t offset = orig & min_mask & ((uint64_t)alloc_align_mask | DM_SLOT_MASK);
 	uint64_t size = mapping_size + offset;
 	size = (size + (1ULL << alog) - 1) & ~((1ULL << alog) - 1);
@@ -340,7 +286,7 @@ static dm_u128 dm_seg_valid(const struct dm_req *rq, uint64_t g)
 	uint64_t am = rq->amask;
 	if (am) {
 		if (dm_is_low_mask(am) && am < 128) {
-			m = dm_rep[dm_bitlen(am)] << ((rq->aval - g) & am);
+			m = dm_rep[dm_fls64(am)] << ((rq->aval - g) & am);
 		} else if (dm_is_low_mask(am)) {
 			uint64_t p0 = (rq->aval - g) & am;
 			m = p0 < 128 ? (dm_u128)1 << p0 : 0;
@@ -358,7 +304,7 @@ static dm_u128 dm_seg_valid(const struct dm_req *rq, uint64_t g)
 			return 0;
 		uint64_t ph = g & (b - 1);
 		if (b <= 128) {
-			dm_u128 pat = dm_rep[dm_log2_u64(b)] * dm_lowbits((unsigned int)(b - n + 1));
+			dm_u128 pat = dm_rep[dm_ilog2_pow2(b)] * dm_lowbits((unsigned int)(b - n + 1));
 			m &= dm_rotr128(pat, (unsigned int)ph);
 		} else if (ph && b - ph < 128) {
 			unsigned int pb = (unsigned int)(b - ph); /* boundary inside */
@@ -421,7 +367,7 @@ static struct dm_swiotlb_pool *dm_pool_new(struct dmamap_ctx *ctx,
 	pool->nslabs = nslabs;
 	pool->nsegs = (uint32_t)((nslabs + DM_IO_TLB_SEGSIZE - 1) / DM_IO_TLB_SEGSIZE);
 	pool->nareas = nareas;
-	pool->ashift = dm_log2_u64(nareas);
+	pool->ashift = dm_ilog2_pow2(nareas);
 	pool->orig = calloc(nslabs, sizeof(*pool->orig));
 	pool->meta = calloc(nslabs, sizeof(*pool->meta));
 	pool->areas = aligned_alloc(DM_CACHELINE, dm_round_cl(nareas * sizeof(*pool->areas)));
@@ -733,14 +679,14 @@ dm_pool_find_slow(const struct dmamap_device *dev, struct dm_swiotlb_pool *pool,
 	for (unsigned int i = 0; i <= amask; i++) {
 		unsigned int a = (cpu + i) & amask;
 		struct dm_swiotlb_area *ar = &pool->areas[a];
-		dm_area_lock(ar);
+		dm_spin_lock(&ar->lock);
 		int64_t slot = dm_area_search(pool, a, rq, g0, uniform, umask);
 		if (slot >= 0) {
 			dm_area_account(ar, rq->nslots, bounce);
-			dm_area_unlock(ar);
+			dm_spin_unlock(&ar->lock);
 			return slot;
 		}
-		dm_area_unlock(ar);
+		dm_spin_unlock(&ar->lock);
 	}
 	return -1;
 }
@@ -763,10 +709,10 @@ dm_pool_find(const struct dmamap_device *dev, struct dm_swiotlb_pool *pool,
 	uint64_t bs = rq->bslots;
 	bool no_boundary = bs == 0 || ((g0 ^ (g0 + pool->nslabs - 1)) & ~(bs - 1)) == 0;
 	if (dm_likely(am < 128 && dm_is_low_mask(am) && no_boundary)) {
-		dm_u128 umask = dm_rep[dm_bitlen(am)] << ((rq->aval - g0) & am);
+		dm_u128 umask = dm_rep[dm_fls64(am)] << ((rq->aval - g0) & am);
 		unsigned int a = cpu & (pool->nareas - 1), n = rq->nslots;
 		struct dm_swiotlb_area *ar = &pool->areas[a];
-		dm_area_lock(ar);
+		dm_spin_lock(&ar->lock);
 		uint32_t ls = ar->cur;
 		dm_u128 f = ar->bits[ls];
 		dm_u128 c = dm_runs(f, n) & umask;
@@ -774,11 +720,11 @@ dm_pool_find(const struct dmamap_device *dev, struct dm_swiotlb_pool *pool,
 			unsigned int p = dm_ctz128(c);
 			ar->bits[ls] = f & ~(dm_lowbits(n) << p);
 			dm_area_account(ar, n, bounce);
-			dm_area_unlock(ar);
+			dm_spin_unlock(&ar->lock);
 			return (int64_t)((((uint64_t)ls << pool->ashift) + a) *
 					 DM_IO_TLB_SEGSIZE + p);
 		}
-		dm_area_unlock(ar);
+		dm_spin_unlock(&ar->lock);
 	}
 	return dm_pool_find_slow(dev, pool, cpu, rq, bounce);
 }
@@ -802,9 +748,9 @@ static inline bool dm_pool_release(struct dm_swiotlb_pool *pool, uint64_t first,
 	uint32_t ls = (uint32_t)(gs >> pool->ashift);
 	unsigned int p = (unsigned int)(first % DM_IO_TLB_SEGSIZE);
 	struct dm_swiotlb_area *ar = &pool->areas[a];
-	dm_area_lock(ar);
+	dm_spin_lock(&ar->lock);
 	if (dm_unlikely((pool->orig[s] & ~DM_ORIG_ADDR) != tag)) {
-		dm_area_unlock(ar);
+		dm_spin_unlock(&ar->lock);
 		return false;
 	}
 	/* Free slots have no original (Linux: INVALID_PHYS_ADDR): a stray sync copies nothing. */
@@ -813,7 +759,7 @@ static inline bool dm_pool_release(struct dm_swiotlb_pool *pool, uint64_t first,
 	ar->bits[ls] |= dm_lowbits(n) << p;
 	dm_st(&ar->used, dm_ld(&ar->used) - n);
 	ar->cur = ls;
-	dm_area_unlock(ar);
+	dm_spin_unlock(&ar->lock);
 	return true;
 }
 
@@ -1027,7 +973,6 @@ static __attribute__((noinline)) void dm_full(struct dmamap_device *dev,
 {
 	struct dm_swiotlb_pool *boot = mem->boot;
 	struct dm_swiotlb_area *ar = &boot->areas[dm_cpu() & (boot->nareas - 1)];
-	dm_exhaust_note(DM_EX_SPACE);
 	if (dm_tls_ex_retry)
 		return; /* a queued request's retry: counted when it first failed */
 	atomic_fetch_add_explicit(&ar->failures, 1, memory_order_relaxed);
@@ -1067,7 +1012,6 @@ static bool dm_quota_take(struct dmamap_device *dev, struct dmamap_swiotlb *mem,
 	uint64_t h = atomic_load(&dev->ex.bq_held);
 	do {
 		if (h > lim || bytes > lim - h) {
-			dm_exhaust_note(DM_EX_QUOTA);
 			if (dm_tls_ex_retry)
 				return false;
 			atomic_fetch_add_explicit(&dev->ex.bq_refusals, 1, memory_order_relaxed);
@@ -1132,24 +1076,26 @@ size_t dm_swiotlb_max_mapping_size(const struct dmamap_device *dev)
 /*
  * The map; quota is a constant: the common copy has no quota code, the
  * copy for devices with a bounce quota charges it before the search.
+ * Errors as dm_swiotlb_tbl_map's.
  */
-static inline __attribute__((always_inline)) dmamap_phys_addr_t
+static inline __attribute__((always_inline)) int
 dm_tbl_map(struct dmamap_device *dev, struct dmamap_swiotlb *mem, dmamap_phys_addr_t orig,
-	   size_t mapping_size, unsigned int alloc_align_mask, unsigned long attrs, bool quota)
+	   size_t mapping_size, unsigned int alloc_align_mask, unsigned long attrs, bool quota,
+	   dmamap_phys_addr_t *out)
 {
 	struct dm_req rq;
 	if (dm_unlikely(mapping_size > dm_swiotlb_max_mapping_size(dev) ||
 			!dm_req_init(dev, orig, mapping_size, alloc_align_mask, &rq))) {
 		dm_too_big(dev, mem, mapping_size, attrs);
-		return DM_SWIOTLB_ERROR;
+		return -EINVAL;
 	}
 	void *src = mapping_size ? dm_phys_to_virt(mem->ctx, orig) : NULL;
 	if (dm_unlikely(mapping_size && !src))
-		return DM_SWIOTLB_ERROR; /* not RAM: nothing to bounce */
+		return -EIO; /* not RAM: nothing to bounce */
 	struct dm_swiotlb_pool *pool;
 	uint64_t qbytes = (uint64_t)rq.nslots << DM_IO_TLB_SHIFT;
 	if (quota && !dm_quota_take(dev, mem, qbytes, mapping_size, attrs))
-		return DM_SWIOTLB_ERROR;
+		return -EDQUOT;
 	int64_t slot = dm_find(dev, mem, &rq, mapping_size, &pool);
 	if (dm_unlikely(slot < 0)) {
 		if (quota) {
@@ -1158,7 +1104,7 @@ dm_tbl_map(struct dmamap_device *dev, struct dmamap_swiotlb *mem, dmamap_phys_ad
 			dm_exhaust_released(mem->ctx);
 		}
 		dm_full(dev, mem, mapping_size, attrs);
-		return DM_SWIOTLB_ERROR;
+		return -ENOMEM;
 	}
 	dmamap_phys_addr_t tlb = dm_record(pool, (uint64_t)slot, &rq, orig, dm_tag(dev));
 	if (quota)
@@ -1166,31 +1112,76 @@ dm_tbl_map(struct dmamap_device *dev, struct dmamap_swiotlb *mem, dmamap_phys_ad
 	/* Always, even for FROM_DEVICE: a short device write must not leak pool data. */
 	if (mapping_size)
 		memcpy(pool->vaddr + (tlb - pool->start), src, mapping_size);
-	return tlb;
+	*out = tlb;
+	return 0;
 }
 
-static __attribute__((noinline)) dmamap_phys_addr_t
+static __attribute__((noinline)) int
 dm_tbl_map_quota(struct dmamap_device *dev, struct dmamap_swiotlb *mem, dmamap_phys_addr_t orig,
-		 size_t mapping_size, unsigned int alloc_align_mask, unsigned long attrs)
+		 size_t mapping_size, unsigned int alloc_align_mask, unsigned long attrs,
+		 dmamap_phys_addr_t *out)
 {
-	return dm_tbl_map(dev, mem, orig, mapping_size, alloc_align_mask, attrs, true);
+	return dm_tbl_map(dev, mem, orig, mapping_size, alloc_align_mask, attrs, true, out);
 }
 
-dmamap_phys_addr_t dm_swiotlb_tbl_map(struct dmamap_device *dev,
-				      struct dmamap_swiotlb *mem,
-				      dmamap_phys_addr_t orig, size_t mapping_size,
-				      unsigned int alloc_align_mask,
-				      enum dmamap_data_direction dir,
-				      unsigned long attrs)
+/* Slots for orig, filled: 0 and *tlb, or the errors of dm_swiotlb_map. */
+static int dm_tbl_map_any(struct dmamap_device *dev, struct dmamap_swiotlb *mem,
+			  dmamap_phys_addr_t orig, size_t mapping_size,
+			  unsigned int alloc_align_mask, unsigned long attrs,
+			  dmamap_phys_addr_t *tlb)
 {
-	(void)dir;
 	if (dm_unlikely(!mem))
-		return DM_SWIOTLB_ERROR;
+		return -EIO;
 	/* A device with a bounce quota takes the out-of-line copy. */
 	uint64_t qlim = dm_likely(dev != NULL) ? dev->ex.bq_limit : 0;
 	if (dm_unlikely(qlim))
-		return dm_tbl_map_quota(dev, mem, orig, mapping_size, alloc_align_mask, attrs);
-	return dm_tbl_map(dev, mem, orig, mapping_size, alloc_align_mask, attrs, false);
+		return dm_tbl_map_quota(dev, mem, orig, mapping_size, alloc_align_mask, attrs, tlb);
+	return dm_tbl_map(dev, mem, orig, mapping_size, alloc_align_mask, attrs, false, tlb);
+}
+
+/*
+ * The one bounce sequence every backend uses (Linux's swiotlb_map, which
+ * dma-direct, dma-iommu and swiotlb-xen all call): there must be a pool,
+ * the buffer must fit a bounce, the slots are found and filled, and the
+ * slot's bus address must be one the device reaches, else the slots go
+ * back and the map fails.  Counted as a bounced map only when it
+ * succeeds.  The messages name the device and the buffer; why says why
+ * it had to bounce.
+ */
+int dm_swiotlb_map(struct dmamap_device *dev, dmamap_phys_addr_t phys, size_t size,
+		   unsigned int align_mask, enum dmamap_data_direction dir, unsigned long attrs,
+		   const char *why, dm_bounce_reach_fn reach, dmamap_phys_addr_t *tlb,
+		   dmamap_dma_addr_t *dma)
+{
+	struct dmamap_ctx *ctx = dev->ctx;
+	bool warn = !(attrs & DMAMAP_ATTR_NO_WARN);
+	if (!dev->swiotlb) {
+		if (warn)
+			dm_log(ctx, DMAMAP_LOG_ERR, "%s: 0x%llx+%zu must bounce (%s) and there is "
+			       "no swiotlb to bounce it", dev->name, (unsigned long long)phys, size, why);
+		return -EIO;
+	}
+	if (size > dm_swiotlb_max_mapping_size(dev)) {
+		if (warn)
+			dm_log(ctx, DMAMAP_LOG_ERR, "%s: 0x%llx+%zu must bounce (%s) and exceeds "
+			       "the bounce limit of %zu", dev->name, (unsigned long long)phys, size,
+			       why, dm_swiotlb_max_mapping_size(dev));
+		return -EINVAL;
+	}
+	int rc = dm_tbl_map_any(dev, dev->swiotlb, phys, size, align_mask, attrs, tlb);
+	if (rc)
+		return rc; /* the pool said why */
+	if (reach && (rc = reach(dev, *tlb, size, dma))) {
+		dm_swiotlb_tbl_unmap(dev, dev->swiotlb, *tlb, size, dir,
+				     attrs | DMAMAP_ATTR_SKIP_CPU_SYNC);
+		dm_log(ctx, DMAMAP_LOG_ERR, "%s: bounce buffer 0x%llx+%zu is out of the device's "
+		       "reach: the pool is no use to it", dev->name, (unsigned long long)*tlb, size);
+		return rc;
+	}
+	struct dm_pcpu_stats *st = dm_dev_stats(dev);
+	dm_stat_add(&st->bounced_maps, 1);
+	dm_stat_add(&st->bounced_bytes, size);
+	return 0;
 }
 
 /* Copies between the bounce buffer at tlb and its original, clamped to the mapping. */
@@ -1341,6 +1332,18 @@ void dm_swiotlb_sync_for_device(struct dmamap_device *dev, struct dmamap_swiotlb
 	(void)dev;
 	if (mem && (dir == DMAMAP_TO_DEVICE || dir == DMAMAP_BIDIRECTIONAL))
 		dm_sync(mem, tlb, size, true);
+}
+
+dmamap_phys_addr_t dm_swiotlb_tbl_map(struct dmamap_device *dev, struct dmamap_swiotlb *mem,
+				      dmamap_phys_addr_t orig, size_t mapping_size,
+				      unsigned int alloc_align_mask, enum dmamap_data_direction dir,
+				      unsigned long attrs)
+{
+	(void)dir;
+	dmamap_phys_addr_t tlb;
+	if (dm_tbl_map_any(dev, mem, orig, mapping_size, alloc_align_mask, attrs, &tlb))
+		return DM_SWIOTLB_ERROR;
+	return tlb;
 }
 
 struct dmamap_swiotlb *dm_test_default_pool(struct dmamap_ctx *ctx)

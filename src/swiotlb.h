@@ -16,7 +16,7 @@
 #ifndef DM_SWIOTLB_H
 #define DM_SWIOTLB_H
 
-#include "internal.h"
+#include "context.h"
 
 #define DM_IO_TLB_SHIFT 11
 #define DM_IO_TLB_SIZE (1u << DM_IO_TLB_SHIFT)       /* 2 KiB */
@@ -24,7 +24,7 @@
 #define DM_IO_TLB_DEFAULT_SIZE (64ULL << 20)          /* 64 MiB */
 #define DM_IO_TLB_MIN_SLABS ((1u << 20) >> DM_IO_TLB_SHIFT) /* 1 MiB */
 
-/* Returned instead of a bounce address on failure. */
+/* The raw slot allocator's failure value (testing.h calls it DM_TEST_NO_SLOTS). */
 #define DM_SWIOTLB_ERROR (~(dmamap_phys_addr_t)0)
 
 struct dm_swiotlb_params {
@@ -53,27 +53,33 @@ bool dm_swiotlb_contains(const struct dmamap_swiotlb *mem,
 			 dmamap_phys_addr_t phys);
 
 /*
- * Bounce [orig, orig + mapping_size) for dev.  Honours dev->min_align_mask
- * (the low bits of orig reappear in the result), alloc_align_mask (extra
- * alignment of the allocation, 0 for none) and dev->seg_boundary_mask
- * (computed on bus addresses through dm_phys_to_dma).  Copies the original
- * in even for DMA_FROM_DEVICE (a short device write must not expose stale
- * pool data).  Returns the bounce address (phys) or DM_SWIOTLB_ERROR:
- * mapping too large, or no slot free (counted, and a rate-limited
- * "swiotlb buffer is full" message unless DMAMAP_ATTR_NO_WARN), or the
- * device's bounce quota (dev->ex.bq_limit) would be passed.  Both of the
- * last two are noted in dm_tls_exhausted (DM_EX_SPACE, DM_EX_QUOTA) for
- * the exhaustion policy (exhaust.c).
+ * Whether the device reaches a bounce slot, and at which bus address: 0
+ * and *dma, or a negative errno (the slot is then given back).
  */
-dmamap_phys_addr_t dm_swiotlb_tbl_map(struct dmamap_device *dev,
-				      struct dmamap_swiotlb *mem,
-				      dmamap_phys_addr_t orig,
-				      size_t mapping_size,
-				      unsigned int alloc_align_mask,
-				      enum dmamap_data_direction dir,
-				      unsigned long attrs);
+typedef int (*dm_bounce_reach_fn)(struct dmamap_device *dev, dmamap_phys_addr_t tlb,
+				  size_t size, dmamap_dma_addr_t *dma);
+
 /*
- * Release a mapping made by dm_swiotlb_tbl_map (tlb is what it returned).
+ * The bounce sequence of every backend (Linux's swiotlb_map): slots
+ * found in dev->swiotlb and filled with the original (even for
+ * DMA_FROM_DEVICE: a short device write must not expose stale pool data),
+ * honouring dev->min_align_mask (orig's low bits reappear in *tlb),
+ * align_mask (extra alignment, 0 for none) and dev->seg_boundary_mask
+ * (on bus addresses), its reach re-checked by reach (NULL: the
+ * caller maps the slot itself, as an IOMMU does, and *dma is untouched),
+ * counted.  0 with *tlb (and *dma), or the errors of backend.h: -EIO (no
+ * pool, not RAM, out of reach), -EINVAL (too large), -ENOMEM (no slot
+ * free: counted, and a rate-limited "swiotlb buffer is full" message
+ * unless DMAMAP_ATTR_NO_WARN), -EDQUOT (dev->ex.bq_limit would be passed).
+ * Cache maintenance of the slot is the caller's.  why: a few words for
+ * the messages (why it must bounce).
+ */
+int dm_swiotlb_map(struct dmamap_device *dev, dmamap_phys_addr_t phys, size_t size,
+		   unsigned int align_mask, enum dmamap_data_direction dir, unsigned long attrs,
+		   const char *why, dm_bounce_reach_fn reach, dmamap_phys_addr_t *tlb,
+		   dmamap_dma_addr_t *dma);
+/*
+ * Release a mapping made by dm_swiotlb_map (tlb is what it gave).
  * Copies back first when dir is FROM_DEVICE or BIDIRECTIONAL and
  * SKIP_CPU_SYNC is not set; then poisons the slots (when the pool's
  * poisoning is on), gives quota bytes back to dev, frees the slots and,

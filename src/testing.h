@@ -21,6 +21,16 @@
 struct dmamap_swiotlb *dm_test_default_pool(struct dmamap_ctx *ctx);
 
 /*
+ * A bounce of orig without the bounce sequence's checks and counting
+ * (dm_swiotlb_map's slots and copy only): the bounce address, or
+ * DM_TEST_NO_SLOTS.  For white-box tests of the slot allocator's geometry.
+ */
+dmamap_phys_addr_t dm_swiotlb_tbl_map(struct dmamap_device *dev, struct dmamap_swiotlb *mem,
+				      dmamap_phys_addr_t orig, size_t mapping_size,
+				      unsigned int alloc_align_mask, enum dmamap_data_direction dir,
+				      unsigned long attrs);
+
+/*
  * The slot allocator alone: finds slots for size bytes bounced from orig
  * (no copy, no accounting beyond the pool's) and releases them.
  * find_slots_raw returns DM_TEST_NO_SLOTS when none is free.

@@ -18,8 +18,9 @@
  * maps read it).  Pool chunks the library exchanged are given back before
  * the pool's pages are freed.
  */
-#include "internal.h"
+#include "backend.h"
 #include "swiotlb.h"
+#include "swiotlb-xen.h"
 
 #include <dmamap/xen.h>
 
@@ -280,7 +281,7 @@ static int dm_xen_xlate(struct dmamap_device *dev, uint64_t in, bool to_bus, uin
 	*foreign = dm_xen_lookup(ctx->xen, in, !to_bus, out);
 	if (*foreign)
 		return 0;
-	if (dev->xen_xlate == DM_XEN_XLATE_ONE_TO_ONE) {
+	if (dev->xen->xlate == DM_XEN_XLATE_ONE_TO_ONE) {
 		*out = in;
 		return 0;
 	}
@@ -382,74 +383,71 @@ static void dm_xen_cache(struct dmamap_device *dev, dmamap_phys_addr_t phys, siz
 
 /* ---- the swiotlb-xen ops ----------------------------------------------------------- */
 
-static dmamap_dma_addr_t dm_xen_fail(struct dmamap_device *dev, unsigned long attrs,
-				     const char *fmt, unsigned long long a, size_t size)
+static int dm_xen_fail(struct dmamap_device *dev, unsigned long attrs, int err,
+		       const char *fmt, unsigned long long a, size_t size)
 {
 	if (!(attrs & DMAMAP_ATTR_NO_WARN)) {
 		char what[160];
 		snprintf(what, sizeof(what), fmt, a, size);
 		dm_log(dev->ctx, DMAMAP_LOG_ERR, "%s: swiotlb-xen: %s", dev->name, what);
 	}
-	return DMAMAP_MAPPING_ERROR;
+	return err;
 }
 
-static dmamap_dma_addr_t dm_xen_map_phys(struct dmamap_device *dev, dmamap_phys_addr_t phys,
-					 size_t size, enum dmamap_data_direction dir,
-					 unsigned long attrs)
+/* A bounce slot's bus address, if it is machine-contiguous and in reach. */
+static int dm_xen_reach(struct dmamap_device *dev, dmamap_phys_addr_t tlb, size_t size,
+			dmamap_dma_addr_t *dma)
+{
+	bool straddles, foreign;
+	if (dm_xen_phys_to_dma(dev, tlb, size, dma, &straddles, &foreign) || straddles ||
+	    !dm_capable(dev, *dma, size, dev->direct_limit))
+		return -EIO;
+	return 0;
+}
+
+/* Linux's xen_swiotlb_map_phys. */
+static int dm_xen_map_phys(struct dmamap_device *dev, dmamap_phys_addr_t phys, size_t size,
+			   enum dmamap_data_direction dir, unsigned long attrs,
+			   dmamap_dma_addr_t *dma)
 {
 	struct dmamap_ctx *ctx = dev->ctx;
 	struct dm_xen *x = ctx->xen;
-	if (dev->xen_xlate == DM_XEN_XLATE_UNKNOWN)
-		return dm_xen_fail(dev, attrs,
+	if (dev->xen->xlate == DM_XEN_XLATE_UNKNOWN)
+		return dm_xen_fail(dev, attrs, -EIO,
 				   "0x%llx+%zu: no bus address is known for this device's buffers "
 				   "(not 1:1, not behind the hypervisor's IOMMU, p2m not exposed)",
 				   (unsigned long long)phys, size);
-	dmamap_dma_addr_t dma;
 	bool straddles, foreign;
-	if (dm_xen_phys_to_dma(dev, phys, size, &dma, &straddles, &foreign))
-		return dm_xen_fail(dev, attrs, "0x%llx+%zu: the hypervisor has no frame for it",
+	if (dm_xen_phys_to_dma(dev, phys, size, dma, &straddles, &foreign))
+		return dm_xen_fail(dev, attrs, -EIO, "0x%llx+%zu: the hypervisor has no frame for it",
 				   (unsigned long long)phys, size);
 	if (foreign)
 		dm_xen_count(&x->foreign_maps, 1);
-	bool capable = dm_capable(dev, dma, size, dev->direct_limit);
+	bool capable = dm_capable(dev, *dma, size, dev->direct_limit);
 	/* Linux's xen_arch_need_swiotlb: a foreign page a non-coherent device
 	 * uses cannot be cleaned without the hypervisor's cache flush. */
 	bool no_flush = foreign && !dev->coherent && !dm_hv(ctx)->cache_flush_bfn;
-	if (capable && !straddles && !no_flush && !dev->force_bounce)
-		goto done;
-
-	if (!dev->swiotlb)
-		return dm_xen_fail(dev, attrs, "0x%llx+%zu must bounce and there is no bounce pool",
-				   (unsigned long long)phys, size);
-	if (size > dm_swiotlb_max_mapping_size(dev))
-		return dm_xen_fail(dev, attrs, "0x%llx+%zu is larger than a bounce can be",
-				   (unsigned long long)phys, size);
-	dmamap_phys_addr_t tlb = dm_swiotlb_tbl_map(dev, dev->swiotlb, phys, size, 0, dir, attrs);
-	if (tlb == DM_SWIOTLB_ERROR)
-		return DMAMAP_MAPPING_ERROR; /* the pool said why */
-	bool tlb_straddles;
-	if (dm_xen_phys_to_dma(dev, tlb, size, &dma, &tlb_straddles, &foreign) ||
-	    tlb_straddles || !dm_capable(dev, dma, size, dev->direct_limit)) {
-		dm_swiotlb_tbl_unmap(dev, dev->swiotlb, tlb, size, dir,
-				     attrs | DMAMAP_ATTR_SKIP_CPU_SYNC);
-		return dm_xen_fail(dev, attrs,
-				   "bounce buffer 0x%llx+%zu is out of the device's reach or not machine-contiguous",
-				   (unsigned long long)tlb, size);
+	if (!capable || straddles || no_flush || dev->force_bounce) {
+		dmamap_phys_addr_t tlb;
+		int rc = dm_swiotlb_map(dev, phys, size, 0, dir, attrs,
+					straddles ? "not machine-contiguous"
+					: !capable ? "out of the device's reach"
+					: no_flush ? "a foreign page the hypervisor cannot flush"
+						   : "forced",
+					dm_xen_reach, &tlb, dma);
+		if (rc)
+			return rc;
+		/* Forced bounces (swiotlb=force) count as neither. */
+		if (straddles)
+			dm_xen_count(&x->straddle_bounces, 1);
+		else if (!capable)
+			dm_xen_count(&x->reach_bounces, 1);
+		phys = tlb;
+		foreign = false;
 	}
-	/* Forced bounces (swiotlb=force) count as neither. */
-	if (straddles)
-		dm_xen_count(&x->straddle_bounces, 1);
-	else if (!capable)
-		dm_xen_count(&x->reach_bounces, 1);
-	struct dm_pcpu_stats *st = dm_dev_stats(dev);
-	dm_stat_add(&st->bounced_maps, 1);
-	dm_stat_add(&st->bounced_bytes, size);
-	phys = tlb;
-	foreign = false;
-done:
 	if (!dev->coherent && !(attrs & DMAMAP_ATTR_SKIP_CPU_SYNC))
 		dm_xen_cache(dev, phys, size, foreign, false);
-	return dma;
+	return 0;
 }
 
 static int dm_xen_unmap_phys(struct dmamap_device *dev, dmamap_dma_addr_t dma, size_t size,
@@ -507,8 +505,7 @@ static int dm_xen_map_sg(struct dmamap_device *dev, struct dmamap_sg *sg, int ne
 		dmamap_phys_addr_t phys;
 		if (dm_virt_to_phys(dev->ctx, sg[i].cpu, &phys))
 			goto fail;
-		sg[i].dma_address = dm_xen_map_phys(dev, phys, sg[i].length, dir, attrs);
-		if (sg[i].dma_address == DMAMAP_MAPPING_ERROR) {
+		if (dm_xen_map_phys(dev, phys, sg[i].length, dir, attrs, &sg[i].dma_address)) {
 fail:
 			for (int k = 0; k < i; k++)
 				dm_xen_unmap_phys(dev, sg[k].dma_address, sg[k].dma_length, dir,
@@ -652,14 +649,6 @@ static unsigned int dm_xen_order(size_t size)
 	return order;
 }
 
-static unsigned int dm_xen_fls64(uint64_t v)
-{
-	unsigned int n = 0;
-	while (n < 64 && (v >> n))
-		n++;
-	return n;
-}
-
 static void *dm_xen_alloc(struct dmamap_device *dev, size_t size, dmamap_dma_addr_t *handle,
 			  unsigned long attrs)
 {
@@ -679,7 +668,7 @@ static void *dm_xen_alloc(struct dmamap_device *dev, size_t size, dmamap_dma_add
 	if (rc || straddles || !dm_capable(dev, dma, bytes, dev->coherent_dma_mask)) {
 		/* Linux's xen_swiotlb_alloc_coherent: exchange for frames the
 		 * coherent mask reaches (no widening: the mask is the limit). */
-		unsigned int bits = dm_xen_fls64(dev->coherent_dma_mask);
+		unsigned int bits = dm_fls64(dev->coherent_dma_mask);
 		pthread_mutex_lock(&x->pool_lock);
 		if (x->nremaps == x->remaps_cap) {
 			size_t cap = x->remaps_cap ? x->remaps_cap * 2 : 16;
@@ -753,6 +742,22 @@ static size_t dm_xen_max_mapping_size(struct dmamap_device *dev)
 	return dev->swiotlb ? dm_swiotlb_max_mapping_size(dev) : SIZE_MAX;
 }
 
+static int dm_xen_supported(struct dmamap_device *dev, uint64_t mask)
+{
+	/* Linux's xen_swiotlb_dma_supported: the pool's top must be reachable. */
+	struct dmamap_ctx *ctx = dev->ctx;
+	dmamap_phys_addr_t base;
+	uint64_t size;
+	if (!dev->swiotlb || dev->xen->xlate == DM_XEN_XLATE_UNKNOWN ||
+	    dmamap_swiotlb_get_pool_range(ctx, dev->swiotlb, 0, &base, &size))
+		return 1;
+	dmamap_dma_addr_t dma;
+	bool straddles, foreign;
+	if (dm_xen_phys_to_dma(dev, base + size - 1, 1, &dma, &straddles, &foreign))
+		return 0;
+	return dma <= mask;
+}
+
 /* What both swiotlb-xen tables share: the streaming side. */
 #define DM_XEN_STREAMING_OPS                              \
 	.name = "swiotlb-xen",                            \
@@ -762,34 +767,19 @@ static size_t dm_xen_max_mapping_size(struct dmamap_device *dev)
 	.unmap_sg = dm_xen_unmap_sg,                      \
 	.sync_for_cpu = dm_xen_sync_for_cpu,              \
 	.sync_for_device = dm_xen_sync_for_device,        \
+	.dma_supported = dm_xen_supported,                \
 	.max_mapping_size = dm_xen_max_mapping_size
 
 /* arm 1:1: own pages are their own bus frames, so dma-direct's coherent
  * allocator is right as it is (alloc NULL: the dispatcher uses it). */
-static const struct dm_ops dm_xen_ops_one_to_one = { DM_XEN_STREAMING_OPS };
+const struct dm_map_ops dm_xen_ops_one_to_one = { DM_XEN_STREAMING_OPS };
 
 /* Translated through the p2m (PV, or a p2m-aware non-1:1 dom0). */
-static const struct dm_ops dm_xen_ops_p2m = {
+const struct dm_map_ops dm_xen_ops_p2m = {
 	DM_XEN_STREAMING_OPS,
 	.alloc = dm_xen_alloc,
 	.free = dm_xen_free,
 };
-
-int dm_xen_supported(struct dmamap_device *dev, uint64_t mask)
-{
-	/* Linux's xen_swiotlb_dma_supported: the pool's top must be reachable. */
-	struct dmamap_ctx *ctx = dev->ctx;
-	dmamap_phys_addr_t base;
-	uint64_t size;
-	if (!dev->swiotlb || dev->xen_xlate == DM_XEN_XLATE_UNKNOWN ||
-	    dmamap_swiotlb_get_pool_range(ctx, dev->swiotlb, 0, &base, &size))
-		return 1;
-	dmamap_dma_addr_t dma;
-	bool straddles, foreign;
-	if (dm_xen_phys_to_dma(dev, base + size - 1, 1, &dma, &straddles, &foreign))
-		return 0;
-	return dma <= mask;
-}
 
 /* ---- policy --------------------------------------------------------------------------- */
 
@@ -808,7 +798,7 @@ static bool dm_xen_use(struct dmamap_device *dev, enum dm_xen_xlate xlate, const
 {
 	dev->ops = xlate == DM_XEN_XLATE_ONE_TO_ONE ? &dm_xen_ops_one_to_one : &dm_xen_ops_p2m;
 	dev->ops_name = xlate == DM_XEN_XLATE_UNKNOWN ? "swiotlb-xen(no-p2m)" : "swiotlb-xen";
-	dev->xen_xlate = xlate;
+	dev->xen->xlate = xlate;
 	dev->force_bounce = dev->swiotlb && dm_swiotlb_is_force(dev->swiotlb);
 	snprintf(dev->reason, sizeof(dev->reason), "%.300s%s", why,
 		 xlate != DM_XEN_XLATE_UNKNOWN && !dev->swiotlb
@@ -822,7 +812,7 @@ bool dm_xen_select(struct dmamap_device *dev, const char **prefix)
 	enum dmamap_xen_mode mode = ctx->plat.xen_mode;
 	uint32_t f = ctx->plat.xen_features;
 	bool linux_rule = ctx->cfg.xen_policy == DMAMAP_XEN_POLICY_LINUX;
-	dev->xen_xlate = DM_XEN_XLATE_OFF;
+	dev->xen->xlate = DM_XEN_XLATE_OFF;
 	*prefix = "";
 	if (mode == DMAMAP_XEN_NONE)
 		return false;
@@ -844,7 +834,7 @@ bool dm_xen_select(struct dmamap_device *dev, const char **prefix)
 			*prefix = "Linux rule: dom0_iommu set, swiotlb-xen skipped; ";
 		else
 			*prefix = "Linux rule: not direct-mapped, no swiotlb-xen; ";
-		if (!dev->xen_iommu && !dm_xen_one_to_one(ctx))
+		if (!dev->xen->iommu && !dm_xen_one_to_one(ctx))
 			*prefix = mode != DMAMAP_XEN_ARM
 					  ? "Linux rule: no swiotlb-xen on x86 PVH/HVM, and NOT behind the hypervisor's IOMMU: "
 					    "its bus addresses are guest-physical, DMA reaches the wrong machine frames; "
@@ -852,7 +842,7 @@ bool dm_xen_select(struct dmamap_device *dev, const char **prefix)
 					    "its bus addresses are guest-physical, DMA reaches the wrong machine frames; ";
 		return false;
 	}
-	if (dev->xen_iommu) {
+	if (dev->xen->iommu) {
 		*prefix = "behind the hypervisor's IOMMU (it mirrors the p2m, foreign pages included): "
 			  "guest-physical bus addresses, no swiotlb-xen; ";
 		return false;
@@ -876,14 +866,21 @@ bool dm_xen_select(struct dmamap_device *dev, const char **prefix)
 
 /* ---- devices appearing ------------------------------------------------------------------ */
 
-int dm_xen_device_added(struct dmamap_ctx *ctx, const struct dmamap_device_desc *desc)
+int dm_xen_attach(struct dmamap_device *dev, const struct dmamap_device_desc *desc)
 {
+	struct dmamap_ctx *ctx = dev->ctx;
 	struct dm_xen *x = ctx->xen;
+	if (!x)
+		return 0;
+	dev->xen = calloc(1, sizeof(*dev->xen));
+	if (!dev->xen)
+		return -ENOMEM;
+	dev->xen->iommu = desc->xen_iommu;
 	/*
 	 * Linux's pci_xen_swiotlb_init_late: the first PCI device of a PV
 	 * domU (a passthrough device, seed 003) gets the pool made now.
 	 */
-	if (!x || ctx->plat.xen_mode != DMAMAP_XEN_PV || desc->bus != DMAMAP_BUS_PCI ||
+	if (ctx->plat.xen_mode != DMAMAP_XEN_PV || desc->bus != DMAMAP_BUS_PCI ||
 	    desc->restricted_pool || ctx->opts.swiotlb_noforce)
 		return 0;
 	pthread_mutex_lock(&x->pool_lock);
@@ -899,6 +896,12 @@ int dm_xen_device_added(struct dmamap_ctx *ctx, const struct dmamap_device_desc 
 	}
 	pthread_mutex_unlock(&x->pool_lock);
 	return rc;
+}
+
+void dm_xen_detach(struct dmamap_device *dev)
+{
+	free(dev->xen);
+	dev->xen = NULL;
 }
 
 /* ---- context ------------------------------------------------------------------------------ */
@@ -959,7 +962,7 @@ void dmamap_xen_get_stats(struct dmamap_ctx *ctx, struct dmamap_xen_stats *st)
 	st->mode = ctx->plat.xen_mode;
 	pthread_mutex_lock(&ctx->lock);
 	for (unsigned int i = 0; i < ctx->ndevices; i++)
-		if (ctx->devices[i]->xen_xlate != DM_XEN_XLATE_OFF)
+		if (ctx->devices[i]->xen->xlate != DM_XEN_XLATE_OFF)
 			st->swiotlb_xen = true;
 	pthread_mutex_unlock(&ctx->lock);
 	pthread_mutex_lock(&x->pool_lock);

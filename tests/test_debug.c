@@ -17,7 +17,7 @@
 
 #include <dmamap/debug.h>
 
-#include "internal.h"
+#include "context.h"
 #include "iommu.h"
 
 /* ---- fixtures ---------------------------------------------------------------- */

@@ -8,7 +8,7 @@
 #include <errno.h>
 #include <string.h>
 
-#include "internal.h"
+#include "context.h"
 
 /* Maps a buffer for the device to read, returns the device's view. */
 static void dev_reads(struct tu_dev *d, dmamap_dma_addr_t a, void *out, size_t len)

@@ -18,6 +18,7 @@
 
 #include "testutil.h"
 #include "swiotlb.h"
+#include "testing.h"
 
 #include <pthread.h>
 #include <stdlib.h>

@@ -1,5 +1,5 @@
 /*
- * src/debug.h - the DMA API checker's hooks, as the rest of src/ calls them.
+ * src/dma-debug.h - the DMA API checker's hooks, as the rest of src/ calls them.
  *
  * Owns: the interface between the dispatcher (mapping.c), the pools
  * (pool.c), contexts and devices (core.c) and the checker (debug.c).
@@ -8,10 +8,10 @@
  * what a mapping does: it records, checks and reports.  Must never be
  * included outside src/.
  */
-#ifndef DM_DEBUG_H
-#define DM_DEBUG_H
+#ifndef DM_DMA_DEBUG_H
+#define DM_DMA_DEBUG_H
 
-#include "internal.h"
+#include "context.h"
 
 #include <dmamap/debug.h>
 
@@ -94,4 +94,4 @@ void dm_debug_pool_busy(struct dmamap_device *dev, const char *pool,
 			uint64_t busy, const void *created_pc,
 			struct dm_site site);
 
-#endif /* DM_DEBUG_H */
+#endif /* DM_DMA_DEBUG_H */

@@ -1,0 +1,132 @@
+/*
+ * src/backend.h - the backend contract: what a DMA-mapping strategy
+ * implements and how the dispatcher calls it (the counterpart of Linux's
+ * include/linux/dma-map-ops.h).
+ *
+ * Owns: struct dm_map_ops, the error codes a backend may return, the list
+ * of backends, dma-direct's entry points (the default backend) and the
+ * policy call that picks a device's backend.  Never holds state.
+ *
+ * Adding a backend: one file that fills a struct dm_map_ops, its extern
+ * below, and a branch in the policy (policy.c, or the backend's own
+ * select hook) that points dev->ops at it.  A backend reads the device
+ * (context.h), calls the platform through ctx->plat, bounces with
+ * dm_swiotlb_map (swiotlb.h), and never counts a mapping, calls the
+ * checker or applies the exhaustion policy: the dispatcher (mapping.c)
+ * does those, once, for every backend.
+ *
+ * Errors.  Every map op returns 0 with the bus address in *dma, or one
+ * of these, having mapped (and counted in any pool) nothing:
+ *   -ENOMEM  out of bounce slots or IOVA space: exhaustion, the device's
+ *            policy applies (exhaustion.h);
+ *   -EDQUOT  the device's bounce quota would be passed: exhaustion too;
+ *   -EIO     the device cannot reach the buffer and it cannot be bounced
+ *            (no pool, not RAM, a pool out of reach, no frame for it);
+ *   -EINVAL  the mapping is larger than a bounce can be, or refused.
+ * Only the dispatcher turns a failure into DMAMAP_MAPPING_ERROR.
+ */
+#ifndef DM_BACKEND_H
+#define DM_BACKEND_H
+
+#include "context.h"
+
+/* Exhaustion: the errors on which the device's exhaustion policy applies. */
+static inline bool dm_err_exhausted(int err)
+{
+	return err == -ENOMEM || err == -EDQUOT;
+}
+
+struct dm_map_ops {
+	const char *name;
+	int (*map_phys)(struct dmamap_device *dev, dmamap_phys_addr_t phys, size_t size,
+			enum dmamap_data_direction dir, unsigned long attrs,
+			dmamap_dma_addr_t *dma);
+	/* 0, or -EINVAL: refused (no such live mapping), nothing done. */
+	int (*unmap_phys)(struct dmamap_device *dev, dmamap_dma_addr_t addr, size_t size,
+			  enum dmamap_data_direction dir, unsigned long attrs);
+	/* The number of bus segments (> 0), or a negative errno, nothing mapped. */
+	int (*map_sg)(struct dmamap_device *dev, struct dmamap_sg *sg, int nents,
+		      enum dmamap_data_direction dir, unsigned long attrs);
+	void (*unmap_sg)(struct dmamap_device *dev, struct dmamap_sg *sg, int nents,
+			 enum dmamap_data_direction dir, unsigned long attrs);
+	void (*sync_for_cpu)(struct dmamap_device *dev, dmamap_dma_addr_t addr, size_t size,
+			     enum dmamap_data_direction dir);
+	void (*sync_for_device)(struct dmamap_device *dev, dmamap_dma_addr_t addr, size_t size,
+				enum dmamap_data_direction dir);
+	/* Optional (NULL: dma-direct's).  The CPU address, or NULL. */
+	void *(*alloc)(struct dmamap_device *dev, size_t size, dmamap_dma_addr_t *handle,
+		       unsigned long attrs);
+	void (*free)(struct dmamap_device *dev, size_t size, void *cpu, dmamap_dma_addr_t handle,
+		     unsigned long attrs);
+	/* Optional (NULL: dma-direct's); errors as map_phys. */
+	int (*map_resource)(struct dmamap_device *dev, dmamap_phys_addr_t phys, size_t size,
+			    enum dmamap_data_direction dir, unsigned long attrs,
+			    dmamap_dma_addr_t *dma);
+	void (*unmap_resource)(struct dmamap_device *dev, dmamap_dma_addr_t addr, size_t size,
+			       enum dmamap_data_direction dir, unsigned long attrs);
+	/* Optional (NULL: dma-direct's rule): 1 when the mask can be used. */
+	int (*dma_supported)(struct dmamap_device *dev, uint64_t mask);
+	/* Optional (NULL: dma-direct's). */
+	size_t (*max_mapping_size)(struct dmamap_device *dev);
+	size_t (*opt_mapping_size)(struct dmamap_device *dev);
+};
+
+/* ---- the backends --------------------------------------------------------------- */
+
+/*
+ * dma-direct (direct.c).  A device with ops == NULL takes it inline, as
+ * Linux's dma_map_direct(): the dispatcher calls these directly, with no
+ * indirect call.  dm_direct_ops is the same as a table, for backends
+ * that use dma-direct for part of their work.
+ */
+extern const struct dm_map_ops dm_direct_ops;
+extern const struct dm_map_ops dm_iommu_ops;        /* translated IOVAs: "iommu" (iommu.c) */
+extern const struct dm_map_ops dm_iommu_bypass_ops; /* a direct window: "iommu-bypass" (iommu.c) */
+/* "swiotlb-xen" (xen.c): own frames 1:1 (arm), or every frame through the p2m. */
+extern const struct dm_map_ops dm_xen_ops_one_to_one;
+extern const struct dm_map_ops dm_xen_ops_p2m;
+
+int dm_direct_map_phys(struct dmamap_device *dev, dmamap_phys_addr_t phys, size_t size,
+		       enum dmamap_data_direction dir, unsigned long attrs,
+		       dmamap_dma_addr_t *dma);
+int dm_direct_unmap_phys(struct dmamap_device *dev, dmamap_dma_addr_t addr, size_t size,
+			 enum dmamap_data_direction dir, unsigned long attrs);
+int dm_direct_map_sg(struct dmamap_device *dev, struct dmamap_sg *sg, int nents,
+		     enum dmamap_data_direction dir, unsigned long attrs);
+void dm_direct_unmap_sg(struct dmamap_device *dev, struct dmamap_sg *sg, int nents,
+			enum dmamap_data_direction dir, unsigned long attrs);
+void dm_direct_sync_for_cpu(struct dmamap_device *dev, dmamap_dma_addr_t addr, size_t size,
+			    enum dmamap_data_direction dir);
+void dm_direct_sync_for_device(struct dmamap_device *dev, dmamap_dma_addr_t addr, size_t size,
+			       enum dmamap_data_direction dir);
+/* coherent_mapping false: dma_alloc_noncoherent's memory (cacheable). */
+void *dm_direct_alloc(struct dmamap_device *dev, size_t size, dmamap_dma_addr_t *handle,
+		      unsigned long attrs, bool coherent_mapping);
+void dm_direct_free(struct dmamap_device *dev, size_t size, void *cpu, dmamap_dma_addr_t handle,
+		    unsigned long attrs, bool coherent_mapping);
+int dm_direct_map_resource(struct dmamap_device *dev, dmamap_phys_addr_t phys, size_t size,
+			   enum dmamap_data_direction dir, unsigned long attrs,
+			   dmamap_dma_addr_t *dma);
+size_t dm_direct_max_mapping_size(struct dmamap_device *dev);
+int dm_direct_supported(struct dmamap_device *dev, uint64_t mask);
+uint64_t dm_direct_required_mask(struct dmamap_device *dev);
+
+/* The device's backend for a single map: inline dma-direct or its ops. */
+static inline int dm_backend_map_phys(struct dmamap_device *dev, dmamap_phys_addr_t phys,
+				      size_t size, enum dmamap_data_direction dir,
+				      unsigned long attrs, dmamap_dma_addr_t *dma)
+{
+	if (dm_likely(!dev->ops))
+		return dm_direct_map_phys(dev, phys, size, dir, attrs, dma);
+	return dev->ops->map_phys(dev, phys, size, dir, attrs, dma);
+}
+
+/* ---- policy (policy.c): which backend a device gets, and why ------------------------ */
+
+/*
+ * Chooses ops for the device given its (already validated) streaming
+ * mask.  Fills the device's ops, ops_name, reason, force_bounce, swiotlb.
+ */
+void dm_policy_select(struct dmamap_device *dev);
+
+#endif /* DM_BACKEND_H */
