@@ -294,6 +294,11 @@ int dmamap_pool_free(struct dmamap_pool *pool, void *cpu,
 /* -EBUSY (and nothing freed) while any block is allocated. */
 int dmamap_pool_destroy(struct dmamap_pool *pool);
 
+/* ---- errors --------------------------------------------------------- */
+
+/* The error name for a negative errno this library returns ("EIO"). */
+const char *dmamap_strerror(int err);
+
 #pragma GCC visibility pop
 
 #ifdef __cplusplus
