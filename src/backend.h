@@ -74,12 +74,12 @@ struct dm_map_ops {
 /* ---- the backends --------------------------------------------------------------- */
 
 /*
- * dma-direct (direct.c).  A device with ops == NULL takes it inline, as
- * Linux's dma_map_direct(): the dispatcher calls these directly, with no
- * indirect call.  dm_direct_ops is the same as a table, for backends
- * that use dma-direct for part of their work.
+ * dma-direct (direct.c) has no table: a device with ops == NULL takes it
+ * inline, as Linux's dma_map_direct(), the dispatcher calling the
+ * functions below with no indirect call.  A backend that streams through
+ * dma-direct (the IOMMU's bypass window) puts DM_DIRECT_STREAMING_OPS in
+ * its table.
  */
-extern const struct dm_map_ops dm_direct_ops;
 extern const struct dm_map_ops dm_iommu_ops;        /* translated IOVAs: "iommu" (iommu.c) */
 extern const struct dm_map_ops dm_iommu_bypass_ops; /* a direct window: "iommu-bypass" (iommu.c) */
 /* "swiotlb-xen" (xen.c): own frames 1:1 (arm), or every frame through the p2m. */
@@ -110,6 +110,14 @@ int dm_direct_map_resource(struct dmamap_device *dev, dmamap_phys_addr_t phys, s
 size_t dm_direct_max_mapping_size(struct dmamap_device *dev);
 int dm_direct_supported(struct dmamap_device *dev, uint64_t mask);
 uint64_t dm_direct_required_mask(struct dmamap_device *dev);
+
+#define DM_DIRECT_STREAMING_OPS                          \
+	.map_phys = dm_direct_map_phys,                  \
+	.unmap_phys = dm_direct_unmap_phys,              \
+	.map_sg = dm_direct_map_sg,                      \
+	.unmap_sg = dm_direct_unmap_sg,                  \
+	.sync_for_cpu = dm_direct_sync_for_cpu,          \
+	.sync_for_device = dm_direct_sync_for_device
 
 /* The device's backend for a single map: inline dma-direct or its ops. */
 static inline int dm_backend_map_phys(struct dmamap_device *dev, dmamap_phys_addr_t phys,

@@ -348,16 +348,3 @@ void dm_direct_free(struct dmamap_device *dev, size_t size, void *cpu,
 		return;
 	ctx->plat.ops->free_pages(ctx->plat.priv, phys, npages);
 }
-
-const struct dm_map_ops dm_direct_ops = {
-	.name = "direct",
-	.map_phys = dm_direct_map_phys,
-	.unmap_phys = dm_direct_unmap_phys,
-	.map_sg = dm_direct_map_sg,
-	.unmap_sg = dm_direct_unmap_sg,
-	.sync_for_cpu = dm_direct_sync_for_cpu,
-	.sync_for_device = dm_direct_sync_for_device,
-	.map_resource = dm_direct_map_resource,
-	.dma_supported = dm_direct_supported,
-	.max_mapping_size = dm_direct_max_mapping_size,
-};

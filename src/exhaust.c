@@ -416,11 +416,24 @@ static bool dm_ex_args_ok(struct dmamap_device *dev, size_t size,
 	return true;
 }
 
-/* The deferred forms; cpu NULL: the phys form. */
+/* The CPU pointer's phys for the single forms; false (logged) when not RAM. */
+static bool dm_ex_virt(struct dmamap_device *dev, void *cpu, dmamap_phys_addr_t *phys,
+		       const char *fn)
+{
+	if (!dm_virt_to_phys(dev->ctx, cpu, phys))
+		return true;
+	dm_log(dev->ctx, DMAMAP_LOG_ERR, "%s: %s of %p: not in RAM's linear map", dev->name,
+	       fn, cpu);
+	return false;
+}
+
+/* The deferred forms; cpu NULL: the phys form, else phys is found from cpu. */
 static int dm_ex_defer(struct dmamap_device *dev, void *cpu, dmamap_phys_addr_t phys,
 		       size_t size, enum dmamap_data_direction dir, unsigned long attrs,
 		       dmamap_map_callback_t cb, void *arg)
 {
+	if (!dev || (cpu && !dm_ex_virt(dev, cpu, &phys, "map_single_deferred")))
+		return -EINVAL;
 	if (!cb || !dm_ex_args_ok(dev, size, dir, "map_deferred"))
 		return -EINVAL;
 	struct dmamap_ctx *ctx = dev->ctx;
@@ -455,17 +468,6 @@ static int dm_ex_defer(struct dmamap_device *dev, void *cpu, dmamap_phys_addr_t 
 	return -EINPROGRESS;
 }
 
-/* The CPU pointer's phys for the single forms; false (logged) when not RAM. */
-static bool dm_ex_virt(struct dmamap_device *dev, void *cpu, dmamap_phys_addr_t *phys,
-		       const char *fn)
-{
-	if (!dm_virt_to_phys(dev->ctx, cpu, phys))
-		return true;
-	dm_log(dev->ctx, DMAMAP_LOG_ERR, "%s: %s of %p: not in RAM's linear map", dev->name,
-	       fn, cpu);
-	return false;
-}
-
 int dmamap_map_phys_deferred(struct dmamap_device *dev, dmamap_phys_addr_t phys,
 			     size_t size, enum dmamap_data_direction dir,
 			     unsigned long attrs, dmamap_map_callback_t cb, void *arg)
@@ -477,17 +479,18 @@ int dmamap_map_single_deferred_attrs(struct dmamap_device *dev, void *cpu, size_
 				     enum dmamap_data_direction dir, unsigned long attrs,
 				     dmamap_map_callback_t cb, void *arg)
 {
-	dmamap_phys_addr_t phys;
-	if (!dev || !cpu || !dm_ex_virt(dev, cpu, &phys, "map_single_deferred"))
+	if (!cpu)
 		return -EINVAL;
-	return dm_ex_defer(dev, cpu, phys, size, dir, attrs, cb, arg);
+	return dm_ex_defer(dev, cpu, 0, size, dir, attrs, cb, arg);
 }
 
-/* The wait forms; cpu NULL: the phys form. */
+/* The wait forms; cpu NULL: the phys form, else phys is found from cpu. */
 static int dm_ex_wait_call(struct dmamap_device *dev, void *cpu, dmamap_phys_addr_t phys,
 			   size_t size, enum dmamap_data_direction dir, unsigned long attrs,
 			   uint64_t timeout_ns, dmamap_dma_addr_t *out)
 {
+	if (!dev || (cpu && !dm_ex_virt(dev, cpu, &phys, "map_single_wait")))
+		return -EINVAL;
 	if (!out || !dm_ex_args_ok(dev, size, dir, "map_wait"))
 		return -EINVAL;
 	*out = DMAMAP_MAPPING_ERROR;
@@ -508,10 +511,9 @@ int dmamap_map_single_wait_attrs(struct dmamap_device *dev, void *cpu, size_t si
 				 enum dmamap_data_direction dir, unsigned long attrs,
 				 uint64_t timeout_ns, dmamap_dma_addr_t *out)
 {
-	dmamap_phys_addr_t phys;
-	if (!dev || !cpu || !dm_ex_virt(dev, cpu, &phys, "map_single_wait"))
+	if (!cpu)
 		return -EINVAL;
-	return dm_ex_wait_call(dev, cpu, phys, size, dir, attrs, timeout_ns, out);
+	return dm_ex_wait_call(dev, cpu, 0, size, dir, attrs, timeout_ns, out);
 }
 
 int dmamap_set_bounce_quota(struct dmamap_device *dev, uint64_t bytes)

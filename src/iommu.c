@@ -935,16 +935,14 @@ static void dm_bypass_free(struct dmamap_device *dev, size_t size, void *cpu,
 		dm_iommu_free(dev, size, cpu, handle, attrs);
 }
 
-/* Linux's dma_supported: true for dma-iommu (no .dma_supported: 1). */
+/*
+ * dm_iommu_ops has no .dma_supported: Linux's dma_supported is true for a
+ * device dma-iommu translates.  A direct window keeps dma-direct's rule.
+ */
 const struct dm_map_ops dm_iommu_bypass_ops = {
 	.name = "iommu-bypass",
+	DM_DIRECT_STREAMING_OPS,
 	.dma_supported = dm_direct_supported,
-	.map_phys = dm_direct_map_phys,
-	.unmap_phys = dm_direct_unmap_phys,
-	.map_sg = dm_direct_map_sg,
-	.unmap_sg = dm_direct_unmap_sg,
-	.sync_for_cpu = dm_direct_sync_for_cpu,
-	.sync_for_device = dm_direct_sync_for_device,
 	.alloc = dm_bypass_alloc,
 	.free = dm_bypass_free,
 };
