@@ -1,5 +1,5 @@
 /*
- * tests/test_stress.c - four threads bouncing through one small pool.
+ * tests/lib/test_stress.c - four threads bouncing through one small pool.
  *
  * Owns: a concurrency test of the default bounce pool: 4 threads, each its
  * own logical CPU (so its own swiotlb area), mapping and unmapping buffers

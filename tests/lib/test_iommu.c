@@ -1,5 +1,5 @@
 /*
- * tests/test_iommu.c - the dma-iommu backend (src/iommu.c) on the
+ * tests/lib/test_iommu.c - the dma-iommu backend (src/iommu.c) on the
  * simulated IOMMU: IOVAs, strict and lazy invalidation, the PCI 32-bit
  * first rule, scatterlist coalescing, untrusted bouncing, coherent memory
  * from scattered pages, passthrough, and the hybrid windows of seed 004.

@@ -1,5 +1,5 @@
 /*
- * tests/test_swiotlb.c - the bounce-buffer pool (src/swiotlb.c), through
+ * tests/lib/test_swiotlb.c - the bounce-buffer pool (src/swiotlb.c), through
  * its internal interface (swiotlb.h) and the public statistics and
  * restricted-pool calls.
  *

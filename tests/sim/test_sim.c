@@ -1,5 +1,5 @@
 /*
- * tests/test_sim.c - the machine simulator on its own (sim.h only).
+ * tests/sim/test_sim.c - the machine simulator on its own (sim.h only).
  *
  * Owns: proofs that the hardware model does what hardware does: sparse
  * memory, zones and the page allocator, DMA engines (truncation, bus

@@ -1,5 +1,5 @@
 /*
- * tests/test_exhaust.c - exhaustion policies, bounce-slot poisoning and
+ * tests/lib/test_exhaust.c - exhaustion policies, bounce-slot poisoning and
  * per-device bounce quotas (src/exhaust.c, src/swiotlb.c; the public
  * contract is include/dmamap/exhaust.h).
  *

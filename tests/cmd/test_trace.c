@@ -1,5 +1,5 @@
 /*
- * tests/test_trace.c - trace and replay (tools/trace.c, tools/replay.c):
+ * tests/cmd/test_trace.c - trace and replay (tools/trace.c, tools/replay.c):
  * a trace replays to identical results on its own scenario, exact
  * differences on another platform, and every malformed trace is refused
  * with its file and line.

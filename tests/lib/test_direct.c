@@ -1,5 +1,5 @@
 /*
- * tests/test_direct.c - dma-direct, masks, the dispatcher, scatterlists,
+ * tests/lib/test_direct.c - dma-direct, masks, the dispatcher, scatterlists,
  * coherent allocations and DMA pools, asserted on exact bytes, codes and
  * counters.
  */

@@ -1,5 +1,5 @@
 /*
- * tests/test_xen_hv.c - the simulated Xen-like hypervisor on its own
+ * tests/sim/test_xen_hv.c - the simulated Xen-like hypervisor on its own
  * (sim/xen.h, sim.h and the platform seam's hv ops; no library).
  *
  * Owns: proofs that the hypervisor model does what the design says: the

@@ -1,5 +1,5 @@
 /*
- * tests/test_debug.c - the DMA API checker (include/dmamap/debug.h).
+ * tests/lib/test_debug.c - the DMA API checker (include/dmamap/debug.h).
  *
  * Owns: one deliberately wrong driver per report kind, asserting exactly
  * that kind, exactly once, with its origin; the same driver written

@@ -1,5 +1,5 @@
 /*
- * tests/test_property.c - randomized map/unmap/sync property test.
+ * tests/lib/test_property.c - randomized map/unmap/sync property test.
  *
  * Owns: a seeded random walk of >= 100,000 streaming-DMA calls (map,
  * unmap, sync_for_cpu, sync_for_device, whole and ranged) over three

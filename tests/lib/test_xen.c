@@ -1,5 +1,5 @@
 /*
- * tests/test_xen.c - Xen through the library: detection, the per-device
+ * tests/lib/test_xen.c - Xen through the library: detection, the per-device
  * choice, swiotlb-xen and the late pool, on the simulated hypervisor.
  * One test (or a pair) per claim of seeds 000-003 (DESIGN.md scenarios
  * 1-4), each asserting the bytes the device and the domains saw and the

@@ -1,8 +1,9 @@
 /*
- * tests/test_linux_compat.c - a Linux-shaped driver (drivers/toy_nic.c,
- * Linux names only) runs on the simulated machine; every byte checked.
+ * tests/lib/test_linux_compat.c - a Linux-shaped driver
+ * (tests/drivers/toy_nic.c, Linux names only) runs on the simulated
+ * machine; every byte checked.
  */
-#include "drivers/toy_nic.c"
+#include "../drivers/toy_nic.c"
 
 #include "testutil.h"
 

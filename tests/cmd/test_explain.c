@@ -1,5 +1,5 @@
 /*
- * tests/test_explain.c - `dmamap explain BOARD` and the arm64 bounce pool
+ * tests/cmd/test_explain.c - `dmamap explain BOARD` and the arm64 bounce pool
  * on real and rule trees (tools/explain.c over sim/dt.c and the library).
  *
  * Owns: proofs that the Raspberry Pi 4's pool sits below 1 GiB whenever

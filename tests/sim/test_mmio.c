@@ -1,5 +1,5 @@
 /*
- * tests/test_mmio.c - BAR mappings, accessors and write-combining
+ * tests/sim/test_mmio.c - BAR mappings, accessors and write-combining
  * (include/dmamap/iomap.h, src/iomap.c, sim/mmio.c): the doorbell case of
  * seed 004, merging, ordering, and every refusal with its exact errno.
  *

@@ -1,5 +1,5 @@
 /*
- * tests/test_dt.c - the device-tree loader (sim/dt.h) on its own.
+ * tests/sim/test_dt.c - the device-tree loader (sim/dt.h) on its own.
  *
  * Owns: proofs that every node of the real boards in tests/dts/boards gets
  * Linux's answer (BOARD.linux.txt: windows, the node that gave them, limit,

@@ -1,5 +1,5 @@
 /*
- * tests/test_scenario.c - the scenario file loader (tools/scenario.c).
+ * tests/cmd/test_scenario.c - the scenario file loader (tools/scenario.c).
  *
  * Owns: proofs that every key of the scenario format is read into exactly
  * the value written, that defaults are what scenario.h says, and that

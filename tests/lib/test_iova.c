@@ -1,5 +1,5 @@
 /*
- * tests/test_iova.c - the IOVA allocator (src/iova.c) through its
+ * tests/lib/test_iova.c - the IOVA allocator (src/iova.c) through its
  * internal interface (iova.h).
  *
  * Owns: exact checks of Linux's observable iova.c behaviour (top-down

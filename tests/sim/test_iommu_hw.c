@@ -1,5 +1,5 @@
 /*
- * tests/test_iommu_hw.c - the simulated IOMMU hardware on its own
+ * tests/sim/test_iommu_hw.c - the simulated IOMMU hardware on its own
  * (sim/iommu.h and sim.h only).
  *
  * Owns: proofs that the IOMMU model does what IOMMU hardware does: page

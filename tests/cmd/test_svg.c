@@ -1,5 +1,5 @@
 /*
- * tests/test_svg.c - the SVG address map (tools/svg.c).
+ * tests/cmd/test_svg.c - the SVG address map (tools/svg.c).
  *
  * Owns: proofs, on hand-made reports, that the picture carries exactly
  * the report's ranges, windows and marks as machine-readable elements
