@@ -654,7 +654,7 @@ static void test_permission_faults(void **state)
 	assert_true(f[0].write);
 	assert_int_equal(f[0].reason, SIM_IOMMU_FAULT_PERMISSION);
 	assert_int_equal(f[1].iova, 0x21020);
-	assert_true(!f[1].write);
+	assert_false(f[1].write);
 	assert_int_equal(f[1].reason, SIM_IOMMU_FAULT_PERMISSION);
 	assert_int_equal(f[2].iova, 0x20800);
 	assert_true(f[2].write);
@@ -705,7 +705,7 @@ static void test_unmapped_faults(void **state)
 	struct sim_iommu_fault f[8];
 	assert_int_equal(sim_iommu_faults(m, u, f, 8), 3);
 	assert_int_equal(f[0].iova, 0x50000);
-	assert_true(!f[0].write);
+	assert_false(f[0].write);
 	assert_int_equal(f[0].reason, SIM_IOMMU_FAULT_UNMAPPED);
 	assert_int_equal(f[1].iova, 0x41000);
 	assert_true(f[1].write);
@@ -1265,9 +1265,9 @@ static void test_hybrid_windows(void **state)
 	assert_int_equal(f[0].iova, 5 * GIB);
 	assert_true(f[0].write);
 	assert_int_equal(f[1].iova, 5 * GIB + 8);
-	assert_true(!f[1].write);
+	assert_false(f[1].write);
 	assert_int_equal(f[2].iova, BYPASS + 8 * GIB);
-	assert_true(!f[2].write);
+	assert_false(f[2].write);
 	assert_int_equal(f[3].iova, BYPASS - PAGE);
 	assert_true(f[3].write);
 	for (unsigned int i = 0; i < 4; i++)
@@ -1337,7 +1337,7 @@ static void test_hybrid_straddle(void **state)
 	assert_int_equal(f[2].iova, BYPASS + 8 * GIB);
 	assert_true(f[2].write);
 	assert_int_equal(f[3].iova, BYPASS + 8 * GIB);
-	assert_true(!f[3].write);
+	assert_false(f[3].write);
 	for (unsigned int i = 0; i < 4; i++)
 		assert_int_equal(f[i].reason, SIM_IOMMU_FAULT_OUTSIDE_WINDOW);
 	struct sim_iommu_stats st = istats(m, u);
@@ -1485,7 +1485,7 @@ static void test_hybrid_shared_and_bus_path(void **state)
 	struct sim_iommu_domain_info in = dinfo(m, dom);
 	assert_int_equal(in.tr_base, 0);
 	assert_int_equal(in.tr_size, 0);
-	assert_true(!in.bypass);
+	assert_false(in.bypass);
 	assert_int_equal(in.bypass_offset, 0);
 	assert_int_equal(in.bypass_size, 0);
 	assert_int_equal(sim_dma_read(fn0, BYPASS + q, r, 8), -EFAULT);
@@ -1565,7 +1565,7 @@ static void test_hybrid_errors(void **state)
 	in = dinfo(m, idn);
 	assert_int_equal(in.tr_base, 0);
 	assert_int_equal(in.tr_size, 0);
-	assert_true(!in.bypass);
+	assert_false(in.bypass);
 	assert_int_equal(in.bypass_offset, 0);
 	assert_int_equal(in.bypass_size, 0);
 
