@@ -21,7 +21,7 @@ PREFIX ?= /usr/local
 # plain `cmake -S . -B b` build leaves them warnings.
 DEV_FLAGS = -DDMAMAP_WERROR=ON
 # The tests that start threads (ThreadSanitizer runs these).
-TSAN_TESTS ?= $(sort $(basename $(notdir $(shell grep -l pthread_create tests/test_*.c))))
+TSAN_TESTS ?= $(sort $(basename $(notdir $(shell grep -l pthread_create tests/*/test_*.c))))
 FUZZ_TARGETS = fuzz_dt fuzz_scenario fuzz_api
 space := $(subst ,, )
 # clang 14's TSan fails on kernels with 32 bits of mmap randomisation;

@@ -1,6 +1,7 @@
 /*
  * tests/util/testutil.h - shared test fixtures: a simulated machine with a
- * libdmamap context on it, a captured log, byte patterns.
+ * libdmamap context on it, a captured log, byte patterns; the typed
+ * ordering asserts of tu_assert.h.
  *
  * Tests only; never linked into the library or the command.
  */
@@ -12,6 +13,8 @@
 #include <setjmp.h>
 #include <stdint.h>
 #include <cmocka.h>
+
+#include "tu_assert.h"
 
 #include <dmamap/dma.h>
 #include <dmamap/platform.h>

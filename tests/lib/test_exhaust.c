@@ -1,5 +1,5 @@
 /*
- * tests/test_exhaust.c - exhaustion policies, bounce-slot poisoning and
+ * tests/lib/test_exhaust.c - exhaustion policies, bounce-slot poisoning and
  * per-device bounce quotas (src/exhaust.c, src/swiotlb.c; the public
  * contract is include/dmamap/exhaust.h).
  *
@@ -238,7 +238,8 @@ static void test_defer_1000_fifo(void **state)
 			later++;
 		}
 	}
-	assert_true(now >= 8 && now < 100);
+	tu_assert_ge(now, 8);
+	tu_assert_lt(now, 100);
 	assert_int_equal(now + later, NREQ);
 	assert_int_equal(l.n, now);
 	assert_int_equal(exstats(&e, d.dev).queued, later);
@@ -496,7 +497,7 @@ static void test_defer_wait_threads(void **state)
 	assert_int_equal(w.ok, CT_WAITS);
 	struct dmamap_exhaust_stats st = exstats(&e, d.dev);
 	assert_int_equal(st.queued, 0);
-	assert_true(st.deferred > 0);
+	tu_assert_gt(st.deferred, 0);
 	assert_int_equal(st.served, st.deferred + st.waited);
 	if (getenv("TU_VERBOSE"))
 		fprintf(stderr, "deferred %llu waited %llu served %llu\n",
@@ -531,7 +532,7 @@ static void test_wait_timeout_exact(void **state)
 		assert_int_equal(dmamap_map_single_wait(d.dev, buf + 300 * KIB, 4096,
 							DMAMAP_TO_DEVICE, 2000000, &x),
 				 -ETIMEDOUT);
-		assert_true(now_ns() - t0 >= 2000000);
+		tu_assert_ge(now_ns() - t0, 2000000);
 		assert_int_equal(x, DMAMAP_MAPPING_ERROR);
 	}
 	/* The device's default policy: a plain map waits, then fails. */
@@ -539,7 +540,7 @@ static void test_wait_timeout_exact(void **state)
 	uint64_t t0 = now_ns();
 	assert_true(dmamap_mapping_error(d.dev, dmamap_map_single(d.dev, buf + 300 * KIB, 4096,
 								  DMAMAP_TO_DEVICE)));
-	assert_true(now_ns() - t0 >= 3000000);
+	tu_assert_ge(now_ns() - t0, 3000000);
 	struct dmamap_exhaust_stats st = exstats(&e, d.dev);
 	assert_int_equal(st.exhausted, 6);
 	assert_int_equal(st.waited, 6);

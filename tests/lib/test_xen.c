@@ -1,5 +1,5 @@
 /*
- * tests/test_xen.c - Xen through the library: detection, the per-device
+ * tests/lib/test_xen.c - Xen through the library: detection, the per-device
  * choice, swiotlb-xen and the late pool, on the simulated hypervisor.
  * One test (or a pair) per claim of seeds 000-003 (DESIGN.md scenarios
  * 1-4), each asserting the bytes the device and the domains saw and the
@@ -209,7 +209,7 @@ static void test_pvh_dom0_gpu_nic(void **state)
 				    : xfx_alloc(&f, 1, 16 * TU_MIB, 2 * TU_GIB - 1, &phys);
 		dmamap_dma_addr_t bus;
 		assert_true(xfx_tx(&nic, buf, NIC_LEN, i, &bus));
-		assert_true(bus + NIC_LEN - 1 <= DMAMAP_BIT_MASK(32));
+		tu_assert_le(bus + NIC_LEN - 1, DMAMAP_BIT_MASK(32));
 		if (!high)
 			assert_int_equal(bus, phys);
 		tu_free(&f.e, buf, 1);
@@ -312,14 +312,14 @@ static int backend_round(struct xfx *f, struct tu_dev *d, uint16_t domid, uint64
 	grant_page(f, &in, domid, gfn + 1, 0, false);
 	int good = 0;
 	dmamap_dma_addr_t bus = dmamap_map_single(d->dev, out.cpu, PG, DMAMAP_TO_DEVICE);
-	assert_true(bus != DMAMAP_MAPPING_ERROR);
+	assert_int_not_equal(bus, DMAMAP_MAPPING_ERROR);
 	uint8_t got[PG];
 	sim_dma_read(d->sd, bus, got, PG);
 	good += tu_check(got, PG, seed) < 0;
 	dmamap_unmap_single(d->dev, bus, PG, DMAMAP_TO_DEVICE);
 
 	bus = dmamap_map_single(d->dev, in.cpu, PG, DMAMAP_FROM_DEVICE);
-	assert_true(bus != DMAMAP_MAPPING_ERROR);
+	assert_int_not_equal(bus, DMAMAP_MAPPING_ERROR);
 	uint8_t src[PG];
 	tu_fill(src, PG, seed + 1);
 	sim_dma_write(d->sd, bus, src, PG);
@@ -446,7 +446,7 @@ static void test_colored_dom0_linux_corrupts(void **state)
 	assert_int_equal(sim_xen_m2p(f.x, 5, &pfn), -ENOENT);
 	dmamap_dma_addr_t bus = xfx_rx(&nic, buf, PG, 77);
 	assert_int_equal(bus, phys);
-	assert_true(tu_check(buf, PG, 77) >= 0); /* the buffer did not get it */
+	tu_assert_ge(tu_check(buf, PG, 77), 0); /* the buffer did not get it */
 	assert_int_equal(hstats(&f).dma_stray_bytes, PG);
 
 	/* Worse: a dom0 page q whose machine frame q has one of dom0's colours
@@ -458,10 +458,10 @@ static void test_colored_dom0_linux_corrupts(void **state)
 	uint8_t *victim = xfx_alloc(&f, 1, pfn * PG, (pfn + 1) * PG - 1, &vphys);
 	uint8_t *qbuf = xfx_alloc(&f, 1, q * PG, (q + 1) * PG - 1, &phys);
 	assert_int_equal(sim_xen_p2m(f.x, q, &mfn), 0);
-	assert_true(mfn != q);
+	assert_int_not_equal(mfn, q);
 	tu_fill(victim, PG, 1);
 	xfx_rx(&nic, qbuf, PG, 90);
-	assert_true(tu_check(qbuf, PG, 90) >= 0);  /* not where it belongs */
+	tu_assert_ge(tu_check(qbuf, PG, 90), 0);  /* not where it belongs */
 	assert_int_equal(tu_check(victim, PG, 90), -1); /* dom0 page v corrupted */
 	assert_int_equal(hstats(&f).dma_stray_bytes, PG);
 	assert_int_equal(hstats(&f).dma_own_bytes, PG);
@@ -522,7 +522,7 @@ static void test_colored_dom0_p2m_aware(void **state)
 	uint8_t *two = xfx_alloc(&f, 2, 3 * PG, 5 * PG - 1, &phys2);
 	assert_int_equal(sim_xen_p2m(f.x, 3, &m3), 0);
 	assert_int_equal(sim_xen_p2m(f.x, 4, &m4), 0);
-	assert_true(m4 != m3 + 1);
+	assert_int_not_equal(m4, m3 + 1);
 	assert_true(xfx_tx(&nic, two, 2 * PG, 9, NULL));
 	xfx_rx(&nic, two, 2 * PG, 10);
 	assert_int_equal(tu_check(two, 2 * PG, 10), -1);
@@ -615,7 +615,7 @@ static void test_pv_domu_no_pool_until_hotplug(void **state)
 		uint8_t *buf = xfx_alloc(&f, 1, 0, 6 * TU_GIB - 1, &phys);
 		dmamap_dma_addr_t bus;
 		assert_true(xfx_tx(&nic, buf, 2048, i, &bus));
-		assert_true(bus + 2047 <= DMAMAP_BIT_MASK(32));
+		tu_assert_le(bus + 2047, DMAMAP_BIT_MASK(32));
 		xfx_rx(&nic, buf, 2048, i + 50);
 		assert_int_equal(tu_check(buf, 2048, i + 50), -1);
 		tu_free(&f.e, buf, 1);
@@ -628,7 +628,7 @@ static void test_pv_domu_no_pool_until_hotplug(void **state)
 	dmamap_dma_addr_t h;
 	uint8_t *ring = dmamap_alloc_coherent(nic.dev, 2 * PG, &h);
 	assert_non_null(ring);
-	assert_true(h + 2 * PG - 1 <= DMAMAP_BIT_MASK(32));
+	tu_assert_le(h + 2 * PG - 1, DMAMAP_BIT_MASK(32));
 	assert_int_equal(hstats(&f).lowmem_used, 64 * TU_MIB + 2 * PG);
 	uint8_t src[2 * PG];
 	tu_fill(src, sizeof(src), 9);
@@ -652,7 +652,7 @@ static void test_pv_domu_lowmem_short(void **state)
 	struct dmamap_xen_stats xs = xstats(&f);
 	assert_int_equal(xs.pool_bytes, 32 * TU_MIB);
 	assert_int_equal(hstats(&f).lowmem_used, 32 * TU_MIB);
-	assert_true(xs.exchange_failures > 0);
+	tu_assert_gt(xs.exchange_failures, 0);
 	assert_true(tu_log_has(&f.e, "trying a pool of 32768 KiB"));
 	assert_int_equal(xs.exchanged_bytes, 32 * TU_MIB);
 	xfx_fini(&f, &nic, 1);

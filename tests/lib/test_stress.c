@@ -1,5 +1,5 @@
 /*
- * tests/test_stress.c - four threads bouncing through one small pool.
+ * tests/lib/test_stress.c - four threads bouncing through one small pool.
  *
  * Owns: a concurrency test of the default bounce pool: 4 threads, each its
  * own logical CPU (so its own swiotlb area), mapping and unmapping buffers
@@ -185,7 +185,7 @@ static void test_stress_four_threads_small_pool(void **state)
 	dmamap_swiotlb_get_stats(sh->e.ctx, NULL, &ss);
 	assert_true(ss.enabled);
 	assert_int_equal(ss.total_bytes, ST_POOL);
-	assert_true(ss.nareas >= 2); /* several areas, so threads can spill */
+	tu_assert_ge(ss.nareas, 2); /* several areas, so threads can spill */
 
 	uint64_t region_pages = ST_LIVE * (ST_MAX_SIZE + 4096) / 4096;
 	for (unsigned int i = 0; i < ST_THREADS; i++) {
@@ -221,8 +221,8 @@ static void test_stress_four_threads_small_pool(void **state)
 
 	assert_int_equal(maps, unmaps);
 	/* 4 x 24 x ~64 KiB wanted through 4 MiB: the full pool must have been met. */
-	assert_true(failures > 0);
-	assert_true(maps > failures);
+	tu_assert_gt(failures, 0);
+	tu_assert_gt(maps, failures);
 
 	dmamap_swiotlb_get_stats(sh->e.ctx, NULL, &ss);
 	assert_int_equal(ss.used_bytes, 0);
@@ -231,7 +231,7 @@ static void test_stress_four_threads_small_pool(void **state)
 		struct dmamap_swiotlb_area_stats as;
 		assert_int_equal(dmamap_swiotlb_get_area_stats(sh->e.ctx, NULL, a, &as), 0);
 		assert_int_equal(as.used_slots, 0);
-		assert_true(as.hiwater_slots > 0); /* every area was used */
+		tu_assert_gt(as.hiwater_slots, 0); /* every area was used */
 	}
 
 	struct dmamap_device_stats ds;

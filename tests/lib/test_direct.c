@@ -1,5 +1,5 @@
 /*
- * tests/test_direct.c - dma-direct, masks, the dispatcher, scatterlists,
+ * tests/lib/test_direct.c - dma-direct, masks, the dispatcher, scatterlists,
  * coherent allocations and DMA pools, asserted on exact bytes, codes and
  * counters.
  */
@@ -143,7 +143,7 @@ static void test_bounce_high_only(void **state)
 	dmamap_unmap_single(d.dev, a, 1514, DMAMAP_TO_DEVICE);
 	a = dmamap_map_single(d.dev, hi, 1514, DMAMAP_BIDIRECTIONAL);
 	assert_int_not_equal(a, hphys);
-	assert_true(a + 1513 <= 0xffffffffULL);
+	tu_assert_le(a + 1513, 0xffffffffULL);
 	uint8_t got[1514];
 	dev_reads(&d, a, got, sizeof(got));
 	assert_int_equal(tu_check(got, sizeof(got), 3), -1);
@@ -223,7 +223,7 @@ static void test_masks(void **state)
 		dmamap_dma_addr_t h;
 		void *c = dmamap_alloc_coherent(d.dev, 64 * 1024, &h);
 		assert_non_null(c);
-		assert_true(h + 64 * 1024 - 1 <= DMAMAP_BIT_MASK(32));
+		tu_assert_le(h + 64 * 1024 - 1, DMAMAP_BIT_MASK(32));
 		assert_int_equal(h % (64 * 1024), 0); /* order-aligned */
 		assert_int_equal(((uint8_t *)c)[100], 0);
 		dmamap_free_coherent(d.dev, 64 * 1024, c, h);
@@ -233,12 +233,12 @@ static void test_masks(void **state)
 	dmamap_dma_addr_t h;
 	void *c = dmamap_alloc_coherent(d.dev, 4096, &h);
 	assert_non_null(c);
-	assert_true(h < (16u << 20));
+	tu_assert_lt(h, 16u << 20);
 	dmamap_free_coherent(d.dev, 4096, c, h);
 	/* A full 64-bit coherent mask prefers high memory (low memory is scarce). */
 	assert_int_equal(dmamap_set_coherent_mask(d.dev, DMAMAP_BIT_MASK(64)), 0);
 	c = dmamap_alloc_coherent(d.dev, 4096, &h);
-	assert_true(h >= 4 * TU_GIB);
+	tu_assert_ge(h, 4 * TU_GIB);
 	/* A wrong handle is refused, not freed. */
 	dmamap_free_coherent(d.dev, 4096, c, h + 4096);
 	assert_true(tu_log_has(&e, "does not belong to it"));
@@ -307,7 +307,8 @@ static void test_dma_ranges(void **state)
 	/* Outside every window: bounce into the pool, which the window covers. */
 	a = dmamap_map_single(d.dev, hi, 256, DMAMAP_TO_DEVICE);
 	assert_int_not_equal(a, DMAMAP_MAPPING_ERROR);
-	assert_true(a >= 0x80000000ULL && a < 0x80000000ULL + 3 * TU_GIB);
+	tu_assert_ge(a, 0x80000000ULL);
+	tu_assert_lt(a, 0x80000000ULL + 3 * TU_GIB);
 	dev_reads(&d, a, got, sizeof(got));
 	assert_int_equal(tu_check(got, sizeof(got), 8), -1);
 	dmamap_unmap_single(d.dev, a, 256, DMAMAP_TO_DEVICE);
@@ -393,7 +394,8 @@ static void test_truncation_caught(void **state)
 	assert_int_equal(dmamap_set_mask(d.dev, DMAMAP_BIT_MASK(64)), 0);
 	uint64_t hphys;
 	uint8_t *hi = tu_alloc_high(&e, 1, &hphys);
-	assert_true(hphys >= 4 * TU_GIB && hphys < 64 * TU_GIB); /* a 36-bit address */
+	tu_assert_ge(hphys, 4 * TU_GIB);
+	tu_assert_lt(hphys, 64 * TU_GIB); /* a 36-bit address */
 	uint8_t *victim = sim_phys_to_cpu(e.m, hphys & 0xffffffffULL);
 	tu_fill(victim, 512, 20);
 	tu_fill(hi, 512, 21);
@@ -416,7 +418,7 @@ static void test_truncation_caught(void **state)
 	/* With the right mask the same buffer bounces and arrives. */
 	assert_int_equal(dmamap_set_mask(d.dev, DMAMAP_BIT_MASK(32)), 0);
 	a = dmamap_map_single(d.dev, hi, 512, DMAMAP_FROM_DEVICE);
-	assert_true(a <= 0xffffffffULL);
+	tu_assert_le(a, 0xffffffffULL);
 	assert_int_equal(sim_dma_write(d.sd, a, data, sizeof(data)), 0);
 	dmamap_unmap_single(d.dev, a, 512, DMAMAP_FROM_DEVICE);
 	assert_int_equal(tu_check(hi, 512, 22), -1);
@@ -636,7 +638,7 @@ static void test_dma_pool(void **state)
 		assert_non_null(blk[i]);
 		assert_int_equal(h[i] % 64, 0);
 		assert_int_equal(h[i] / 1024, (h[i] + 95) / 1024);
-		assert_true(h[i] + 95 <= 0xffffffffULL);
+		tu_assert_le(h[i] + 95, 0xffffffffULL);
 		for (int j = 0; j < i; j++)
 			assert_true(h[j] + 96 <= h[i] || h[i] + 96 <= h[j]);
 		/* Coherent: the device sees CPU writes without a sync. */
@@ -677,7 +679,8 @@ static void test_restricted_pool(void **state)
 	tu_fill(lo, 700, 70);
 	/* Reachable memory bounces anyway: the pool is the only memory it may touch. */
 	dmamap_dma_addr_t a = dmamap_map_single(d.dev, lo, 700, DMAMAP_TO_DEVICE);
-	assert_true(a >= 0x40000000ULL && a + 699 < 0x40000000ULL + 2 * TU_MIB);
+	tu_assert_ge(a, 0x40000000ULL);
+	tu_assert_lt(a + 699, 0x40000000ULL + 2 * TU_MIB);
 	uint8_t got[700];
 	assert_int_equal(sim_dma_read(d.sd, a, got, sizeof(got)), 0);
 	assert_int_equal(tu_check(got, sizeof(got), 70), -1);
@@ -685,7 +688,8 @@ static void test_restricted_pool(void **state)
 	dmamap_dma_addr_t h;
 	void *ring = dmamap_alloc_coherent(d.dev, 8192, &h);
 	assert_non_null(ring);
-	assert_true(h >= 0x40000000ULL && h + 8191 < 0x40000000ULL + 2 * TU_MIB);
+	tu_assert_ge(h, 0x40000000ULL);
+	tu_assert_lt(h + 8191, 0x40000000ULL + 2 * TU_MIB);
 	assert_int_equal(dmamap_restricted_pool_destroy(pool), -EBUSY); /* busy slots */
 	dmamap_free_coherent(d.dev, 8192, ring, h);
 	/* A coherent mask the pool lies beyond: refused, nothing held (found by

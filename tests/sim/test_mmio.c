@@ -1,5 +1,5 @@
 /*
- * tests/test_mmio.c - BAR mappings, accessors and write-combining
+ * tests/sim/test_mmio.c - BAR mappings, accessors and write-combining
  * (include/dmamap/iomap.h, src/iomap.c, sim/mmio.c): the doorbell case of
  * seed 004, merging, ordering, and every refusal with its exact errno.
  *
@@ -79,7 +79,7 @@ static void test_doorbell_with_barrier(void **state)
 	assert_int_equal(log[0].off, DESC);
 	assert_int_equal(log[0].len, 64);
 	assert_int_equal(log[1].off, DOORBELL);
-	assert_true(log[0].seq < log[1].seq);
+	tu_assert_lt(log[0].seq, log[1].seq);
 	uint32_t w;
 	assert_int_equal(sim_mmio_peek(f->nic.sd, 0, DESC + 60, &w, 4), 0);
 	assert_int_equal(w, 0xd000000fu);
@@ -155,7 +155,7 @@ static void test_merging(void **state)
 		assert_int_equal(log[i].len, 4);
 		assert_false(log[i].combined);
 		if (i)
-			assert_true(log[i].seq > log[i - 1].seq);
+			tu_assert_gt(log[i].seq, log[i - 1].seq);
 	}
 	assert_int_equal(dmamap_readl(f->uc, 60), 115);
 }

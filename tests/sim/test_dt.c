@@ -1,5 +1,5 @@
 /*
- * tests/test_dt.c - the device-tree loader (sim/dt.h) on its own.
+ * tests/sim/test_dt.c - the device-tree loader (sim/dt.h) on its own.
  *
  * Owns: proofs that every node of the real boards in tests/dts/boards gets
  * Linux's answer (BOARD.linux.txt: windows, the node that gave them, limit,
@@ -14,6 +14,8 @@
 #include <setjmp.h>
 #include <stdint.h>
 #include <cmocka.h>
+
+#include "tu_assert.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -63,7 +65,7 @@ static const struct sim_dt_device *dev(const struct sim_dt *dt,
 static void assert_win(const struct sim_dt_device *d, unsigned int i,
 		       uint64_t dma, uint64_t cpu, uint64_t size)
 {
-	assert_true(i < d->nranges);
+	tu_assert_lt(i, d->nranges);
 	assert_int_equal(d->ranges[i].dma, dma);
 	assert_int_equal(d->ranges[i].cpu, cpu);
 	assert_int_equal(d->ranges[i].size, size);
@@ -131,7 +133,7 @@ static void test_zynqmp(void **state)
 	assert_string_equal(dt->root_compatible, "xlnx,zynqmp-zcu102-rev1.0");
 
 	/* No dma-ranges anywhere: every window is the identity. */
-	assert_true(dt->ndevices >= 10);
+	tu_assert_ge(dt->ndevices, 10);
 	for (unsigned int i = 0; i < dt->ndevices; i++) {
 		d = &dt->devices[i];
 		assert_int_equal(d->nranges, 0);
@@ -148,7 +150,7 @@ static void test_zynqmp(void **state)
 			assert_false(d->iommu_enabled);
 		}
 	}
-	assert_true(with_iommu >= 10);
+	tu_assert_ge(with_iommu, 10);
 	/* The SMMU itself is not a DMA master; disabled masters are absent. */
 	assert_null(sim_dt_find(dt, "/axi/iommu@fd800000"));
 	assert_null(sim_dt_find(dt, "/axi/dma-controller@ffa80000"));
@@ -762,7 +764,7 @@ static void write_blob(char *path, size_t keep_num, size_t keep_den)
 	assert_int_equal(fdt_finish(buf), 0);
 
 	fd = mkstemps(path, 4);
-	assert_true(fd >= 0);
+	tu_assert_ge(fd, 0);
 	f = fdopen(fd, "wb");
 	assert_non_null(f);
 	assert_int_equal(fwrite(buf, 1, fdt_totalsize(buf) * keep_num / keep_den, f),
@@ -799,7 +801,7 @@ static void test_dtb(void **state)
 		char junk[] = "/tmp/test_dt-XXXXXX.dtb";
 		int fd = mkstemps(junk, 4);
 
-		assert_true(fd >= 0);
+		tu_assert_ge(fd, 0);
 		assert_int_equal(write(fd, "hello, world\n", 13), 13);
 		close(fd);
 		snprintf(prefix, sizeof(prefix),

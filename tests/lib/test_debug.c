@@ -1,5 +1,5 @@
 /*
- * tests/test_debug.c - the DMA API checker (include/dmamap/debug.h).
+ * tests/lib/test_debug.c - the DMA API checker (include/dmamap/debug.h).
  *
  * Owns: one deliberately wrong driver per report kind, asserting exactly
  * that kind, exactly once, with its origin; the same driver written
@@ -94,7 +94,7 @@ static void at_line(const struct dmamap_debug_report *r, int line)
 	char want[64];
 	snprintf(want, sizeof(want), "test_debug.c:%d", line);
 	size_t n = strlen(r->origin), w = strlen(want);
-	assert_true(n >= w);
+	tu_assert_ge(n, w);
 	assert_string_equal(r->origin + n - w, want);
 	assert_int_equal(r->line, line);
 }
@@ -794,7 +794,7 @@ static void test_clean_bounce(void **state)
 	tu_fill(pkt, sizeof(pkt), 9);
 	for (int round = 0; round < 3; round++) {
 		dmamap_dma_addr_t a = ok(&d, dmamap_map_single(d.dev, b, 1514, DMAMAP_FROM_DEVICE));
-		assert_true(a < 4 * TU_GIB);
+		tu_assert_lt(a, 4 * TU_GIB);
 		assert_int_equal(sim_dma_write(d.sd, a, pkt, sizeof(pkt)), 0);
 		dmamap_sync_single_for_cpu(d.dev, a, 1514, DMAMAP_FROM_DEVICE);
 		assert_int_equal(dmamap_debug_cpu_access(d.dev, b, 1514), 0);

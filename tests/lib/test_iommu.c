@@ -1,5 +1,5 @@
 /*
- * tests/test_iommu.c - the dma-iommu backend (src/iommu.c) on the
+ * tests/lib/test_iommu.c - the dma-iommu backend (src/iommu.c) on the
  * simulated IOMMU: IOVAs, strict and lazy invalidation, the PCI 32-bit
  * first rule, scatterlist coalescing, untrusted bouncing, coherent memory
  * from scattered pages, passthrough, and the hybrid windows of seed 004.
@@ -111,7 +111,7 @@ static void test_map_strict(void **state)
 	tu_fill(buf + 100, 6000, 7);
 	dmamap_dma_addr_t a = dmamap_map_single(gpu.dev, buf + 100, 6000, DMAMAP_TO_DEVICE);
 	assert_false(dmamap_mapping_error(gpu.dev, a));
-	assert_true(a < (1ULL << 32));
+	tu_assert_lt(a, 1ULL << 32);
 	assert_int_equal(a & 4095, 100);
 	uint8_t got[6000];
 	assert_int_equal(sim_dma_read(gpu.sd, a, got, 6000), 0);
@@ -149,7 +149,7 @@ static void test_map_lazy(void **state)
 	assert_int_equal(istats(&f).stale_hits, 1);
 	/* The IOVA is not reused while its invalidation is pending. */
 	dmamap_dma_addr_t b = dmamap_map_single(nic.dev, buf, 64, DMAMAP_BIDIRECTIONAL);
-	assert_true(b != a);
+	assert_int_not_equal(b, a);
 	dmamap_unmap_single(nic.dev, b, 64, DMAMAP_BIDIRECTIONAL);
 	/* 256 queued unmaps: the next one flushes everything at once. */
 	for (int i = 0; i < 256; i++) {
@@ -219,7 +219,7 @@ static void test_lazy_quiet_flushed_by_deferred_work(void **state)
 	uint8_t got[64];
 	uint64_t next = 0;
 	assert_int_equal(dmamap_run_deferred(f.e.ctx, &next), 0);
-	assert_true(next == UINT64_MAX); /* nothing pending */
+	assert_int_equal(next, UINT64_MAX); /* nothing pending */
 	dmamap_dma_addr_t a = map_read_unmap(&nic, buf);
 	sim_clock_advance(f.e.m, 4000000);
 	assert_int_equal(dmamap_run_deferred(f.e.ctx, &next), 0);
@@ -227,7 +227,7 @@ static void test_lazy_quiet_flushed_by_deferred_work(void **state)
 	assert_int_equal(sim_dma_read(nic.sd, a, got, 64), 0); /* still stale, as lazy allows */
 	sim_clock_advance(f.e.m, 6000001);
 	assert_int_equal(dmamap_run_deferred(f.e.ctx, &next), 1);
-	assert_true(next == UINT64_MAX);
+	assert_int_equal(next, UINT64_MAX);
 	assert_int_equal(istats(&f).invalidations, 1);
 	assert_int_equal(sim_dma_read(nic.sd, a, got, 64), -EFAULT);
 	tu_free(&f.e, buf, 1);
@@ -347,9 +347,9 @@ static void test_32bit_first(void **state)
 		a[i] = dmamap_map_single(d.dev, buf, 4096, DMAMAP_TO_DEVICE);
 		assert_false(dmamap_mapping_error(d.dev, a[i]));
 		if (i < 255)
-			assert_true(a[i] < (1 << 20));
+			tu_assert_lt(a[i], 1 << 20);
 	}
-	assert_true(a[255] >= (1ULL << 32));
+	tu_assert_ge(a[255], 1ULL << 32);
 	assert_true(tu_log_has(&f.e, "using 48-bit DMA addresses"));
 	for (int i = 0; i < 256; i++)
 		dmamap_unmap_single(d.dev, a[i], 4096, DMAMAP_TO_DEVICE);
@@ -359,7 +359,7 @@ static void test_32bit_first(void **state)
 	 */
 	uint8_t *big = tu_alloc_low(&f.e, 64, &phys);
 	dmamap_dma_addr_t b = dmamap_map_single(d.dev, big, 256 << 10, DMAMAP_TO_DEVICE);
-	assert_true(b >= (1ULL << 32));
+	tu_assert_ge(b, 1ULL << 32);
 	dmamap_unmap_single(d.dev, b, 256 << 10, DMAMAP_TO_DEVICE);
 	tu_free(&f.e, big, 64);
 	tu_free(&f.e, buf, 1);
@@ -413,7 +413,7 @@ static void test_sg_coalesce(void **state)
 	assert_int_equal(sg[2].dma_length, 16384);
 	for (int i = 0; i < n; i++) {
 		uint64_t s = sg[i].dma_address, e = s + sg[i].dma_length - 1;
-		assert_true((s & ~0x3fffULL) == (e & ~0x3fffULL));
+		assert_int_equal(s & ~0x3fffULL, e & ~0x3fffULL);
 	}
 	assert_int_equal(sim_dma_read(d.sd, sg[1].dma_address, got, 3584), 0);
 	assert_memory_equal(got, pg[2] + 512, 3584);
@@ -528,7 +528,7 @@ static void test_coherent_scattered(void **state)
 	dmamap_dma_addr_t h;
 	uint8_t *cpu = dmamap_alloc_coherent(d.dev, 65536, &h);
 	assert_non_null(cpu);
-	assert_true(h + 65535 <= DMAMAP_BIT_MASK(32)); /* PCI: 32-bit first */
+	tu_assert_le(h + 65535, DMAMAP_BIT_MASK(32)); /* PCI: 32-bit first */
 	for (int i = 0; i < 65536; i++)
 		assert_int_equal(cpu[i], 0);
 	tu_fill(cpu, 65536, 3);
@@ -619,7 +619,7 @@ static void test_compressed_linear(void **state)
 	assert_int_equal(after.invalidations, before.invalidations);
 	/* The 32-bit device: a translated IOVA below 4 GiB, same bytes. */
 	dmamap_dma_addr_t c = dmamap_map_single(d[3].dev, bh, 4096, DMAMAP_TO_DEVICE);
-	assert_true(c < (1ULL << 32));
+	tu_assert_lt(c, 1ULL << 32);
 	assert_int_equal(sim_dma_read(d[3].sd, c, got, 4096), 0);
 	assert_int_equal(tu_check(got, 4096, 22), -1);
 	dmamap_unmap_single(d[3].dev, c, 4096, DMAMAP_TO_DEVICE);
@@ -660,7 +660,7 @@ static void test_bypass_window(void **state)
 	dmamap_dma_addr_t h;
 	uint8_t *ring = dmamap_alloc_coherent(d.dev, 8192, &h);
 	assert_non_null(ring);
-	assert_true(h + 8191 <= DMAMAP_BIT_MASK(32));
+	tu_assert_le(h + 8191, DMAMAP_BIT_MASK(32));
 	tu_fill(ring, 8192, 6);
 	uint8_t rgot[8192];
 	assert_int_equal(sim_dma_read(d.sd, h, rgot, 8192), 0);
@@ -670,7 +670,7 @@ static void test_bypass_window(void **state)
 	assert_int_equal(dmamap_set_mask(d.dev, DMAMAP_BIT_MASK(32)), 0);
 	assert_string_equal(dmamap_device_ops_name(d.dev), "iommu");
 	a = dmamap_map_single(d.dev, buf, 4096, DMAMAP_TO_DEVICE);
-	assert_true(a < (1ULL << 32));
+	tu_assert_lt(a, 1ULL << 32);
 	dmamap_unmap_single(d.dev, a, 4096, DMAMAP_TO_DEVICE);
 	tu_free(&f.e, buf, 1);
 	ifx_fini(&f, &d, 1);

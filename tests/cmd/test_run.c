@@ -1,5 +1,5 @@
 /*
- * tests/test_run.c - running scenarios (tools/run.c, tools/workloads.c):
+ * tests/cmd/test_run.c - running scenarios (tools/run.c, tools/workloads.c):
  * exact counters, verdicts, determinism, hot-plug, device trees, and every
  * kind of input the runner must refuse with one line naming where.
  *

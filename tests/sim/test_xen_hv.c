@@ -1,5 +1,5 @@
 /*
- * tests/test_xen_hv.c - the simulated Xen-like hypervisor on its own
+ * tests/sim/test_xen_hv.c - the simulated Xen-like hypervisor on its own
  * (sim/xen.h, sim.h and the platform seam's hv ops; no library).
  *
  * Owns: proofs that the hypervisor model does what the design says: the
@@ -169,8 +169,8 @@ static void test_facts_and_hooks(void **state)
 	assert_non_null(h->grant_map);
 	assert_non_null(h->grant_unmap);
 	/* The platform's other facts are the OS's, unchanged. */
-	assert_true(plat->total_ram == 2 * GIB);
-	assert_true(plat->max_ram_end == 5 * GIB - 1);
+	assert_int_equal(plat->total_ram, 2 * GIB);
+	assert_int_equal(plat->max_ram_end, 5 * GIB - 1);
 
 	/* The 4096 foreign pfns at the top of the OS's RAM are reserved. */
 	uint64_t fbase = 5 * GIB / PAGE - 4096;
@@ -179,9 +179,9 @@ static void test_facts_and_hooks(void **state)
 	uint64_t mfn;
 	assert_int_equal(sim_xen_p2m(x, fbase, &mfn), -ENOENT);
 	assert_int_equal(sim_xen_p2m(x, fbase + 4095, &mfn), -ENOENT);
-	assert_true(p2m(x, fbase - 1) == fbase - 1);
+	assert_int_equal(p2m(x, fbase - 1), fbase - 1);
 	/* No lowmem below 4 GiB: the identity host is the OS's RAM. */
-	assert_true(xstats(x).lowmem_total == 0);
+	assert_int_equal(xstats(x).lowmem_total, 0);
 
 	/* Only one hypervisor. */
 	struct sim_xen *x2 = NULL;
@@ -210,12 +210,12 @@ static void test_identity(void **state)
 		for (int i = 0; i < 2; i++) {
 			uint64_t b = r[i].base / PAGE, e = b + r[i].size / PAGE;
 			for (uint64_t p = b; p < e && p < fbase; p += 997) {
-				assert_true(p2m(x, p) == p);
+				assert_int_equal(p2m(x, p), p);
 				uint64_t back = 0;
 				assert_int_equal(sim_xen_m2p(x, p, &back), 0);
-				assert_true(back == p);
+				assert_int_equal(back, p);
 			}
-			assert_true(p2m(x, b) == b);
+			assert_int_equal(p2m(x, b), b);
 		}
 		uint64_t v = 0;
 		assert_int_equal(sim_xen_p2m(x, 3 * GIB / PAGE, &v), -ENOENT);
@@ -224,7 +224,7 @@ static void test_identity(void **state)
 		assert_int_equal(sim_xen_m2p(x, 3 * GIB / PAGE, &v), -ENOENT);
 		assert_int_equal(sim_xen_m2p(x, 6 * GIB / PAGE, &v), -ENOENT);
 		/* The lowmem region: [4 GiB - 128 MiB, 4 GiB), free host RAM. */
-		assert_true(xstats(x).lowmem_total == 128 * MIB);
+		assert_int_equal(xstats(x).lowmem_total, 128 * MIB);
 
 		const struct dmamap_hv_ops *h = hv(m);
 		uint64_t pfn = GIB / PAGE + 5, out = 0;
@@ -236,17 +236,17 @@ static void test_identity(void **state)
 								&out), -EOPNOTSUPP);
 			assert_int_equal(h->destroy_contiguous(priv(m), pfn, 0),
 					 -EOPNOTSUPP);
-			assert_true(xstats(x).p2m_queries == 0);
+			assert_int_equal(xstats(x).p2m_queries, 0);
 		} else {
 			assert_int_equal(h->pfn_to_bfn(priv(m), pfn, &out), 0);
-			assert_true(out == pfn);
+			assert_int_equal(out, pfn);
 			assert_int_equal(h->bfn_to_pfn(priv(m), pfn + 1, &out), 0);
-			assert_true(out == pfn + 1);
+			assert_int_equal(out, pfn + 1);
 			assert_int_equal(h->pfn_to_bfn(priv(m), 3 * GIB / PAGE, &out),
 					 -ENOENT);
 			assert_int_equal(h->bfn_to_pfn(priv(m), 3 * GIB / PAGE, &out),
 					 -ENOENT);
-			assert_true(xstats(x).p2m_queries == 2);
+			assert_int_equal(xstats(x).p2m_queries, 2);
 		}
 		sim_machine_destroy(m);
 	}
@@ -263,18 +263,18 @@ static void check_bijection(struct sim_xen *x, uint64_t host_frames,
 	for (int i = 0; i < 2; i++) {
 		for (uint64_t p = rb[i]; p < re[i]; p++) {
 			uint64_t mfn = p2m(x, p), back = ~0ULL;
-			assert_true(mfn < host_frames);
+			tu_assert_lt(mfn, host_frames);
 			assert_false(seen[mfn / 8] & (1u << (mfn % 8)));
 			seen[mfn / 8] |= (uint8_t)(1u << (mfn % 8));
 			assert_int_equal(sim_xen_m2p(x, mfn, &back), 0);
-			assert_true(back == p);
+			assert_int_equal(back, p);
 			/* Room above 4 GiB for all of it: nothing below. */
-			assert_true(mfn >= F4G);
+			tu_assert_ge(mfn, F4G);
 			same += mfn == p;
 			n++;
 		}
 	}
-	assert_true(n == 2 * GIB / PAGE - 4096);
+	assert_int_equal(n, 2 * GIB / PAGE - 4096);
 	*out_identical = same;
 	free(seen);
 }
@@ -290,28 +290,28 @@ static void test_scattered(void **state)
 	uint64_t host_frames = (8 * GIB + 256 * MIB) / PAGE;
 	uint64_t same = 0;
 	check_bijection(x, host_frames, &same);
-	assert_true(same < 64); /* not 1:1: a chance chunk at most */
+	tu_assert_lt(same, 64); /* not 1:1: a chance chunk at most */
 	/* Chunks of 16 frames: machine-contiguous and aligned. */
 	uint64_t moved = 0;
 	for (uint64_t c = 0; c < GIB / PAGE; c += 16) {
 		uint64_t b = p2m(x, c);
-		assert_true(b % 16 == 0);
+		assert_int_equal(b % 16, 0);
 		for (uint64_t i = 1; i < 16; i++)
-			assert_true(p2m(x, c + i) == b + i);
+			assert_int_equal(p2m(x, c + i), b + i);
 		/* Consecutive chunks are not consecutive in machine memory. */
 		moved += c && p2m(x, c - 1) + 1 != b;
 	}
-	assert_true(moved > (GIB / PAGE / 16) * 9 / 10);
+	tu_assert_gt(moved, (GIB / PAGE / 16) * 9 / 10);
 	/* PV sees its p2m: pfn_to_bfn answers for its own frames. */
 	uint64_t out = 0;
 	assert_int_equal(hv(m)->pfn_to_bfn(priv(m), 77, &out), 0);
-	assert_true(out == p2m(x, 77));
+	assert_int_equal(out, p2m(x, 77));
 	assert_int_equal(hv(m)->bfn_to_pfn(priv(m), out, &out), 0);
-	assert_true(out == 77);
+	assert_int_equal(out, 77);
 	assert_int_equal(hv(m)->pfn_to_bfn(priv(m), 2 * GIB / PAGE, &out), -ENOENT);
-	assert_true(xstats(x).p2m_queries == 2);
+	assert_int_equal(xstats(x).p2m_queries, 2);
 	/* Lowmem sits at the top of the first 4 GiB, untouched by the OS. */
-	assert_true(xstats(x).lowmem_total == 128 * MIB);
+	assert_int_equal(xstats(x).lowmem_total, 128 * MIB);
 
 	/* Same seed, same layout; another seed, another. */
 	struct sim_machine *m2 = x86_guest();
@@ -321,10 +321,10 @@ static void test_scattered(void **state)
 	struct sim_xen *x3 = mkxen(m3, &d);
 	uint64_t differ = 0, samples = 0;
 	for (uint64_t p = 0; p < GIB / PAGE; p += 16 * 7, samples++) {
-		assert_true(p2m(x2, p) == p2m(x, p));
+		assert_int_equal(p2m(x2, p), p2m(x, p));
 		differ += p2m(x3, p) != p2m(x, p);
 	}
-	assert_true(differ > samples * 9 / 10);
+	tu_assert_gt(differ, samples * 9 / 10);
 	sim_machine_destroy(m3);
 	sim_machine_destroy(m2);
 	sim_machine_destroy(m);
@@ -336,9 +336,10 @@ static void test_scattered(void **state)
 	x = mkxen(m, &d);
 	for (uint64_t c = 0; c < GIB / PAGE; c += 512) {
 		uint64_t b = p2m(x, c);
-		assert_true(b % 512 == 0 && b >= F4G);
-		assert_true(p2m(x, c + 511) == b + 511);
-		assert_true(p2m(x, c + 200) == b + 200);
+		assert_int_equal(b % 512, 0);
+		tu_assert_ge(b, F4G);
+		assert_int_equal(p2m(x, c + 511), b + 511);
+		assert_int_equal(p2m(x, c + 200), b + 200);
 	}
 	sim_machine_destroy(m);
 }
@@ -359,15 +360,15 @@ static void test_colored(void **state)
 	uint64_t b = GIB / PAGE, n = GIB / PAGE - 4096, same = 0, runs = 0;
 	for (uint64_t k = 0; k < n; k++) {
 		uint64_t mfn = p2m(x, b + k);
-		assert_true(mfn == 512 + 16 * (k / 8) + k % 8);
-		assert_true(mfn % 16 < 8);
+		assert_int_equal(mfn, 512 + 16 * (k / 8) + k % 8);
+		tu_assert_lt(mfn % 16, 8);
 		same += mfn == b + k;
 		if (k && mfn != p2m(x, b + k - 1) + 1)
 			runs++;
 	}
-	assert_true(same == 0);
-	assert_true(runs == n / 8 - 1);
-	assert_true(xstats(x).lowmem_total == 128 * MIB);
+	assert_int_equal(same, 0);
+	assert_int_equal(runs, n / 8 - 1);
+	assert_int_equal(xstats(x).lowmem_total, 128 * MIB);
 	sim_machine_destroy(m);
 
 	/* 8 colours, the OS has 1 and 2: runs of 2 every 8. */
@@ -378,7 +379,7 @@ static void test_colored(void **state)
 	/* (Below the lowmem region, which k < 200000 stays under.) */
 	for (uint64_t k = 0; k < 200000; k += 331) {
 		uint64_t mfn = p2m(x, b + k);
-		assert_true(mfn == 512 + 8 * (k / 2) + 1 + k % 2);
+		assert_int_equal(mfn, 512 + 8 * (k / 2) + 1 + k % 2);
 	}
 	sim_machine_destroy(m);
 
@@ -395,13 +396,13 @@ static void test_colored(void **state)
 	uint64_t lo = F4G - 128 * MIB / PAGE;
 	for (uint64_t k = 0; k < 3 * GIB / PAGE - 4096; k += 4093) {
 		uint64_t mfn = p2m(x, GIB / PAGE + k);
-		assert_true(mfn % 2 == 0);
+		assert_int_equal(mfn % 2, 0);
 		assert_false(mfn >= lo && mfn < F4G);
 	}
 	/* Frame just below lowmem, then the first one at 4 GiB. */
 	uint64_t k_last = (lo - 512) / 2 - 1;
-	assert_true(p2m(x, GIB / PAGE + k_last) == lo - 2);
-	assert_true(p2m(x, GIB / PAGE + k_last + 1) == F4G);
+	assert_int_equal(p2m(x, GIB / PAGE + k_last), lo - 2);
+	assert_int_equal(p2m(x, GIB / PAGE + k_last + 1), F4G);
 	sim_machine_destroy(m);
 }
 
@@ -420,7 +421,7 @@ static void test_dma_machine_addresses(void **state)
 	/* An OS page above 4 GiB, reached at its machine address. */
 	uint64_t phys = tu_sim_alloc(m, 1, 4 * GIB, ~0ULL);
 	uint64_t pfn = phys / PAGE, mfn = p2m(x, pfn);
-	assert_true(mfn != pfn);
+	assert_int_not_equal(mfn, pfn);
 	uint8_t *cpu = tu_sim_cpu(m, phys);
 	memset(cpu, 0, PAGE);
 	tu_fill(buf, 300, 1);
@@ -430,7 +431,8 @@ static void test_dma_machine_addresses(void **state)
 	assert_int_equal(sim_dma_read(dev, mfn * PAGE + 100, back, 300), 0);
 	assert_int_equal(tu_check(back, 300, 1), -1);
 	struct sim_xen_stats st = xstats(x);
-	assert_true(st.dma_own_bytes == 600 && st.dma_stray_bytes == 0);
+	assert_int_equal(st.dma_own_bytes, 600);
+	assert_int_equal(st.dma_stray_bytes, 0);
 
 	/*
 	 * The untranslated guest address as a bus address: lands in the
@@ -438,7 +440,7 @@ static void test_dma_machine_addresses(void **state)
 	 */
 	uint64_t other = 0;
 	assert_int_equal(sim_xen_m2p(x, pfn, &other), 0);
-	assert_true(other != pfn);
+	assert_int_not_equal(other, pfn);
 	tu_fill(buf, 64, 2);
 	assert_int_equal(sim_dma_write(dev, pfn * PAGE, buf, 64), 0);
 	assert_int_equal(tu_check(tu_sim_cpu(m, other * PAGE), 64, 2), -1);
@@ -456,16 +458,19 @@ static void test_dma_machine_addresses(void **state)
 	assert_int_equal(sim_dma_read(dev, low, back, PAGE), 0);
 	assert_int_equal(tu_check(back, PAGE, 3), -1);
 	st = xstats(x);
-	assert_true(st.dma_own_bytes == 664 && st.dma_stray_bytes == 2 * PAGE);
-	assert_true(st.dma_foreign_bytes == 0);
+	assert_int_equal(st.dma_own_bytes, 664);
+	assert_int_equal(st.dma_stray_bytes, 2 * PAGE);
+	assert_int_equal(st.dma_foreign_bytes, 0);
 
 	/* Beyond host RAM: a bus error, nothing counted as moved. */
 	memset(back, 0, 16);
 	assert_int_equal(sim_dma_read(dev, 100 * GIB, back, 16), -EFAULT);
 	assert_true(all_bytes(back, 16, 0xff));
 	struct sim_device_stats ds = tu_sim_dstats(dev);
-	assert_true(ds.bus_errors == 1 && ds.iommu_faults == 0);
-	assert_true(ds.writes == 3 && ds.reads == 2);
+	assert_int_equal(ds.bus_errors, 1);
+	assert_int_equal(ds.iommu_faults, 0);
+	assert_int_equal(ds.writes, 3);
+	assert_int_equal(ds.reads, 2);
 
 	/* The hypervisor's IOMMU: guest addresses, page by page. */
 	assert_false(sim_xen_iommu_covers(dev));
@@ -475,7 +480,7 @@ static void test_dma_machine_addresses(void **state)
 	assert_true(sim_xen_iommu_covers(gpu));
 	/* Two guest pages across a chunk edge: machine frames apart. */
 	uint64_t g = 4 * GIB + 16 * 100 * PAGE + 15 * PAGE;
-	assert_true(p2m(x, g / PAGE) + 1 != p2m(x, g / PAGE + 1));
+	assert_int_not_equal(p2m(x, g / PAGE) + 1, p2m(x, g / PAGE + 1));
 	assert_int_equal(sim_reserve(m, g, 2 * PAGE), 0);
 	tu_fill(buf, 8192, 4);
 	assert_int_equal(sim_dma_write(gpu, g + 0, buf, 8192), 0);
@@ -489,7 +494,9 @@ static void test_dma_machine_addresses(void **state)
 	assert_true(all_bytes(back, 16, 0xff));
 	assert_int_equal(sim_dma_write(gpu, 2 * GIB - 8, buf, 16), -EFAULT);
 	ds = tu_sim_dstats(gpu);
-	assert_true(ds.iommu_faults == 2 && ds.bus_errors == 0 && ds.writes == 1);
+	assert_int_equal(ds.iommu_faults, 2);
+	assert_int_equal(ds.bus_errors, 0);
+	assert_int_equal(ds.writes, 1);
 
 	/* Not under a hypervisor: nothing to attach to. */
 	struct sim_machine *bare = x86_guest();
@@ -511,7 +518,7 @@ static void test_exchange(void **state)
 	struct sim_xen *x = mkxen(m, &d);
 	const struct dmamap_hv_ops *h = hv(m);
 	struct sim_device *dev = tu_sim_dev(m, "nic32", 32, true);
-	assert_true(xstats(x).lowmem_total == MIB);
+	assert_int_equal(xstats(x).lowmem_total, MIB);
 
 	/* 16 ranges of 16 pages (order 4), each with its own pattern. */
 	uint64_t pfn[17], old[17][16], bfn = 0;
@@ -526,19 +533,19 @@ static void test_exchange(void **state)
 	/* Nothing below 2 GiB in lowmem ([4 GiB - 1 MiB, 4 GiB)): refused. */
 	assert_int_equal(h->exchange_contiguous(priv(m), pfn[0], 4, 31, &bfn),
 			 -ENOMEM);
-	assert_true(xstats(x).exchange_failures == 1);
-	assert_true(p2m(x, pfn[0]) == old[0][0]);
+	assert_int_equal(xstats(x).exchange_failures, 1);
+	assert_int_equal(p2m(x, pfn[0]), old[0][0]);
 
 	for (int r = 0; r < 16; r++) {
 		assert_int_equal(h->exchange_contiguous(priv(m), pfn[r], 4, 32,
 							&bfn), 0);
 		/* From the top down, aligned, below 2^32. */
-		assert_true(bfn == F4G - 16 * (uint64_t)(r + 1));
+		assert_int_equal(bfn, F4G - 16 * (uint64_t)(r + 1));
 		for (uint64_t i = 0; i < 16; i++) {
-			assert_true(p2m(x, pfn[r] + i) == bfn + i);
+			assert_int_equal(p2m(x, pfn[r] + i), bfn + i);
 			uint64_t back = 0;
 			assert_int_equal(sim_xen_m2p(x, bfn + i, &back), 0);
-			assert_true(back == pfn[r] + i);
+			assert_int_equal(back, pfn[r] + i);
 			assert_int_equal(sim_xen_m2p(x, old[r][i], &back), -ENOENT);
 		}
 		/* The data stayed; a 32-bit device reads it in one go. */
@@ -548,20 +555,22 @@ static void test_exchange(void **state)
 		assert_int_equal(sim_dma_read(dev, bfn * PAGE, b, 16 * PAGE), 0);
 		assert_int_equal(tu_check(b, 16 * PAGE, 100 + (uint32_t)r), -1);
 		free(b);
-		assert_true(xstats(x).lowmem_used == 64 * KIB * (uint64_t)(r + 1));
+		assert_int_equal(xstats(x).lowmem_used, 64 * KIB * (uint64_t)(r + 1));
 	}
 	struct sim_xen_stats st = xstats(x);
-	assert_true(st.lowmem_used == MIB && st.lowmem_hiwater == MIB);
-	assert_true(st.exchanges == 16 && st.exchange_failures == 1);
-	assert_true(st.dma_own_bytes == 16 * 16 * PAGE);
+	assert_int_equal(st.lowmem_used, MIB);
+	assert_int_equal(st.lowmem_hiwater, MIB);
+	assert_int_equal(st.exchanges, 16);
+	assert_int_equal(st.exchange_failures, 1);
+	assert_int_equal(st.dma_own_bytes, 16 * 16 * PAGE);
 
 	/* Exhausted: -ENOMEM and the p2m of the range is untouched. */
 	assert_int_equal(h->exchange_contiguous(priv(m), pfn[16], 0, 32, &bfn),
 			 -ENOMEM);
 	for (int i = 0; i < 16; i++)
-		assert_true(p2m(x, pfn[16] + i) == old[16][i]);
-	assert_true(xstats(x).exchange_failures == 2);
-	assert_true(xstats(x).lowmem_used == MIB);
+		assert_int_equal(p2m(x, pfn[16] + i), old[16][i]);
+	assert_int_equal(xstats(x).exchange_failures, 2);
+	assert_int_equal(xstats(x).lowmem_used, MIB);
 
 	/* Bad ranges: a foreign pfn, a hole, a range never exchanged. */
 	uint64_t fbase = 5 * GIB / PAGE - 4096;
@@ -569,23 +578,24 @@ static void test_exchange(void **state)
 	assert_int_equal(h->exchange_contiguous(priv(m), 2 * GIB / PAGE, 0, 32,
 						&bfn), -EINVAL);
 	assert_int_equal(h->destroy_contiguous(priv(m), pfn[16], 4), -EINVAL);
-	assert_true(xstats(x).exchange_failures == 2);
+	assert_int_equal(xstats(x).exchange_failures, 2);
 
 	/* Destroy gives it all back; the data stays, frames come from high. */
 	for (int r = 0; r < 16; r++) {
 		assert_int_equal(h->destroy_contiguous(priv(m), pfn[r], 4), 0);
 		for (uint64_t i = 0; i < 16; i++)
-			assert_true(p2m(x, pfn[r] + i) >= F4G);
+			tu_assert_ge(p2m(x, pfn[r] + i), F4G);
 		assert_int_equal(tu_check(tu_sim_cpu(m, pfn[r] * PAGE), 16 * PAGE,
 					  100 + (uint32_t)r), -1);
 	}
 	st = xstats(x);
-	assert_true(st.lowmem_used == 0 && st.lowmem_hiwater == MIB);
+	assert_int_equal(st.lowmem_used, 0);
+	assert_int_equal(st.lowmem_hiwater, MIB);
 	/* And it can be had again, from the top. */
 	assert_int_equal(h->exchange_contiguous(priv(m), pfn[16], 4, 32, &bfn), 0);
-	assert_true(bfn == F4G - 16);
+	assert_int_equal(bfn, F4G - 16);
 	assert_int_equal(tu_check(tu_sim_cpu(m, pfn[16] * PAGE), 16 * PAGE, 116), -1);
-	assert_true(xstats(x).lowmem_used == 64 * KIB);
+	assert_int_equal(xstats(x).lowmem_used, 64 * KIB);
 	sim_machine_destroy(m);
 }
 
@@ -616,7 +626,8 @@ static void test_grants(void **state)
 	uint64_t mfn5 = 0, mfn7 = 0;
 	assert_int_equal(sim_xen_domu_mfn(x, dom, 5, &mfn5), 0);
 	assert_int_equal(sim_xen_domu_mfn(x, dom, 7, &mfn7), 0);
-	assert_true(mfn5 >= 5 * GIB / PAGE && mfn5 < 6 * GIB / PAGE);
+	tu_assert_ge(mfn5, 5 * GIB / PAGE);
+	tu_assert_lt(mfn5, 6 * GIB / PAGE);
 	uint64_t v;
 	assert_int_equal(sim_xen_m2p(x, mfn5, &v), -ENOENT);
 	assert_int_equal(sim_xen_domu_mfn(x, dom, 64, &v), -ENOENT);
@@ -635,7 +646,7 @@ static void test_grants(void **state)
 	uint32_t gref = 99, rogref = 99;
 	assert_int_equal(sim_xen_grant(x, dom, 5, false, &gref), 0);
 	assert_int_equal(sim_xen_grant(x, dom, 7, true, &rogref), 0);
-	assert_true(gref != rogref);
+	assert_int_not_equal(gref, rogref);
 	uint32_t nogref = 1234;
 	assert_int_equal(sim_xen_grant(x, dom, 64, false, &nogref), -ENOENT);
 	assert_int_equal(nogref, 1234);
@@ -646,19 +657,20 @@ static void test_grants(void **state)
 	assert_int_equal(h->grant_map(priv(m), dom, rogref, false, &pfn, &bfn),
 			 -EPERM);
 	assert_int_equal(h->grant_map(priv(m), dom, gref, false, &pfn, &bfn), 0);
-	assert_true(pfn == fbase && bfn == mfn5);
+	assert_int_equal(pfn, fbase);
+	assert_int_equal(bfn, mfn5);
 	/* The CPU sees the domU's frame at the foreign pfn, both ways. */
 	assert_int_equal(tu_check(fcpu, PAGE, 50), -1);
 	fcpu[9] = 0x99;
-	assert_true(page5[9] == 0x99);
+	assert_int_equal(page5[9], 0x99);
 	tu_fill(page5, PAGE, 50);
-	assert_true(p2m(x, pfn) == bfn);
+	assert_int_equal(p2m(x, pfn), bfn);
 	/* Foreign frames are answered without the p2m query feature. */
 	uint64_t out = 0;
 	assert_int_equal(h->pfn_to_bfn(priv(m), pfn, &out), 0);
-	assert_true(out == bfn);
+	assert_int_equal(out, bfn);
 	assert_int_equal(h->bfn_to_pfn(priv(m), bfn, &out), 0);
-	assert_true(out == pfn);
+	assert_int_equal(out, pfn);
 	assert_int_equal(h->pfn_to_bfn(priv(m), pfn + 1, &out), -ENOENT);
 	assert_int_equal(h->pfn_to_bfn(priv(m), 5, &out), -EOPNOTSUPP);
 	assert_int_equal(sim_xen_grant_end(x, dom, gref), -EBUSY);
@@ -670,23 +682,25 @@ static void test_grants(void **state)
 	assert_int_equal(sim_dma_write(dev, bfn * PAGE + 1024, buf, 512), 0);
 	assert_int_equal(tu_check(page5 + 1024, 512, 51), -1);
 	assert_int_equal(tu_check(fcpu + 1024, 512, 51), -1);
-	assert_true(xstats(x).dma_foreign_bytes == 512);
+	assert_int_equal(xstats(x).dma_foreign_bytes, 512);
 	/* At the guest address pfn (1:1 dom0, no translation): not there. */
 	tu_fill(buf, 256, 52);
 	assert_int_equal(sim_dma_write(dev, pfn * PAGE, buf, 256), 0);
 	assert_int_equal(tu_check(page5, 256, 50), -1);
 	struct sim_xen_stats st = xstats(x);
-	assert_true(st.dma_stray_bytes == 256 && st.dma_foreign_bytes == 512);
+	assert_int_equal(st.dma_stray_bytes, 256);
+	assert_int_equal(st.dma_foreign_bytes, 512);
 	/* A domU frame the OS has not mapped is stray too (and gets hit). */
 	assert_int_equal(sim_dma_write(dev, mfn7 * PAGE, buf, 256), 0);
 	assert_int_equal(tu_check(page7, 256, 52), -1);
-	assert_true(xstats(x).dma_stray_bytes == 512);
+	assert_int_equal(xstats(x).dma_stray_bytes, 512);
 
 	/* Read-only grant mapped read-only: a second foreign pfn. */
 	uint64_t ropfn = 0, robfn = 0;
 	tu_fill(page7, PAGE, 70);
 	assert_int_equal(h->grant_map(priv(m), dom, rogref, true, &ropfn, &robfn), 0);
-	assert_true(ropfn == fbase + 1 && robfn == mfn7);
+	assert_int_equal(ropfn, fbase + 1);
+	assert_int_equal(robfn, mfn7);
 
 	/* The hypervisor's IOMMU: guest addresses of foreign pfns work. */
 	struct sim_device *gpu = tu_sim_dev(m, "gpu", 64, true);
@@ -700,13 +714,16 @@ static void test_grants(void **state)
 	assert_int_equal(sim_dma_write(gpu, ropfn * PAGE + 8, buf, 8), -EFAULT);
 	assert_int_equal(tu_check(page7, PAGE, 70), -1);
 	struct sim_device_stats ds = tu_sim_dstats(gpu);
-	assert_true(ds.iommu_faults == 1 && ds.writes == 1 && ds.reads == 1);
+	assert_int_equal(ds.iommu_faults, 1);
+	assert_int_equal(ds.writes, 1);
+	assert_int_equal(ds.reads, 1);
 	/* An unmapped foreign pfn has no p2m entry: a fault too. */
 	assert_int_equal(sim_dma_read(gpu, (fbase + 2) * PAGE, back, 4), -EFAULT);
-	assert_true(tu_sim_dstats(gpu).iommu_faults == 2);
+	assert_int_equal(tu_sim_dstats(gpu).iommu_faults, 2);
 	st = xstats(x);
-	assert_true(st.dma_foreign_bytes == 512 + 2 * PAGE);
-	assert_true(st.grants_mapped == 2 && st.grant_maps == 2);
+	assert_int_equal(st.dma_foreign_bytes, 512 + 2 * PAGE);
+	assert_int_equal(st.grants_mapped, 2);
+	assert_int_equal(st.grant_maps, 2);
 
 	/* Unmap: the OS's own page is back, the domU's keeps its bytes. */
 	assert_int_equal(h->grant_unmap(priv(m), pfn), 0);
@@ -720,16 +737,17 @@ static void test_grants(void **state)
 	/* Now a device at bfn is stray again. */
 	uint64_t stray0 = xstats(x).dma_stray_bytes;
 	assert_int_equal(sim_dma_write(dev, bfn * PAGE, buf, 16), 0);
-	assert_true(xstats(x).dma_stray_bytes == stray0 + 16);
+	assert_int_equal(xstats(x).dma_stray_bytes, stray0 + 16);
 	assert_int_equal(sim_xen_grant_end(x, dom, gref), 0);
 	assert_int_equal(sim_xen_grant_end(x, dom, gref), -ENOENT);
 	/* The freed slot is the lowest again. */
 	uint32_t g2 = 0;
 	assert_int_equal(sim_xen_grant(x, dom, 5, false, &g2), 0);
 	assert_int_equal(h->grant_map(priv(m), dom, g2, false, &pfn, &bfn), 0);
-	assert_true(pfn == fbase);
+	assert_int_equal(pfn, fbase);
 	st = xstats(x);
-	assert_true(st.grants_mapped == 2 && st.grant_maps == 3);
+	assert_int_equal(st.grants_mapped, 2);
+	assert_int_equal(st.grant_maps, 3);
 	sim_machine_destroy(m);
 
 	/* Not dom0: no grant mapping. */
@@ -769,13 +787,13 @@ static void test_foreign_cache(void **state)
 	assert_int_equal(h->cache_flush_bfn(priv(m), bfn, 0, PAGE, 0), 0);
 	struct sim_cache_stats cs;
 	sim_cache_get_stats(m, &cs);
-	assert_true(cs.tracked_lines == 64);
+	assert_int_equal(cs.tracked_lines, 64);
 	tu_fill(cpu, PAGE, 2);
 	/* The non-coherent device reads memory: the old bytes. */
 	assert_int_equal(sim_dma_read(dev, bfn * PAGE, back, PAGE), 0);
 	assert_int_equal(tu_check(back, PAGE, 1), -1);
 	sim_cache_get_stats(m, &cs);
-	assert_true(cs.stale_device_reads == 64);
+	assert_int_equal(cs.stale_device_reads, 64);
 	/* A clean of the OS page's own storage would not help: only by bfn. */
 	assert_int_equal(h->cache_flush_bfn(priv(m), bfn, 0, PAGE, 0), 0);
 	assert_int_equal(sim_dma_read(dev, bfn * PAGE, back, PAGE), 0);
@@ -819,7 +837,7 @@ static void test_foreign_cache(void **state)
 	assert_int_equal(h->cache_flush_bfn(priv(m), bfn, 4000, 97, 0), -EINVAL);
 	assert_int_equal(h->cache_flush_bfn(priv(m), bfn, 0, 64, 2), -EINVAL);
 	assert_int_equal(h->cache_flush_bfn(priv(m), 1ULL << 40, 0, 64, 0), -EINVAL);
-	assert_true(xstats(x).cache_flushes == 3);
+	assert_int_equal(xstats(x).cache_flushes, 3);
 	assert_int_equal(h->grant_unmap(priv(m), pfn), 0);
 	sim_machine_destroy(m);
 }
@@ -866,26 +884,27 @@ static void test_domus(void **state)
 	assert_int_equal(sim_xen_domu_create(x, 0, &a), -EINVAL);
 	assert_int_equal(sim_xen_domu_create(x, 1000, &a), 0);
 	assert_int_equal(sim_xen_domu_create(x, 1000, &b), 0);
-	assert_true(a == 1 && b == 2);
+	assert_int_equal(a, 1);
+	assert_int_equal(b, 2);
 	/* Chunks of 16 frames, not in gfn order, all distinct, high. */
 	uint64_t prev = 0, jumps = 0, mfn = 0;
 	for (uint64_t g = 0; g < 1000; g++) {
 		assert_int_equal(sim_xen_domu_mfn(x, a, g, &mfn), 0);
-		assert_true(mfn >= F4G);
+		tu_assert_ge(mfn, F4G);
 		uint64_t mb = 0;
 		for (uint64_t h = 0; h < 1000; h += 111) {
 			assert_int_equal(sim_xen_domu_mfn(x, b, h, &mb), 0);
-			assert_true(mb != mfn);
+			assert_int_not_equal(mb, mfn);
 		}
 		uint64_t pf;
 		assert_int_equal(sim_xen_m2p(x, mfn, &pf), -ENOENT);
 		if (g % 16)
-			assert_true(mfn == prev + 1);
+			assert_int_equal(mfn, prev + 1);
 		else if (g)
 			jumps += mfn != prev + 1;
 		prev = mfn;
 	}
-	assert_true(jumps >= 50);
+	tu_assert_ge(jumps, 50);
 	/* Grant table: 4096 entries. */
 	uint32_t gref = 0;
 	for (unsigned int i = 0; i < 4096; i++) {
@@ -969,7 +988,7 @@ static void test_threads(void **state)
 	uint64_t pfn = 0, bfn = 0, out = 0;
 	for (int i = 0; i < 300; i++) {
 		assert_int_equal(h->grant_map(priv(m), dom, gref, false, &pfn, &bfn), 0);
-		assert_true(bfn == dmfn);
+		assert_int_equal(bfn, dmfn);
 		assert_int_equal(h->pfn_to_bfn(priv(m), pfn, &out), 0);
 		/* Not the bytes the worker moves: a clean reads the CPU view. */
 		assert_int_equal(h->cache_flush_bfn(priv(m), bfn, 2048, 64, 0), 0);
@@ -983,12 +1002,14 @@ static void test_threads(void **state)
 		assert_false(w[i].failed);
 	}
 	struct sim_xen_stats st = xstats(x);
-	assert_true(st.dma_own_bytes == 2ULL * ROUNDS * WLEN);
-	assert_true(st.dma_foreign_bytes + st.dma_stray_bytes ==
-		    2ULL * ROUNDS * WLEN);
-	assert_true(st.grant_maps == 300 && st.grants_mapped == 0);
-	assert_true(st.exchanges == 300 && st.lowmem_used == 0);
-	assert_true(st.lowmem_hiwater == 4 * PAGE && st.cache_flushes == 300);
+	assert_int_equal(st.dma_own_bytes, 2ULL * ROUNDS * WLEN);
+	assert_int_equal(st.dma_foreign_bytes + st.dma_stray_bytes, 2ULL * ROUNDS * WLEN);
+	assert_int_equal(st.grant_maps, 300);
+	assert_int_equal(st.grants_mapped, 0);
+	assert_int_equal(st.exchanges, 300);
+	assert_int_equal(st.lowmem_used, 0);
+	assert_int_equal(st.lowmem_hiwater, 4 * PAGE);
+	assert_int_equal(st.cache_flushes, 300);
 	sim_machine_destroy(m);
 }
 

@@ -1,5 +1,5 @@
 /*
- * tests/test_trace.c - trace and replay (tools/trace.c, tools/replay.c):
+ * tests/cmd/test_trace.c - trace and replay (tools/trace.c, tools/replay.c):
  * a trace replays to identical results on its own scenario, exact
  * differences on another platform, and every malformed trace is refused
  * with its file and line.
@@ -13,6 +13,8 @@
 #include <setjmp.h>
 #include <stdint.h>
 #include <cmocka.h>
+
+#include "tu_assert.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -166,7 +168,8 @@ static void test_same_scenario_identical(void **state)
 	size_t len;
 	char *text = read_text(tr, &len);
 	unsigned int lines = count_lines(text);
-	assert_true(len > 0 && text[len - 1] == '\n');
+	tu_assert_gt(len, 0);
+	assert_int_equal(text[len - 1], '\n');
 	assert_int_equal(strncmp(text, "{\"dmamap_trace\":1,\"scenario\":\"mixed\",\"file\":", 44), 0);
 	/* nic: 80 packets; gpu: its zero-copy probe, one page at a time (16);
 	 * adversarial: 4 rounds.  The ring is one coherent alloc per nic workload. */
@@ -253,7 +256,7 @@ static void test_examples_identical(void **state)
 		assert_int_equal(r.differences, 0);
 		assert_int_equal(r.skipped, 0);
 		assert_int_equal(r.bus_moved, 0);
-		assert_true(r.operations > 0);
+		tu_assert_gt(r.operations, 0);
 		replay_free(&r);
 	}
 }

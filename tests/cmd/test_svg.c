@@ -1,5 +1,5 @@
 /*
- * tests/test_svg.c - the SVG address map (tools/svg.c).
+ * tests/cmd/test_svg.c - the SVG address map (tools/svg.c).
  *
  * Owns: proofs, on hand-made reports, that the picture carries exactly
  * the report's ranges, windows and marks as machine-readable elements
@@ -15,6 +15,8 @@
 #include <setjmp.h>
 #include <stdint.h>
 #include <cmocka.h>
+
+#include "tu_assert.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -130,7 +132,7 @@ static unsigned int elements(const char *svg, const char *tag, const char *cls, 
 	snprintf(needle, sizeof(needle), "<%s class=\"%s\"", tag, cls);
 	unsigned int n = 0;
 	for (const char *p = strstr(svg, needle); p; p = strstr(p + 1, needle)) {
-		assert_true(n < max);
+		tu_assert_lt(n, max);
 		out[n++].tag = p;
 	}
 	return n;
@@ -150,7 +152,7 @@ static bool attr(const struct el *e, const char *name, char *buf, size_t n)
 	const char *q = strchr(p, '"');
 	assert_non_null(q);
 	assert_true(q < end);
-	assert_true((size_t)(q - p) < n);
+	tu_assert_lt((size_t)(q - p), n);
 	memcpy(buf, p, (size_t)(q - p));
 	buf[q - p] = 0;
 	return true;
@@ -299,7 +301,7 @@ static void check_wellformed(const char *s)
 				break;
 			}
 			if (*p == '>') {
-				assert_true(depth < 64);
+				tu_assert_lt(depth, 64);
 				stack[depth] = n;
 				stack_len[depth++] = (size_t)(e - n);
 				p++;
@@ -310,7 +312,8 @@ static void check_wellformed(const char *s)
 				p++;
 			if (p == an || p[0] != '=' || p[1] != '"')
 				fail_msg("bad attribute at offset %zu: %.40s", (size_t)(an - s), an);
-			assert_true(nseen < 64 && p - an < 48);
+			tu_assert_lt(nseen, 64);
+			tu_assert_lt(p - an, 48);
 			snprintf(seen[nseen], sizeof(seen[0]), "%.*s", (int)(p - an), an);
 			for (int i = 0; i < nseen; i++)
 				if (!strcmp(seen[i], seen[nseen]))
@@ -503,32 +506,33 @@ static void test_monotonic(void **state)
 	/* Each hole is the same narrow width; every RAM run is wider. */
 	double hw = attr_d(&hole[0], "width");
 	for (unsigned int i = 0; i < nh; i++)
-		assert_true(attr_d(&hole[i], "width") == hw);
+		tu_assert_eq(attr_d(&hole[i], "width"), hw);
 	for (unsigned int i = 0; i < nr; i++)
-		assert_true(attr_d(&ram[i], "width") >= 2.0);
+		tu_assert_ge(attr_d(&ram[i], "width"), 2.0);
 
 	struct el mk[MAXEL];
 	unsigned int nm = elements(svg, "rect", "mark", mk, MAXEL);
 	assert_int_equal(nm, sizeof(at) / sizeof(at[0]));
 	for (unsigned int i = 1; i < nm; i++) {
-		assert_true(attr_u64(&mk[i - 1], "data-first") < attr_u64(&mk[i], "data-first"));
-		assert_true(attr_d(&mk[i - 1], "x") < attr_d(&mk[i], "x"));
-		assert_true(attr_d(&mk[i], "width") >= 3.0);
+		tu_assert_lt(attr_u64(&mk[i - 1], "data-first"),
+			     attr_u64(&mk[i], "data-first"));
+		tu_assert_lt(attr_d(&mk[i - 1], "x"), attr_d(&mk[i], "x"));
+		tu_assert_ge(attr_d(&mk[i], "width"), 3.0);
 	}
 
 	struct el tk[MAXEL];
 	unsigned int nt = elements(svg, "line", "tick", tk, MAXEL);
-	assert_true(nt >= nr + nh + 1);
+	tu_assert_ge(nt, nr + nh + 1);
 	for (unsigned int i = 0; i < nt; i++)
 		for (unsigned int j = 0; j < nt; j++)
 			if (attr_u64(&tk[i], "data-addr") < attr_u64(&tk[j], "data-addr"))
-				assert_true(attr_d(&tk[i], "x1") < attr_d(&tk[j], "x1"));
+				tu_assert_lt(attr_d(&tk[i], "x1"), attr_d(&tk[j], "x1"));
 
 	/* Everything on the axis stays inside it. */
 	double x0 = root_attr(svg, "data-plot-x0"), x1 = root_attr(svg, "data-plot-x1");
 	for (unsigned int i = 0; i < n; i++) {
-		assert_true(attr_d(&all[i], "x") >= x0 - 0.05);
-		assert_true(attr_d(&all[i], "x") + attr_d(&all[i], "width") <= x1 + 0.15);
+		tu_assert_ge(attr_d(&all[i], "x"), x0 - 0.05);
+		tu_assert_le(attr_d(&all[i], "x") + attr_d(&all[i], "width"), x1 + 0.15);
 	}
 	free(svg);
 }
@@ -568,8 +572,8 @@ static void test_hole_not_ram(void **state)
 	/* The 4 GiB mark falls inside the second hole's rectangle. */
 	assert_int_equal(elements(svg, "rect", "mark", mk, MAXEL), 1);
 	double mx = attr_d(&mk[0], "x");
-	assert_true(mx >= attr_d(&hole[1], "x"));
-	assert_true(mx + 3.0 <= attr_d(&hole[1], "x") + attr_d(&hole[1], "width") + 0.15);
+	tu_assert_ge(mx, attr_d(&hole[1], "x"));
+	tu_assert_le(mx + 3.0, attr_d(&hole[1], "x") + attr_d(&hole[1], "width") + 0.15);
 	/* The 4 GiB boundary is in the span (inside the hole) and drawn. */
 	assert_non_null(strstr(svg, "class=\"boundary\" data-addr=\"0x100000000\""));
 	free(svg);
@@ -640,29 +644,30 @@ static void test_full_window(void **state)
 	sample(&r);
 	char *svg = render(&r);
 	double x0 = root_attr(svg, "data-plot-x0"), x1 = root_attr(svg, "data-plot-x1");
-	assert_true(x0 > 100 && x1 > x0);
+	tu_assert_gt(x0, 100);
+	tu_assert_gt(x1, x0);
 	struct el e[MAXEL];
 	assert_int_equal(elements(svg, "rect", "window", e, MAXEL), 2);
 	/* The GPU (nwindows 0) reaches everything: the whole axis. */
 	assert_string_equal(attr_s(&e[1], "data-first"), "0x0");
 	assert_string_equal(attr_s(&e[1], "data-last"), "0xffffffffffffffff");
-	assert_true(attr_d(&e[1], "x") == x0);
-	assert_true(attr_d(&e[1], "width") == x1 - x0);
+	tu_assert_eq(attr_d(&e[1], "x"), x0);
+	tu_assert_eq(attr_d(&e[1], "width"), x1 - x0);
 	/* The NIC's 32-bit window starts at the axis and ends at the 4 GiB
 	 * tick, well short of the end. */
 	double nx = attr_d(&e[0], "x"), nw = attr_d(&e[0], "width");
-	assert_true(nx == x0);
+	tu_assert_eq(nx, x0);
 	struct el tk[MAXEL];
 	unsigned int nt = elements(svg, "line", "tick", tk, MAXEL);
 	bool found = false;
 	for (unsigned int i = 0; i < nt; i++)
 		if (!strcmp(attr_s(&tk[i], "data-addr"), "0x100000000")) {
-			assert_true(attr_d(&tk[i], "x1") - (nx + nw) < 0.15);
-			assert_true(attr_d(&tk[i], "x1") - (nx + nw) > -0.15);
+			tu_assert_lt(attr_d(&tk[i], "x1") - (nx + nw), 0.15);
+			tu_assert_gt(attr_d(&tk[i], "x1") - (nx + nw), -0.15);
 			found = true;
 		}
 	assert_true(found);
-	assert_true(nx + nw < x1 - 100);
+	tu_assert_lt(nx + nw, x1 - 100);
 	free(svg);
 }
 
@@ -683,8 +688,8 @@ static void test_marks_and_note(void **state)
 	struct el e[MAXEL];
 	assert_int_equal(elements(svg, "rect", "mark", e, MAXEL), 2);
 	for (unsigned int i = 0; i < 2; i++) {
-		assert_true(attr_d(&e[i], "width") >= 3.0);
-		assert_true(attr_d(&e[i], "x") + attr_d(&e[i], "width") <= x1 + 0.05);
+		tu_assert_ge(attr_d(&e[i], "width"), 3.0);
+		tu_assert_le(attr_d(&e[i], "x") + attr_d(&e[i], "width"), x1 + 0.05);
 	}
 	assert_string_equal(attr_s(&e[1], "data-bounced"), "1");
 	assert_int_equal(elements(svg, "text", "note", e, MAXEL), 1);
@@ -725,7 +730,7 @@ static void test_boundaries(void **state)
 	for (unsigned int i = 0; i < 4; i++) {
 		assert_string_equal(attr_s(&e[i], "data-bits"), want[i]);
 		if (i)
-			assert_true(attr_d(&e[i - 1], "x1") < attr_d(&e[i], "x1"));
+			tu_assert_lt(attr_d(&e[i - 1], "x1"), attr_d(&e[i], "x1"));
 	}
 	assert_non_null(strstr(svg, ">64 GiB (36-bit)</text>"));
 	assert_non_null(strstr(svg, "(coherent 30)"));
@@ -736,7 +741,7 @@ static void test_boundaries(void **state)
 	range(&r.ram[r.nram++], 0, 4 * GIB - 1, NULL);
 	svg = render(&r);
 	assert_int_equal(elements(svg, "line", "boundary", e, MAXEL), 2);
-	assert_true(attr_d(&e[1], "x1") == root_attr(svg, "data-plot-x1"));
+	tu_assert_eq(attr_d(&e[1], "x1"), root_attr(svg, "data-plot-x1"));
 	free(svg);
 }
 
@@ -771,7 +776,7 @@ static void test_pool_kinds_and_crowding(void **state)
 	const char *kinds[] = { "swiotlb", "swiotlb-grown", "restricted", "restricted" };
 	for (unsigned int i = 0; i < 16; i++) {
 		assert_string_equal(attr_s(&e[i], "data-kind"), kinds[i % 4]);
-		assert_true(attr_d(&e[i], "width") >= 2.0);
+		tu_assert_ge(attr_d(&e[i], "width"), 2.0);
 	}
 	double x0 = root_attr(svg, "data-plot-x0"), x1 = root_attr(svg, "data-plot-x1");
 	double h = root_attr(svg, "height");
@@ -780,9 +785,10 @@ static void test_pool_kinds_and_crowding(void **state)
 	for (size_t c = 0; c < sizeof(classes) / sizeof(classes[0]); c++) {
 		unsigned int n = elements(svg, "rect", classes[c], e, MAXEL);
 		for (unsigned int i = 0; i < n; i++) {
-			assert_true(attr_d(&e[i], "x") >= x0 - 0.05);
-			assert_true(attr_d(&e[i], "x") + attr_d(&e[i], "width") <= x1 + 0.15);
-			assert_true(attr_d(&e[i], "y") + attr_d(&e[i], "height") <= h);
+			tu_assert_ge(attr_d(&e[i], "x"), x0 - 0.05);
+			tu_assert_le(attr_d(&e[i], "x") + attr_d(&e[i], "width"),
+				     x1 + 0.15);
+			tu_assert_le(attr_d(&e[i], "y") + attr_d(&e[i], "height"), h);
 		}
 	}
 	free(svg);
@@ -798,14 +804,14 @@ static void test_height_grows(void **state)
 	r.ndevices = 2;
 	char *b = render(&r);
 	double ha = root_attr(a, "height"), hb = root_attr(b, "height");
-	assert_true(hb > ha);
-	assert_true(root_attr(a, "width") == 1200);
+	tu_assert_gt(hb, ha);
+	tu_assert_eq(root_attr(a, "width"), 1200);
 	/* And every text baseline fits the height. */
 	struct el e[MAXEL];
 	unsigned int n = elements(b, "text", "tick-label", e, MAXEL);
-	assert_true(n > 0);
+	tu_assert_gt(n, 0);
 	for (unsigned int i = 0; i < n; i++)
-		assert_true(attr_d(&e[i], "y") < hb);
+		tu_assert_lt(attr_d(&e[i], "y"), hb);
 	free(a);
 	free(b);
 }
@@ -820,7 +826,7 @@ static void test_deterministic(void **state)
 	assert_string_equal(a, b);
 	r.devices[0].marks[0].count++;
 	char *c = render(&r);
-	assert_true(strcmp(a, c) != 0);
+	assert_string_not_equal(a, c);
 	free(a);
 	free(b);
 	free(c);
@@ -863,7 +869,7 @@ static void test_write_errors(void **state)
 
 	char path[] = "/tmp/test_svg_XXXXXX";
 	int fd = mkstemp(path);
-	assert_true(fd >= 0);
+	tu_assert_ge(fd, 0);
 	close(fd);
 	assert_int_equal(rpt_svg_write_file(&r, path, err, sizeof(err)), 0);
 	FILE *f = fopen(path, "r");

@@ -1,5 +1,5 @@
 /*
- * tests/test_swiotlb.c - the bounce-buffer pool (src/swiotlb.c), through
+ * tests/lib/test_swiotlb.c - the bounce-buffer pool (src/swiotlb.c), through
  * its internal interface (swiotlb.h) and the public statistics and
  * restricted-pool calls.
  *
@@ -602,8 +602,8 @@ static void test_stats(void **state)
 	uint64_t nslots = 0;
 	uint64_t bytes = dm_swiotlb_bookkeeping_bytes(mem, &nslots);
 	assert_int_equal(nslots, 32768);
-	assert_true(bytes <= 16 * nslots);
-	assert_true(bytes >= 12 * nslots);
+	tu_assert_le(bytes, 16 * nslots);
+	tu_assert_ge(bytes, 12 * nslots);
 	dmamap_set_cpu(0);
 	tu_free(&e, b, 4);
 	tu_dev_remove(&d);
@@ -771,8 +771,10 @@ static void test_restricted_pool(void **state)
 	assert_non_null(c2);
 	assert_int_equal(p1 % 4096, 0);
 	assert_int_equal(p2 % 4096, 0);
-	assert_true(p1 >= rphys && p1 + 8192 <= rphys + TU_MIB);
-	assert_true(p2 >= rphys && p2 + 8192 <= rphys + TU_MIB);
+	tu_assert_ge(p1, rphys);
+	tu_assert_le(p1 + 8192, rphys + TU_MIB);
+	tu_assert_ge(p2, rphys);
+	tu_assert_le(p2 + 8192, rphys + TU_MIB);
 	assert_ptr_equal(c1, region + (p1 - rphys));
 	for (size_t i = 0; i < 8192; i++)
 		assert_int_equal(((uint8_t *)c1)[i], 0);
@@ -787,7 +789,8 @@ static void test_restricted_pool(void **state)
 	tu_fill(o, 512, 3);
 	dmamap_phys_addr_t t = dm_swiotlb_tbl_map(d.dev, pool, ophys, 512, 0,
 						  DMAMAP_TO_DEVICE, 0);
-	assert_true(t >= rphys && t < rphys + TU_MIB);
+	tu_assert_ge(t, rphys);
+	tu_assert_lt(t, rphys + TU_MIB);
 	assert_int_equal(tu_check(region + (t - rphys), 512, 3), -1);
 
 	assert_int_equal(dmamap_restricted_pool_destroy(pool), -EBUSY);
@@ -895,15 +898,15 @@ static void four_threads(bool dynamic)
 	stats(&e, &st);
 	assert_int_equal(st.used_bytes, 0);
 	assert_int_equal(st.full_failures, fails);
-	assert_true(st.used_hiwater_bytes <= st.total_bytes * 4);
+	tu_assert_le(st.used_hiwater_bytes, st.total_bytes * 4);
 	if (dynamic) {
 		print_message("[ info ] %u pools, %llu transient pools, %llu failures\n",
 			      st.npools, (unsigned long long)st.transient_pools,
 			      (unsigned long long)fails);
 		/* Growth kept up: every request found room somewhere. */
 		assert_int_equal(fails, 0);
-		assert_true(st.npools >= 2);
-		assert_true(st.transient_pools >= 1);
+		tu_assert_ge(st.npools, 2);
+		tu_assert_ge(st.transient_pools, 1);
 		assert_int_equal(st.total_bytes, (uint64_t)st.npools * nslabs * SLOT);
 	}
 	for (unsigned int i = 0; i < 4; i++) {

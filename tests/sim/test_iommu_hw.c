@@ -1,5 +1,5 @@
 /*
- * tests/test_iommu_hw.c - the simulated IOMMU hardware on its own
+ * tests/sim/test_iommu_hw.c - the simulated IOMMU hardware on its own
  * (sim/iommu.h and sim.h only).
  *
  * Owns: proofs that the IOMMU model does what IOMMU hardware does: page
@@ -67,7 +67,7 @@ static int mkiommu(struct sim_machine *m, const struct sim_iommu_desc *d)
 {
 	int id = -1;
 	assert_int_equal(sim_iommu_create(m, d, &id), 0);
-	assert_true(id > 0);
+	tu_assert_gt(id, 0);
 	return id;
 }
 
@@ -76,7 +76,7 @@ static int mkdomain(struct sim_machine *m, int iommu,
 {
 	int id = -1;
 	assert_int_equal(sim_iommu_domain_create(m, iommu, type, &id), 0);
-	assert_true(id > 0);
+	tu_assert_gt(id, 0);
 	return id;
 }
 
@@ -111,7 +111,7 @@ static uint64_t leaf_at(struct sim_machine *m, int dom, uint64_t iova,
 	unsigned int prot = 0;
 	assert_int_equal(sim_iommu_iova_to_phys(m, dom, iova, &phys, &prot,
 						&size), 0);
-	assert_true(phys == want_phys);
+	assert_int_equal(phys, want_phys);
 	return size;
 }
 
@@ -144,14 +144,14 @@ static void test_create(void **state)
 	(void)state;
 	struct sim_machine *m = std_machine();
 	int u = mkiommu(m, NULL);
-	assert_true(sim_iommu_page_sizes(m, u) == (PAGE | 2 * MIB | GIB));
-	assert_true(sim_iommu_page_sizes(m, u + 1) == 0);
-	assert_true(sim_iommu_page_sizes(m, 0) == 0);
+	assert_int_equal(sim_iommu_page_sizes(m, u), PAGE | 2 * MIB | GIB);
+	assert_int_equal(sim_iommu_page_sizes(m, u + 1), 0);
+	assert_int_equal(sim_iommu_page_sizes(m, 0), 0);
 	struct sim_iommu_desc d = { .name = "smmu-small",
 				    .page_sizes = PAGE | 2 * MIB };
 	int u2 = mkiommu(m, &d);
-	assert_true(u2 != u);
-	assert_true(sim_iommu_page_sizes(m, u2) == (PAGE | 2 * MIB));
+	assert_int_not_equal(u2, u);
+	assert_int_equal(sim_iommu_page_sizes(m, u2), PAGE | 2 * MIB);
 
 	/* Bad descriptions: no 4K, unknown sizes, IOTLB too large. */
 	int id = 77;
@@ -166,22 +166,27 @@ static void test_create(void **state)
 	/* A translated domain costs one page (the root) at once. */
 	uint64_t f0 = free_all(m);
 	int t1 = mkdomain(m, u, SIM_IOMMU_DOMAIN_TRANSLATED);
-	assert_true(free_all(m) == f0 - PAGE);
+	assert_int_equal(free_all(m), f0 - PAGE);
 	struct sim_iommu_domain_info in = dinfo(m, t1);
 	assert_int_equal(in.iommu_id, u);
 	assert_int_equal(in.type, SIM_IOMMU_DOMAIN_TRANSLATED);
-	assert_true(in.pt_pages == 1 && in.mapped_bytes == 0);
+	assert_int_equal(in.pt_pages, 1);
+	assert_int_equal(in.mapped_bytes, 0);
 	assert_int_equal(in.ndevices, 0);
 	assert_true(sim_is_ram(m, in.root, PAGE));
 	assert_true(all_bytes(tu_sim_cpu(m, in.root), PAGE, 0));
 	/* An identity domain has no tables. */
 	int i1 = mkdomain(m, u2, SIM_IOMMU_DOMAIN_IDENTITY);
-	assert_true(free_all(m) == f0 - PAGE);
+	assert_int_equal(free_all(m), f0 - PAGE);
 	in = dinfo(m, i1);
-	assert_true(in.root == 0 && in.pt_pages == 0);
+	assert_int_equal(in.root, 0);
+	assert_int_equal(in.pt_pages, 0);
 	assert_int_equal(in.iommu_id, u2);
-	assert_true(t1 != i1 && t1 > 0 && i1 > 0);
-	assert_true(istats(m, u).pt_pages == 1 && istats(m, u2).pt_pages == 0);
+	assert_int_not_equal(t1, i1);
+	tu_assert_gt(t1, 0);
+	tu_assert_gt(i1, 0);
+	assert_int_equal(istats(m, u).pt_pages, 1);
+	assert_int_equal(istats(m, u2).pt_pages, 0);
 
 	assert_int_equal(sim_iommu_domain_create(m, 99, SIM_IOMMU_DOMAIN_TRANSLATED,
 						 &id), -EINVAL);
@@ -190,12 +195,13 @@ static void test_create(void **state)
 
 	/* Destroy gives the root back; ids are not reused. */
 	assert_int_equal(sim_iommu_domain_destroy(m, t1), 0);
-	assert_true(free_all(m) == f0);
+	assert_int_equal(free_all(m), f0);
 	assert_int_equal(sim_iommu_domain_destroy(m, t1), -EINVAL);
 	assert_int_equal(sim_iommu_domain_info(m, t1, &in), -EINVAL);
 	int t2 = mkdomain(m, u, SIM_IOMMU_DOMAIN_TRANSLATED);
-	assert_true(t2 != t1 && t2 != i1);
-	assert_true(istats(m, u).pt_pages == 1);
+	assert_int_not_equal(t2, t1);
+	assert_int_not_equal(t2, i1);
+	assert_int_equal(istats(m, u).pt_pages, 1);
 	sim_machine_destroy(m);
 }
 
@@ -212,9 +218,9 @@ static void test_map_page_sizes(void **state)
 
 	/* 4 KiB at 0x1000: three new tables (levels 2, 1 and 0). */
 	assert_int_equal(sim_iommu_map(m, dom, 0x1000, 0x7000, PAGE, R), 0);
-	assert_true(free_all(m) == f - 3 * PAGE);
-	assert_true(dinfo(m, dom).pt_pages == 4);
-	assert_true(leaf_at(m, dom, 0x1234, 0x7234) == PAGE);
+	assert_int_equal(free_all(m), f - 3 * PAGE);
+	assert_int_equal(dinfo(m, dom).pt_pages, 4);
+	assert_int_equal(leaf_at(m, dom, 0x1234, 0x7234), PAGE);
 	/* The entries really are in machine memory, in the documented format. */
 	uint64_t e3 = pte(m, root, 0);
 	assert_true((e3 & PTE_P) && !(e3 & PTE_LEAF));
@@ -222,59 +228,59 @@ static void test_map_page_sizes(void **state)
 	assert_true((e2 & PTE_P) && !(e2 & PTE_LEAF));
 	uint64_t e1 = pte(m, e2 & PTE_ADDR, 0);
 	assert_true((e1 & PTE_P) && !(e1 & PTE_LEAF));
-	assert_true(pte(m, e1 & PTE_ADDR, 1) == (0x7000 | PTE_P | PTE_R | PTE_LEAF));
-	assert_true(pte(m, e1 & PTE_ADDR, 0) == 0);
+	assert_int_equal(pte(m, e1 & PTE_ADDR, 1), 0x7000 | PTE_P | PTE_R | PTE_LEAF);
+	assert_int_equal(pte(m, e1 & PTE_ADDR, 0), 0);
 	assert_true(sim_is_ram(m, e3 & PTE_ADDR, PAGE));
 
 	/* 2 MiB at 2 MiB: a level-1 leaf in the existing table, no new page. */
 	f = free_all(m);
 	assert_int_equal(sim_iommu_map(m, dom, 2 * MIB, 6 * MIB, 2 * MIB, RW), 0);
-	assert_true(free_all(m) == f);
-	assert_true(leaf_at(m, dom, 3 * MIB, 7 * MIB) == 2 * MIB);
-	assert_true(pte(m, e2 & PTE_ADDR, 1) ==
-		    (6 * MIB | PTE_P | PTE_R | PTE_W | PTE_LEAF));
+	assert_int_equal(free_all(m), f);
+	assert_int_equal(leaf_at(m, dom, 3 * MIB, 7 * MIB), 2 * MIB);
+	assert_int_equal(pte(m, e2 & PTE_ADDR, 1),
+			 6 * MIB | PTE_P | PTE_R | PTE_W | PTE_LEAF);
 
 	/* 1 GiB at 1 GiB: a level-2 leaf, no new page. */
 	assert_int_equal(sim_iommu_map(m, dom, GIB, 4 * GIB, GIB, RW), 0);
-	assert_true(free_all(m) == f);
-	assert_true(leaf_at(m, dom, GIB + 0x12345, 4 * GIB + 0x12345) == GIB);
-	assert_true(pte(m, e3 & PTE_ADDR, 1) ==
-		    (4 * GIB | PTE_P | PTE_R | PTE_W | PTE_LEAF));
+	assert_int_equal(free_all(m), f);
+	assert_int_equal(leaf_at(m, dom, GIB + 0x12345, 4 * GIB + 0x12345), GIB);
+	assert_int_equal(pte(m, e3 & PTE_ADDR, 1),
+			 4 * GIB | PTE_P | PTE_R | PTE_W | PTE_LEAF);
 
 	/* 2 MiB under a new root entry (1 TiB): two new tables. */
 	assert_int_equal(sim_iommu_map(m, dom, TIB, 4 * GIB, 2 * MIB, R), 0);
-	assert_true(free_all(m) == f - 2 * PAGE);
-	assert_true(leaf_at(m, dom, TIB, 4 * GIB) == 2 * MIB);
+	assert_int_equal(free_all(m), f - 2 * PAGE);
+	assert_int_equal(leaf_at(m, dom, TIB, 4 * GIB), 2 * MIB);
 
 	/* 2 MiB + 4 KiB, both aligned: one 2 MiB leaf and one 4 KiB leaf. */
 	f = free_all(m);
 	assert_int_equal(sim_iommu_map(m, dom, 4 * MIB, 8 * MIB,
 				       2 * MIB + PAGE, R), 0);
-	assert_true(leaf_at(m, dom, 4 * MIB, 8 * MIB) == 2 * MIB);
-	assert_true(leaf_at(m, dom, 6 * MIB, 10 * MIB) == PAGE);
-	assert_true(free_all(m) == f - PAGE); /* the 4 KiB leaf's table */
+	assert_int_equal(leaf_at(m, dom, 4 * MIB, 8 * MIB), 2 * MIB);
+	assert_int_equal(leaf_at(m, dom, 6 * MIB, 10 * MIB), PAGE);
+	assert_int_equal(free_all(m), f - PAGE); /* the 4 KiB leaf's table */
 
 	/* phys only 4 KiB aligned: 512 leaves of 4 KiB, one new table. */
 	f = free_all(m);
 	assert_int_equal(sim_iommu_map(m, dom, 10 * MIB, 12 * MIB + PAGE,
 				       2 * MIB, R), 0);
-	assert_true(leaf_at(m, dom, 10 * MIB, 12 * MIB + PAGE) == PAGE);
-	assert_true(leaf_at(m, dom, 12 * MIB - PAGE, 14 * MIB) == PAGE);
-	assert_true(free_all(m) == f - PAGE);
+	assert_int_equal(leaf_at(m, dom, 10 * MIB, 12 * MIB + PAGE), PAGE);
+	assert_int_equal(leaf_at(m, dom, 12 * MIB - PAGE, 14 * MIB), PAGE);
+	assert_int_equal(free_all(m), f - PAGE);
 
 	/* 1 GiB aligned, 1 GiB + 2 MiB + 4 KiB long: all three sizes. */
 	assert_int_equal(sim_iommu_map(m, dom, 8 * GIB, 5 * GIB,
 				       GIB + 2 * MIB + PAGE, RW), 0);
-	assert_true(leaf_at(m, dom, 8 * GIB, 5 * GIB) == GIB);
-	assert_true(leaf_at(m, dom, 9 * GIB, 6 * GIB) == 2 * MIB);
-	assert_true(leaf_at(m, dom, 9 * GIB + 2 * MIB, 6 * GIB + 2 * MIB) == PAGE);
+	assert_int_equal(leaf_at(m, dom, 8 * GIB, 5 * GIB), GIB);
+	assert_int_equal(leaf_at(m, dom, 9 * GIB, 6 * GIB), 2 * MIB);
+	assert_int_equal(leaf_at(m, dom, 9 * GIB + 2 * MIB, 6 * GIB + 2 * MIB), PAGE);
 
 	struct sim_iommu_domain_info in = dinfo(m, dom);
-	assert_true(in.mapped_bytes == PAGE + 2 * MIB + GIB + 2 * MIB +
-					       (2 * MIB + PAGE) + 2 * MIB +
-					       (GIB + 2 * MIB + PAGE));
-	assert_true(istats(m, u).maps == 7);
-	assert_true(istats(m, u).pt_pages == in.pt_pages);
+	assert_int_equal(in.mapped_bytes,
+			 PAGE + 2 * MIB + GIB + 2 * MIB + (2 * MIB + PAGE) + 2 * MIB +
+			 (GIB + 2 * MIB + PAGE));
+	assert_int_equal(istats(m, u).maps, 7);
+	assert_int_equal(istats(m, u).pt_pages, in.pt_pages);
 	assert_int_equal(sim_iommu_iova_to_phys(m, dom, 0, NULL, NULL, NULL),
 			 -ENOENT);
 
@@ -284,16 +290,16 @@ static void test_map_page_sizes(void **state)
 	int dom4 = mkdomain(m, u4, SIM_IOMMU_DOMAIN_TRANSLATED);
 	f = free_all(m);
 	assert_int_equal(sim_iommu_map(m, dom4, GIB, 4 * GIB, 4 * MIB, R), 0);
-	assert_true(leaf_at(m, dom4, GIB + 2 * MIB, 4 * GIB + 2 * MIB) == PAGE);
+	assert_int_equal(leaf_at(m, dom4, GIB + 2 * MIB, 4 * GIB + 2 * MIB), PAGE);
 	/* levels 2 and 1, then two level-0 tables */
-	assert_true(free_all(m) == f - 4 * PAGE);
+	assert_int_equal(free_all(m), f - 4 * PAGE);
 
 	/* Destroy gives every table page back. */
 	f = free_all(m);
 	uint64_t held = dinfo(m, dom).pt_pages;
 	assert_int_equal(sim_iommu_domain_destroy(m, dom), 0);
-	assert_true(free_all(m) == f + held * PAGE);
-	assert_true(istats(m, u).pt_pages == 0);
+	assert_int_equal(free_all(m), f + held * PAGE);
+	assert_int_equal(istats(m, u).pt_pages, 0);
 	sim_machine_destroy(m);
 }
 
@@ -316,8 +322,8 @@ static void test_map_errors(void **state)
 			 -ENOENT);
 	/* A large page over a small one. */
 	assert_int_equal(sim_iommu_map(m, dom, 0, 0, 2 * MIB, RW), -EEXIST);
-	assert_true(leaf_at(m, dom, 0x10000, 0x20000) == PAGE);
-	assert_true(free_all(m) == f);
+	assert_int_equal(leaf_at(m, dom, 0x10000, 0x20000), PAGE);
+	assert_int_equal(free_all(m), f);
 
 	/* Bad alignment, size, range, prot, domain. */
 	assert_int_equal(sim_iommu_map(m, dom, 0x100, 0x30000, PAGE, RW), -EINVAL);
@@ -344,17 +350,17 @@ static void test_map_errors(void **state)
 
 	uint64_t un = 5;
 	assert_int_equal(sim_iommu_unmap(m, dom, 0x10001, PAGE, &un), -EINVAL);
-	assert_true(un == 0);
+	assert_int_equal(un, 0);
 	assert_int_equal(sim_iommu_unmap(m, dom, 0x10000, 0, &un), -EINVAL);
 	assert_int_equal(sim_iommu_unmap(m, idn, 0x10000, PAGE, &un), -EINVAL);
 	assert_int_equal(sim_iommu_unmap(m, 999, 0x10000, PAGE, &un), -EINVAL);
 	/* A hole unmaps nothing, successfully. */
 	un = 5;
 	assert_int_equal(sim_iommu_unmap(m, dom, 0x80000, 4 * PAGE, &un), 0);
-	assert_true(un == 0);
+	assert_int_equal(un, 0);
 	/* Holes around a mapping are not counted. */
 	assert_int_equal(sim_iommu_unmap(m, dom, 0, MIB, &un), 0);
-	assert_true(un == PAGE);
+	assert_int_equal(un, PAGE);
 	assert_int_equal(sim_iommu_unmap(m, dom, 0, MIB, NULL), 0);
 
 	assert_int_equal(sim_iommu_iotlb_sync(m, dom, 0, 0), -EINVAL);
@@ -364,7 +370,7 @@ static void test_map_errors(void **state)
 	assert_int_equal(sim_iommu_flush_all(m, 999), -EINVAL);
 	assert_int_equal(sim_iommu_iova_to_phys(m, idn, 0, NULL, NULL, NULL),
 			 -EINVAL);
-	assert_true(istats(m, u).invalidations == 0);
+	assert_int_equal(istats(m, u).invalidations, 0);
 	sim_machine_destroy(m);
 }
 
@@ -377,7 +383,7 @@ static size_t exhaust(struct sim_machine *m, uint64_t *base, uint64_t *np,
 		while (n < max && sim_alloc_pages(m, want, 1, 0, ~0ULL,
 						  &base[n]) == 0)
 			np[n++] = want;
-	assert_true(free_all(m) == 0);
+	assert_int_equal(free_all(m), 0);
 	return n;
 }
 
@@ -402,8 +408,8 @@ static void test_map_enomem(void **state)
 				       2 * PAGE, RW), -ENOMEM);
 	assert_int_equal(sim_iommu_iova_to_phys(m, dom, 2 * MIB - PAGE, NULL,
 						NULL, NULL), -ENOENT);
-	assert_true(dinfo(m, dom).mapped_bytes == PAGE);
-	assert_true(dinfo(m, dom).pt_pages == pt);
+	assert_int_equal(dinfo(m, dom).mapped_bytes, PAGE);
+	assert_int_equal(dinfo(m, dom).pt_pages, pt);
 	/* Within existing tables a map still works. */
 	assert_int_equal(sim_iommu_map(m, dom, PAGE, 0x200000, PAGE, R), 0);
 	assert_int_equal(sim_iommu_unmap(m, dom, 0, 2 * PAGE, NULL), 0);
@@ -414,13 +420,13 @@ static void test_map_enomem(void **state)
 	n = exhaust(m, base, np, 64);
 	uint64_t un = 9;
 	assert_int_equal(sim_iommu_unmap(m, dom, 2 * MIB, PAGE, &un), -ENOMEM);
-	assert_true(un == 0);
-	assert_true(leaf_at(m, dom, 2 * MIB, 4 * MIB) == 2 * MIB);
+	assert_int_equal(un, 0);
+	assert_int_equal(leaf_at(m, dom, 2 * MIB, 4 * MIB), 2 * MIB);
 	/* No IOMMU call leaked a page: only the four tables are held. */
-	assert_true(dinfo(m, dom).pt_pages == 4);
+	assert_int_equal(dinfo(m, dom).pt_pages, 4);
 	for (size_t i = 0; i < n; i++)
 		sim_free_pages(m, base[i], np[i]);
-	assert_true(free_all(m) == 16 * MIB - dinfo(m, dom).pt_pages * PAGE);
+	assert_int_equal(free_all(m), 16 * MIB - dinfo(m, dom).pt_pages * PAGE);
 	sim_machine_destroy(m);
 }
 
@@ -442,14 +448,14 @@ static void test_partial_unmap_splits(void **state)
 	/* Unmapping 4 KiB inside it splits it into 512 leaves, one new table. */
 	uint64_t un = 0;
 	assert_int_equal(sim_iommu_unmap(m, dom, 2 * MIB + 2 * PAGE, PAGE, &un), 0);
-	assert_true(un == PAGE);
-	assert_true(free_all(m) == f - PAGE);
-	assert_true(dinfo(m, dom).pt_pages == pt + 1);
-	assert_true(istats(m, u).splits == 1);
-	assert_true(dinfo(m, dom).mapped_bytes == 2 * MIB - PAGE);
-	assert_true(leaf_at(m, dom, 2 * MIB, 4 * GIB) == PAGE);
-	assert_true(leaf_at(m, dom, 2 * MIB + 3 * PAGE + 5, 4 * GIB + 3 * PAGE + 5)
-		    == PAGE);
+	assert_int_equal(un, PAGE);
+	assert_int_equal(free_all(m), f - PAGE);
+	assert_int_equal(dinfo(m, dom).pt_pages, pt + 1);
+	assert_int_equal(istats(m, u).splits, 1);
+	assert_int_equal(dinfo(m, dom).mapped_bytes, 2 * MIB - PAGE);
+	assert_int_equal(leaf_at(m, dom, 2 * MIB, 4 * GIB), PAGE);
+	assert_int_equal(leaf_at(m, dom, 2 * MIB + 3 * PAGE + 5, 4 * GIB + 3 * PAGE + 5),
+			 PAGE);
 	unsigned int prot = 0;
 	assert_int_equal(sim_iommu_iova_to_phys(m, dom, 4 * MIB - 1, NULL, &prot,
 						NULL), 0);
@@ -460,7 +466,7 @@ static void test_partial_unmap_splits(void **state)
 	/* The cached 2 MiB entry still translates the hole until a sync. */
 	struct sim_iommu_stats st0 = istats(m, u);
 	assert_int_equal(sim_dma_read(dev, 2 * MIB + 2 * PAGE, b, sizeof(b)), 0);
-	assert_true(istats(m, u).stale_hits == st0.stale_hits + 1);
+	assert_int_equal(istats(m, u).stale_hits, st0.stale_hits + 1);
 	assert_int_equal(sim_iommu_iotlb_sync(m, dom, 2 * MIB + 2 * PAGE, PAGE), 0);
 	assert_int_equal(sim_dma_read(dev, 2 * MIB + 2 * PAGE, b, sizeof(b)),
 			 -EFAULT);
@@ -470,28 +476,28 @@ static void test_partial_unmap_splits(void **state)
 	assert_int_equal(sim_iommu_map(m, dom, GIB, 4 * GIB, GIB, RW), 0);
 	f = free_all(m);
 	assert_int_equal(sim_iommu_unmap(m, dom, GIB + PAGE, PAGE, &un), 0);
-	assert_true(un == PAGE);
-	assert_true(free_all(m) == f - 2 * PAGE);
-	assert_true(istats(m, u).splits == 3);
-	assert_true(leaf_at(m, dom, GIB, 4 * GIB) == PAGE);
-	assert_true(leaf_at(m, dom, GIB + 2 * MIB, 4 * GIB + 2 * MIB) == 2 * MIB);
-	assert_true(leaf_at(m, dom, 2 * GIB - 1, 5 * GIB - 1) == 2 * MIB);
+	assert_int_equal(un, PAGE);
+	assert_int_equal(free_all(m), f - 2 * PAGE);
+	assert_int_equal(istats(m, u).splits, 3);
+	assert_int_equal(leaf_at(m, dom, GIB, 4 * GIB), PAGE);
+	assert_int_equal(leaf_at(m, dom, GIB + 2 * MIB, 4 * GIB + 2 * MIB), 2 * MIB);
+	assert_int_equal(leaf_at(m, dom, 2 * GIB - 1, 5 * GIB - 1), 2 * MIB);
 
 	/* A range covering whole leaves and holes counts only what was mapped. */
 	assert_int_equal(sim_iommu_unmap(m, dom, GIB, 4 * MIB, &un), 0);
-	assert_true(un == 4 * MIB - PAGE);
+	assert_int_equal(un, 4 * MIB - PAGE);
 	assert_int_equal(sim_iommu_unmap(m, dom, GIB, GIB, &un), 0);
-	assert_true(un == GIB - 4 * MIB);
-	assert_true(dinfo(m, dom).mapped_bytes == 2 * MIB - PAGE);
+	assert_int_equal(un, GIB - 4 * MIB);
+	assert_int_equal(dinfo(m, dom).mapped_bytes, 2 * MIB - PAGE);
 
 	/* Unmap never frees tables; a large map over an empty one does. */
 	assert_int_equal(sim_iommu_map(m, dom, 8 * MIB, 0x10000, PAGE, RW), 0);
 	f = free_all(m);
 	assert_int_equal(sim_iommu_unmap(m, dom, 8 * MIB, PAGE, &un), 0);
-	assert_true(free_all(m) == f);
+	assert_int_equal(free_all(m), f);
 	assert_int_equal(sim_iommu_map(m, dom, 8 * MIB, 0, 2 * MIB, R), 0);
-	assert_true(free_all(m) == f + PAGE);
-	assert_true(leaf_at(m, dom, 8 * MIB, 0) == 2 * MIB);
+	assert_int_equal(free_all(m), f + PAGE);
+	assert_int_equal(leaf_at(m, dom, 8 * MIB, 0), 2 * MIB);
 	sim_machine_destroy(m);
 }
 
@@ -526,7 +532,9 @@ static void test_dma_scattered(void **state)
 	assert_int_equal(sim_dma_read(dev, iova + 0x800, got, sizeof(got)), 0);
 	assert_memory_equal(got, want, sizeof(got));
 	struct sim_iommu_stats st = istats(m, u);
-	assert_true(st.iotlb_misses == 3 && st.walks == 3 && st.iotlb_hits == 0);
+	assert_int_equal(st.iotlb_misses, 3);
+	assert_int_equal(st.walks, 3);
+	assert_int_equal(st.iotlb_hits, 0);
 
 	/* Write 8 KiB + 2 across the same pages: exact bytes, nothing around. */
 	static uint8_t src[2 * PAGE + 2];
@@ -541,11 +549,16 @@ static void test_dma_scattered(void **state)
 	assert_memory_equal(tu_sim_cpu(m, p[2]), src + 3 * PAGE / 2 + 1, PAGE / 2 + 1);
 	assert_true(all_bytes(tu_sim_cpu(m, p[2]) + PAGE / 2 + 1, PAGE / 2 - 1, 0x5a));
 	st = istats(m, u);
-	assert_true(st.iotlb_misses == 3 && st.walks == 3 && st.iotlb_hits == 3);
+	assert_int_equal(st.iotlb_misses, 3);
+	assert_int_equal(st.walks, 3);
+	assert_int_equal(st.iotlb_hits, 3);
 	struct sim_device_stats ds = tu_sim_dstats(dev);
-	assert_true(ds.reads == 1 && ds.writes == 1);
-	assert_true(ds.bytes_read == 2 * PAGE && ds.bytes_written == 2 * PAGE + 2);
-	assert_true(ds.bus_errors == 0 && ds.iommu_faults == 0);
+	assert_int_equal(ds.reads, 1);
+	assert_int_equal(ds.writes, 1);
+	assert_int_equal(ds.bytes_read, 2 * PAGE);
+	assert_int_equal(ds.bytes_written, 2 * PAGE + 2);
+	assert_int_equal(ds.bus_errors, 0);
+	assert_int_equal(ds.iommu_faults, 0);
 
 	/* Through a 1 GiB leaf: one walk for accesses far apart. */
 	assert_int_equal(sim_iommu_map(m, dom, 2 * GIB, 4 * GIB, GIB, RW), 0);
@@ -557,7 +570,8 @@ static void test_dma_scattered(void **state)
 	assert_int_equal(sim_dma_read(dev, 2 * GIB + 0x12345, b, sizeof(b)), 0);
 	assert_memory_equal(b, tu_sim_cpu(m, 4 * GIB + 0x12345), sizeof(b));
 	st = istats(m, u);
-	assert_true(st.walks == 4 && st.iotlb_hits == 4);
+	assert_int_equal(st.walks, 4);
+	assert_int_equal(st.iotlb_hits, 4);
 
 	/* Detached: bus == phys again, the IOMMU sees nothing. */
 	assert_int_equal(sim_iommu_detach(dev), 0);
@@ -568,7 +582,8 @@ static void test_dma_scattered(void **state)
 	assert_memory_equal(tu_sim_cpu(m, 0x500000), b, sizeof(b));
 	assert_int_equal(sim_iommu_detach(dev), 0); /* idempotent */
 	st = istats(m, u);
-	assert_true(st.walks == 4 && st.iotlb_hits == 4);
+	assert_int_equal(st.walks, 4);
+	assert_int_equal(st.iotlb_hits, 4);
 	assert_int_equal(sim_iommu_attach(dev, 999), -EINVAL);
 	sim_machine_destroy(m);
 }
@@ -635,19 +650,26 @@ static void test_permission_faults(void **state)
 	assert_int_equal(sim_iommu_faults(m, u, f, 8), 3);
 	assert_string_equal(f[0].device, "eth0");
 	assert_int_equal(f[0].domain_id, dom);
-	assert_true(f[0].iova == 0x20010 && f[0].write);
+	assert_int_equal(f[0].iova, 0x20010);
+	assert_true(f[0].write);
 	assert_int_equal(f[0].reason, SIM_IOMMU_FAULT_PERMISSION);
-	assert_true(f[1].iova == 0x21020 && !f[1].write);
+	assert_int_equal(f[1].iova, 0x21020);
+	assert_false(f[1].write);
 	assert_int_equal(f[1].reason, SIM_IOMMU_FAULT_PERMISSION);
-	assert_true(f[2].iova == 0x20800 && f[2].write);
+	assert_int_equal(f[2].iova, 0x20800);
+	assert_true(f[2].write);
 	assert_int_equal(f[2].reason, SIM_IOMMU_FAULT_PERMISSION);
 	struct sim_iommu_stats st = istats(m, u);
-	assert_true(st.faults == 3 && st.faults_permission == 3 &&
-		    st.faults_unmapped == 0);
+	assert_int_equal(st.faults, 3);
+	assert_int_equal(st.faults_permission, 3);
+	assert_int_equal(st.faults_unmapped, 0);
 	struct sim_device_stats ds = tu_sim_dstats(dev);
-	assert_true(ds.iommu_faults == 3 && ds.bus_errors == 0);
-	assert_true(ds.reads == 1 && ds.writes == 1);
-	assert_true(ds.bytes_read == sizeof(b) && ds.bytes_written == sizeof(b));
+	assert_int_equal(ds.iommu_faults, 3);
+	assert_int_equal(ds.bus_errors, 0);
+	assert_int_equal(ds.reads, 1);
+	assert_int_equal(ds.writes, 1);
+	assert_int_equal(ds.bytes_read, sizeof(b));
+	assert_int_equal(ds.bytes_written, sizeof(b));
 	sim_machine_destroy(m);
 }
 
@@ -675,27 +697,32 @@ static void test_unmapped_faults(void **state)
 	/* Beyond 48 bits: unmapped, no walk. */
 	uint64_t walks = istats(m, u).walks;
 	assert_int_equal(sim_dma_read(dev, 1ULL << 48, b, 8), -EFAULT);
-	assert_true(istats(m, u).walks == walks);
+	assert_int_equal(istats(m, u).walks, walks);
 	/* Physical bus errors stay bus errors: a mapping onto a hole. */
 	assert_int_equal(sim_iommu_map(m, dom, 0x60000, 3 * GIB, PAGE, RW), 0);
 	assert_int_equal(sim_dma_write(dev, 0x60000, b, 8), -EFAULT);
 
 	struct sim_iommu_fault f[8];
 	assert_int_equal(sim_iommu_faults(m, u, f, 8), 3);
-	assert_true(f[0].iova == 0x50000 && !f[0].write);
+	assert_int_equal(f[0].iova, 0x50000);
+	assert_false(f[0].write);
 	assert_int_equal(f[0].reason, SIM_IOMMU_FAULT_UNMAPPED);
-	assert_true(f[1].iova == 0x41000 && f[1].write);
+	assert_int_equal(f[1].iova, 0x41000);
+	assert_true(f[1].write);
 	assert_int_equal(f[1].reason, SIM_IOMMU_FAULT_UNMAPPED);
-	assert_true(f[2].iova == 1ULL << 48);
+	assert_int_equal(f[2].iova, 1ULL << 48);
 	struct sim_iommu_stats st = istats(m, u);
-	assert_true(st.faults == 3 && st.faults_unmapped == 3);
+	assert_int_equal(st.faults, 3);
+	assert_int_equal(st.faults_unmapped, 3);
 	struct sim_device_stats ds = tu_sim_dstats(dev);
-	assert_true(ds.iommu_faults == 3 && ds.bus_errors == 1);
-	assert_true(ds.reads == 0 && ds.writes == 0);
+	assert_int_equal(ds.iommu_faults, 3);
+	assert_int_equal(ds.bus_errors, 1);
+	assert_int_equal(ds.reads, 0);
+	assert_int_equal(ds.writes, 0);
 	struct sim_event ev[4];
 	assert_int_equal(sim_device_events(dev, ev, 4), 1);
 	assert_int_equal(ev[0].kind, SIM_EV_BUS_ERROR);
-	assert_true(ev[0].emitted == 0x60000);
+	assert_int_equal(ev[0].emitted, 0x60000);
 	sim_machine_destroy(m);
 }
 
@@ -716,14 +743,16 @@ static void test_fault_ring(void **state)
 	struct sim_iommu_fault f[80];
 	assert_int_equal(sim_iommu_faults(m, u, f, 80), SIM_IOMMU_FAULTS);
 	for (unsigned int i = 0; i < SIM_IOMMU_FAULTS; i++) {
-		assert_true(f[i].iova == (i + 6) * PAGE);
+		assert_int_equal(f[i].iova, (i + 6) * PAGE);
 		assert_string_equal(f[i].device, (i + 6) % 2 ? "b" : "a");
 	}
 	assert_int_equal(sim_iommu_faults(m, u, f, 2), 2);
-	assert_true(f[1].iova == 69 * PAGE && f[0].iova == 68 * PAGE);
+	assert_int_equal(f[1].iova, 69 * PAGE);
+	assert_int_equal(f[0].iova, 68 * PAGE);
 	assert_int_equal(sim_iommu_faults(m, u + 1, f, 2), 0);
-	assert_true(istats(m, u).faults == 70);
-	assert_true(tu_sim_dstats(a).iommu_faults == 35 && tu_sim_dstats(b).iommu_faults == 35);
+	assert_int_equal(istats(m, u).faults, 70);
+	assert_int_equal(tu_sim_dstats(a).iommu_faults, 35);
+	assert_int_equal(tu_sim_dstats(b).iommu_faults, 35);
 	sim_machine_destroy(m);
 }
 
@@ -746,7 +775,7 @@ static void test_stale_iotlb(void **state)
 	/* Unmap without invalidation: the IOTLB still translates. */
 	uint64_t un = 0;
 	assert_int_equal(sim_iommu_unmap(m, dom, 0x70000, PAGE, &un), 0);
-	assert_true(un == PAGE);
+	assert_int_equal(un, PAGE);
 	assert_int_equal(sim_iommu_iova_to_phys(m, dom, 0x70000, NULL, NULL, NULL),
 			 -ENOENT);
 	memset(b, 0, sizeof(b));
@@ -756,24 +785,30 @@ static void test_stale_iotlb(void **state)
 	assert_int_equal(sim_dma_write(dev, 0x70000 + 500, w, sizeof(w)), 0);
 	assert_memory_equal(tu_sim_cpu(m, p) + 500, w, sizeof(w));
 	struct sim_iommu_stats st = istats(m, u);
-	assert_true(st.stale_hits == 2 && st.iotlb_hits == 2 && st.walks == 1);
-	assert_true(st.invalidations == 0 && st.inval_cost_ns == 0);
-	assert_true(tu_sim_dstats(dev).iommu_faults == 0);
+	assert_int_equal(st.stale_hits, 2);
+	assert_int_equal(st.iotlb_hits, 2);
+	assert_int_equal(st.walks, 1);
+	assert_int_equal(st.invalidations, 0);
+	assert_int_equal(st.inval_cost_ns, 0);
+	assert_int_equal(tu_sim_dstats(dev).iommu_faults, 0);
 
 	/* A sync elsewhere does not help. */
 	assert_int_equal(sim_iommu_iotlb_sync(m, dom, 0x71000, PAGE), 0);
 	assert_int_equal(sim_dma_read(dev, 0x70000, b, 1), 0);
 	st = istats(m, u);
-	assert_true(st.stale_hits == 3);
-	assert_true(st.invalidations == 1 && st.inval_cost_ns == 1000);
+	assert_int_equal(st.stale_hits, 3);
+	assert_int_equal(st.invalidations, 1);
+	assert_int_equal(st.inval_cost_ns, 1000);
 
 	/* A sync overlapping the entry (unaligned, 1 byte) drops it. */
 	assert_int_equal(sim_iommu_iotlb_sync(m, dom, 0x70fff, 1), 0);
 	assert_int_equal(sim_dma_read(dev, 0x70000, b, 1), -EFAULT);
 	st = istats(m, u);
-	assert_true(st.invalidations == 2 && st.inval_cost_ns == 2000);
-	assert_true(st.stale_hits == 3 && st.walks == 2);
-	assert_true(tu_sim_dstats(dev).iommu_faults == 1);
+	assert_int_equal(st.invalidations, 2);
+	assert_int_equal(st.inval_cost_ns, 2000);
+	assert_int_equal(st.stale_hits, 3);
+	assert_int_equal(st.walks, 2);
+	assert_int_equal(tu_sim_dstats(dev).iommu_faults, 1);
 
 	/* Cost is configurable; flush_all is one invalidation too. */
 	assert_int_equal(sim_iommu_set_inval_cost(m, u, 250), 0);
@@ -783,14 +818,15 @@ static void test_stale_iotlb(void **state)
 	assert_int_equal(sim_dma_read(dev, 0x70000, b, 1), 0);
 	assert_int_equal(sim_dma_read(dev, 0x90000, b, 1), 0);
 	assert_int_equal(sim_iommu_unmap(m, dom, 0x70000, 0x21000, &un), 0);
-	assert_true(un == 2 * PAGE);
+	assert_int_equal(un, 2 * PAGE);
 	assert_int_equal(sim_dma_read(dev, 0x90000, b, 1), 0);
 	assert_int_equal(sim_iommu_flush_all(m, dom), 0);
 	assert_int_equal(sim_dma_read(dev, 0x90000, b, 1), -EFAULT);
 	assert_int_equal(sim_dma_read(dev, 0x70000, b, 1), -EFAULT);
 	st = istats(m, u);
-	assert_true(st.invalidations == 3 && st.inval_cost_ns == 2250);
-	assert_true(st.stale_hits == 4);
+	assert_int_equal(st.invalidations, 3);
+	assert_int_equal(st.inval_cost_ns, 2250);
+	assert_int_equal(st.stale_hits, 4);
 
 	/* A remap without invalidation: the stale entry still wins. */
 	uint64_t q = tu_sim_alloc(m, 1, 0, ~0ULL);
@@ -805,8 +841,9 @@ static void test_stale_iotlb(void **state)
 	assert_int_equal(sim_dma_read(dev, 0xa0000, b, 4), 0);
 	assert_memory_equal(b, tu_sim_cpu(m, q), 4);
 	st = istats(m, u);
-	assert_true(st.stale_hits == 5);
-	assert_true(st.invalidations == 4 && st.inval_cost_ns == 2500);
+	assert_int_equal(st.stale_hits, 5);
+	assert_int_equal(st.invalidations, 4);
+	assert_int_equal(st.inval_cost_ns, 2500);
 
 	/* A custom default cost. */
 	struct sim_iommu_desc d = { .inval_cost_ns = 3 };
@@ -814,9 +851,9 @@ static void test_stale_iotlb(void **state)
 	int dom2 = mkdomain(m, u2, SIM_IOMMU_DOMAIN_TRANSLATED);
 	for (int i = 0; i < 5; i++)
 		assert_int_equal(sim_iommu_flush_all(m, dom2), 0);
-	assert_true(istats(m, u2).invalidations == 5);
-	assert_true(istats(m, u2).inval_cost_ns == 15);
-	assert_true(istats(m, u).invalidations == 4);
+	assert_int_equal(istats(m, u2).invalidations, 5);
+	assert_int_equal(istats(m, u2).inval_cost_ns, 15);
+	assert_int_equal(istats(m, u).invalidations, 4);
 	sim_machine_destroy(m);
 }
 
@@ -835,18 +872,21 @@ static void test_iotlb_lru(void **state)
 	uint8_t b;
 	for (uint64_t i = 1; i <= 4; i++)
 		assert_int_equal(sim_dma_read(dev, i * PAGE, &b, 1), 0);
-	assert_true(istats(m, u).walks == 4);
+	assert_int_equal(istats(m, u).walks, 4);
 	assert_int_equal(sim_dma_read(dev, 1 * PAGE, &b, 1), 0); /* hit */
 	assert_int_equal(sim_dma_read(dev, 5 * PAGE, &b, 1), 0); /* evicts 2 */
 	assert_int_equal(sim_dma_read(dev, 1 * PAGE, &b, 1), 0); /* hit */
 	assert_int_equal(sim_dma_read(dev, 3 * PAGE, &b, 1), 0); /* hit */
 	struct sim_iommu_stats st = istats(m, u);
-	assert_true(st.walks == 5 && st.iotlb_hits == 3 && st.iotlb_misses == 5);
+	assert_int_equal(st.walks, 5);
+	assert_int_equal(st.iotlb_hits, 3);
+	assert_int_equal(st.iotlb_misses, 5);
 	assert_int_equal(sim_dma_read(dev, 2 * PAGE, &b, 1), 0); /* evicts 4 */
 	assert_int_equal(sim_dma_read(dev, 4 * PAGE, &b, 1), 0); /* evicts 5 */
 	assert_int_equal(sim_dma_read(dev, 1 * PAGE, &b, 1), 0); /* hit */
 	st = istats(m, u);
-	assert_true(st.walks == 7 && st.iotlb_hits == 4);
+	assert_int_equal(st.walks, 7);
+	assert_int_equal(st.iotlb_hits, 4);
 	sim_machine_destroy(m);
 }
 
@@ -877,11 +917,13 @@ static void test_shared_domain(void **state)
 	assert_memory_equal(tu_sim_cpu(m, p + PAGE - 100), w, sizeof(w));
 	/* One IOTLB, keyed by domain: fn1 hit what fn0 walked. */
 	struct sim_iommu_stats st = istats(m, u);
-	assert_true(st.walks == 2 && st.iotlb_hits == 2);
+	assert_int_equal(st.walks, 2);
+	assert_int_equal(st.iotlb_hits, 2);
 	/* A device outside the domain goes direct: iova is not RAM here. */
 	assert_int_equal(sim_dma_read(other, 0xbeef000, r, 8), 0);
 	assert_int_equal(sim_dma_read(other, 3 * GIB, r, 8), -EFAULT);
-	assert_true(tu_sim_dstats(other).bus_errors == 1 && tu_sim_dstats(other).iommu_faults == 0);
+	assert_int_equal(tu_sim_dstats(other).bus_errors, 1);
+	assert_int_equal(tu_sim_dstats(other).iommu_faults, 0);
 
 	/* A second domain on the same IOMMU does not see the first's entries. */
 	int dom2 = mkdomain(m, u, SIM_IOMMU_DOMAIN_TRANSLATED);
@@ -899,8 +941,8 @@ static void test_shared_domain(void **state)
 	assert_int_equal(sim_iommu_domain_destroy(m, dom), 0);
 	assert_int_equal(sim_iommu_domain_destroy(m, dom2), 0);
 	sim_free_pages(m, p, 2);
-	assert_true(free_all(m) == f0);
-	assert_true(istats(m, u).pt_pages == 0);
+	assert_int_equal(free_all(m), f0);
+	assert_int_equal(istats(m, u).pt_pages, 0);
 	/* Attaching to a dead domain fails. */
 	assert_int_equal(sim_iommu_attach(fn0, dom), -EINVAL);
 	sim_machine_destroy(m);
@@ -931,8 +973,10 @@ static void test_identity_and_bus_path(void **state)
 	assert_memory_equal(tu_sim_cpu(m, 5 * GIB + 0x1000), b, sizeof(b));
 	assert_int_equal(sim_dma_write(dev, GIB + 0x1000, b, sizeof(b)), -EFAULT);
 	struct sim_iommu_stats st = istats(m, u);
-	assert_true(st.walks == 0 && st.iotlb_hits == 0 && st.faults == 0);
-	assert_true(tu_sim_dstats(dev).bus_errors == 1);
+	assert_int_equal(st.walks, 0);
+	assert_int_equal(st.iotlb_hits, 0);
+	assert_int_equal(st.faults, 0);
+	assert_int_equal(tu_sim_dstats(dev).bus_errors, 1);
 
 	/* Translated: truncation first, then the IOMMU; windows not applied. */
 	assert_int_equal(sim_iommu_attach(dev, dom), 0);
@@ -949,10 +993,13 @@ static void test_identity_and_bus_path(void **state)
 	assert_int_equal(sim_dma_write(dev, 0x80000000, b, sizeof(b)), -EFAULT);
 	assert_true(all_bytes(tu_sim_cpu(m, 0xb000), sizeof(b), 0));
 	struct sim_device_stats ds = tu_sim_dstats(dev);
-	assert_true(ds.truncated == 1 && ds.writes == 3);
-	assert_true(ds.bus_errors == 2 && ds.iommu_faults == 0);
+	assert_int_equal(ds.truncated, 1);
+	assert_int_equal(ds.writes, 3);
+	assert_int_equal(ds.bus_errors, 2);
+	assert_int_equal(ds.iommu_faults, 0);
 	st = istats(m, u);
-	assert_true(st.faults == 0 && st.walks == 2);
+	assert_int_equal(st.faults, 0);
+	assert_int_equal(st.walks, 2);
 	sim_machine_destroy(m);
 }
 
@@ -971,8 +1018,8 @@ static void test_platform_ops(void **state)
 	const struct dmamap_iommu_hw_ops *io = pl->ops->iommu;
 	assert_non_null(io);
 	assert_non_null(pl->ops->phys_to_virt);
-	assert_true(io->page_sizes(pl->priv, u) == (PAGE | 2 * MIB));
-	assert_true(io->page_sizes(pl->priv, u + 5) == 0);
+	assert_int_equal(io->page_sizes(pl->priv, u), PAGE | 2 * MIB);
+	assert_int_equal(io->page_sizes(pl->priv, u + 5), 0);
 	int dom = mkdomain(m, u, SIM_IOMMU_DOMAIN_TRANSLATED);
 	int idn = mkdomain(m, u, SIM_IOMMU_DOMAIN_IDENTITY);
 	struct sim_device *dev = tu_sim_dev(m, "gpu", 64, true);
@@ -981,8 +1028,8 @@ static void test_platform_ops(void **state)
 	/* 1 GiB is not supported here: 2 MiB leaves. */
 	uint64_t f = free_all(m);
 	assert_int_equal(io->map(pl->priv, dom, GIB, 4 * GIB, GIB, RW), 0);
-	assert_true(leaf_at(m, dom, GIB, 4 * GIB) == 2 * MIB);
-	assert_true(free_all(m) == f - 2 * PAGE);
+	assert_int_equal(leaf_at(m, dom, GIB, 4 * GIB), 2 * MIB);
+	assert_int_equal(free_all(m), f - 2 * PAGE);
 	assert_int_equal(io->map(pl->priv, dom, GIB, 0, PAGE, RW), -EEXIST);
 	assert_int_equal(io->map(pl->priv, idn, 0, 0, PAGE, RW), -EINVAL);
 	assert_int_equal(io->map(pl->priv, dom, 3, 0, PAGE, RW), -EINVAL);
@@ -995,7 +1042,7 @@ static void test_platform_ops(void **state)
 
 	uint64_t un = 0;
 	assert_int_equal(io->unmap(pl->priv, dom, GIB + 4 * MIB, 2 * MIB, &un), 0);
-	assert_true(un == 2 * MIB);
+	assert_int_equal(un, 2 * MIB);
 	assert_int_equal(io->unmap(pl->priv, idn, 0, PAGE, &un), -EINVAL);
 	assert_int_equal(sim_dma_read(dev, GIB + 5 * MIB + 3, r, sizeof(r)), 0);
 	assert_memory_equal(r, w, sizeof(r)); /* stale */
@@ -1006,8 +1053,11 @@ static void test_platform_ops(void **state)
 	assert_int_equal(io->iotlb_sync(pl->priv, idn, 0, PAGE), -EINVAL);
 	assert_int_equal(io->flush_all(pl->priv, 12345), -EINVAL);
 	struct sim_iommu_stats st = istats(m, u);
-	assert_true(st.invalidations == 2 && st.inval_cost_ns == 1400);
-	assert_true(st.stale_hits == 1 && st.maps == 1 && st.unmaps == 1);
+	assert_int_equal(st.invalidations, 2);
+	assert_int_equal(st.inval_cost_ns, 1400);
+	assert_int_equal(st.stale_hits, 1);
+	assert_int_equal(st.maps, 1);
+	assert_int_equal(st.unmaps, 1);
 	sim_machine_destroy(m);
 }
 
@@ -1077,12 +1127,15 @@ static void test_threads(void **state)
 		assert_int_equal(w[i].failures, 0);
 	}
 	struct sim_iommu_stats st = istats(m, u);
-	assert_true(st.maps == 1200 && st.unmaps == 1200);
-	assert_true(st.invalidations == 1200 && st.inval_cost_ns == 1200000);
-	assert_true(st.faults == 1200 && st.faults_unmapped == 1200);
-	assert_true(st.stale_hits == 0);
-	assert_true(dinfo(m, dom).mapped_bytes == 0);
-	assert_true(tu_sim_dstats(w[0].dev).iommu_faults == 300);
+	assert_int_equal(st.maps, 1200);
+	assert_int_equal(st.unmaps, 1200);
+	assert_int_equal(st.invalidations, 1200);
+	assert_int_equal(st.inval_cost_ns, 1200000);
+	assert_int_equal(st.faults, 1200);
+	assert_int_equal(st.faults_unmapped, 1200);
+	assert_int_equal(st.stale_hits, 0);
+	assert_int_equal(dinfo(m, dom).mapped_bytes, 0);
+	assert_int_equal(tu_sim_dstats(w[0].dev).iommu_faults, 300);
 	sim_machine_destroy(m);
 }
 
@@ -1107,7 +1160,7 @@ static struct sim_machine *ppc_machine(void)
 static uint64_t own(struct sim_machine *m, uint64_t phys, uint64_t npages)
 {
 	uint64_t p = tu_sim_alloc(m, npages, phys, phys + npages * PAGE - 1);
-	assert_true(p == phys);
+	assert_int_equal(p, phys);
 	return p;
 }
 
@@ -1135,9 +1188,13 @@ static void test_hybrid_windows(void **state)
 	int u = mkiommu(m, NULL);
 	int dom = hybrid_domain(m, u);
 	struct sim_iommu_domain_info in = dinfo(m, dom);
-	assert_true(in.tr_base == 0 && in.tr_size == 4 * GIB && in.bypass);
-	assert_true(in.bypass_offset == BYPASS && in.bypass_size == 8 * GIB);
-	assert_true(in.pt_pages == 1 && in.mapped_bytes == 0);
+	assert_int_equal(in.tr_base, 0);
+	assert_int_equal(in.tr_size, 4 * GIB);
+	assert_true(in.bypass);
+	assert_int_equal(in.bypass_offset, BYPASS);
+	assert_int_equal(in.bypass_size, 8 * GIB);
+	assert_int_equal(in.pt_pages, 1);
+	assert_int_equal(in.mapped_bytes, 0);
 	struct sim_device *dev = tu_sim_dev(m, "pe0", 64, true);
 	assert_int_equal(sim_iommu_attach(dev, dom), 0);
 
@@ -1155,15 +1212,17 @@ static void test_hybrid_windows(void **state)
 	/* Its first and last bytes: phys 0 and the last byte of RAM. */
 	uint8_t b = 0xe1;
 	assert_int_equal(sim_dma_write(dev, BYPASS, &b, 1), 0);
-	assert_true(*tu_sim_cpu(m, 0) == 0xe1);
+	assert_int_equal(*tu_sim_cpu(m, 0), 0xe1);
 	b = 0xe2;
 	assert_int_equal(sim_dma_write(dev, BYPASS + 8 * GIB - 1, &b, 1), 0);
-	assert_true(*tu_sim_cpu(m, 8 * GIB - 1) == 0xe2);
+	assert_int_equal(*tu_sim_cpu(m, 8 * GIB - 1), 0xe2);
 	struct sim_iommu_stats st = istats(m, u);
-	assert_true(st.bypass_accesses == 4);
+	assert_int_equal(st.bypass_accesses, 4);
 	/* The bypass never touches the IOTLB or the tables. */
-	assert_true(st.walks == 0 && st.iotlb_hits == 0 && st.iotlb_misses == 0);
-	assert_true(st.faults == 0);
+	assert_int_equal(st.walks, 0);
+	assert_int_equal(st.iotlb_hits, 0);
+	assert_int_equal(st.iotlb_misses, 0);
+	assert_int_equal(st.faults, 0);
 
 	/* Translated: an IOVA just below 4 GiB onto two scattered pages. */
 	const uint64_t iova = 4 * GIB - 2 * PAGE;
@@ -1183,8 +1242,10 @@ static void test_hybrid_windows(void **state)
 	assert_int_equal(sim_dma_read(dev, iova + PAGE - 150, r, sizeof(r)), 0);
 	assert_memory_equal(r, w, sizeof(r));
 	st = istats(m, u);
-	assert_true(st.bypass_accesses == 5);
-	assert_true(st.walks == 2 && st.iotlb_misses == 2 && st.iotlb_hits == 2);
+	assert_int_equal(st.bypass_accesses, 5);
+	assert_int_equal(st.walks, 2);
+	assert_int_equal(st.iotlb_misses, 2);
+	assert_int_equal(st.iotlb_hits, 2);
 
 	/* 5 GiB: RAM is behind it, but it is outside both windows. */
 	memset(tu_sim_cpu(m, 5 * GIB), 0x3c, PAGE);
@@ -1201,28 +1262,38 @@ static void test_hybrid_windows(void **state)
 	assert_int_equal(sim_iommu_faults(m, u, f, 8), 4);
 	assert_string_equal(f[0].device, "pe0");
 	assert_int_equal(f[0].domain_id, dom);
-	assert_true(f[0].iova == 5 * GIB && f[0].write);
-	assert_true(f[1].iova == 5 * GIB + 8 && !f[1].write);
-	assert_true(f[2].iova == BYPASS + 8 * GIB && !f[2].write);
-	assert_true(f[3].iova == BYPASS - PAGE && f[3].write);
+	assert_int_equal(f[0].iova, 5 * GIB);
+	assert_true(f[0].write);
+	assert_int_equal(f[1].iova, 5 * GIB + 8);
+	assert_false(f[1].write);
+	assert_int_equal(f[2].iova, BYPASS + 8 * GIB);
+	assert_false(f[2].write);
+	assert_int_equal(f[3].iova, BYPASS - PAGE);
+	assert_true(f[3].write);
 	for (unsigned int i = 0; i < 4; i++)
 		assert_int_equal(f[i].reason, SIM_IOMMU_FAULT_OUTSIDE_WINDOW);
 	st = istats(m, u);
-	assert_true(st.faults == 4 && st.faults_window == 4);
-	assert_true(st.faults_unmapped == 0 && st.faults_permission == 0);
-	assert_true(st.bypass_accesses == 5 && st.walks == 2);
+	assert_int_equal(st.faults, 4);
+	assert_int_equal(st.faults_window, 4);
+	assert_int_equal(st.faults_unmapped, 0);
+	assert_int_equal(st.faults_permission, 0);
+	assert_int_equal(st.bypass_accesses, 5);
+	assert_int_equal(st.walks, 2);
 	struct sim_device_stats ds = tu_sim_dstats(dev);
-	assert_true(ds.iommu_faults == 4 && ds.bus_errors == 0);
-	assert_true(ds.writes == 4 && ds.reads == 3);
-	assert_true(ds.bytes_written == 300 + 1 + 1 + 300);
-	assert_true(ds.bytes_read == 300 + 150 + 300);
+	assert_int_equal(ds.iommu_faults, 4);
+	assert_int_equal(ds.bus_errors, 0);
+	assert_int_equal(ds.writes, 4);
+	assert_int_equal(ds.reads, 3);
+	assert_int_equal(ds.bytes_written, 300 + 1 + 1 + 300);
+	assert_int_equal(ds.bytes_read, 300 + 150 + 300);
 
 	/* Inside the translated window the tables still decide. */
 	assert_int_equal(sim_dma_read(dev, 0x10000, r, 8), -EFAULT);
 	assert_int_equal(sim_iommu_faults(m, u, f, 1), 1);
 	assert_int_equal(f[0].reason, SIM_IOMMU_FAULT_UNMAPPED);
 	st = istats(m, u);
-	assert_true(st.faults == 5 && st.faults_unmapped == 1);
+	assert_int_equal(st.faults, 5);
+	assert_int_equal(st.faults_unmapped, 1);
 	sim_machine_destroy(m);
 }
 
@@ -1259,18 +1330,26 @@ static void test_hybrid_straddle(void **state)
 	assert_true(all_bytes(r, sizeof(r), 0xff));
 	struct sim_iommu_fault f[8];
 	assert_int_equal(sim_iommu_faults(m, u, f, 8), 4);
-	assert_true(f[0].iova == 4 * GIB && f[0].write);
-	assert_true(f[1].iova == BYPASS - 8 && f[1].write);
-	assert_true(f[2].iova == BYPASS + 8 * GIB && f[2].write);
-	assert_true(f[3].iova == BYPASS + 8 * GIB && !f[3].write);
+	assert_int_equal(f[0].iova, 4 * GIB);
+	assert_true(f[0].write);
+	assert_int_equal(f[1].iova, BYPASS - 8);
+	assert_true(f[1].write);
+	assert_int_equal(f[2].iova, BYPASS + 8 * GIB);
+	assert_true(f[2].write);
+	assert_int_equal(f[3].iova, BYPASS + 8 * GIB);
+	assert_false(f[3].write);
 	for (unsigned int i = 0; i < 4; i++)
 		assert_int_equal(f[i].reason, SIM_IOMMU_FAULT_OUTSIDE_WINDOW);
 	struct sim_iommu_stats st = istats(m, u);
-	assert_true(st.faults == 4 && st.faults_window == 4);
-	assert_true(st.bypass_accesses == 0);
+	assert_int_equal(st.faults, 4);
+	assert_int_equal(st.faults_window, 4);
+	assert_int_equal(st.bypass_accesses, 0);
 	/* Windows decide before the IOTLB: no lookup, no walk. */
-	assert_true(st.walks == 0 && st.iotlb_hits == 0 && st.iotlb_misses == 0);
-	assert_true(tu_sim_dstats(dev).iommu_faults == 4 && tu_sim_dstats(dev).writes == 0);
+	assert_int_equal(st.walks, 0);
+	assert_int_equal(st.iotlb_hits, 0);
+	assert_int_equal(st.iotlb_misses, 0);
+	assert_int_equal(tu_sim_dstats(dev).iommu_faults, 4);
+	assert_int_equal(tu_sim_dstats(dev).writes, 0);
 	/* Up to the edges is fine. */
 	assert_int_equal(sim_dma_write(dev, 4 * GIB - 16, w, sizeof(w)), 0);
 	assert_memory_equal(tu_sim_cpu(m, p + PAGE - 16), w, sizeof(w));
@@ -1290,8 +1369,9 @@ static void test_hybrid_straddle(void **state)
 	assert_true(all_bytes(tu_sim_cpu(m, 0), PAGE, 0x66));
 	assert_int_equal(sim_dma_write(dev, 8 * GIB - 8, w, sizeof(w)), -EFAULT);
 	assert_int_equal(sim_iommu_faults(m, u, f, 2), 2);
-	assert_true(f[0].iova == 4 * GIB && f[0].domain_id == adj);
-	assert_true(f[1].iova == 8 * GIB);
+	assert_int_equal(f[0].iova, 4 * GIB);
+	assert_int_equal(f[0].domain_id, adj);
+	assert_int_equal(f[1].iova, 8 * GIB);
 	/* Bus 4 GiB + X is phys X. */
 	assert_int_equal(sim_dma_read(dev, 4 * GIB + 8, r, 8), 0);
 	assert_true(all_bytes(r, 8, 0x66));
@@ -1311,15 +1391,17 @@ static void test_hybrid_straddle(void **state)
 	assert_int_equal(sim_dma_read(dev, BYPASS + 8 * GIB, r, 8), -EFAULT);
 	assert_int_equal(sim_iommu_faults(m, u, f, 3), 3);
 	assert_int_equal(f[0].reason, SIM_IOMMU_FAULT_UNMAPPED);
-	assert_true(f[0].iova == 6 * GIB);
+	assert_int_equal(f[0].iova, 6 * GIB);
 	assert_int_equal(f[1].reason, SIM_IOMMU_FAULT_OUTSIDE_WINDOW);
-	assert_true(f[1].iova == BYPASS);
+	assert_int_equal(f[1].iova, BYPASS);
 	/* Past the bypass is the tables' again: beyond 2^48, unmapped. */
 	assert_int_equal(f[2].reason, SIM_IOMMU_FAULT_UNMAPPED);
-	assert_true(f[2].iova == BYPASS + 8 * GIB);
+	assert_int_equal(f[2].iova, BYPASS + 8 * GIB);
 	st = istats(m, u);
-	assert_true(st.faults == 9 && st.faults_window == 7);
-	assert_true(st.faults_unmapped == 2 && st.bypass_accesses == 3);
+	assert_int_equal(st.faults, 9);
+	assert_int_equal(st.faults_window, 7);
+	assert_int_equal(st.faults_unmapped, 2);
+	assert_int_equal(st.bypass_accesses, 3);
 	sim_machine_destroy(m);
 }
 
@@ -1359,8 +1441,10 @@ static void test_hybrid_shared_and_bus_path(void **state)
 	assert_int_equal(f[0].reason, SIM_IOMMU_FAULT_OUTSIDE_WINDOW);
 	assert_int_equal(f[1].reason, SIM_IOMMU_FAULT_OUTSIDE_WINDOW);
 	struct sim_iommu_stats st = istats(m, u);
-	assert_true(st.bypass_accesses == 3 && st.faults_window == 2);
-	assert_true(st.walks == 1 && st.iotlb_hits == 1);
+	assert_int_equal(st.bypass_accesses, 3);
+	assert_int_equal(st.faults_window, 2);
+	assert_int_equal(st.walks, 1);
+	assert_int_equal(st.iotlb_hits, 1);
 
 	/* Truncation comes first: a 32-bit engine cannot reach the bypass;
 	 * its bus 2^59 + X is X, in the translated window. */
@@ -1369,7 +1453,7 @@ static void test_hybrid_shared_and_bus_path(void **state)
 	assert_int_equal(sim_dma_read(old, BYPASS + 0x80000000 + 24, r,
 				      sizeof(r)), 0);
 	assert_memory_equal(r, tu_sim_cpu(m, p + 24), sizeof(r));
-	assert_true(tu_sim_dstats(old).truncated == 1);
+	assert_int_equal(tu_sim_dstats(old).truncated, 1);
 	/* The bus limit too: dropped by the interconnect, not the IOMMU. */
 	struct sim_device_desc dd = { .name = "pe2.3", .bus = DMAMAP_BUS_PCI,
 				      .addr_bits = 64, .coherent = true,
@@ -1377,9 +1461,11 @@ static void test_hybrid_shared_and_bus_path(void **state)
 	struct sim_device *lim = mkdev_desc(m, &dd);
 	assert_int_equal(sim_iommu_attach(lim, dom), 0);
 	assert_int_equal(sim_dma_read(lim, BYPASS + q, r, 8), -EFAULT);
-	assert_true(tu_sim_dstats(lim).bus_errors == 1 && tu_sim_dstats(lim).iommu_faults == 0);
+	assert_int_equal(tu_sim_dstats(lim).bus_errors, 1);
+	assert_int_equal(tu_sim_dstats(lim).iommu_faults, 0);
 	st = istats(m, u);
-	assert_true(st.bypass_accesses == 3 && st.faults == 2);
+	assert_int_equal(st.bypass_accesses, 3);
+	assert_int_equal(st.faults, 2);
 
 	/* A bypass longer than RAM: past RAM is a bus error, yet bypassed. */
 	int big = mkdomain(m, u, SIM_IOMMU_DOMAIN_TRANSLATED);
@@ -1387,16 +1473,21 @@ static void test_hybrid_shared_and_bus_path(void **state)
 						      BYPASS, 16 * GIB), 0);
 	assert_int_equal(sim_iommu_attach(fn1, big), 0);
 	assert_int_equal(sim_dma_write(fn1, BYPASS + 9 * GIB, w, 8), -EFAULT);
-	assert_true(tu_sim_dstats(fn1).bus_errors == 1 && tu_sim_dstats(fn1).iommu_faults == 1);
+	assert_int_equal(tu_sim_dstats(fn1).bus_errors, 1);
+	assert_int_equal(tu_sim_dstats(fn1).iommu_faults, 1);
 	st = istats(m, u);
-	assert_true(st.bypass_accesses == 4 && st.faults == 2);
+	assert_int_equal(st.bypass_accesses, 4);
+	assert_int_equal(st.faults, 2);
 
 	/* Back to the default: every address goes to the tables again. */
 	assert_int_equal(sim_iommu_domain_set_windows(m, dom, 0, 0, false, 0, 0),
 			 0);
 	struct sim_iommu_domain_info in = dinfo(m, dom);
-	assert_true(in.tr_base == 0 && in.tr_size == 0 && !in.bypass);
-	assert_true(in.bypass_offset == 0 && in.bypass_size == 0);
+	assert_int_equal(in.tr_base, 0);
+	assert_int_equal(in.tr_size, 0);
+	assert_false(in.bypass);
+	assert_int_equal(in.bypass_offset, 0);
+	assert_int_equal(in.bypass_size, 0);
 	assert_int_equal(sim_dma_read(fn0, BYPASS + q, r, 8), -EFAULT);
 	assert_int_equal(sim_dma_read(fn0, 5 * GIB, r, 8), -EFAULT);
 	assert_int_equal(sim_iommu_faults(m, u, f, 2), 2);
@@ -1404,8 +1495,10 @@ static void test_hybrid_shared_and_bus_path(void **state)
 	assert_int_equal(f[1].reason, SIM_IOMMU_FAULT_UNMAPPED);
 	assert_int_equal(sim_dma_read(fn0, 0x80000000, r, 8), 0);
 	st = istats(m, u);
-	assert_true(st.bypass_accesses == 4 && st.faults_window == 2);
-	assert_true(st.faults_unmapped == 2 && st.faults == 4);
+	assert_int_equal(st.bypass_accesses, 4);
+	assert_int_equal(st.faults_window, 2);
+	assert_int_equal(st.faults_unmapped, 2);
+	assert_int_equal(st.faults, 4);
 	sim_machine_destroy(m);
 }
 
@@ -1464,11 +1557,17 @@ static void test_hybrid_errors(void **state)
 			 -EINVAL);
 	/* Refusals changed nothing. */
 	struct sim_iommu_domain_info in = dinfo(m, dom);
-	assert_true(in.tr_base == 0 && in.tr_size == 4 * GIB && in.bypass);
-	assert_true(in.bypass_offset == BYPASS && in.bypass_size == 8 * GIB);
+	assert_int_equal(in.tr_base, 0);
+	assert_int_equal(in.tr_size, 4 * GIB);
+	assert_true(in.bypass);
+	assert_int_equal(in.bypass_offset, BYPASS);
+	assert_int_equal(in.bypass_size, 8 * GIB);
 	in = dinfo(m, idn);
-	assert_true(in.tr_base == 0 && in.tr_size == 0 && !in.bypass);
-	assert_true(in.bypass_offset == 0 && in.bypass_size == 0);
+	assert_int_equal(in.tr_base, 0);
+	assert_int_equal(in.tr_size, 0);
+	assert_false(in.bypass);
+	assert_int_equal(in.bypass_offset, 0);
+	assert_int_equal(in.bypass_size, 0);
 
 	/* The extremes are fine: a window ending at 2^48, a bypass at 2^64. */
 	assert_int_equal(sim_iommu_domain_set_windows(m, dom, top - PAGE, PAGE,
@@ -1482,20 +1581,23 @@ static void test_hybrid_errors(void **state)
 						      true, 0 - 8 * GIB, 8 * GIB),
 			 0);
 	in = dinfo(m, dom);
-	assert_true(in.tr_base == top - PAGE && in.tr_size == PAGE);
-	assert_true(in.bypass_offset == 0 - 8 * GIB && in.bypass_size == 8 * GIB);
+	assert_int_equal(in.tr_base, top - PAGE);
+	assert_int_equal(in.tr_size, PAGE);
+	assert_int_equal(in.bypass_offset, 0 - 8 * GIB);
+	assert_int_equal(in.bypass_size, 8 * GIB);
 	/* The very last bus address reaches the last byte of RAM. */
 	struct sim_device *dev = tu_sim_dev(m, "pe3", 64, true);
 	assert_int_equal(sim_iommu_attach(dev, dom), 0);
 	own(m, 8 * GIB - PAGE, 1);
 	uint8_t b = 0x7e;
 	assert_int_equal(sim_dma_write(dev, ~0ULL, &b, 1), 0);
-	assert_true(*tu_sim_cpu(m, 8 * GIB - 1) == 0x7e);
-	assert_true(istats(m, u).bypass_accesses == 1);
+	assert_int_equal(*tu_sim_cpu(m, 8 * GIB - 1), 0x7e);
+	assert_int_equal(istats(m, u).bypass_accesses, 1);
 	/* An access wrapping past 2^64 is the interconnect's bus error. */
 	uint8_t two[2];
 	assert_int_equal(sim_dma_read(dev, ~0ULL, two, 2), -EFAULT);
-	assert_true(tu_sim_dstats(dev).bus_errors == 1 && istats(m, u).faults == 0);
+	assert_int_equal(tu_sim_dstats(dev).bus_errors, 1);
+	assert_int_equal(istats(m, u).faults, 0);
 	sim_machine_destroy(m);
 }
 

@@ -1,8 +1,9 @@
 /*
- * tests/test_linux_compat.c - a Linux-shaped driver (drivers/toy_nic.c,
- * Linux names only) runs on the simulated machine; every byte checked.
+ * tests/lib/test_linux_compat.c - a Linux-shaped driver
+ * (tests/drivers/toy_nic.c, Linux names only) runs on the simulated
+ * machine; every byte checked.
  */
-#include "drivers/toy_nic.c"
+#include "../drivers/toy_nic.c"
 
 #include "testutil.h"
 
@@ -17,7 +18,8 @@ static void test_toy_nic(void **state)
 	struct toy_nic nic;
 	assert_int_equal(toy_probe(&nic, dev, 32), 0);
 	assert_int_equal(dma_get_mask(dev), DMA_BIT_MASK(32));
-	assert_true(nic.ring_dma + TOY_RING * sizeof(struct toy_desc) - 1 <= DMA_BIT_MASK(32));
+	tu_assert_le(nic.ring_dma + TOY_RING * sizeof(struct toy_desc) - 1,
+		     DMA_BIT_MASK(32));
 
 	void *bufs[TOY_RING];
 	for (int i = 0; i < TOY_RING; i++)

@@ -1,5 +1,5 @@
 /*
- * tests/test_explain.c - `dmamap explain BOARD` and the arm64 bounce pool
+ * tests/cmd/test_explain.c - `dmamap explain BOARD` and the arm64 bounce pool
  * on real and rule trees (tools/explain.c over sim/dt.c and the library).
  *
  * Owns: proofs that the Raspberry Pi 4's pool sits below 1 GiB whenever
@@ -17,6 +17,8 @@
 #include <setjmp.h>
 #include <stdint.h>
 #include <cmocka.h>
+
+#include "tu_assert.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -111,7 +113,7 @@ static void test_rpi4_8g_emmc2_through_pool(void **state)
 	assert_true(r.swiotlb.enabled);
 	assert_int_equal(r.swiotlb.total_bytes, 64ULL << 20);
 	assert_int_equal(r.npools, 1);
-	assert_true(r.pools[0].last <= 0x3fffffffULL);
+	tu_assert_le(r.pools[0].last, 0x3fffffffULL);
 	const struct rpt_device *d = rdev(&r, EMMC2);
 	assert_int_equal(d->map_failures, 0);
 	assert_int_equal(d->integrity_errors, 0);
@@ -132,7 +134,7 @@ static void test_rpi4_4g_pool_on(void **state)
 	assert_true(r.pass);
 	assert_true(r.swiotlb.enabled);
 	assert_int_equal(r.swiotlb.total_bytes, 64ULL << 20);
-	assert_true(r.pools[0].last <= 0x3fffffffULL);
+	tu_assert_le(r.pools[0].last, 0x3fffffffULL);
 	assert_int_equal(rdev(&r, EMMC2)->map_failures, 0);
 	rpt_free(&r);
 }
@@ -219,7 +221,7 @@ static void test_every_board_two_ram_sizes(void **state)
 		assert_int_equal(sscanf(p, "\"swiotlb\": {\"enabled\": true, \"base\": \"0x%llx\", "
 					"\"size\": \"0x%llx\"", &base, &size), 2);
 		assert_int_equal(size, 64ULL << 20);
-		assert_true(base + size - 1 <= boards[i].zone_big);
+		tu_assert_le(base + size - 1, boards[i].zone_big);
 		free(out);
 	}
 }
@@ -345,7 +347,7 @@ static void test_pci_only_on_bus(void **state)
 	assert_int_equal(d->windows[0].first, 0x80000000ULL);
 	assert_int_equal(d->windows[0].last, 0xffffffffULL);
 	assert_int_equal(d->map_failures, 0);
-	assert_true(d->bounced_maps > 0);
+	tu_assert_gt(d->bounced_maps, 0);
 	/* The function in the tree behind the restricted-pool host: its pool. */
 	d = rdev(&r, "/bus@0/pcie@10000000/pci@0,0/nvme@0,0");
 	assert_string_equal(d->ops, "swiotlb");
@@ -388,12 +390,12 @@ static void test_dart_16k_granule(void **state)
 	assert_int_equal(scn_load(file, &s, err, sizeof(err)), 0);
 	assert_int_equal(run_platform_up(s, file, &o, NULL, 0, &p, err, sizeof(err)), 0);
 	assert_int_equal(run_platform_env(p, "/bus@0/usb@6000000", &we, &why), 0);
-	assert_true(we.iommu_domain > 0);
+	tu_assert_gt(we.iommu_domain, 0);
 	assert_int_equal(sim_alloc_pages(we.m, 4, 4, 0, ~0ULL, &phys), 0);
 	/* 256 bytes at 0x1234 into a 16 KiB-aligned block of four 4 KiB pages. */
 	dmamap_dma_addr_t dma = dmamap_map_phys(we.dev, phys + 0x1234, 256,
 						DMAMAP_TO_DEVICE, 0);
-	assert_true(dma != DMAMAP_MAPPING_ERROR);
+	assert_int_not_equal(dma, DMAMAP_MAPPING_ERROR);
 	assert_int_equal(dma & 0x3fff, 0x1234);
 	/* Each 4 KiB of the 16 KiB page is mapped, not only the one the buffer is in. */
 	for (uint64_t k = 0; k < 4; k++) {

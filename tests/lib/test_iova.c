@@ -1,5 +1,5 @@
 /*
- * tests/test_iova.c - the IOVA allocator (src/iova.c) through its
+ * tests/lib/test_iova.c - the IOVA allocator (src/iova.c) through its
  * internal interface (iova.h).
  *
  * Owns: exact checks of Linux's observable iova.c behaviour (top-down
@@ -14,6 +14,8 @@
 #include <setjmp.h>
 #include <stdint.h>
 #include <cmocka.h>
+
+#include "tu_assert.h"
 
 #include "iova.h"
 
@@ -439,7 +441,7 @@ static void test_flush(void **state)
 		assert_int_equal(dm_iova_free_fast(d, pf[i], 1 + i % 32), 0);
 	}
 	dmamap_set_cpu(0);
-	assert_true(dm_iova_cache_flush(d) > 0);
+	tu_assert_gt(dm_iova_cache_flush(d), 0);
 	assert_int_equal(stats(d).tree_nodes, 1);
 	assert_int_equal(dm_iova_alloc(d, end, end, false), 1);
 	assert_int_equal(dm_iova_free(d, 1, end), 0);
@@ -544,7 +546,8 @@ static void test_random_model(void **state)
 				}
 				continue;
 			}
-			assert_true(p >= 1 && p + span - 1 <= lim);
+			tu_assert_ge(p, 1);
+			tu_assert_le(p + span - 1, lim);
 			assert_int_equal(p % align, 0);
 			for (uint64_t q = p; q < p + span; q++)
 				assert_int_equal(st[q], M_FREE);
@@ -565,8 +568,8 @@ static void test_random_model(void **state)
 	print_message("[ info ] %u live, %llu failures (%llu checked exact), %llu placements "
 		      "checked exact\n", nlive, (unsigned long long)fails,
 		      (unsigned long long)checked_fails, (unsigned long long)exact_tops);
-	assert_true(checked_fails > 100);
-	assert_true(exact_tops > 1000);
+	tu_assert_gt(checked_fails, 100);
+	tu_assert_gt(exact_tops, 1000);
 	while (nlive) {
 		struct m_live *l = &live[--nlive];
 		assert_int_equal(l->fast ? dm_iova_free_fast(d, l->pfn, l->npages)
@@ -663,7 +666,7 @@ static void test_four_threads(void **state)
 	assert_int_equal(st.failures, fails);
 	assert_int_equal(st.allocs, st.frees);
 	assert_int_equal(st.bad_frees, 0);
-	assert_true(st.cache_hits > st.allocs / 4);
+	tu_assert_gt(st.cache_hits, st.allocs / 4);
 	free(owner);
 	finish(d, T_END);
 }
@@ -695,7 +698,7 @@ static void test_search_is_logarithmic(void **state)
 		assert_int_equal(dm_iova_free(d, b[i].pfn, b[i].npages), 0);
 	struct dm_iova_stats st = stats(d);
 	uint64_t nodes = st.tree_nodes;
-	assert_true(nodes >= 150000);
+	tu_assert_ge(nodes, 150000);
 	/* 6 * ceil(log2 n): no libm in the test link. */
 	uint64_t bound = 6u * (64u - (unsigned int)__builtin_clzll(nodes - 1));
 	uint64_t maxv = 0, sumv = 0, nops = 0;
@@ -730,7 +733,7 @@ static void test_search_is_logarithmic(void **state)
 		      "%llu at most (bound %llu = 6 log2 n)\n",
 		      (unsigned long long)st.tree_nodes, (double)sumv / (double)nops,
 		      (unsigned long long)maxv, (unsigned long long)bound);
-	assert_true(maxv <= bound);
+	tu_assert_le(maxv, bound);
 	assert_int_equal(dm_iova_check(d), 0);
 	free(b);
 	dm_iova_domain_destroy(d); /* live ranges are simply forgotten */

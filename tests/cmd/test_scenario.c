@@ -1,5 +1,5 @@
 /*
- * tests/test_scenario.c - the scenario file loader (tools/scenario.c).
+ * tests/cmd/test_scenario.c - the scenario file loader (tools/scenario.c).
  *
  * Owns: proofs that every key of the scenario format is read into exactly
  * the value written, that defaults are what scenario.h says, and that
@@ -12,6 +12,8 @@
 #include <setjmp.h>
 #include <stdint.h>
 #include <cmocka.h>
+
+#include "tu_assert.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -66,7 +68,7 @@ static char *tmp_yaml(const char *text)
 	char *path = strdup("/tmp/test_scenario_XXXXXX.yaml");
 	assert_non_null(path);
 	int fd = mkstemps(path, 5);
-	assert_true(fd >= 0);
+	tu_assert_ge(fd, 0);
 	size_t len = strlen(text);
 	assert_int_equal(write(fd, text, len), (ssize_t)len);
 	close(fd);
@@ -116,11 +118,11 @@ static void test_parse_size(void **state)
 	assert_int_equal(scn_parse_size("010", &v), 0); /* decimal, not octal */
 	assert_int_equal(v, 10);
 	assert_int_equal(scn_parse_size("18446744073709551615", &v), 0);
-	assert_true(v == UINT64_MAX);
+	assert_int_equal(v, UINT64_MAX);
 	assert_int_equal(scn_parse_size("0xffffffffffffffff", &v), 0);
-	assert_true(v == UINT64_MAX);
+	assert_int_equal(v, UINT64_MAX);
 	assert_int_equal(scn_parse_size("16777215T", &v), 0);
-	assert_true(v == 16777215ULL << 40);
+	assert_int_equal(v, 16777215ULL << 40);
 
 	v = 42;
 	static const char *const bad[] = { "", "12Q", "K", "0x", "0xK", "-1",

@@ -1,5 +1,5 @@
 /*
- * tests/test_property.c - randomized map/unmap/sync property test.
+ * tests/lib/test_property.c - randomized map/unmap/sync property test.
  *
  * Owns: a seeded random walk of >= 100,000 streaming-DMA calls (map,
  * unmap, sync_for_cpu, sync_for_device, whole and ranged) over three
@@ -213,7 +213,7 @@ static void pt_map(struct pt_run *r, struct pt_slot *s)
 	if (s->bounced) {
 		r->bounced_maps++;
 		r->bounced_bytes += s->size;
-		assert_true(s->bus + s->size - 1 <= r->mask);
+		tu_assert_le(s->bus + s->size - 1, r->mask);
 		/* Slot-aligned; page-aligned from 4 KiB up (swiotlb geometry). */
 		assert_int_equal(s->bus & 2047, 0);
 		if (s->size >= 4096)
@@ -331,8 +331,8 @@ static void pt_setup(struct pt_run *r, const char *name, unsigned int bits,
 		struct pt_slot *s = &r->slot[i];
 		s->arena[0] = tu_alloc_low(&r->e, PT_ARENA_PAGES, &s->arena_phys[0]);
 		s->arena[1] = tu_alloc_high(&r->e, PT_ARENA_PAGES, &s->arena_phys[1]);
-		assert_true(s->arena_phys[0] + PT_ARENA - 1 <= 0xffffffffULL);
-		assert_true(s->arena_phys[1] >= 4 * TU_GIB);
+		tu_assert_le(s->arena_phys[0] + PT_ARENA - 1, 0xffffffffULL);
+		tu_assert_ge(s->arena_phys[1], 4 * TU_GIB);
 		memcpy(s->arena[0], r->guard, PT_ARENA);
 		memcpy(s->arena[1], r->guard, PT_ARENA);
 		s->shadow = malloc(PT_MAX_SIZE);
@@ -394,7 +394,7 @@ static void pt_final_checks(struct pt_run *r)
 {
 	assert_int_equal(r->nlive, 0);
 	assert_int_equal(r->maps, r->unmaps);
-	assert_true(r->calls >= PT_OPS_PER_DEVICE);
+	tu_assert_ge(r->calls, PT_OPS_PER_DEVICE);
 
 	struct dmamap_device_stats ds;
 	dmamap_device_get_stats(r->d.dev, &ds);
@@ -426,8 +426,8 @@ static void pt_final_checks(struct pt_run *r)
 		struct sim_cache_stats cs;
 		sim_cache_get_stats(r->e.m, &cs);
 		assert_int_equal(cs.stale_device_reads, 0);
-		assert_true(cs.lines_cleaned > 0);
-		assert_true(cs.lines_invalidated > 0);
+		tu_assert_gt(cs.lines_cleaned, 0);
+		tu_assert_gt(cs.lines_invalidated, 0);
 	}
 	if (getenv("TU_VERBOSE"))
 		fprintf(stderr,
@@ -450,13 +450,13 @@ static void pt_run_device(const char *name, unsigned int bits, bool coherent,
 	pt_final_checks(r);
 	/* The walk must have exercised what the device is there for. */
 	if (expect_bounces) {
-		assert_true(r->bounced_maps > 0);
-		assert_true(r->bounced_maps < r->maps); /* low buffers went direct */
+		tu_assert_gt(r->bounced_maps, 0);
+		tu_assert_lt(r->bounced_maps, r->maps); /* low buffers went direct */
 	} else {
 		assert_int_equal(r->bounced_maps, 0);
 	}
-	assert_true(r->short_writes > 0);
-	assert_true(r->range_syncs > 0);
+	tu_assert_gt(r->short_writes, 0);
+	tu_assert_gt(r->range_syncs, 0);
 	pt_teardown(r);
 	free(r);
 }

@@ -1,5 +1,5 @@
 /*
- * tests/test_sim.c - the machine simulator on its own (sim.h only).
+ * tests/sim/test_sim.c - the machine simulator on its own (sim.h only).
  *
  * Owns: proofs that the hardware model does what hardware does: sparse
  * memory, zones and the page allocator, DMA engines (truncation, bus
@@ -108,7 +108,7 @@ static void test_sparse_machine(void **state)
 	assert_int_equal(sim_machine_create(&d, &m, NULL), 0);
 
 	uint64_t r0 = sim_resident_bytes(m);
-	assert_true(r0 < 4 * MIB);
+	tu_assert_lt(r0, 4 * MIB);
 	/* Touch both ends of every range. */
 	uint64_t spots[] = { 0, 2 * GIB - 1, 4 * GIB, 8 * GIB - 1, 16 * TIB,
 			     17 * TIB - 1 };
@@ -118,11 +118,11 @@ static void test_sparse_machine(void **state)
 		assert_int_equal(*tu_sim_cpu(m, spots[i]), 0x10 + i);
 		uint64_t back = 0;
 		assert_int_equal(sim_cpu_to_phys(m, tu_sim_cpu(m, spots[i]), &back), 0);
-		assert_true(back == spots[i]);
+		assert_int_equal(back, spots[i]);
 	}
 	uint64_t r1 = sim_resident_bytes(m);
-	assert_true(r1 >= r0 + 6 * PAGE);
-	assert_true(r1 < 16 * MIB); /* a few MiB at most, for 1 TiB + 6 GiB */
+	tu_assert_ge(r1, r0 + 6 * PAGE);
+	tu_assert_lt(r1, 16 * MIB); /* a few MiB at most, for 1 TiB + 6 GiB */
 
 	/* Holes. */
 	assert_null(sim_phys_to_cpu(m, 2 * GIB));
@@ -144,19 +144,21 @@ static void test_sparse_machine(void **state)
 	assert_ptr_equal(p->priv, m);
 	assert_int_equal(p->arch, DMAMAP_ARCH_ARM64);
 	assert_int_equal(p->ncpus, 8);
-	assert_true(p->max_ram_end == 17 * TIB - 1);
-	assert_true(p->total_ram == 6 * GIB + TIB);
-	assert_true(p->zone_dma_limit == 16 * MIB - 1);
+	assert_int_equal(p->max_ram_end, 17 * TIB - 1);
+	assert_int_equal(p->total_ram, 6 * GIB + TIB);
+	assert_int_equal(p->zone_dma_limit, 16 * MIB - 1);
 	assert_int_equal(p->nlinear, 3);
 	assert_ptr_equal(p->linear[2].cpu, tu_sim_cpu(m, 16 * TIB));
-	assert_true(p->linear[2].phys == 16 * TIB && p->linear[2].size == TIB);
-	assert_true(p->linear[1].phys == 4 * GIB && p->linear[1].size == 4 * GIB);
+	assert_int_equal(p->linear[2].phys, 16 * TIB);
+	assert_int_equal(p->linear[2].size, TIB);
+	assert_int_equal(p->linear[1].phys, 4 * GIB);
+	assert_int_equal(p->linear[1].size, 4 * GIB);
 	assert_null(p->ops->hv);
 	assert_null(p->ops->iommu);
 	assert_ptr_equal(p->ops->phys_to_virt(p->priv, 4 * GIB + 3),
 			 tu_sim_cpu(m, 4 * GIB) + 3);
 	assert_int_equal(p->ops->virt_to_phys(p->priv, tu_sim_cpu(m, 7), &ph), 0);
-	assert_true(ph == 7);
+	assert_int_equal(ph, 7);
 	assert_true(p->ops->phys_is_ram(p->priv, 4 * GIB, PAGE));
 	assert_false(p->ops->phys_is_ram(p->priv, 3 * GIB, PAGE));
 	sim_machine_destroy(m);
@@ -216,12 +218,12 @@ static void test_bad_descs(void **state)
 	assert_int_equal(sim_machine_create(&d, &m, NULL), 0);
 	const struct dmamap_platform *p = sim_platform(m);
 	assert_int_equal(p->nlinear, 1);
-	assert_true(p->linear[0].size == 4 * MIB);
+	assert_int_equal(p->linear[0].size, 4 * MIB);
 	assert_int_equal(p->ncpus, 1); /* 0 means 1 */
 	/* An allocation may span the seam: it is contiguous in the CPU view. */
 	uint64_t ph;
 	assert_int_equal(sim_alloc_pages(m, 1024, 1, 0, ~0ULL, &ph), 0);
-	assert_true(ph == 0);
+	assert_int_equal(ph, 0);
 	sim_machine_destroy(m);
 
 	/* The very top of the modelled space is fine. */
@@ -229,8 +231,8 @@ static void test_bad_descs(void **state)
 	top.ram[0] = (struct sim_ram_range){ (1ULL << 48) - GIB, GIB };
 	assert_int_equal(sim_machine_create(&top, &m, NULL), 0);
 	*tu_sim_cpu(m, (1ULL << 48) - 1) = 0x42;
-	assert_true(sim_platform(m)->max_ram_end == (1ULL << 48) - 1);
-	assert_true(tu_sim_alloc(m, 1, 0, ~0ULL) == (1ULL << 48) - GIB);
+	assert_int_equal(sim_platform(m)->max_ram_end, (1ULL << 48) - 1);
+	assert_int_equal(tu_sim_alloc(m, 1, 0, ~0ULL), (1ULL << 48) - GIB);
 	sim_machine_destroy(m);
 
 	assert_int_equal(sim_machine_create(&d, NULL, NULL), -EINVAL);
@@ -245,35 +247,35 @@ static void test_zones(void **state)
 {
 	(void)state;
 	struct sim_machine *m = std_machine();
-	assert_true(sim_zone_end(m, SIM_ZONE_DMA) == 16 * MIB - 1);
-	assert_true(sim_zone_end(m, SIM_ZONE_DMA32) == 4 * GIB - 1);
-	assert_true(sim_free_bytes(m, SIM_ZONE_DMA) == 16 * MIB);
-	assert_true(sim_free_bytes(m, SIM_ZONE_DMA32) == 2 * GIB - 16 * MIB);
-	assert_true(sim_free_bytes(m, SIM_ZONE_NORMAL) == 4 * GIB);
+	assert_int_equal(sim_zone_end(m, SIM_ZONE_DMA), 16 * MIB - 1);
+	assert_int_equal(sim_zone_end(m, SIM_ZONE_DMA32), 4 * GIB - 1);
+	assert_int_equal(sim_free_bytes(m, SIM_ZONE_DMA), 16 * MIB);
+	assert_int_equal(sim_free_bytes(m, SIM_ZONE_DMA32), 2 * GIB - 16 * MIB);
+	assert_int_equal(sim_free_bytes(m, SIM_ZONE_NORMAL), 4 * GIB);
 
 	uint64_t p;
 	assert_int_equal(sim_alloc_pages_zone(m, SIM_ZONE_DMA, 2, &p), 0);
-	assert_true(p == 0);
+	assert_int_equal(p, 0);
 	assert_int_equal(sim_alloc_pages_zone(m, SIM_ZONE_DMA32, 2, &p), 0);
-	assert_true(p == 16 * MIB);
+	assert_int_equal(p, 16 * MIB);
 	assert_int_equal(sim_alloc_pages_zone(m, SIM_ZONE_NORMAL, 2, &p), 0);
-	assert_true(p == 4 * GIB);
+	assert_int_equal(p, 4 * GIB);
 	/* Highest zone the range allows, lowest address in it. */
-	assert_true(tu_sim_alloc(m, 1, 0, ~0ULL) == 4 * GIB + 2 * PAGE);
-	assert_true(tu_sim_alloc(m, 1, 0, 4 * GIB - 1) == 16 * MIB + 2 * PAGE);
-	assert_true(tu_sim_alloc(m, 1, 0, 16 * MIB - 1) == 2 * PAGE);
+	assert_int_equal(tu_sim_alloc(m, 1, 0, ~0ULL), 4 * GIB + 2 * PAGE);
+	assert_int_equal(tu_sim_alloc(m, 1, 0, 4 * GIB - 1), 16 * MIB + 2 * PAGE);
+	assert_int_equal(tu_sim_alloc(m, 1, 0, 16 * MIB - 1), 2 * PAGE);
 	/* lo / hi are honoured inside a zone, hi inclusive. */
-	assert_true(tu_sim_alloc(m, 1, 1 * GIB, 4 * GIB - 1) == 1 * GIB);
-	assert_true(tu_sim_alloc(m, 2, 0, 2 * GIB - 1) == 16 * MIB + 3 * PAGE);
-	assert_true(tu_sim_alloc(m, 1, 6 * GIB, 6 * GIB + PAGE - 1) == 6 * GIB);
+	assert_int_equal(tu_sim_alloc(m, 1, 1 * GIB, 4 * GIB - 1), 1 * GIB);
+	assert_int_equal(tu_sim_alloc(m, 2, 0, 2 * GIB - 1), 16 * MIB + 3 * PAGE);
+	assert_int_equal(tu_sim_alloc(m, 1, 6 * GIB, 6 * GIB + PAGE - 1), 6 * GIB);
 	assert_int_equal(sim_alloc_pages(m, 2, 1, 7 * GIB, 7 * GIB + PAGE, &p),
 			 -ENOMEM); /* 2 pages do not fit in 4 KiB + 1 */
 	assert_int_equal(sim_alloc_pages(m, 1, 1, 2 * GIB, 4 * GIB - 1, &p),
 			 -ENOMEM); /* the hole */
 	/* Nothing straddles a zone boundary. */
-	assert_true(tu_sim_alloc(m, 2, 16 * MIB - PAGE, ~0ULL) == 4 * GIB + 3 * PAGE);
-	assert_true(tu_sim_alloc(m, 2, 16 * MIB - PAGE, 4 * GIB - 1) ==
-		    16 * MIB + 5 * PAGE);
+	assert_int_equal(tu_sim_alloc(m, 2, 16 * MIB - PAGE, ~0ULL), 4 * GIB + 3 * PAGE);
+	assert_int_equal(tu_sim_alloc(m, 2, 16 * MIB - PAGE, 4 * GIB - 1),
+			 16 * MIB + 5 * PAGE);
 	assert_int_equal(sim_alloc_pages(m, 2, 1, 16 * MIB - PAGE,
 					 16 * MIB + PAGE - 1, &p),
 			 -ENOMEM);
@@ -294,35 +296,35 @@ static void test_fallback(void **state)
 	struct sim_machine *m = one_range_machine(64 * MIB, 0);
 	uint64_t p;
 	assert_int_equal(sim_alloc_pages_zone(m, SIM_ZONE_NORMAL, 1, &p), -ENOMEM);
-	assert_true(tu_sim_alloc(m, 1, 0, ~0ULL) == 16 * MIB);
+	assert_int_equal(tu_sim_alloc(m, 1, 0, ~0ULL), 16 * MIB);
 	sim_free_pages(m, 16 * MIB, 1);
 	/* Exhaust DMA32 in one block; then DMA is next; then nothing. */
-	assert_true(tu_sim_alloc(m, 48 * MIB / PAGE, 0, ~0ULL) == 16 * MIB);
-	assert_true(sim_free_bytes(m, SIM_ZONE_DMA32) == 0);
-	assert_true(tu_sim_alloc(m, 1, 0, ~0ULL) == 0);
-	assert_true(tu_sim_alloc(m, 4095, 0, ~0ULL) == PAGE);
+	assert_int_equal(tu_sim_alloc(m, 48 * MIB / PAGE, 0, ~0ULL), 16 * MIB);
+	assert_int_equal(sim_free_bytes(m, SIM_ZONE_DMA32), 0);
+	assert_int_equal(tu_sim_alloc(m, 1, 0, ~0ULL), 0);
+	assert_int_equal(tu_sim_alloc(m, 4095, 0, ~0ULL), PAGE);
 	assert_int_equal(sim_alloc_pages(m, 1, 1, 0, ~0ULL, &p), -ENOMEM);
 	assert_int_equal(sim_alloc_pages(m, 1, 1, 4 * GIB, ~0ULL, &p), -ENOMEM);
 	sim_machine_destroy(m);
 
 	/* arm64 with a 30-bit ZONE_DMA (a Raspberry Pi 4). */
 	m = one_range_machine(2 * GIB, 1 * GIB - 1);
-	assert_true(sim_zone_end(m, SIM_ZONE_DMA) == 1 * GIB - 1);
-	assert_true(sim_free_bytes(m, SIM_ZONE_DMA) == 1 * GIB);
-	assert_true(sim_free_bytes(m, SIM_ZONE_DMA32) == 1 * GIB);
-	assert_true(tu_sim_alloc(m, 1, 0, ~0ULL) == 1 * GIB);
+	assert_int_equal(sim_zone_end(m, SIM_ZONE_DMA), 1 * GIB - 1);
+	assert_int_equal(sim_free_bytes(m, SIM_ZONE_DMA), 1 * GIB);
+	assert_int_equal(sim_free_bytes(m, SIM_ZONE_DMA32), 1 * GIB);
+	assert_int_equal(tu_sim_alloc(m, 1, 0, ~0ULL), 1 * GIB);
 	assert_int_equal(sim_alloc_pages_zone(m, SIM_ZONE_DMA, 1, &p), 0);
-	assert_true(p == 0);
+	assert_int_equal(p, 0);
 	sim_machine_destroy(m);
 
 	/* A 32-bit ZONE_DMA leaves DMA32 empty. */
 	m = one_range_machine(8 * GIB, 4 * GIB - 1);
-	assert_true(sim_zone_end(m, SIM_ZONE_DMA32) == 4 * GIB - 1);
-	assert_true(sim_free_bytes(m, SIM_ZONE_DMA32) == 0);
-	assert_true(sim_free_bytes(m, SIM_ZONE_DMA) == 4 * GIB);
+	assert_int_equal(sim_zone_end(m, SIM_ZONE_DMA32), 4 * GIB - 1);
+	assert_int_equal(sim_free_bytes(m, SIM_ZONE_DMA32), 0);
+	assert_int_equal(sim_free_bytes(m, SIM_ZONE_DMA), 4 * GIB);
 	assert_int_equal(sim_alloc_pages_zone(m, SIM_ZONE_DMA32, 1, &p), -ENOMEM);
-	assert_true(tu_sim_alloc(m, 1, 0, 4 * GIB - 1) == 0);
-	assert_true(tu_sim_alloc(m, 1, 0, ~0ULL) == 4 * GIB);
+	assert_int_equal(tu_sim_alloc(m, 1, 0, 4 * GIB - 1), 0);
+	assert_int_equal(tu_sim_alloc(m, 1, 0, ~0ULL), 4 * GIB);
 	sim_machine_destroy(m);
 }
 
@@ -331,24 +333,24 @@ static void test_alignment(void **state)
 	(void)state;
 	struct sim_machine *m = std_machine();
 	uint64_t p;
-	assert_true(tu_sim_alloc(m, 1, 4 * GIB, ~0ULL) == 4 * GIB);
+	assert_int_equal(tu_sim_alloc(m, 1, 4 * GIB, ~0ULL), 4 * GIB);
 	assert_int_equal(sim_alloc_pages(m, 1, 512, 0, ~0ULL, &p), 0);
-	assert_true(p == 4 * GIB + 2 * MIB);
+	assert_int_equal(p, 4 * GIB + 2 * MIB);
 	assert_int_equal(sim_alloc_pages(m, 16, 16, 0, ~0ULL, &p), 0);
-	assert_true(p == 4 * GIB + 16 * PAGE);
+	assert_int_equal(p, 4 * GIB + 16 * PAGE);
 	/* The gaps the aligned ones left are still found, lowest first. */
 	assert_int_equal(sim_alloc_pages(m, 1, 0, 0, ~0ULL, &p), 0);
-	assert_true(p == 4 * GIB + PAGE);
+	assert_int_equal(p, 4 * GIB + PAGE);
 	assert_int_equal(sim_alloc_pages(m, 15, 1, 0, ~0ULL, &p), 0);
-	assert_true(p == 4 * GIB + 32 * PAGE); /* 2..15 is 14 pages: too small */
-	assert_true(sim_free_bytes(m, SIM_ZONE_NORMAL) ==
-		    4 * GIB - (1 + 1 + 16 + 1 + 15) * PAGE);
+	assert_int_equal(p, 4 * GIB + 32 * PAGE); /* 2..15 is 14 pages: too small */
+	assert_int_equal(sim_free_bytes(m, SIM_ZONE_NORMAL),
+			 4 * GIB - (1 + 1 + 16 + 1 + 15) * PAGE);
 	/* Alignment against a window start that is not aligned. */
 	assert_int_equal(sim_alloc_pages(m, 1, 1024, 5 * GIB + PAGE, ~0ULL, &p), 0);
-	assert_true(p == 5 * GIB + 4 * MIB);
+	assert_int_equal(p, 5 * GIB + 4 * MIB);
 	/* 1 GiB alignment inside DMA32: only 1 GiB itself qualifies. */
 	assert_int_equal(sim_alloc_pages(m, 1, 1ULL << 18, 0, 4 * GIB - 1, &p), 0);
-	assert_true(p == 1 * GIB);
+	assert_int_equal(p, 1 * GIB);
 	assert_int_equal(sim_alloc_pages(m, 1, 1ULL << 18, 16 * MIB,
 					 2 * GIB - 1, &p), -ENOMEM);
 	sim_machine_destroy(m);
@@ -363,20 +365,20 @@ static void test_coalescing(void **state)
 	assert_non_null(pg);
 	for (unsigned int i = 0; i < N; i++) {
 		assert_int_equal(sim_alloc_pages_zone(m, SIM_ZONE_DMA, 1, &pg[i]), 0);
-		assert_true(pg[i] == i * PAGE);
+		assert_int_equal(pg[i], i * PAGE);
 	}
 	uint64_t p;
 	assert_int_equal(sim_alloc_pages_zone(m, SIM_ZONE_DMA, 1, &p), -ENOMEM);
-	assert_true(sim_free_bytes(m, SIM_ZONE_DMA) == 0);
+	assert_int_equal(sim_free_bytes(m, SIM_ZONE_DMA), 0);
 	/* Free in a scrambled order (odd stride): every merge case happens. */
 	for (unsigned int i = 0; i < N; i++)
 		sim_free_pages(m, pg[(i * 1237u) % N], 1);
-	assert_true(sim_free_bytes(m, SIM_ZONE_DMA) == 16 * MIB);
+	assert_int_equal(sim_free_bytes(m, SIM_ZONE_DMA), 16 * MIB);
 	assert_int_equal(sim_alloc_pages_zone(m, SIM_ZONE_DMA, N, &p), 0);
-	assert_true(p == 0);
+	assert_int_equal(p, 0);
 	sim_free_pages(m, 0, N);
 	/* Freed next to the rest of DMA32: DMA32's first fit starts at 16 MiB. */
-	assert_true(tu_sim_alloc(m, N, 0, 4 * GIB - 1) == 16 * MIB);
+	assert_int_equal(tu_sim_alloc(m, N, 0, 4 * GIB - 1), 16 * MIB);
 	free(pg);
 	sim_machine_destroy(m);
 }
@@ -387,10 +389,11 @@ static void test_bad_frees(void **state)
 	struct sim_machine *m = std_machine();
 	uint64_t a = tu_sim_alloc(m, 4, 0, ~0ULL);
 	uint64_t b = tu_sim_alloc(m, 4, 0, ~0ULL);
-	assert_true(a == 4 * GIB && b == 4 * GIB + 4 * PAGE);
+	assert_int_equal(a, 4 * GIB);
+	assert_int_equal(b, 4 * GIB + 4 * PAGE);
 	uint64_t free0 = sim_free_bytes(m, SIM_ZONE_NORMAL);
 	sim_free_pages(m, a, 4);
-	assert_true(sim_free_bytes(m, SIM_ZONE_NORMAL) == free0 + 4 * PAGE);
+	assert_int_equal(sim_free_bytes(m, SIM_ZONE_NORMAL), free0 + 4 * PAGE);
 	/* Double free, partially-free range, never-allocated, hole, unaligned. */
 	sim_free_pages(m, a, 4);
 	sim_free_pages(m, a + 2 * PAGE, 4); /* half free, half b */
@@ -399,12 +402,12 @@ static void test_bad_frees(void **state)
 	sim_free_pages(m, b + 1, 1);
 	sim_free_pages(m, 2 * GIB - PAGE, 2); /* runs into the hole */
 	sim_free_pages(m, b, 0);
-	assert_true(sim_free_bytes(m, SIM_ZONE_NORMAL) == free0 + 4 * PAGE);
+	assert_int_equal(sim_free_bytes(m, SIM_ZONE_NORMAL), free0 + 4 * PAGE);
 	/* State is intact: a is reused whole, b is still allocated. */
-	assert_true(tu_sim_alloc(m, 4, 0, ~0ULL) == a);
-	assert_true(tu_sim_alloc(m, 1, 0, ~0ULL) == b + 4 * PAGE);
+	assert_int_equal(tu_sim_alloc(m, 4, 0, ~0ULL), a);
+	assert_int_equal(tu_sim_alloc(m, 1, 0, ~0ULL), b + 4 * PAGE);
 	sim_free_pages(m, b, 4);
-	assert_true(tu_sim_alloc(m, 4, 0, ~0ULL) == b);
+	assert_int_equal(tu_sim_alloc(m, 4, 0, ~0ULL), b);
 	sim_machine_destroy(m);
 }
 
@@ -414,7 +417,7 @@ static void test_reserve(void **state)
 	struct sim_machine *m = std_machine();
 	uint64_t d32 = sim_free_bytes(m, SIM_ZONE_DMA32);
 	assert_int_equal(sim_reserve(m, 1 * GIB, 16 * MIB), 0);
-	assert_true(sim_free_bytes(m, SIM_ZONE_DMA32) == d32 - 16 * MIB);
+	assert_int_equal(sim_free_bytes(m, SIM_ZONE_DMA32), d32 - 16 * MIB);
 	uint64_t p;
 	assert_int_equal(sim_alloc_pages(m, 1, 1, 1 * GIB, 1 * GIB + 16 * MIB - 1,
 					 &p), -ENOMEM);
@@ -429,13 +432,13 @@ static void test_reserve(void **state)
 	assert_int_equal(sim_reserve(m, a, 2 * PAGE), -EBUSY);
 	/* Unaligned: rounded outward to pages. */
 	assert_int_equal(sim_reserve(m, a + 3 * PAGE + 10, 100), 0);
-	assert_true(tu_sim_alloc(m, 1, 0, ~0ULL) == a + 4 * PAGE);
+	assert_int_equal(tu_sim_alloc(m, 1, 0, ~0ULL), a + 4 * PAGE);
 	/* Freeing reserved pages is ignored. */
 	uint64_t n0 = sim_free_bytes(m, SIM_ZONE_NORMAL);
 	sim_free_pages(m, a + PAGE, 1);
 	sim_free_pages(m, 1 * GIB, 1);
-	assert_true(sim_free_bytes(m, SIM_ZONE_NORMAL) == n0);
-	assert_true(sim_free_bytes(m, SIM_ZONE_DMA32) == d32 - 16 * MIB);
+	assert_int_equal(sim_free_bytes(m, SIM_ZONE_NORMAL), n0);
+	assert_int_equal(sim_free_bytes(m, SIM_ZONE_DMA32), d32 - 16 * MIB);
 	sim_machine_destroy(m);
 }
 
@@ -550,7 +553,7 @@ static void test_alloc_model(void **state)
 			free_model[phys < 4 * MIB ? 0 : phys < 4 * GIB ? 1 : 2] += PAGE;
 	}
 	for (int z = 0; z < 3; z++)
-		assert_true(sim_free_bytes(m, (enum sim_zone)z) == free_model[z]);
+		assert_int_equal(sim_free_bytes(m, (enum sim_zone)z), free_model[z]);
 	sim_machine_destroy(m);
 }
 
@@ -574,7 +577,7 @@ static void test_alloc_churn(void **state)
 		sim_free_pages(m, p, 1);
 		sim_free_pages(m, q, 1);
 	}
-	assert_true(q <= 4 * GIB - PAGE);
+	tu_assert_le(q, 4 * GIB - PAGE);
 	assert_int_equal(sim_free_bytes(m, SIM_ZONE_NORMAL) + sim_free_bytes(m, SIM_ZONE_DMA32),
 			 before);
 	sim_machine_destroy(m);
@@ -601,17 +604,20 @@ static void test_coherent_dma(void **state)
 	assert_true(all_bytes(c + OFF + LEN, 4 * PAGE - OFF - LEN, 0));
 
 	struct sim_device_stats st = tu_sim_dstats(dev);
-	assert_true(st.reads == 1 && st.writes == 1);
-	assert_true(st.bytes_read == LEN && st.bytes_written == LEN);
-	assert_true(st.truncated == 0 && st.bus_errors == 0);
+	assert_int_equal(st.reads, 1);
+	assert_int_equal(st.writes, 1);
+	assert_int_equal(st.bytes_read, LEN);
+	assert_int_equal(st.bytes_written, LEN);
+	assert_int_equal(st.truncated, 0);
+	assert_int_equal(st.bus_errors, 0);
 	assert_int_equal(sim_dma_write(dev, ph, src, 0), 0); /* no-op */
 	st = tu_sim_dstats(dev);
-	assert_true(st.writes == 1);
+	assert_int_equal(st.writes, 1);
 	struct sim_event ev[4];
 	assert_int_equal(sim_device_events(dev, ev, 4), 0);
 	/* Coherent traffic never enters the cache model. */
 	struct sim_cache_stats cs = cstats(m);
-	assert_true(cs.tracked_lines == 0);
+	assert_int_equal(cs.tracked_lines, 0);
 	sim_machine_destroy(m);
 }
 
@@ -639,16 +645,21 @@ static void test_truncation(void **state)
 	assert_int_equal(sim_device_events(nic, ev, 8), 3);
 	assert_int_equal(ev[0].kind, SIM_EV_TRUNCATED);
 	assert_true(ev[0].write);
-	assert_true(ev[0].bus_addr == bus);
-	assert_true(ev[0].emitted == 0x2010);
-	assert_true(ev[0].len == 100);
-	assert_true(ev[1].bus_addr == 4 * GIB + 0x3000 && ev[1].emitted == 0x3000);
+	assert_int_equal(ev[0].bus_addr, bus);
+	assert_int_equal(ev[0].emitted, 0x2010);
+	assert_int_equal(ev[0].len, 100);
+	assert_int_equal(ev[1].bus_addr, 4 * GIB + 0x3000);
+	assert_int_equal(ev[1].emitted, 0x3000);
 	assert_false(ev[2].write);
-	assert_true(ev[2].emitted == 0x2010 && ev[2].len == 100);
+	assert_int_equal(ev[2].emitted, 0x2010);
+	assert_int_equal(ev[2].len, 100);
 	struct sim_device_stats st = tu_sim_dstats(nic);
-	assert_true(st.truncated == 3 && st.writes == 2 && st.reads == 2);
-	assert_true(st.bytes_written == 110 && st.bytes_read == 101);
-	assert_true(st.bus_errors == 0);
+	assert_int_equal(st.truncated, 3);
+	assert_int_equal(st.writes, 2);
+	assert_int_equal(st.reads, 2);
+	assert_int_equal(st.bytes_written, 110);
+	assert_int_equal(st.bytes_read, 101);
+	assert_int_equal(st.bus_errors, 0);
 
 	/* Truncated into a hole: both events. */
 	struct sim_device *d31 = tu_sim_dev(m, "dev31", 31, true);
@@ -659,7 +670,8 @@ static void test_truncation(void **state)
 	assert_int_equal(sim_device_events(d33, ev, 8), 2);
 	assert_int_equal(ev[0].kind, SIM_EV_TRUNCATED);
 	assert_int_equal(ev[1].kind, SIM_EV_BUS_ERROR);
-	assert_true(ev[1].emitted == 0x80000000ULL && ev[1].bus_addr == 0x280000000ULL);
+	assert_int_equal(ev[1].emitted, 0x80000000ULL);
+	assert_int_equal(ev[1].bus_addr, 0x280000000ULL);
 	sim_machine_destroy(m);
 }
 
@@ -685,15 +697,20 @@ static void test_bus_error(void **state)
 	assert_int_equal(sim_dma_read(dev, ~0ULL - 7, dst, 16), -EFAULT); /* wraps */
 
 	struct sim_device_stats st = tu_sim_dstats(dev);
-	assert_true(st.bus_errors == 5 && st.reads == 0 && st.writes == 0);
-	assert_true(st.bytes_read == 0 && st.bytes_written == 0);
+	assert_int_equal(st.bus_errors, 5);
+	assert_int_equal(st.reads, 0);
+	assert_int_equal(st.writes, 0);
+	assert_int_equal(st.bytes_read, 0);
+	assert_int_equal(st.bytes_written, 0);
 	struct sim_event ev[8];
 	assert_int_equal(sim_device_events(dev, ev, 8), 5);
 	assert_int_equal(ev[0].kind, SIM_EV_BUS_ERROR);
-	assert_true(ev[0].write && ev[0].bus_addr == 2 * GIB - 16 &&
-		    ev[0].emitted == 2 * GIB - 16 && ev[0].len == 32);
+	assert_true(ev[0].write);
+	assert_int_equal(ev[0].bus_addr, 2 * GIB - 16);
+	assert_int_equal(ev[0].emitted, 2 * GIB - 16);
+	assert_int_equal(ev[0].len, 32);
 	assert_false(ev[2].write);
-	assert_true(ev[2].bus_addr == 3 * GIB);
+	assert_int_equal(ev[2].bus_addr, 3 * GIB);
 	sim_machine_destroy(m);
 }
 
@@ -730,7 +747,9 @@ static void test_dma_ranges(void **state)
 	assert_int_equal(sim_dma_read(dev, 2 * GIB - 32, dst, 32), 0);
 	assert_memory_equal(dst, tu_sim_cpu(m, 1 * GIB - 32), 32);
 	struct sim_device_stats st = tu_sim_dstats(dev);
-	assert_true(st.bus_errors == 3 && st.writes == 2 && st.reads == 2);
+	assert_int_equal(st.bus_errors, 3);
+	assert_int_equal(st.writes, 2);
+	assert_int_equal(st.reads, 2);
 
 	/* A bus limit with no windows: a 24-bit ISA-like path. */
 	struct sim_device_desc isa = { .name = "isa", .addr_bits = 32,
@@ -750,12 +769,15 @@ static void test_dma_ranges(void **state)
 	assert_int_equal(fw.bus, DMAMAP_BUS_PLATFORM);
 	assert_true(fw.coherent);
 	assert_int_equal(fw.nranges, 2);
-	assert_true(fw.ranges[0].cpu == 4 * GIB && fw.ranges[0].dma == 0 &&
-		    fw.ranges[0].size == GIB);
-	assert_true(fw.ranges[1].cpu == 0 && fw.ranges[1].dma == GIB);
-	assert_true(fw.bus_dma_limit == 2 * GIB - 1);
+	assert_int_equal(fw.ranges[0].cpu, 4 * GIB);
+	assert_int_equal(fw.ranges[0].dma, 0);
+	assert_int_equal(fw.ranges[0].size, GIB);
+	assert_int_equal(fw.ranges[1].cpu, 0);
+	assert_int_equal(fw.ranges[1].dma, GIB);
+	assert_int_equal(fw.bus_dma_limit, 2 * GIB - 1);
 	assert_null(fw.restricted_pool);
-	assert_true(fw.dma_mask == 0 && fw.coherent_dma_mask == 0);
+	assert_int_equal(fw.dma_mask, 0);
+	assert_int_equal(fw.coherent_dma_mask, 0);
 	char name[8] = "tmp";
 	struct sim_device_desc t = { .name = name, .addr_bits = 40 };
 	struct sim_device *tdev = NULL;
@@ -788,11 +810,12 @@ static void test_event_ring(void **state)
 	struct sim_event ev[80];
 	assert_int_equal(sim_device_events(dev, ev, 80), 64);
 	for (unsigned int i = 0; i < 64; i++)
-		assert_true(ev[i].len == 7 + i); /* the newest 64, oldest first */
+		assert_int_equal(ev[i].len, 7 + i); /* the newest 64, oldest first */
 	assert_int_equal(sim_device_events(dev, ev, 3), 3);
-	assert_true(ev[0].len == 68 && ev[2].len == 70);
+	assert_int_equal(ev[0].len, 68);
+	assert_int_equal(ev[2].len, 70);
 	assert_int_equal(sim_device_events(dev, ev, 0), 0);
-	assert_true(tu_sim_dstats(dev).bus_errors == 70);
+	assert_int_equal(tu_sim_dstats(dev).bus_errors, 70);
 	sim_machine_destroy(m);
 }
 
@@ -811,17 +834,18 @@ static void test_cache_clean(void **state)
 	memset(c, 0x11, 128);
 	assert_int_equal(sim_dma_read(dev, ph, got, 128), 0);
 	assert_true(all_bytes(got, 128, 0x11));
-	assert_true(cstats(m).tracked_lines == 0);
+	assert_int_equal(cstats(m).tracked_lines, 0);
 
 	clean(m, ph, 128);
 	struct sim_cache_stats cs = cstats(m);
-	assert_true(cs.lines_cleaned == 2 && cs.tracked_lines == 2);
+	assert_int_equal(cs.lines_cleaned, 2);
+	assert_int_equal(cs.tracked_lines, 2);
 	/* The CPU writes without cleaning: the device reads the old bytes. */
 	memset(c, 0x22, 128);
 	assert_int_equal(sim_dma_read(dev, ph, got, 128), 0);
 	assert_true(all_bytes(got, 128, 0x11));
 	cs = cstats(m);
-	assert_true(cs.stale_device_reads == 2); /* one per line */
+	assert_int_equal(cs.stale_device_reads, 2); /* one per line */
 	/* A coherent device sees the CPU's bytes all the same. */
 	struct sim_device *coh = tu_sim_dev(m, "coh", 64, true);
 	assert_int_equal(sim_dma_read(coh, ph, got, 128), 0);
@@ -835,14 +859,16 @@ static void test_cache_clean(void **state)
 	assert_int_equal(sim_dma_read(dev, ph, got, 128), 0);
 	assert_true(all_bytes(got, 128, 0x22));
 	cs = cstats(m);
-	assert_true(cs.lines_cleaned == 5 && cs.tracked_lines == 2);
-	assert_true(cs.stale_device_reads == 3);
-	assert_true(cs.lines_invalidated == 0);
+	assert_int_equal(cs.lines_cleaned, 5);
+	assert_int_equal(cs.tracked_lines, 2);
+	assert_int_equal(cs.stale_device_reads, 3);
+	assert_int_equal(cs.lines_invalidated, 0);
 
 	/* A typical NIC frame: 1514 bytes at offset 2 touch 24 lines. */
 	clean(m, ph + 2, 1514);
 	cs = cstats(m);
-	assert_true(cs.lines_cleaned == 5 + 24 && cs.tracked_lines == 24);
+	assert_int_equal(cs.lines_cleaned, 5 + 24);
+	assert_int_equal(cs.tracked_lines, 24);
 	sim_machine_destroy(m);
 }
 
@@ -861,27 +887,28 @@ static void test_cache_invalidate(void **state)
 	assert_int_equal(sim_dma_write(dev, ph + PAGE - 128, src, 256), 0);
 	assert_true(all_bytes(c + PAGE - 128, 256, 0x33)); /* CPU: old */
 	struct sim_cache_stats cs = cstats(m);
-	assert_true(cs.tracked_lines == 4);
+	assert_int_equal(cs.tracked_lines, 4);
 	/* The device reads back its own write (not a stale CPU read). */
 	assert_int_equal(sim_dma_read(dev, ph + PAGE - 128, got, 256), 0);
 	assert_memory_equal(got, src, 256);
-	assert_true(cstats(m).stale_device_reads == 0);
+	assert_int_equal(cstats(m).stale_device_reads, 0);
 
 	inval(m, ph + PAGE - 128, 256);
 	assert_memory_equal(c + PAGE - 128, src, 256);
 	assert_true(all_bytes(c, PAGE - 128, 0x33));
 	assert_true(all_bytes(c + PAGE + 128, PAGE - 128, 0x33));
 	cs = cstats(m);
-	assert_true(cs.lines_invalidated == 4 && cs.tracked_lines == 4);
+	assert_int_equal(cs.lines_invalidated, 4);
+	assert_int_equal(cs.tracked_lines, 4);
 	/* Invalidating untracked lines counts them and changes nothing. */
 	inval(m, ph, 128);
-	assert_true(cstats(m).lines_invalidated == 6);
+	assert_int_equal(cstats(m).lines_invalidated, 6);
 	assert_true(all_bytes(c, 128, 0x33));
 	/* Still tracked after invalidate: a later CPU write is dirty again. */
 	memset(c + PAGE - 128, 0x44, 64);
 	assert_int_equal(sim_dma_read(dev, ph + PAGE - 128, got, 64), 0);
 	assert_memory_equal(got, src, 64);
-	assert_true(cstats(m).stale_device_reads == 1);
+	assert_int_equal(cstats(m).stale_device_reads, 1);
 	sim_machine_destroy(m);
 }
 
@@ -907,8 +934,10 @@ static void test_cache_partial_line(void **state)
 	assert_int_equal(sim_dma_read(dev, line, got, 64), 0);
 	assert_memory_equal(got, c, 64);
 	struct sim_cache_stats cs = cstats(m);
-	assert_true(cs.lines_cleaned == 1 && cs.lines_invalidated == 1);
-	assert_true(cs.tracked_lines == 1 && cs.stale_device_reads == 0);
+	assert_int_equal(cs.lines_cleaned, 1);
+	assert_int_equal(cs.lines_invalidated, 1);
+	assert_int_equal(cs.tracked_lines, 1);
+	assert_int_equal(cs.stale_device_reads, 0);
 	/* The neighbouring lines were never touched. */
 	assert_true(all_bytes(tu_sim_cpu(m, line - 64), 64, 0));
 	assert_true(all_bytes(tu_sim_cpu(m, line + 64), 64, 0));
@@ -924,9 +953,9 @@ static void test_cache_uncached(void **state)
 	uint8_t *c = tu_sim_cpu(m, ph);
 	uint8_t src[64], got[64];
 	clean(m, ph, 2 * PAGE);
-	assert_true(cstats(m).tracked_lines == 128);
+	assert_int_equal(cstats(m).tracked_lines, 128);
 	uncached(m, ph, PAGE, true);
-	assert_true(cstats(m).tracked_lines == 64);
+	assert_int_equal(cstats(m).tracked_lines, 64);
 	/* Uncached: CPU stores are memory; device stores are CPU-visible. */
 	memset(c, 0x66, 64);
 	assert_int_equal(sim_dma_read(dev, ph, got, 64), 0);
@@ -936,8 +965,9 @@ static void test_cache_uncached(void **state)
 	assert_memory_equal(c + 64, src, 64);
 	clean(m, ph, PAGE); /* a no-op on uncached lines, though counted */
 	struct sim_cache_stats cs = cstats(m);
-	assert_true(cs.tracked_lines == 64 && cs.stale_device_reads == 0);
-	assert_true(cs.lines_cleaned == 128 + 64);
+	assert_int_equal(cs.tracked_lines, 64);
+	assert_int_equal(cs.stale_device_reads, 0);
+	assert_int_equal(cs.lines_cleaned, 128 + 64);
 	/* The cached page next door still behaves as cached. */
 	memset(c + PAGE, 0x77, 64);
 	assert_int_equal(sim_dma_read(dev, ph + PAGE, got, 64), 0);
@@ -960,29 +990,29 @@ static void test_cache_free_drops(void **state)
 	uint8_t *c = tu_sim_cpu(m, ph);
 	uint8_t got[64];
 	clean(m, ph, PAGE);
-	assert_true(cstats(m).tracked_lines == 64);
+	assert_int_equal(cstats(m).tracked_lines, 64);
 	uncached(m, ph + PAGE / 2, 64, true);
-	assert_true(cstats(m).tracked_lines == 63);
+	assert_int_equal(cstats(m).tracked_lines, 63);
 	sim_free_pages(m, ph, 1);
-	assert_true(cstats(m).tracked_lines == 0);
+	assert_int_equal(cstats(m).tracked_lines, 0);
 	/* Reused memory inherits nothing: untracked, cached. */
-	assert_true(tu_sim_alloc(m, 1, 0, ~0ULL) == ph);
+	assert_int_equal(tu_sim_alloc(m, 1, 0, ~0ULL), ph);
 	memset(c, 0x99, PAGE);
 	assert_int_equal(sim_dma_read(dev, ph, got, 64), 0);
 	assert_true(all_bytes(got, 64, 0x99));
 	clean(m, ph + PAGE / 2, 64);
-	assert_true(cstats(m).tracked_lines == 1); /* no longer uncached */
+	assert_int_equal(cstats(m).tracked_lines, 1); /* no longer uncached */
 	/* A bad free drops nothing. */
 	sim_free_pages(m, ph + PAGE, 1);
-	assert_true(cstats(m).tracked_lines == 1);
+	assert_int_equal(cstats(m).tracked_lines, 1);
 
 	/* Big free with few entries: the table is scanned, not the range. */
 	uint64_t big = tu_sim_alloc(m, 8192, 0, ~0ULL);
 	for (unsigned int i = 0; i < 8192; i += 700)
 		clean(m, big + i * PAGE + 64, 100);
-	assert_true(cstats(m).tracked_lines == 1 + 12 * 2);
+	assert_int_equal(cstats(m).tracked_lines, 1 + 12 * 2);
 	sim_free_pages(m, big, 8192);
-	assert_true(cstats(m).tracked_lines == 1);
+	assert_int_equal(cstats(m).tracked_lines, 1);
 	/* Same, with a crowded table (probe runs collide during the scan). */
 	big = tu_sim_alloc(m, 8192, 0, ~0ULL);
 	uint32_t x = 777;
@@ -994,10 +1024,10 @@ static void test_cache_free_drops(void **state)
 		clean(m, pa, 1);
 		n += cstats(m).tracked_lines != before;
 	}
-	assert_true(n > 1000);
-	assert_true(cstats(m).tracked_lines == 1 + n);
+	tu_assert_gt(n, 1000);
+	assert_int_equal(cstats(m).tracked_lines, 1 + n);
 	sim_free_pages(m, big, 8192); /* 8192 pages > 4096 slots: a scan */
-	assert_true(cstats(m).tracked_lines == 1);
+	assert_int_equal(cstats(m).tracked_lines, 1);
 	/* Every entry left is gone from lookups too: reads see the CPU. */
 	big = tu_sim_alloc(m, 1000, 0, ~0ULL);
 	for (unsigned int i = 0; i < 1000; i++) {
@@ -1005,7 +1035,7 @@ static void test_cache_free_drops(void **state)
 		assert_int_equal(sim_dma_read(dev, big + i * PAGE, got, 1), 0);
 		assert_int_equal(got[0], 0x5c);
 	}
-	assert_true(cstats(m).stale_device_reads == 0);
+	assert_int_equal(cstats(m).stale_device_reads, 0);
 	sim_machine_destroy(m);
 }
 
@@ -1023,7 +1053,7 @@ static void test_cache_coherent_and_growth(void **state)
 	assert_memory_equal(tu_sim_cpu(m, ph), src, 64);
 	assert_int_equal(sim_dma_read(nc, ph, got, 64), 0);
 	assert_memory_equal(got, src, 64); /* memory's copy followed */
-	assert_true(cstats(m).stale_device_reads == 0);
+	assert_int_equal(cstats(m).stale_device_reads, 0);
 
 	/*
 	 * Many pages in and out of the model in a pseudo-random order: the
@@ -1050,7 +1080,7 @@ static void test_cache_coherent_and_growth(void **state)
 			on[pg] = false;
 		}
 	}
-	assert_true(cstats(m).tracked_lines == 1 + (uint64_t)count * 64);
+	assert_int_equal(cstats(m).tracked_lines, 1 + (uint64_t)count * 64);
 	/* Every tracked page still answers with memory's copy. */
 	for (unsigned int pg = 0; pg < NP; pg++) {
 		uint64_t pa = base + (uint64_t)pg * PAGE;
@@ -1060,7 +1090,7 @@ static void test_cache_coherent_and_growth(void **state)
 		assert_int_equal(got[0], on[pg] ? 0x00 : 0xee);
 	}
 	sim_free_pages(m, base, NP);
-	assert_true(cstats(m).tracked_lines == 1);
+	assert_int_equal(cstats(m).tracked_lines, 1);
 	sim_machine_destroy(m);
 }
 
@@ -1084,9 +1114,9 @@ static void test_cache_churn(void **state)
 	}
 	assert_memory_equal(tu_sim_cpu(m, ring + 2), frame, FRAME);
 	struct sim_cache_stats cs = cstats(m);
-	assert_true(cs.lines_cleaned == 100000ULL * 24);
-	assert_true(cs.lines_invalidated == 100000ULL * 24);
-	assert_true(cs.tracked_lines == RING * 24ULL);
+	assert_int_equal(cs.lines_cleaned, 100000ULL * 24);
+	assert_int_equal(cs.lines_invalidated, 100000ULL * 24);
+	assert_int_equal(cs.tracked_lines, RING * 24ULL);
 	sim_machine_destroy(m);
 }
 
@@ -1142,10 +1172,11 @@ static void test_threads(void **state)
 		pthread_join(t[i], NULL);
 		assert_int_equal(w[i].failures, 0);
 	}
-	assert_true(cstats(m).tracked_lines == 0); /* all freed */
-	assert_true(sim_free_bytes(m, SIM_ZONE_NORMAL) == 4 * GIB);
+	assert_int_equal(cstats(m).tracked_lines, 0); /* all freed */
+	assert_int_equal(sim_free_bytes(m, SIM_ZONE_NORMAL), 4 * GIB);
 	struct sim_device_stats st = tu_sim_dstats(dev);
-	assert_true(st.reads == 80000 && st.writes == 80000);
+	assert_int_equal(st.reads, 80000);
+	assert_int_equal(st.writes, 80000);
 	sim_machine_destroy(m);
 }
 
