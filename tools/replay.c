@@ -444,14 +444,6 @@ static uint8_t *scratch(struct rp *p, uint64_t len)
 	return p->scratch ? p->scratch : (uint8_t *)"";
 }
 
-static bool lands_elsewhere(struct rp *p, const struct wl_env *we, const void *cpu,
-			    dmamap_dma_addr_t bus)
-{
-	uint64_t phys = UINT64_MAX;
-	sim_cpu_to_phys(p->m, cpu, &phys);
-	return wl_bus_to_phys(we, bus) != phys;
-}
-
 /* ---- devices -------------------------------------------------------------------- */
 
 static int dev_get(struct rp *p, const char *name, struct rp_dev **out)
@@ -702,7 +694,7 @@ static int op_map(struct rp *p, json_t *o, const char *op)
 		}
 		return 0;
 	}
-	bool bnc = lands_elsewhere(p, &p->cur->we, cpu, a);
+	bool bnc = wl_bounced(&p->cur->we, cpu, a, NULL);
 	if (!ok) {
 		diff(p, op, REPLAY_OK, "mapped, %s (recorded: the map failed)",
 		     bnc ? "bounced" : "direct");
@@ -818,7 +810,7 @@ static int op_map_sgt(struct rp *p, json_t *o, const char *op)
 	}
 	unsigned int nb = 0;
 	for (unsigned int s = 0; sgt.nents == sgt.orig_nents && s < sgt.nents; s++)
-		nb += lands_elsewhere(p, &p->cur->we, sgt.sgl[s].cpu, sgt.sgl[s].dma_address);
+		nb += wl_bounced(&p->cur->we, sgt.sgl[s].cpu, sgt.sgl[s].dma_address, NULL);
 	if (rrc) {
 		diff(p, op, REPLAY_OK, "mapped to %u bus segments, %u bounced (recorded: the map "
 		     "failed, %s)", sgt.nents, nb, dmamap_strerror(rrc));

@@ -15,7 +15,6 @@
  */
 #include "workloads.h"
 
-#include "iommu.h"
 #include "trace.h"
 #include "xen.h"
 
@@ -86,33 +85,6 @@ void wl_pattern_fill(uint8_t *b, size_t n, uint64_t seed, uint64_t off)
 
 /* ---- helpers --------------------------------------------------------------- */
 
-uint64_t wl_bus_to_phys(const struct wl_env *e, dmamap_dma_addr_t bus)
-{
-	if (e->iommu_domain) {
-		uint64_t phys;
-		if (e->bypass && bus >= e->bypass)
-			return bus - e->bypass;
-		return sim_iommu_iova_to_phys(e->m, e->iommu_domain, bus, &phys, NULL, NULL)
-			       ? UINT64_MAX : phys;
-	}
-	uint64_t at = UINT64_MAX;
-	if (!e->nranges)
-		at = bus;
-	for (unsigned int i = 0; i < e->nranges && at == UINT64_MAX; i++) {
-		const struct dmamap_dma_range *r = &e->ranges[i];
-		if (bus >= r->dma && bus - r->dma < r->size)
-			at = r->cpu + (bus - r->dma);
-	}
-	/* Under a hypervisor with no IOMMU of its for the device: a machine address. */
-	if (at != UINT64_MAX && e->xen && !e->xen_iommu) {
-		uint64_t pfn;
-		if (sim_xen_m2p(e->xen, at / WL_PAGE, &pfn))
-			return UINT64_MAX;
-		at = pfn * WL_PAGE + (at & (WL_PAGE - 1));
-	}
-	return at;
-}
-
 /*
  * Marks are coarse (64 KiB granules) so the same few buffers and pool
  * slots, used a million times, stay a few marks.
@@ -176,10 +148,9 @@ static void wl_ops(struct wl_env *e, uint64_t n)
 static void wl_note_map(struct wl_env *e, const void *cpu, dmamap_dma_addr_t bus,
 			uint64_t len)
 {
-	uint64_t phys = UINT64_MAX, at = wl_bus_to_phys(e, bus);
-	sim_cpu_to_phys(e->m, cpu, &phys);
-	bool bounced = at != phys;
-	wl_mark(e->out, bounced ? at : phys, len, bounced);
+	uint64_t at;
+	bool bounced = wl_bounced(e, cpu, bus, &at);
+	wl_mark(e->out, at, len, bounced); /* not bounced: at is the buffer */
 }
 
 /*
