@@ -2,7 +2,7 @@
  * tools/replay.c - `dmamap replay TRACE [--scenario FILE]` (see trace.h).
  *
  * Owns: reading a trace line by line (jansson), rebuilding the platform
- * of the trace's scenario or another one (run.h's run_platform_*),
+ * of the trace's scenario or another one (machine.h's run_platform_*),
  * re-issuing every operation in order on its own buffers and mappings,
  * and comparing each outcome with the recorded one.  Must never decide
  * DMA policy nor look inside the library: bounced or not is where the bus
@@ -27,10 +27,10 @@
 #include <dmamap/platform.h>
 #include <dmamap/xen.h>
 
-#include "run.h"
+#include "machine.h"
 #include "scenario.h"
 #include "sim.h"
-#include "workloads.h"
+#include "wlenv.h"
 #include "xen.h"
 
 #define RP_PAGE 4096ULL

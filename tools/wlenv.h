@@ -7,7 +7,9 @@
  * classifies a mapping as bounced: the bus address lands somewhere other
  * than the buffer (wl_bus_to_phys, wl_bounced).  The workloads, the trace
  * writer and the replayer all classify through it, so a trace and a replay
- * call "bounced" exactly what the workload did.
+ * call "bounced" exactly what the workload did.  Also the contract both
+ * sides of a workload keep: the data stream every byte derives from
+ * (wl_pattern_fill) and the frames a domU has (WL_XEN_DOMU_PAGES).
  * Must never include trace.h or workloads.h (both include this: it is the
  * bottom of the tools' include graph), decide DMA policy, or look inside
  * the library: it reads the simulator's translation, nothing else.
@@ -17,9 +19,15 @@
 
 #include <signal.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include <dmamap/dma.h>
+
+/* Frames of each domU a xen-backend workload serves (16 MiB): the machine
+ * creates them, the workload's frontend grants from them. */
+#define WL_XEN_DOMU_PAGES 4096
 
 struct dmamap_device;
 struct rpt_device;
@@ -77,5 +85,37 @@ uint64_t wl_bus_to_phys(const struct wl_env *e, dmamap_dma_addr_t bus);
  * wl_bus_to_phys(e, bus).
  */
 bool wl_bounced(const struct wl_env *e, const void *cpu, dmamap_dma_addr_t bus, uint64_t *at);
+
+/* ---- the data stream ---------------------------------------------------- */
+
+static inline uint64_t wl_pattern_word(uint64_t seed, uint64_t k)
+{
+	uint64_t z = seed * 0x9e3779b97f4a7c15ULL + k * 0xbf58476d1ce4e5b9ULL + 1;
+	z = (z ^ (z >> 31)) * 0x94d049bb133111ebULL;
+	return z ^ (z >> 29);
+}
+
+/*
+ * Bytes [off, off + n) of the data stream `seed` (every workload's data)
+ * into b.  Inline: the workloads fill and check every byte they move with
+ * it, and a replay re-creates the same bytes.
+ */
+static inline void wl_pattern_fill(uint8_t *b, size_t n, uint64_t seed, uint64_t off)
+{
+	size_t i = 0;
+	while (i < n && ((off + i) & 7)) {
+		uint64_t w = wl_pattern_word(seed, (off + i) >> 3);
+		b[i] = (uint8_t)(w >> (8 * ((off + i) & 7)));
+		i++;
+	}
+	for (; i + 8 <= n; i += 8) {
+		uint64_t w = wl_pattern_word(seed, (off + i) >> 3);
+		memcpy(b + i, &w, 8); /* little-endian hosts: byte j = w >> 8j */
+	}
+	for (; i < n; i++) {
+		uint64_t w = wl_pattern_word(seed, (off + i) >> 3);
+		b[i] = (uint8_t)(w >> (8 * ((off + i) & 7)));
+	}
+}
 
 #endif

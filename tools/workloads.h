@@ -34,8 +34,6 @@
 #define WL_ADV_SIZE 256
 #define WL_XEN_COUNT 64
 #define WL_XEN_SIZE 4096
-/* Frames of each domU a xen-backend workload serves (16 MiB). */
-#define WL_XEN_DOMU_PAGES 4096
 /* Pages (grants) in one xen-backend request, at most. */
 #define WL_XEN_MAX_PAGES 256
 
@@ -46,9 +44,6 @@
  * machine does not have.
  */
 int wl_run(const struct scn_workload *w, struct wl_env *e);
-
-/* Bytes [off, off + n) of the data stream `seed` (every workload's data). */
-void wl_pattern_fill(uint8_t *b, size_t n, uint64_t seed, uint64_t off);
 
 /* Records that a buffer of len bytes was mapped at phys (bounced: a slot). */
 void wl_mark(struct rpt_device *d, uint64_t phys, uint64_t len, bool bounced);
