@@ -86,9 +86,9 @@ check: test test-asan test-tsan fuzz-gate
 	@echo "check: all suites passed (plain, ASan+UBSan, TSan, fuzz gate)"
 
 bench: build
-	./$(BUILD)/dmamap bench --backend direct --size 4096 --seconds 1
-	./$(BUILD)/dmamap bench --backend swiotlb --size 4096 --seconds 1
-	./$(BUILD)/dmamap bench --backend swiotlb-slots --size 4096 --seconds 1
+	./$(BUILD)/dmamap-bench --backend direct --size 4096 --seconds 1
+	./$(BUILD)/dmamap-bench --backend swiotlb --size 4096 --seconds 1
+	./$(BUILD)/dmamap-bench --backend swiotlb-slots --size 4096 --seconds 1
 
 install: build
 	cmake --install $(BUILD) --prefix $(PREFIX)

@@ -1,9 +1,10 @@
 /*
- * bench/bench.c - `dmamap bench`: the cost of one map+unmap, measured
- * against a plain memcpy of the same size in the same run (in the spirit
- * of Linux's dma_map_benchmark).
+ * bench/bench.c - the dmamap-bench program: the cost of one map+unmap,
+ * measured against a plain memcpy of the same size in the same run (in
+ * the spirit of Linux's dma_map_benchmark).
  *
- * Owns: argument parsing for the bench subcommand, building a throw-away
+ * Owns: its own main and argument parsing (a program of its own, installed
+ * beside the dmamap command, never linked into it), building a throw-away
  * simulated machine + context + one coherent PCI device, the timing loops,
  * and the report (an aligned table or one JSON object).
  *
@@ -13,7 +14,9 @@
  * (dm_swiotlb_find_slots_raw / dm_swiotlb_release_raw) without the copy,
  * and --backend iova / iova-tree time the IOVA allocator on a domain of
  * the bench's own, not one of the library's.  It never changes
- * src/ or sim/ behaviour and never prints from a worker thread.
+ * src/ or sim/ behaviour and never prints from a worker thread.  Never
+ * includes src/internal.h nor uses its macros (dm_unlikely, DM_ALIGNED_CL,
+ * ...): what it needs of them it defines below, named BENCH_*.
  *
  * --backend iommu puts the device behind a simulated IOMMU (one
  * translated domain, strict or lazy invalidation by iommu.strict=).  The
@@ -45,8 +48,6 @@
  *  - threads start together behind a pthread barrier, after a warm-up that
  *    faults in the buffers and the bounce pool pages.
  */
-#include "bench.h"
-
 #include "testing.h"  /* the internal test interface: raw slots, the IOVA allocator */
 #include "iommu.h"    /* sim/iommu.h: the simulated IOMMU, for --backend iommu */
 #include "iova.h"     /* the IOVA allocator, for --backend iova and iova-tree */
@@ -66,6 +67,16 @@
 #include <string.h>
 #include <time.h>
 
+/* Ours, not src/internal.h's: the rare branch, and a cache line (the
+ * workers' slots are kept apart so their counters never share one). */
+#define BENCH_UNLIKELY(x) __builtin_expect(!!(x), 0)
+#define BENCH_CACHELINE 64
+/*
+ * The library counts a device's maps in this many per-CPU slots (src/
+ * internal.h's DM_NR_PCPU_STATS, not part of the test interface); with
+ * more threads than that the maps-made check is skipped, as before.
+ */
+#define BENCH_PCPU_STATS 64u
 #define BENCH_BATCH 1024u            /* ops per clock read for the mean */
 #define BENCH_SAMPLES_PER_BATCH 16u  /* single timed ops per batch: 1 in 64 */
 #define BENCH_HIST_EXACT 1024u      /* 1 ns buckets below this */
@@ -133,7 +144,7 @@ struct bench;
  * threads never share one (they are written in the timed loop).
  */
 struct bench_thread {
-	DM_ALIGNED_CL struct bench *b;
+	_Alignas(BENCH_CACHELINE) struct bench *b;
 	unsigned int idx;
 	pthread_t tid;
 	void *buf;            /* source buffer in simulated RAM above 4 GiB */
@@ -225,7 +236,7 @@ static __attribute__((noinline)) uint64_t bench_ops(struct bench_thread *t,
 	case BENCH_SWIOTLB:
 	case BENCH_IOMMU:
 	case BENCH_XEN_PV:
-		if (dm_unlikely(b->o.debug)) {
+		if (BENCH_UNLIKELY(b->o.debug)) {
 			/* A correct driver under the checker checks every map. */
 			for (unsigned int i = 0; i < n; i++) {
 				dmamap_dma_addr_t a = dmamap_map_single(dev, t->buf, size, dir);
@@ -239,7 +250,7 @@ static __attribute__((noinline)) uint64_t bench_ops(struct bench_thread *t,
 		}
 		for (unsigned int i = 0; i < n; i++) {
 			dmamap_dma_addr_t a = dmamap_map_single(dev, t->buf, size, dir);
-			if (dm_unlikely(a == DMAMAP_MAPPING_ERROR)) {
+			if (BENCH_UNLIKELY(a == DMAMAP_MAPPING_ERROR)) {
 				fail++;
 				continue;
 			}
@@ -251,7 +262,7 @@ static __attribute__((noinline)) uint64_t bench_ops(struct bench_thread *t,
 		for (unsigned int i = 0; i < n; i++) {
 			dmamap_phys_addr_t tlb =
 				dm_swiotlb_find_slots_raw(dev, mem, t->buf_phys, size);
-			if (dm_unlikely(tlb == DM_TEST_NO_SLOTS)) {
+			if (BENCH_UNLIKELY(tlb == DM_TEST_NO_SLOTS)) {
 				fail++;
 				continue;
 			}
@@ -265,7 +276,7 @@ static __attribute__((noinline)) uint64_t bench_ops(struct bench_thread *t,
 		const uint64_t np = b->iova_npages;
 		for (unsigned int i = 0; i < n; i++) {
 			uint64_t pfn = dm_iova_alloc_fast(iovad, np, BENCH_IOVA_LIMIT_PFN, true);
-			if (dm_unlikely(!pfn)) {
+			if (BENCH_UNLIKELY(!pfn)) {
 				fail++;
 				continue;
 			}
@@ -279,7 +290,7 @@ static __attribute__((noinline)) uint64_t bench_ops(struct bench_thread *t,
 		const uint64_t np = b->iova_npages;
 		for (unsigned int i = 0; i < n; i++) {
 			uint64_t pfn = dm_iova_alloc(iovad, np, BENCH_IOVA_LIMIT_PFN, true);
-			if (dm_unlikely(!pfn)) {
+			if (BENCH_UNLIKELY(!pfn)) {
 				fail++;
 				continue;
 			}
@@ -461,7 +472,7 @@ static void *bench_worker(void *arg)
 
 static void bench_usage(FILE *f)
 {
-	fputs("usage: dmamap bench [--backend direct|swiotlb|swiotlb-slots|iommu|iova|iova-tree|\n"
+	fputs("usage: dmamap-bench [--backend direct|swiotlb|swiotlb-slots|iommu|iova|iova-tree|\n"
 	      "                              xen-pv]\n"
 	      "                    [--strict] [--debug] [--threads N] [--size BYTES]\n"
 	      "                    [--dir to|from|bidi]\n"
@@ -492,7 +503,7 @@ static void bench_usage(FILE *f)
 
 static int bench_bad(const char *opt, const char *val, const char *why)
 {
-	fprintf(stderr, "dmamap bench: bad %s '%s': %s\n", opt, val, why);
+	fprintf(stderr, "dmamap-bench: bad %s '%s': %s\n", opt, val, why);
 	return 2;
 }
 
@@ -558,11 +569,11 @@ static int bench_parse(int argc, char **argv, struct bench_opts *o)
 			}
 		}
 		if (!name) {
-			fprintf(stderr, "dmamap bench: unknown option '%s' (try --help)\n", arg);
+			fprintf(stderr, "dmamap-bench: unknown option '%s' (try --help)\n", arg);
 			return 2;
 		}
 		if (!val) {
-			fprintf(stderr, "dmamap bench: %s needs a value\n", name);
+			fprintf(stderr, "dmamap-bench: %s needs a value\n", name);
 			return 2;
 		}
 		uint64_t v;
@@ -616,7 +627,7 @@ static int bench_parse(int argc, char **argv, struct bench_opts *o)
 				 "larger than the 131072-byte magazine limit (use iova-tree)");
 	}
 	if (o->strict && o->backend != BENCH_IOMMU) {
-		fprintf(stderr, "dmamap bench: --strict applies to --backend iommu only\n");
+		fprintf(stderr, "dmamap-bench: --strict applies to --backend iommu only\n");
 		return 2;
 	}
 	return 0;
@@ -663,7 +674,7 @@ static int bench_iova_prefill(struct bench *b)
 	uint64_t x = 0x9e3779b97f4a7c15ULL; /* fixed seed: every run the same tree */
 	int rc = 0;
 	if (!pfn || !np) {
-		fprintf(stderr, "dmamap bench: out of memory\n");
+		fprintf(stderr, "dmamap-bench: out of memory\n");
 		rc = 1;
 		goto out;
 	}
@@ -672,14 +683,14 @@ static int bench_iova_prefill(struct bench *b)
 		np[i] = 1 + (x >> 58); /* 1..64 granules */
 		pfn[i] = dm_iova_alloc(b->iovad, np[i], BENCH_IOVA_LIMIT_PFN, true);
 		if (!pfn[i]) {
-			fprintf(stderr, "dmamap bench: the IOVA prefill ran out of space\n");
+			fprintf(stderr, "dmamap-bench: the IOVA prefill ran out of space\n");
 			rc = 1;
 			goto out;
 		}
 	}
 	for (unsigned int i = 0; i < n; i += 2) {
 		if (dm_iova_free(b->iovad, pfn[i], np[i])) {
-			fprintf(stderr, "dmamap bench: the IOVA prefill could not free a range\n");
+			fprintf(stderr, "dmamap-bench: the IOVA prefill could not free a range\n");
 			rc = 1;
 			goto out;
 		}
@@ -707,7 +718,7 @@ static int bench_setup(struct bench *b)
 	const char *why = NULL;
 	int rc = sim_machine_create(&md, &b->m, &why);
 	if (rc) {
-		fprintf(stderr, "dmamap bench: cannot build the machine: %s\n",
+		fprintf(stderr, "dmamap-bench: cannot build the machine: %s\n",
 			why ? why : dmamap_strerror(rc));
 		return 1;
 	}
@@ -729,7 +740,7 @@ static int bench_setup(struct bench *b)
 		rc = sim_xen_create(b->m, &(struct sim_xen_desc){ .mode = DMAMAP_XEN_PV,
 				    .p2m = SIM_XEN_P2M_SCATTERED, .seed = 1 }, &x, &why);
 		if (rc) {
-			fprintf(stderr, "dmamap bench: cannot build the hypervisor: %s\n",
+			fprintf(stderr, "dmamap-bench: cannot build the hypervisor: %s\n",
 				why ? why : dmamap_strerror(rc));
 			return 1;
 		}
@@ -747,7 +758,7 @@ static int bench_setup(struct bench *b)
 			rc = sim_iommu_domain_create(b->m, b->scratch_iommu,
 						     SIM_IOMMU_DOMAIN_TRANSLATED, &b->scratch_dom);
 		if (rc) {
-			fprintf(stderr, "dmamap bench: cannot build the IOMMU: %s\n",
+			fprintf(stderr, "dmamap-bench: cannot build the IOMMU: %s\n",
 				dmamap_strerror(rc));
 			return 1;
 		}
@@ -768,7 +779,7 @@ static int bench_setup(struct bench *b)
 	};
 	rc = dmamap_ctx_create(sim_platform(b->m), &cfg, &b->ctx);
 	if (rc) {
-		fprintf(stderr, "dmamap bench: cannot create the context: %s (%s)\n",
+		fprintf(stderr, "dmamap-bench: cannot create the context: %s (%s)\n",
 			dmamap_strerror(rc), b->log_first);
 		return 1;
 	}
@@ -777,14 +788,14 @@ static int bench_setup(struct bench *b)
 				       .addr_bits = bits, .coherent = true };
 	rc = sim_device_create(b->m, &sdd, &b->sd);
 	if (rc) {
-		fprintf(stderr, "dmamap bench: cannot create the device: %s\n",
+		fprintf(stderr, "dmamap-bench: cannot create the device: %s\n",
 			dmamap_strerror(rc));
 		return 1;
 	}
 	if (o->backend == BENCH_IOMMU) {
 		rc = sim_iommu_attach(b->sd, b->iommu_dom);
 		if (rc) {
-			fprintf(stderr, "dmamap bench: cannot attach the device to the IOMMU: %s\n",
+			fprintf(stderr, "dmamap-bench: cannot attach the device to the IOMMU: %s\n",
 				dmamap_strerror(rc));
 			return 1;
 		}
@@ -800,12 +811,12 @@ static int bench_setup(struct bench *b)
 	if (!rc)
 		rc = dmamap_set_mask_and_coherent(b->dev, DMAMAP_BIT_MASK(bits));
 	if (rc) {
-		fprintf(stderr, "dmamap bench: cannot add the device: %s\n",
+		fprintf(stderr, "dmamap-bench: cannot add the device: %s\n",
 			dmamap_strerror(rc));
 		return 1;
 	}
 	if (o->backend == BENCH_IOMMU && strcmp(dmamap_device_ops_name(b->dev), "iommu")) {
-		fprintf(stderr, "dmamap bench: the device got ops '%s', not iommu\n",
+		fprintf(stderr, "dmamap-bench: the device got ops '%s', not iommu\n",
 			dmamap_device_ops_name(b->dev));
 		return 1;
 	}
@@ -813,7 +824,7 @@ static int bench_setup(struct bench *b)
 		rc = dm_iova_domain_init(&b->iovad, BENCH_IOVA_GRANULE, 1, BENCH_IOVA_END_PFN,
 					 o->threads);
 		if (rc) {
-			fprintf(stderr, "dmamap bench: cannot create the IOVA domain: %s\n",
+			fprintf(stderr, "dmamap-bench: cannot create the IOVA domain: %s\n",
 				dmamap_strerror(rc));
 			return 1;
 		}
@@ -823,14 +834,14 @@ static int bench_setup(struct bench *b)
 	}
 	b->mem = dm_test_default_pool(b->ctx);
 	if (!b->mem && (o->backend == BENCH_SWIOTLB || o->backend == BENCH_SLOTS)) {
-		fprintf(stderr, "dmamap bench: the context has no bounce pool\n");
+		fprintf(stderr, "dmamap-bench: the context has no bounce pool\n");
 		return 1;
 	}
 
 	/* aligned_alloc: calloc would not honour the cache-line alignment. */
-	b->t = aligned_alloc(DM_CACHELINE, o->threads * sizeof(*b->t));
+	b->t = aligned_alloc(BENCH_CACHELINE, o->threads * sizeof(*b->t));
 	if (!b->t) {
-		fprintf(stderr, "dmamap bench: out of memory\n");
+		fprintf(stderr, "dmamap-bench: out of memory\n");
 		return 1;
 	}
 	memset(b->t, 0, o->threads * sizeof(*b->t));
@@ -841,14 +852,14 @@ static int bench_setup(struct bench *b)
 		t->idx = i;
 		/* Above 4 GiB: a 32-bit device could not reach it (honest buffers). */
 		if (sim_alloc_pages(b->m, npages, 1, 4 * BENCH_GIB, ~0ULL, &t->buf_phys)) {
-			fprintf(stderr, "dmamap bench: no simulated RAM for thread %u's buffer\n", i);
+			fprintf(stderr, "dmamap-bench: no simulated RAM for thread %u's buffer\n", i);
 			return 1;
 		}
 		t->buf = sim_phys_to_cpu(b->m, t->buf_phys);
 		t->dst = aligned_alloc(DMAMAP_PAGE_SIZE, npages * DMAMAP_PAGE_SIZE);
 		t->hist = calloc(BENCH_HIST_BUCKETS, sizeof(*t->hist));
 		if (!t->buf || !t->dst || !t->hist) {
-			fprintf(stderr, "dmamap bench: out of memory\n");
+			fprintf(stderr, "dmamap-bench: out of memory\n");
 			return 1;
 		}
 		/* Touch both so no page fault lands in a timed region. */
@@ -859,7 +870,7 @@ static int bench_setup(struct bench *b)
 	/* The invalidations counted from here to the end of the run are the ops'. */
 	if (o->backend == BENCH_IOMMU &&
 	    sim_iommu_get_stats(b->m, b->iommu_id, &b->ist0)) {
-		fprintf(stderr, "dmamap bench: cannot read the IOMMU's counters\n");
+		fprintf(stderr, "dmamap-bench: cannot read the IOMMU's counters\n");
 		return 1;
 	}
 	return 0;
@@ -1063,7 +1074,7 @@ static const char *bench_validate(struct bench *b, const struct bench_result *r,
 			 (unsigned long long)ss.used_bytes);
 		return buf;
 	}
-	if (b->o.backend == BENCH_SLOTS || b->o.threads > DM_NR_PCPU_STATS)
+	if (b->o.backend == BENCH_SLOTS || b->o.threads > BENCH_PCPU_STATS)
 		return NULL;
 	struct dmamap_device_stats ds;
 	dmamap_device_get_stats(b->dev, &ds);
@@ -1188,7 +1199,7 @@ static void bench_print_table(const struct bench *b, const struct bench_result *
 			      const char *invalid)
 {
 	const struct bench_opts *o = &b->o;
-	printf("dmamap bench: backend %s (%s)\n", bench_backend_names[o->backend],
+	printf("dmamap-bench: backend %s (%s)\n", bench_backend_names[o->backend],
 	       bench_bounce_note(b));
 	printf("  %u thread%s, %zu bytes, dir %s, %.2f s timed, %llu ops, %llu failures\n",
 	       o->threads, o->threads == 1 ? "" : "s", o->size, o->dir_name, r->seconds,
@@ -1249,11 +1260,11 @@ static void bench_print_table(const struct bench *b, const struct bench_result *
 		printf("  ERROR: %s\n", invalid);
 }
 
-int dmamap_cli_bench(int argc, char **argv)
+static int bench_main(int argc, char **argv)
 {
 	struct bench *b = calloc(1, sizeof(*b));
 	if (!b) {
-		fprintf(stderr, "dmamap bench: out of memory\n");
+		fprintf(stderr, "dmamap-bench: out of memory\n");
 		return 1;
 	}
 	int rc = bench_parse(argc, argv, &b->o);
@@ -1271,7 +1282,7 @@ int dmamap_cli_bench(int argc, char **argv)
 		return 1;
 	}
 	if (pthread_barrier_init(&b->barrier, NULL, b->o.threads)) {
-		fprintf(stderr, "dmamap bench: cannot make a barrier\n");
+		fprintf(stderr, "dmamap-bench: cannot make a barrier\n");
 		bench_teardown(b);
 		free(b);
 		return 1;
@@ -1281,7 +1292,7 @@ int dmamap_cli_bench(int argc, char **argv)
 	for (unsigned int i = 1; i < b->o.threads; i++) {
 		if (pthread_create(&b->t[i].tid, NULL, bench_worker, &b->t[i])) {
 			/* A barrier sized for all threads would hang: give up early. */
-			fprintf(stderr, "dmamap bench: cannot start thread %u\n", i);
+			fprintf(stderr, "dmamap-bench: cannot start thread %u\n", i);
 			exit(1);
 		}
 		started++;
@@ -1305,7 +1316,7 @@ int dmamap_cli_bench(int argc, char **argv)
 	}
 	if (b->o.json) {
 		if (bench_print_json(b, &r, invalid)) {
-			fprintf(stderr, "dmamap bench: cannot build the JSON report\n");
+			fprintf(stderr, "dmamap-bench: cannot build the JSON report\n");
 			invalid = "json";
 		}
 	} else {
@@ -1314,4 +1325,20 @@ int dmamap_cli_bench(int argc, char **argv)
 	bench_teardown(b);
 	free(b);
 	return invalid ? 1 : 0;
+}
+
+/*
+ * Exit codes: 0 ran, 1 a map failed or the run was invalid, 2 bad usage
+ * or output that could not be written (a full disk, a closed pipe).
+ */
+int main(int argc, char **argv)
+{
+	int rc = bench_main(argc, argv);
+	errno = 0;
+	if (fflush(stdout) || ferror(stdout)) {
+		fprintf(stderr, "dmamap-bench: cannot write to stdout: %s\n",
+			strerror(errno ? errno : EIO));
+		return 2;
+	}
+	return rc;
 }

@@ -2,7 +2,7 @@
  * tools/replay.c - `dmamap replay TRACE [--scenario FILE]` (see trace.h).
  *
  * Owns: reading a trace line by line (jansson), rebuilding the platform
- * of the trace's scenario or another one (run.h's run_platform_*),
+ * of the trace's scenario or another one (machine.h's run_platform_*),
  * re-issuing every operation in order on its own buffers and mappings,
  * and comparing each outcome with the recorded one.  Must never decide
  * DMA policy nor look inside the library: bounced or not is where the bus
@@ -27,10 +27,10 @@
 #include <dmamap/platform.h>
 #include <dmamap/xen.h>
 
-#include "run.h"
+#include "machine.h"
 #include "scenario.h"
 #include "sim.h"
-#include "workloads.h"
+#include "wlenv.h"
 #include "xen.h"
 
 #define RP_PAGE 4096ULL
@@ -444,14 +444,6 @@ static uint8_t *scratch(struct rp *p, uint64_t len)
 	return p->scratch ? p->scratch : (uint8_t *)"";
 }
 
-static bool lands_elsewhere(struct rp *p, const struct wl_env *we, const void *cpu,
-			    dmamap_dma_addr_t bus)
-{
-	uint64_t phys = UINT64_MAX;
-	sim_cpu_to_phys(p->m, cpu, &phys);
-	return wl_bus_to_phys(we, bus) != phys;
-}
-
 /* ---- devices -------------------------------------------------------------------- */
 
 static int dev_get(struct rp *p, const char *name, struct rp_dev **out)
@@ -702,7 +694,7 @@ static int op_map(struct rp *p, json_t *o, const char *op)
 		}
 		return 0;
 	}
-	bool bnc = lands_elsewhere(p, &p->cur->we, cpu, a);
+	bool bnc = wl_bounced(&p->cur->we, cpu, a, NULL);
 	if (!ok) {
 		diff(p, op, REPLAY_OK, "mapped, %s (recorded: the map failed)",
 		     bnc ? "bounced" : "direct");
@@ -818,7 +810,7 @@ static int op_map_sgt(struct rp *p, json_t *o, const char *op)
 	}
 	unsigned int nb = 0;
 	for (unsigned int s = 0; sgt.nents == sgt.orig_nents && s < sgt.nents; s++)
-		nb += lands_elsewhere(p, &p->cur->we, sgt.sgl[s].cpu, sgt.sgl[s].dma_address);
+		nb += wl_bounced(&p->cur->we, sgt.sgl[s].cpu, sgt.sgl[s].dma_address, NULL);
 	if (rrc) {
 		diff(p, op, REPLAY_OK, "mapped to %u bus segments, %u bounced (recorded: the map "
 		     "failed, %s)", sgt.nents, nb, dmamap_strerror(rrc));

@@ -2,10 +2,13 @@
  * tools/report.h - the outcome of one scenario run, as the command's
  * outputs (text, JSON, SVG) read it.
  *
- * Owns: the report's C shape.  Filled only by the runner (run.c); the
- * writers (run.c's text and JSON, svg.c) only read it.  Nothing here
- * decides DMA policy or touches the library or the simulator: it is a
- * plain record of what happened.
+ * Owns: the report's C shape and the functions over the record alone:
+ * its lists and lifetime (report.c), text (report_text.c), JSON
+ * (report_json.c).  Filled by the machine builder (machine.c: what became
+ * of the devices), the runner (run.c: workloads' counters and problems)
+ * and the judge (judge.c: the verdict); the writers (text, JSON, svg.c)
+ * only read it.  Nothing here decides DMA policy or touches the library
+ * or the simulator: it is a plain record of what happened.
  */
 #ifndef DMAMAP_TOOLS_REPORT_H
 #define DMAMAP_TOOLS_REPORT_H
@@ -13,6 +16,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #define RPT_NAME_MAX 256
 #define RPT_REASON_MAX 256
@@ -131,5 +135,33 @@ struct rpt_report {
 	int interrupted;            /* the signal that stopped the run early (partial), or 0 */
 	double seconds;
 };
+
+/* ---- report.c ---- */
+
+/* Frees what the report owns and zeroes it (NULL: nothing). */
+void rpt_free(struct rpt_report *r);
+/* Appends one line to the problems (a failed verdict) or to the notes
+ * (wrong bytes the file asked for).  0 or -ENOMEM. */
+int rpt_add_problem(struct rpt_report *r, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+int rpt_add_note(struct rpt_report *r, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* ---- report_text.c ---- */
+
+/* `dmamap run`'s human-readable summary. */
+void rpt_print_text(const struct rpt_report *r, FILE *out);
+/* `dmamap explain FILE.yaml`: one line per device, its ops, why, and its
+ * reachable windows. */
+void rpt_print_explain(const struct rpt_report *r, FILE *out);
+/* "SIGINT", "SIGTERM" (what stopped a partial run). */
+const char *rpt_signal_name(int sig);
+/* "512 B", "1.5 MiB": b in buf (n bytes), returned. */
+const char *rpt_human(uint64_t b, char *buf, size_t n);
+
+/* ---- report_json.c ---- */
+
+/* The JSON object of the contract.  0 or -EIO / -ENOMEM. */
+int rpt_print_json(const struct rpt_report *r, FILE *out);
 
 #endif /* DMAMAP_TOOLS_REPORT_H */

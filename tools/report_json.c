@@ -11,7 +11,7 @@
 
 #include <jansson.h>
 
-#include "run.h"
+#include "report.h"
 
 static json_t *jint(uint64_t v)
 {

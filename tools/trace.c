@@ -7,7 +7,8 @@
  * pointers into (buf, off) and bus addresses into (map, off).  Only
  * called while tracing: the workloads test their `tr` pointer first.
  * Never calls the library: it records what the workloads did and
- * classifies bounces as they do (wl_bus_to_phys).
+ * classifies bounces as they do (wlenv.h's wl_bounced).  Never includes
+ * workloads.h: the workloads call this file, not the other way round.
  */
 #include "trace.h"
 
@@ -17,7 +18,7 @@
 #include <string.h>
 
 #include "sim.h"
-#include "workloads.h"
+#include "wlenv.h"  /* never workloads.h: the workloads call this file */
 
 #define TR_PAGE 4096ULL
 #define TR_VBUF (1u << 20)
@@ -513,14 +514,6 @@ void trace_check(struct trace *t, const void *cpu, size_t len, dmamap_dma_addr_t
 	w_end(t);
 }
 
-/* Where a workload sees a mapping land: bounced when not on the buffer. */
-static bool bounced(struct wl_env *e, const void *cpu, uint64_t bus)
-{
-	uint64_t phys = UINT64_MAX;
-	sim_cpu_to_phys(e->m, cpu, &phys);
-	return wl_bus_to_phys(e, bus) != phys;
-}
-
 void trace_map(struct trace *t, struct wl_env *e, const char *op, const void *cpu,
 	       size_t size, enum dmamap_data_direction dir, unsigned long attrs,
 	       dmamap_dma_addr_t bus)
@@ -532,7 +525,7 @@ void trace_map(struct trace *t, struct wl_env *e, const char *op, const void *cp
 		attrs, ok ? "true" : "false");
 	if (ok) {
 		fprintf(t->f, ",\"bus\":\"0x%" PRIx64 "\",\"bounced\":%s", (uint64_t)bus,
-			bounced(e, cpu, bus) ? "true" : "false");
+			wl_bounced(e, cpu, bus, NULL) ? "true" : "false");
 		map_add(t, bus, size);
 		t->n_maps++;
 	} else {
@@ -590,7 +583,7 @@ void trace_map_sgt(struct trace *t, struct wl_env *e, const struct dmamap_sg_tab
 				(uint64_t)sgt->sgl[s].dma_address, sgt->sgl[s].dma_length);
 			/* Merged segments (an IOMMU) are never bounce buffers. */
 			if (n == sgt->orig_nents &&
-			    bounced(e, sgt->sgl[s].cpu, sgt->sgl[s].dma_address))
+			    wl_bounced(e, sgt->sgl[s].cpu, sgt->sgl[s].dma_address, NULL))
 				nb++;
 		}
 		fprintf(t->f, "],\"bounced\":%u", nb);

@@ -3,7 +3,7 @@
  *
  * Owns: the trace format (JSON lines, format 1, documented in
  * docs/dmamap.1), its writer (called by the workloads' wrappers and the
- * runner) and its replayer (rebuilds a scenario's platform through run.h
+ * runner) and its replayer (rebuilds a scenario's platform through machine.h
  * and re-issues every operation in order, comparing outcomes).
  * Must never decide DMA policy nor look inside the library: a replay
  * learns "bounced" exactly as a workload does, from where the bus address

@@ -15,7 +15,6 @@
  */
 #include "workloads.h"
 
-#include "iommu.h"
 #include "trace.h"
 #include "xen.h"
 
@@ -37,33 +36,7 @@
  * calls are out of line), so tracing off costs only the branch. */
 #define WL_INLINE static inline __attribute__((always_inline))
 
-/* ---- the data pattern --------------------------------------------------- */
-
-static inline uint64_t pat_word(uint64_t seed, uint64_t k)
-{
-	uint64_t z = seed * 0x9e3779b97f4a7c15ULL + k * 0xbf58476d1ce4e5b9ULL + 1;
-	z = (z ^ (z >> 31)) * 0x94d049bb133111ebULL;
-	return z ^ (z >> 29);
-}
-
-/* Bytes [off, off + n) of stream `seed` into b. */
-static void pat_fill(uint8_t *b, size_t n, uint64_t seed, uint64_t off)
-{
-	size_t i = 0;
-	while (i < n && ((off + i) & 7)) {
-		uint64_t w = pat_word(seed, (off + i) >> 3);
-		b[i] = (uint8_t)(w >> (8 * ((off + i) & 7)));
-		i++;
-	}
-	for (; i + 8 <= n; i += 8) {
-		uint64_t w = pat_word(seed, (off + i) >> 3);
-		memcpy(b + i, &w, 8); /* little-endian hosts: byte j = w >> 8j */
-	}
-	for (; i < n; i++) {
-		uint64_t w = pat_word(seed, (off + i) >> 3);
-		b[i] = (uint8_t)(w >> (8 * ((off + i) & 7)));
-	}
-}
+/* ---- the data pattern (wlenv.h's stream) ----------------------------------- */
 
 /* True when b holds bytes [off, off + n) of stream seed. */
 static bool pat_ok(const uint8_t *b, size_t n, uint64_t seed, uint64_t off)
@@ -71,7 +44,7 @@ static bool pat_ok(const uint8_t *b, size_t n, uint64_t seed, uint64_t off)
 	uint8_t tmp[512];
 	for (size_t done = 0; done < n;) {
 		size_t c = n - done < sizeof(tmp) ? n - done : sizeof(tmp);
-		pat_fill(tmp, c, seed, off + done);
+		wl_pattern_fill(tmp, c, seed, off + done);
 		if (memcmp(tmp, b + done, c))
 			return false;
 		done += c;
@@ -79,39 +52,8 @@ static bool pat_ok(const uint8_t *b, size_t n, uint64_t seed, uint64_t off)
 	return true;
 }
 
-void wl_pattern_fill(uint8_t *b, size_t n, uint64_t seed, uint64_t off)
-{
-	pat_fill(b, n, seed, off);
-}
 
 /* ---- helpers --------------------------------------------------------------- */
-
-uint64_t wl_bus_to_phys(const struct wl_env *e, dmamap_dma_addr_t bus)
-{
-	if (e->iommu_domain) {
-		uint64_t phys;
-		if (e->bypass && bus >= e->bypass)
-			return bus - e->bypass;
-		return sim_iommu_iova_to_phys(e->m, e->iommu_domain, bus, &phys, NULL, NULL)
-			       ? UINT64_MAX : phys;
-	}
-	uint64_t at = UINT64_MAX;
-	if (!e->nranges)
-		at = bus;
-	for (unsigned int i = 0; i < e->nranges && at == UINT64_MAX; i++) {
-		const struct dmamap_dma_range *r = &e->ranges[i];
-		if (bus >= r->dma && bus - r->dma < r->size)
-			at = r->cpu + (bus - r->dma);
-	}
-	/* Under a hypervisor with no IOMMU of its for the device: a machine address. */
-	if (at != UINT64_MAX && e->xen && !e->xen_iommu) {
-		uint64_t pfn;
-		if (sim_xen_m2p(e->xen, at / WL_PAGE, &pfn))
-			return UINT64_MAX;
-		at = pfn * WL_PAGE + (at & (WL_PAGE - 1));
-	}
-	return at;
-}
 
 /*
  * Marks are coarse (64 KiB granules) so the same few buffers and pool
@@ -176,10 +118,9 @@ static void wl_ops(struct wl_env *e, uint64_t n)
 static void wl_note_map(struct wl_env *e, const void *cpu, dmamap_dma_addr_t bus,
 			uint64_t len)
 {
-	uint64_t phys = UINT64_MAX, at = wl_bus_to_phys(e, bus);
-	sim_cpu_to_phys(e->m, cpu, &phys);
-	bool bounced = at != phys;
-	wl_mark(e->out, bounced ? at : phys, len, bounced);
+	uint64_t at;
+	bool bounced = wl_bounced(e, cpu, bus, &at);
+	wl_mark(e->out, at, len, bounced); /* not bounced: at is the buffer */
 }
 
 /*
@@ -246,7 +187,7 @@ WL_INLINE bool dev_read(struct wl_env *e, uint64_t bus, void *dst, size_t len)
 WL_INLINE bool dev_write_pat(struct wl_env *e, uint64_t bus, uint8_t *scratch, size_t len,
 			  uint64_t seed, uint64_t off)
 {
-	pat_fill(scratch, len, seed, off);
+	wl_pattern_fill(scratch, len, seed, off);
 	int rc = sim_dma_write(e->sd, bus, scratch, len);
 	if (TRACING(e))
 		trace_dev_write(e->tr, bus, scratch, len, rc, seed, off, -1);
@@ -260,7 +201,7 @@ WL_INLINE bool dev_write_pat(struct wl_env *e, uint64_t bus, uint8_t *scratch, s
 
 WL_INLINE void cpu_fill(struct wl_env *e, void *b, size_t n, uint64_t seed, uint64_t off)
 {
-	pat_fill(b, n, seed, off);
+	wl_pattern_fill(b, n, seed, off);
 	if (TRACING(e))
 		trace_fill(e->tr, b, n, seed, off);
 }

@@ -2,6 +2,7 @@
 # The dmamap command end to end: exit codes and exact output lines.
 set -euo pipefail
 bin=$1; src=$2
+bench="$(dirname "$bin")/dmamap-bench"   # built and installed beside dmamap
 fail() { echo "cli-check: $*" >&2; exit 1; }
 expect_rc() { local want=$1; shift; set +e; "$@" >/tmp/cli.$$ 2>&1; local rc=$?; set -e
 	[ "$rc" = "$want" ] || { cat /tmp/cli.$$; fail "'$*' exited $rc, expected $want"; }; }
@@ -10,7 +11,7 @@ expect_rc 0 "$bin" --help
 expect_rc 2 "$bin"
 expect_rc 2 "$bin" frobnicate
 # Every subcommand's --help: its own usage on stdout, exit 0; --version.
-for c in run replay explain demo bench; do
+for c in run replay explain demo; do
 	expect_rc 0 "$bin" "$c" --help
 	head -n 1 /tmp/cli.$$ | grep -q "^usage: dmamap $c" || fail "$c --help: not its usage"
 	expect_rc 0 "$bin" help "$c"
@@ -31,8 +32,12 @@ expect_rc 2 "$bin" replay x.trace --show
 grep -qx "dmamap replay: --show needs a value" /tmp/cli.$$ || fail "replay --show without a value"
 expect_rc 2 "$bin" replay x.trace --scenario
 grep -qx "dmamap replay: --scenario needs a value" /tmp/cli.$$ || fail "replay --scenario without a value"
-expect_rc 2 "$bin" bench --size
-grep -qx "dmamap bench: --size needs a value" /tmp/cli.$$ || fail "bench --size without a value"
+expect_rc 0 "$bench" --help
+head -n 1 /tmp/cli.$$ | grep -q "^usage: dmamap-bench" || fail "dmamap-bench --help: not its usage"
+expect_rc 2 "$bench" --size
+grep -qx "dmamap-bench: --size needs a value" /tmp/cli.$$ || fail "dmamap-bench --size without a value"
+expect_rc 2 "$bin" bench
+grep -q "dmamap-bench" /tmp/cli.$$ || fail "dmamap bench: does not point at dmamap-bench"
 expect_rc 2 "$bin" explain --frob
 grep -qx "dmamap explain: unexpected '--frob'" /tmp/cli.$$ || fail "explain --frob"
 
@@ -74,7 +79,7 @@ grep -q "^/nonexistent/board.dts: " /tmp/cli.$$ || fail "missing tree message"
 expect_rc 2 "$bin" explain "$src/tests/scenarios/bad-size.yaml"
 [ "$(wc -l < /tmp/cli.$$)" = 1 ] || fail "bad scenario: more than one line"
 grep -q "bad-size.yaml:4: platform.ram\[0\].size: bad number '12Q'" /tmp/cli.$$ || fail "bad scenario line"
-expect_rc 2 "$bin" bench --threads 0
+expect_rc 2 "$bench" --threads 0
 
 # Scenarios: exit 0 pass, 1 fail, 2 bad input; JSON and SVG outputs.
 ex="$src/examples"
