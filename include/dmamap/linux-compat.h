@@ -532,7 +532,7 @@ static inline struct scatterlist *sg_last(struct scatterlist *sgl, unsigned int 
 	return ret;
 }
 #define for_each_sg(sglist, sg, nr, __i) \
-	for ((__i) = 0, (sg) = (sglist); (__i) < (nr); (__i)++, (sg) = sg_next(sg))
+	for ((__i) = 0, (sg) = (sglist); (__i) < (__typeof__(__i))(nr); (__i)++, (sg) = sg_next(sg))
 #define for_each_sgtable_sg(sgt, sg, i) for_each_sg((sgt)->sgl, sg, (sgt)->orig_nents, i)
 #define for_each_sgtable_dma_sg(sgt, sg, i) for_each_sg((sgt)->sgl, sg, (sgt)->nents, i)
 
