@@ -15,7 +15,7 @@
  * and --backend iova / iova-tree time the IOVA allocator on a domain of
  * the bench's own, not one of the library's.  It never changes
  * src/ or sim/ behaviour and never prints from a worker thread.  Never
- * includes src/internal.h nor uses its macros (dm_unlikely, DM_ALIGNED_CL,
+ * includes src/context.h nor uses its macros (dm_unlikely, DM_ALIGNED_CL,
  * ...): what it needs of them it defines below, named BENCH_*.
  *
  * --backend iommu puts the device behind a simulated IOMMU (one
@@ -49,10 +49,10 @@
  *    faults in the buffers and the bounce pool pages.
  */
 #include "testing.h"  /* the internal test interface: raw slots, the IOVA allocator */
-#include "iommu.h"    /* sim/iommu.h: the simulated IOMMU, for --backend iommu */
+#include <dmamap/sim/iommu.h>    /* sim/iommu.h: the simulated IOMMU, for --backend iommu */
 #include "iova.h"     /* the IOVA allocator, for --backend iova and iova-tree */
-#include "xen.h"      /* sim/xen.h: the simulated hypervisor, for --backend xen-pv */
-#include "sim.h"
+#include <dmamap/sim/xen.h>      /* sim/xen.h: the simulated hypervisor, for --backend xen-pv */
+#include <dmamap/sim/sim.h>
 
 #include <dmamap/dma.h>
 #include <dmamap/platform.h>
@@ -67,16 +67,15 @@
 #include <string.h>
 #include <time.h>
 
-/* Ours, not src/internal.h's: the rare branch, and a cache line (the
+/* Ours, not src/base.h's: the rare branch, and a cache line (the
  * workers' slots are kept apart so their counters never share one). */
 #define BENCH_UNLIKELY(x) __builtin_expect(!!(x), 0)
 #define BENCH_CACHELINE 64
 /*
- * The library counts a device's maps in this many per-CPU slots (src/
- * internal.h's DM_NR_PCPU_STATS, not part of the test interface); with
- * more threads than that the maps-made check is skipped, as before.
+ * The library counts a device's maps in this many per-thread slots; with
+ * more threads than that the maps-made check is skipped.
  */
-#define BENCH_PCPU_STATS 64u
+#define BENCH_PCPU_STATS ((unsigned int)DM_TEST_NR_PCPU_STATS)
 #define BENCH_BATCH 1024u            /* ops per clock read for the mean */
 #define BENCH_SAMPLES_PER_BATCH 16u  /* single timed ops per batch: 1 in 64 */
 #define BENCH_HIST_EXACT 1024u      /* 1 ns buckets below this */

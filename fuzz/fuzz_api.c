@@ -66,8 +66,8 @@
 #include <dmamap/dma.h>
 #include <dmamap/platform.h>
 
-#include "iommu.h"
-#include "sim.h"
+#include <dmamap/sim/iommu.h>
+#include <dmamap/sim/sim.h>
 
 #define FA_GIB (1ULL << 30)
 #define FA_MAX_OPS 200

@@ -26,8 +26,8 @@
 #include <dmamap/dma.h>
 #include <dmamap/platform.h>
 
-#include "dt.h"
-#include "sim.h"
+#include <dmamap/sim/dt.h>
+#include <dmamap/sim/sim.h>
 
 #define FD_MAX_DEVICES 64
 

@@ -12,8 +12,8 @@
 
 #include <dmamap/iomap.h>
 
-#include "dt.h"
-#include "iommu.h"
+#include <dmamap/sim/dt.h>
+#include <dmamap/sim/iommu.h>
 
 #define KIT_MAX_DEVS 16
 #define KIT_MAX_ALLOCS 4096

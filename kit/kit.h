@@ -26,7 +26,7 @@
 #include <dmamap/linux-compat.h>
 #include <dmamap/platform.h>
 
-#include "sim.h"
+#include <dmamap/sim/sim.h>
 
 struct dmamap_kit;
 

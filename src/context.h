@@ -240,8 +240,10 @@ static inline dmamap_phys_addr_t dm_dma_to_phys(const struct dmamap_device *dev,
 }
 
 /*
- * Linux's dma_capable(): [dma, dma + size) lies below the limit and in one
- * window.  size 0 counts as 1 byte.
+ * Whether the device can use [dma, dma + size): below the limit, as
+ * Linux's dma_capable(), and, unlike it, inside one dma-ranges window (a
+ * range that runs off a window's end reaches the wrong memory;
+ * docs/DIFFERENCES.md).  size 0 counts as 1 byte.
  */
 static inline bool dm_capable(const struct dmamap_device *dev,
 			      dmamap_dma_addr_t dma, size_t size,

@@ -17,6 +17,12 @@
 
 #include "iova.h"
 
+/*
+ * A device counts in this many per-thread slots (context.h); with more
+ * threads than that a benchmark cannot expect exact per-thread counts.
+ */
+#define DM_TEST_NR_PCPU_STATS DM_NR_PCPU_STATS
+
 /* The context's default bounce pool, or NULL when swiotlb is off. */
 struct dmamap_swiotlb *dm_test_default_pool(struct dmamap_ctx *ctx);
 

@@ -17,10 +17,10 @@
 #include <dmamap/dma.h>
 #include <dmamap/iomap.h>
 #include <dmamap/platform.h>
-#include "mmio.h"
+#include <dmamap/sim/mmio.h>
 #include "run.h"
 #include "scenario.h"
-#include "sim.h"
+#include <dmamap/sim/sim.h>
 
 #define GIB (1ULL << 30)
 #define MIB (1ULL << 20)

@@ -17,7 +17,7 @@
 #include <dmamap/platform.h>
 
 #include "demo.h"
-#include "dt.h"
+#include <dmamap/sim/dt.h>
 #include "explain.h"
 #include "run.h"
 #include "scenario.h"

@@ -22,8 +22,8 @@
 
 #include <dmamap/platform.h>
 
-#include "dt.h"
-#include "sim.h"
+#include <dmamap/sim/dt.h>
+#include <dmamap/sim/sim.h>
 
 /* ---- --ram ------------------------------------------------------------------ */
 

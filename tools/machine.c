@@ -24,8 +24,8 @@
 
 #include <dmamap/dma.h>
 
-#include "dt.h"
-#include "iommu.h"
+#include <dmamap/sim/dt.h>
+#include <dmamap/sim/iommu.h>
 #include "judge.h"
 
 #define MACH_DEFAULT_CPUS 4      /* machines described inline */

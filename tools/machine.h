@@ -31,9 +31,9 @@
 #include "report.h"
 #include "run_opts.h"
 #include "scenario.h"
-#include "sim.h"
+#include <dmamap/sim/sim.h>
 #include "wlenv.h"
-#include "xen.h"
+#include <dmamap/sim/xen.h>
 
 #define MACH_MAX_DEVS (SCN_MAX_DEVICES + SCN_MAX_WORKLOADS + SCN_MAX_EXPECTS)
 #define MACH_MAX_POOLS 16

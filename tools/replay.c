@@ -29,9 +29,9 @@
 
 #include "machine.h"
 #include "scenario.h"
-#include "sim.h"
+#include <dmamap/sim/sim.h>
 #include "wlenv.h"
-#include "xen.h"
+#include <dmamap/sim/xen.h>
 
 #define RP_PAGE 4096ULL
 #define RP_4G (1ULL << 32)

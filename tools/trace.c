@@ -17,7 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "sim.h"
+#include <dmamap/sim/sim.h>
 #include "wlenv.h"  /* never workloads.h: the workloads call this file */
 
 #define TR_PAGE 4096ULL

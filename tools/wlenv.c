@@ -9,9 +9,9 @@
  */
 #include "wlenv.h"
 
-#include "iommu.h"
-#include "sim.h"
-#include "xen.h"
+#include <dmamap/sim/iommu.h>
+#include <dmamap/sim/sim.h>
+#include <dmamap/sim/xen.h>
 
 #define WL_PAGE 4096ULL
 

@@ -16,7 +16,7 @@
 #include "workloads.h"
 
 #include "trace.h"
-#include "xen.h"
+#include <dmamap/sim/xen.h>
 
 #include <dmamap/debug.h>
 #include <dmamap/xen.h>

@@ -20,7 +20,7 @@
 
 #include "report.h"
 #include "scenario.h"
-#include "sim.h"
+#include <dmamap/sim/sim.h>
 #include "wlenv.h"
 
 /* Defaults when a workload leaves count or size out. */

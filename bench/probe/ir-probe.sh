@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 build=${1:-build}
 out=$(mktemp -d); trap 'rm -rf "$out"' EXIT
-cc -O2 -Iinclude -Isim bench/probe/ir_probe.c "$build/libdmamap-sim.a" "$build/libdmamap.a" -lpthread -o "$out/probe"
+cc -O2 -Iinclude -I"$build/include" bench/probe/ir_probe.c "$build/libdmamap-sim.a" "$build/libdmamap.a" -lpthread -o "$out/probe"
 for b in direct swiotlb; do
 	for n in 100000 200000; do
 		valgrind --tool=callgrind --callgrind-out-file="$out/cg.$n" "$out/probe" $b $n >/dev/null 2>"$out/vg.$n"

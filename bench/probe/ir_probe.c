@@ -5,7 +5,7 @@
  */
 #include <dmamap/dma.h>
 #include <dmamap/platform.h>
-#include "sim.h"
+#include <dmamap/sim/sim.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -27,12 +27,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "dt.h"
+#include <dmamap/sim/dt.h>
 #include "explain.h"
 #include "run.h"
 #include "scenario.h"
-#include "sim.h"
-#include "iommu.h"
+#include <dmamap/sim/sim.h>
+#include <dmamap/sim/iommu.h>
 #include "workloads.h"
 #include <dmamap/dma.h>
 

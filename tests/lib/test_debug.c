@@ -18,7 +18,7 @@
 #include <dmamap/debug.h>
 
 #include "context.h"
-#include "iommu.h"
+#include <dmamap/sim/iommu.h>
 
 /* ---- fixtures ---------------------------------------------------------------- */
 

@@ -26,7 +26,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "iommu.h"
+#include <dmamap/sim/iommu.h>
 
 #define KIB 1024u
 #define POOL_SLOTS 128u                 /* swiotlb=128: one segment, 256 KiB */

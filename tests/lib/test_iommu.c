@@ -15,7 +15,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "iommu.h"
+#include <dmamap/sim/iommu.h>
 
 struct ifx {
 	struct tu_env e;

@@ -11,7 +11,7 @@
 
 #include "testutil.h"
 
-#include "iommu.h"
+#include <dmamap/sim/iommu.h>
 
 static struct sk_buff *rxq[RINGNIC_RING * 2];
 static unsigned int nrx;

@@ -17,7 +17,7 @@
 
 #include <dmamap/xen.h>
 
-#include "xen.h"
+#include <dmamap/sim/xen.h>
 
 #define PG 4096u
 

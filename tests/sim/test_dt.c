@@ -25,8 +25,8 @@
 
 #include <libfdt.h>
 
-#include "dt.h"
-#include "sim.h"
+#include <dmamap/sim/dt.h>
+#include <dmamap/sim/sim.h>
 
 #ifndef DMAMAP_BOARD_DTS
 #error "DMAMAP_BOARD_DTS must name tests/dts/boards"

@@ -21,9 +21,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "iommu.h"
+#include <dmamap/sim/iommu.h>
 #include "testutil.h"
-#include "sim.h"
+#include <dmamap/sim/sim.h>
 
 #define KIB (1ULL << 10)
 #define MIB (1ULL << 20)

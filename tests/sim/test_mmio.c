@@ -13,7 +13,7 @@
 #include <string.h>
 
 #include <dmamap/iomap.h>
-#include "mmio.h"
+#include <dmamap/sim/mmio.h>
 
 #define DESC 0x000      /* a 64-byte descriptor: one WC line */
 #define DOORBELL 0x100  /* another line */

@@ -19,7 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "sim.h"
+#include <dmamap/sim/sim.h>
 #include "testutil.h"
 
 #define KIB (1ULL << 10)

@@ -22,10 +22,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "iommu.h"
+#include <dmamap/sim/iommu.h>
 #include "testutil.h"
-#include "sim.h"
-#include "xen.h"
+#include <dmamap/sim/sim.h>
+#include <dmamap/sim/xen.h>
 
 #define KIB (1ULL << 10)
 #define MIB (1ULL << 20)

@@ -18,7 +18,7 @@
 
 #include <dmamap/dma.h>
 #include <dmamap/platform.h>
-#include "sim.h"
+#include <dmamap/sim/sim.h>
 
 #define TU_GIB (1ULL << 30)
 #define TU_MIB (1ULL << 20)
