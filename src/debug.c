@@ -873,19 +873,21 @@ void dm_debug_map(struct dmamap_device *dev, enum dm_dbg_type type, const void *
 	dbg_leave(dev, &p);
 }
 
-void dm_debug_unmap(struct dmamap_device *dev, enum dm_dbg_type type,
-		    dmamap_dma_addr_t dma, size_t size,
-		    enum dmamap_data_direction dir, struct dm_site site)
+int dm_debug_unmap(struct dmamap_device *dev, enum dm_dbg_type type,
+		   dmamap_dma_addr_t dma, size_t size,
+		   enum dmamap_data_direction dir, struct dm_site site)
 {
 	struct dm_debug *d = dev->ctx->debug;
 	struct dbg_pend p;
 	if (!dbg_enter(dev, &p))
-		return;
+		return -1;
+	int live = 1;
 	struct dbg_seg *s = dma == DMAMAP_MAPPING_ERROR
 				    ? NULL
 				    : dbg_exact(d, dev, dma, type, size, dir);
 	if (!s) {
 		dbg_not_mapped(d, &p, dev, type, dma, size, &site, false);
+		live = 0;
 	} else {
 		struct dbg_map *m = s->map;
 		const char *tn = dbg_type_names[type];
@@ -896,16 +898,22 @@ void dm_debug_unmap(struct dmamap_device *dev, enum dm_dbg_type type,
 				   dbg_map_call[m->type], dbg_unmap_call[m->type]);
 		else if (size != s->len)
 			dbg_report(d, &p, DMAMAP_DEBUG_SIZE_MISMATCH, dev, &m->origin,
-				   "unmap_%s of bus 0x%llx with %zu bytes; expected %llu, the mapped size",
+				   "unmap_%s of bus 0x%llx with %zu bytes; expected %llu, the mapped size "
+				   "(the unmap is refused; the mapping stays live)",
 				   tn, (unsigned long long)dma, size, (unsigned long long)s->len);
 		if (dir != m->dir)
 			dbg_report(d, &p, DMAMAP_DEBUG_DIR_MISMATCH, dev, &m->origin,
 				   "unmap_%s of bus 0x%llx with %s; expected %s, the mapped direction",
 				   tn, (unsigned long long)dma, dbg_dir(dir), dbg_dir(m->dir));
-		dbg_check_unchecked(d, &p, m, dbg_unmap_call[type]);
-		dbg_remove(d, m);
+		if (size != s->len) {
+			live = 0; /* a wrong size would tear down part of it, or more */
+		} else {
+			dbg_check_unchecked(d, &p, m, dbg_unmap_call[type]);
+			dbg_remove(d, m);
+		}
 	}
 	dbg_leave(dev, &p);
+	return live;
 }
 
 void dm_debug_map_sg(struct dmamap_device *dev, struct dmamap_sg *sg, int nents,

@@ -61,9 +61,16 @@ void dm_debug_map(struct dmamap_device *dev, enum dm_dbg_type type,
 		  size_t size, enum dmamap_data_direction dir,
 		  unsigned long attrs, dmamap_dma_addr_t dma,
 		  struct dm_site site);
-void dm_debug_unmap(struct dmamap_device *dev, enum dm_dbg_type type,
-		    dmamap_dma_addr_t dma, size_t size,
-		    enum dmamap_data_direction dir, struct dm_site site);
+/*
+ * Called before the backend unmaps: 1 when (dma, size) is a live mapping
+ * of dev's (its record goes); 0 when it is not (never mapped, already
+ * unmapped, or another size): reported, and the dispatcher refuses the
+ * unmap, so a stale or wrong-size unmap never reaches the backend; -1
+ * when the checker cannot tell (it has turned itself off).
+ */
+int dm_debug_unmap(struct dmamap_device *dev, enum dm_dbg_type type,
+		   dmamap_dma_addr_t dma, size_t size,
+		   enum dmamap_data_direction dir, struct dm_site site);
 /* mapped: bus segments (> 0), or <= 0 when the map failed. */
 void dm_debug_map_sg(struct dmamap_device *dev, struct dmamap_sg *sg,
 		     int nents, int mapped, enum dmamap_data_direction dir,

@@ -120,15 +120,20 @@ DM_INLINE void dm_unmap_phys(struct dmamap_device *dev, dmamap_dma_addr_t addr,
 			dm_debug_unmap(dev, type, addr, size, dir, DM_SITE(NULL));
 		return;
 	}
-	int rc;
-	if (dm_likely(!dev->ops))
-		rc = dm_direct_unmap_phys(dev, addr, size, dir, attrs);
-	else
-		rc = dev->ops->unmap_phys(dev, addr, size, dir, attrs);
+	/*
+	 * The checker knows every live mapping: one it does not know (stale,
+	 * double, another size) is refused before the backend sees it, on
+	 * every backend (dma-direct and the IOMMU cannot tell by themselves).
+	 */
+	int rc = -EINVAL;
+	if (dm_likely(!dev->debug) || dm_debug_unmap(dev, type, addr, size, dir, DM_SITE(NULL))) {
+		if (dm_likely(!dev->ops))
+			rc = dm_direct_unmap_phys(dev, addr, size, dir, attrs);
+		else
+			rc = dev->ops->unmap_phys(dev, addr, size, dir, attrs);
+	}
 	/* A refused unmap closed nothing: live_mappings must not wrap. */
 	dm_stat_add(dm_likely(!rc) ? &dm_dev_stats(dev)->closed : &dm_dev_stats(dev)->refused, 1);
-	if (dm_unlikely(dev->debug))
-		dm_debug_unmap(dev, type, addr, size, dir, DM_SITE(NULL));
 }
 
 DM_INLINE int dm_map_single(struct dmamap_device *dev, void *cpu, size_t size,

@@ -196,6 +196,9 @@ static void test_callback_and_clear(void **state)
 	assert_string_equal(seen.last.msg, r.msg);
 	dmamap_debug_clear(e.ctx);
 	no_reports(&e);
+	/* The wrong-size unmap was refused: the mapping is still live. */
+	dmamap_unmap_single(d.dev, a, 4096, DMAMAP_TO_DEVICE);
+	no_reports(&e);
 	tu_free(&e, b, 1);
 	env_fini(&e, &d);
 }
@@ -251,6 +254,21 @@ static void test_size_mismatch(void **state)
 	struct dmamap_debug_report r = one(&e, DMAMAP_DEBUG_SIZE_MISMATCH, "nic");
 	at_line(&r, ml);
 	assert_non_null(strstr(r.msg, "with 2048 bytes; expected 4096"));
+	/*
+	 * Refused, not executed: half a bounce slot freed (or half an IOVA
+	 * range) would corrupt whoever takes it next.  The mapping stays live
+	 * until the right unmap.
+	 */
+	struct dmamap_device_stats st;
+	dmamap_device_get_stats(d.dev, &st);
+	assert_int_equal(st.refused_unmaps, 1);
+	assert_int_equal(st.live_mappings, 1);
+	dmamap_debug_clear(e.ctx);
+	dmamap_unmap_single(d.dev, a, 4096, DMAMAP_TO_DEVICE);
+	no_reports(&e);
+	dmamap_device_get_stats(d.dev, &st);
+	assert_int_equal(st.refused_unmaps, 1);
+	assert_int_equal(st.live_mappings, 0);
 	tu_free(&e, b, 1);
 	env_fini(&e, &d);
 }
