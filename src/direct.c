@@ -219,25 +219,6 @@ size_t dm_direct_max_mapping_size(struct dmamap_device *dev)
 
 /* ---- allocations ------------------------------------------------------------- */
 
-/* Highest phys whose bus address is at or below limit (0 if none). */
-static dmamap_phys_addr_t dm_phys_limit(const struct dmamap_device *dev, uint64_t limit)
-{
-	if (dev->nranges == 0)
-		return limit;
-	dmamap_phys_addr_t best = 0;
-	for (unsigned int i = 0; i < dev->nranges; i++) {
-		const struct dmamap_dma_range *r = &dev->ranges[i];
-		if (r->dma > limit)
-			continue;
-		uint64_t span = limit - r->dma;
-		if (span > r->size - 1)
-			span = r->size - 1;
-		if (r->cpu + span > best)
-			best = r->cpu + span;
-	}
-	return best;
-}
-
 static uint64_t dm_order_pages(uint64_t npages)
 {
 	uint64_t a = 1;
