@@ -348,6 +348,10 @@ int dmamap_ctx_create(const struct dmamap_platform *plat,
 		goto fail;
 	if ((rc = dm_xen_init(ctx)))
 		goto fail;
+	if (ctx->cfg.cc_guest && !ctx->plat.ops->set_decrypted)
+		dm_log(ctx, DMAMAP_LOG_WARN, "confidential VM: the platform cannot share memory with "
+		       "the host (no set_decrypted): bounce pools stay private and coherent "
+		       "allocations are refused");
 	if (dm_want_swiotlb(ctx)) {
 		rc = dm_xen_boot_pool(ctx);
 		if (rc == 1)

@@ -138,6 +138,7 @@ struct dm_swiotlb_pool {
 	uint32_t nsegs;
 	bool owned;               /* pages from alloc_pages, freed at destroy */
 	bool transient;
+	bool shared;              /* decrypted for a confidential VM; private again at free */
 	uint64_t npages;          /* owned pages */
 	dm_u128 *bits_mem;
 	size_t bits_n;            /* entries in bits_mem */
@@ -337,7 +338,15 @@ static void dm_pool_free(struct dmamap_ctx *ctx, struct dm_swiotlb_pool *pool)
 {
 	if (!pool)
 		return;
-	if (pool->owned)
+	bool private = true;
+	if (pool->shared &&
+	    ctx->plat.ops->set_decrypted(ctx->plat.priv, pool->start, pool->len, false)) {
+		/* As Linux's swiotlb_free_tlb: memory that cannot be made private again is leaked. */
+		dm_log(ctx, DMAMAP_LOG_ERR, "swiotlb: 0x%llx+0x%llx cannot be made private again: leaked",
+		       (unsigned long long)pool->start, (unsigned long long)pool->len);
+		private = false;
+	}
+	if (pool->owned && private)
 		ctx->plat.ops->free_pages(ctx->plat.priv, pool->start, pool->npages);
 	free(pool->orig);
 	free(pool->meta);
@@ -420,6 +429,24 @@ static struct dm_swiotlb_pool *dm_pool_new(struct dmamap_ctx *ctx,
 	return pool;
 }
 
+/*
+ * A confidential VM's bounce pool is shared with the host, or the host's
+ * device could not read it (Linux: swiotlb_update_mem_attributes for the
+ * boot pool, swiotlb_alloc_tlb for grown and transient ones,
+ * rmem_swiotlb_device_init for restricted ones).  Without the platform's
+ * hook the pool stays private (the context said so at creation).  False
+ * when the platform refused: the caller frees the pool.
+ */
+static bool dm_pool_share(struct dmamap_ctx *ctx, struct dm_swiotlb_pool *pool)
+{
+	if (!ctx->cfg.cc_guest || !ctx->plat.ops->set_decrypted)
+		return true;
+	if (ctx->plat.ops->set_decrypted(ctx->plat.priv, pool->start, pool->len, true))
+		return false;
+	pool->shared = true;
+	return true;
+}
+
 /* Pool memory from the platform: slots rounded to segments, areas limited. */
 static struct dm_swiotlb_pool *dm_pool_alloc(struct dmamap_ctx *ctx, uint64_t nslabs,
 					     unsigned int nareas,
@@ -445,6 +472,10 @@ static struct dm_swiotlb_pool *dm_pool_alloc(struct dmamap_ctx *ctx, uint64_t ns
 	}
 	pool->owned = true;
 	pool->npages = npages;
+	if (!dm_pool_share(ctx, pool)) {
+		dm_pool_free(ctx, pool);
+		return NULL;
+	}
 	return pool;
 }
 
@@ -519,6 +550,10 @@ int dm_swiotlb_create_at(struct dmamap_ctx *ctx, dmamap_phys_addr_t phys,
 	struct dm_swiotlb_pool *pool = dm_pool_new(ctx, phys, size >> DM_IO_TLB_SHIFT, 1);
 	if (!pool)
 		return -ENOMEM;
+	if (!dm_pool_share(ctx, pool)) {
+		dm_pool_free(ctx, pool);
+		return -EIO;
+	}
 	struct dmamap_swiotlb *mem = dm_mem_new(ctx, pool);
 	if (!mem) {
 		dm_pool_free(ctx, pool);
@@ -826,6 +861,10 @@ static struct dm_swiotlb_pool *dm_tr_make(const struct dmamap_device *dev,
 	pool->owned = true;
 	pool->npages = npages;
 	pool->transient = true;
+	if (!dm_pool_share(ctx, pool)) {
+		dm_pool_free(ctx, pool);
+		return NULL;
+	}
 	*slot = dm_pool_find(dev, pool, 0, rq, bounce);
 	if (*slot < 0) {
 		dm_pool_free(ctx, pool);

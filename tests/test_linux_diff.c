@@ -8,7 +8,7 @@
  * coherent alignment, maps above max_mapping_size, the Xen exchange's
  * address width, dma_supported behind an IOMMU, the transient pool's
  * limit, iommu=off and swiotlb detection, a sync before a mapping's
- * start).  Reaches into src/ only for exact error codes (backend.h).
+ * start, a confidential VM's shared memory).  Reaches into src/ only for exact error codes (backend.h).
  */
 #include "testutil.h"
 
@@ -570,6 +570,105 @@ static void test_sync_before_mapping_start(void **state)
 	tu_env_fini(&e);
 }
 
+/* ---- 10: a confidential VM's shared memory (kernel/dma/direct.c: dma_direct_alloc,
+ *      dma_set_decrypted; kernel/dma/swiotlb.c: swiotlb_update_mem_attributes) ---- */
+
+/*
+ * In a confidential VM the host's devices read only memory the guest
+ * shared: the bounce pool at boot, and each coherent allocation until it
+ * is freed, when it becomes private again.
+ */
+static void test_cc_guest_shared_memory(void **state)
+{
+	(void)state;
+	struct tu_env e;
+	tu_env_init(&e, &(struct tu_opts){ .cc_guest = true });
+	struct dmamap_swiotlb_stats ss = pool_stats(e.ctx, NULL);
+	assert_true(ss.force);
+	struct sim_cc_stats cc;
+	sim_cc_get_stats(e.m, &cc);
+	assert_int_equal(cc.decrypt_calls, 1);
+	assert_int_equal(cc.encrypt_calls, 0);
+	assert_int_equal(cc.last_phys, ss.boot_base);
+	assert_int_equal(cc.last_size, ss.total_bytes);
+	assert_int_equal(cc.shared_bytes, ss.total_bytes);
+	struct tu_dev d;
+	tu_dev_add(&e, &d, "virtio-net", 64, true, DMAMAP_BUS_PCI);
+	dmamap_dma_addr_t h;
+	uint8_t *ring = dmamap_alloc_coherent(d.dev, 2 * PG, &h);
+	assert_non_null(ring);
+	sim_cc_get_stats(e.m, &cc);
+	assert_int_equal(cc.decrypt_calls, 2);
+	assert_int_equal(cc.last_phys, h);
+	assert_int_equal(cc.last_size, 2 * PG);
+	assert_true(cc.last_decrypted);
+	assert_int_equal(cc.shared_bytes, ss.total_bytes + 2 * PG);
+	for (unsigned int i = 0; i < 2 * PG; i++)
+		assert_int_equal(ring[i], 0);
+	dmamap_free_coherent(d.dev, 2 * PG, ring, h);
+	sim_cc_get_stats(e.m, &cc);
+	assert_int_equal(cc.encrypt_calls, 1);
+	assert_int_equal(cc.last_phys, h);
+	assert_int_equal(cc.last_size, 2 * PG);
+	assert_false(cc.last_decrypted);
+	assert_int_equal(cc.shared_bytes, ss.total_bytes);
+	tu_dev_remove(&d);
+	tu_env_fini(&e);
+
+	/* Not a confidential VM: nothing shared. */
+	tu_env_init(&e, NULL);
+	tu_dev_add(&e, &d, "nic", 64, true, DMAMAP_BUS_PCI);
+	ring = dmamap_alloc_coherent(d.dev, PG, &h);
+	assert_non_null(ring);
+	dmamap_free_coherent(d.dev, PG, ring, h);
+	sim_cc_get_stats(e.m, &cc);
+	assert_int_equal(cc.decrypt_calls, 0);
+	assert_int_equal(cc.encrypt_calls, 0);
+	tu_dev_remove(&d);
+	tu_env_fini(&e);
+}
+
+/* A platform that cannot share memory: said at creation, coherent memory refused. */
+static void test_cc_guest_without_hook(void **state)
+{
+	(void)state;
+	struct tu_env e;
+	memset(&e, 0, sizeof(e));
+	struct sim_machine_desc md = { .arch = DMAMAP_ARCH_X86, .ncpus = 2 };
+	md.ram[md.nram++] = (struct sim_ram_range){ 0, 2 * TU_GIB };
+	const char *why = NULL;
+	assert_int_equal(sim_machine_create(&md, &e.m, &why), 0);
+	struct dmamap_platform plat = *sim_platform(e.m);
+	struct dmamap_platform_ops ops = *plat.ops;
+	ops.set_decrypted = NULL;
+	plat.ops = &ops;
+	struct dmamap_config cfg = { .cc_guest = true, .log = tu_log_cb, .log_priv = &e };
+	assert_int_equal(dmamap_ctx_create(&plat, &cfg, &e.ctx), 0);
+	assert_true(tu_log_has(&e, "confidential VM: the platform cannot share memory"));
+	struct tu_dev d;
+	tu_dev_add(&e, &d, "virtio-blk", 64, true, DMAMAP_BUS_PCI);
+	dmamap_dma_addr_t h = 0x99;
+	assert_null(dmamap_alloc_coherent(d.dev, PG, &h));
+	assert_true(tu_log_has(&e, "virtio-blk: a confidential VM's coherent memory must be shared"));
+	/* Streaming maps still bounce through the (private) pool. */
+	uint64_t phys;
+	uint8_t *buf = tu_alloc_low(&e, 1, &phys);
+	tu_fill(buf, 512, 4);
+	dmamap_dma_addr_t a = dmamap_map_single(d.dev, buf, 512, DMAMAP_TO_DEVICE);
+	assert_false(dmamap_mapping_error(d.dev, a));
+	assert_true(a != phys);
+	uint8_t got[512];
+	assert_int_equal(sim_dma_read(d.sd, a, got, 512), 0);
+	assert_int_equal(tu_check(got, 512, 4), -1);
+	dmamap_unmap_single(d.dev, a, 512, DMAMAP_TO_DEVICE);
+	tu_free(&e, buf, 1);
+	struct sim_cc_stats cc;
+	sim_cc_get_stats(e.m, &cc);
+	assert_int_equal(cc.decrypt_calls, 0);
+	tu_dev_remove(&d);
+	tu_env_fini(&e);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -581,6 +680,8 @@ int main(void)
 		cmocka_unit_test(test_transient_pool_device_reach),
 		cmocka_unit_test(test_iommu_off_no_swiotlb),
 		cmocka_unit_test(test_sync_before_mapping_start),
+		cmocka_unit_test(test_cc_guest_shared_memory),
+		cmocka_unit_test(test_cc_guest_without_hook),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
