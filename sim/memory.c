@@ -160,6 +160,7 @@ void sim_machine_destroy(struct sim_machine *m)
 	simi_cache_fini(m);
 	simi_pagealloc_fini(m);
 	pthread_mutex_destroy(&m->dev_lock);
+	pthread_mutex_destroy(&m->cc_lock);
 	unmap_all(m);
 	close(m->memfd);
 	free(m);

@@ -85,6 +85,38 @@ static void plat_set_uncached(void *plat, dmamap_phys_addr_t phys,
 		simi_cache_set_uncached(m, phys, size, uncached);
 }
 
+/*
+ * A confidential VM's shared memory: recorded, not modelled (the machine
+ * has no encryption; tests check what the library asked for).
+ */
+static int plat_set_decrypted(void *plat, dmamap_phys_addr_t phys, uint64_t size,
+			      bool decrypted)
+{
+	struct sim_machine *m = plat;
+	if (size == 0 || !sim_phys_to_cpu(m, phys) || !sim_phys_to_cpu(m, phys + size - 1))
+		return -EINVAL;
+	pthread_mutex_lock(&m->cc_lock);
+	if (decrypted) {
+		m->cc.decrypt_calls++;
+		m->cc.shared_bytes += size;
+	} else {
+		m->cc.encrypt_calls++;
+		m->cc.shared_bytes -= size < m->cc.shared_bytes ? size : m->cc.shared_bytes;
+	}
+	m->cc.last_phys = phys;
+	m->cc.last_size = size;
+	m->cc.last_decrypted = decrypted;
+	pthread_mutex_unlock(&m->cc_lock);
+	return 0;
+}
+
+void sim_cc_get_stats(struct sim_machine *m, struct sim_cc_stats *st)
+{
+	pthread_mutex_lock(&m->cc_lock);
+	*st = m->cc;
+	pthread_mutex_unlock(&m->cc_lock);
+}
+
 static uint64_t plat_iommu_page_sizes(void *plat, int iommu_id)
 {
 	return sim_iommu_page_sizes(plat, iommu_id);
@@ -220,11 +252,14 @@ static const struct dmamap_platform_ops sim_platform_ops = {
 	.iommu = NULL, /* simi_platform_enable_iommu */
 	.mmio = &simi_mmio_ops,
 	.debug = &sim_debug_ops,
+	.set_decrypted = plat_set_decrypted,
 };
 
 void simi_platform_init(struct sim_machine *m)
 {
 	simi_iommu_init(m);
+	/* Default attributes: glibc's init cannot fail, and the lock has no failure path here. */
+	pthread_mutex_init(&m->cc_lock, NULL);
 	m->plat_ops = sim_platform_ops;
 	/* NULL: the library reads the host's clock. */
 	m->plat_ops.now_ns = m->virtual_clock ? plat_now_ns : NULL;

@@ -66,6 +66,20 @@ const struct dmamap_platform *sim_platform(struct sim_machine *m);
 void sim_clock_advance(struct sim_machine *m, uint64_t ns);
 uint64_t sim_clock_now(struct sim_machine *m);
 
+/*
+ * A confidential VM's shared memory: the platform's set_decrypted calls,
+ * recorded (the model does not encrypt; it says what was asked).
+ */
+struct sim_cc_stats {
+	uint64_t decrypt_calls;   /* set_decrypted(..., true) */
+	uint64_t encrypt_calls;   /* set_decrypted(..., false) */
+	uint64_t shared_bytes;    /* decrypted now: decrypted less re-encrypted bytes */
+	uint64_t last_phys;       /* the latest call */
+	uint64_t last_size;
+	bool last_decrypted;
+};
+void sim_cc_get_stats(struct sim_machine *m, struct sim_cc_stats *st);
+
 /* ---- memory --------------------------------------------------------------- */
 
 /* CPU pointer for RAM phys (through the CPU's cache), NULL if not RAM. */

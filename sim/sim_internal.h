@@ -159,6 +159,9 @@ struct sim_machine {
 	struct dmamap_platform_ops plat_ops; /* plat.ops; platform.c */
 	bool virtual_clock;              /* plat_ops.now_ns reads clock_ns */
 	_Atomic uint64_t clock_ns;       /* the virtual clock; platform.c */
+	/* Shared (decrypted) memory calls of a confidential VM; platform.c. */
+	pthread_mutex_t cc_lock;
+	struct sim_cc_stats cc;
 
 	struct simi_mmio *mmio;          /* mmio.c: WC buffers; NULL until a BAR */
 	struct simi_vmaps *vmaps;        /* vmap.c: aliases; NULL until one */

@@ -240,6 +240,29 @@ static inline dmamap_phys_addr_t dm_dma_to_phys(const struct dmamap_device *dev,
 }
 
 /*
+ * Highest phys whose bus address is at or below limit (0 if none): where
+ * memory for the device may come from (coherent allocations, transient
+ * bounce pools).
+ */
+static inline dmamap_phys_addr_t dm_phys_limit(const struct dmamap_device *dev, uint64_t limit)
+{
+	if (dev->nranges == 0)
+		return limit;
+	dmamap_phys_addr_t best = 0;
+	for (unsigned int i = 0; i < dev->nranges; i++) {
+		const struct dmamap_dma_range *r = &dev->ranges[i];
+		if (r->dma > limit)
+			continue;
+		uint64_t span = limit - r->dma;
+		if (span > r->size - 1)
+			span = r->size - 1;
+		if (r->cpu + span > best)
+			best = r->cpu + span;
+	}
+	return best;
+}
+
+/*
  * Whether the device can use [dma, dma + size): below the limit, as
  * Linux's dma_capable(), and, unlike it, inside one dma-ranges window (a
  * range that runs off a window's end reaches the wrong memory;

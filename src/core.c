@@ -195,7 +195,9 @@ static bool dm_arm64_zone(const struct dmamap_ctx *ctx)
 /*
  * Linux's swiotlb detection, reduced to its observable rule: on unless
  * swiotlb=noforce; on when asked (mode ON, iommu=soft, force, a
- * confidential VM) or, in AUTO, when RAM reaches above 4 GiB.
+ * confidential VM) or, in AUTO, when RAM reaches above 4 GiB, except on
+ * x86 under iommu=off (pci_swiotlb_detect applies that rule only when
+ * !no_iommu).
  */
 static bool dm_want_swiotlb(const struct dmamap_ctx *ctx)
 {
@@ -221,6 +223,13 @@ static bool dm_want_swiotlb(const struct dmamap_ctx *ctx)
 	 */
 	if (dm_arm64_zone(ctx))
 		return ctx->plat.max_ram_end > ctx->plat.zone_dma_limit;
+	/*
+	 * x86's pci_swiotlb_detect: iommu=off sets no_iommu, and the "RAM
+	 * above 4 GiB" rule is only for kernels that may use an IOMMU, so
+	 * a 32-bit device's high buffer then has nothing to bounce through.
+	 */
+	if (ctx->plat.arch == DMAMAP_ARCH_X86 && ctx->opts.iommu_mode == DM_IOMMU_OFF)
+		return false;
 	return ctx->plat.max_ram_end > DM_SZ_4G - 1;
 }
 
@@ -339,6 +348,10 @@ int dmamap_ctx_create(const struct dmamap_platform *plat,
 		goto fail;
 	if ((rc = dm_xen_init(ctx)))
 		goto fail;
+	if (ctx->cfg.cc_guest && !ctx->plat.ops->set_decrypted)
+		dm_log(ctx, DMAMAP_LOG_WARN, "confidential VM: the platform cannot share memory with "
+		       "the host (no set_decrypted): bounce pools stay private and coherent "
+		       "allocations are refused");
 	if (dm_want_swiotlb(ctx)) {
 		rc = dm_xen_boot_pool(ctx);
 		if (rc == 1)

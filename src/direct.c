@@ -219,25 +219,6 @@ size_t dm_direct_max_mapping_size(struct dmamap_device *dev)
 
 /* ---- allocations ------------------------------------------------------------- */
 
-/* Highest phys whose bus address is at or below limit (0 if none). */
-static dmamap_phys_addr_t dm_phys_limit(const struct dmamap_device *dev, uint64_t limit)
-{
-	if (dev->nranges == 0)
-		return limit;
-	dmamap_phys_addr_t best = 0;
-	for (unsigned int i = 0; i < dev->nranges; i++) {
-		const struct dmamap_dma_range *r = &dev->ranges[i];
-		if (r->dma > limit)
-			continue;
-		uint64_t span = limit - r->dma;
-		if (span > r->size - 1)
-			span = r->size - 1;
-		if (r->cpu + span > best)
-			best = r->cpu + span;
-	}
-	return best;
-}
-
 static uint64_t dm_order_pages(uint64_t npages)
 {
 	uint64_t a = 1;
@@ -296,6 +277,18 @@ void *dm_direct_alloc(struct dmamap_device *dev, size_t size, dmamap_dma_addr_t 
 		       dev->name);
 		return NULL;
 	}
+	/*
+	 * Linux's force_dma_unencrypted: a confidential VM's device reads
+	 * only memory shared with the host, so its coherent memory is made
+	 * shared (dma_set_decrypted); a restricted pool already is.
+	 */
+	bool share = ctx->cfg.cc_guest && !dev->restricted;
+	if (share && !ops->set_decrypted) {
+		dm_log(ctx, DMAMAP_LOG_ERR,
+		       "%s: a confidential VM's coherent memory must be shared with the host, which the platform cannot do",
+		       dev->name);
+		return NULL;
+	}
 	uint64_t npages = (size + DMAMAP_PAGE_SIZE - 1) >> DMAMAP_PAGE_SHIFT;
 	dmamap_phys_addr_t phys;
 	uint64_t lim = dev->coherent_dma_mask;
@@ -320,7 +313,16 @@ void *dm_direct_alloc(struct dmamap_device *dev, size_t size, dmamap_dma_addr_t 
 		}
 	} else if (dm_alloc_reachable(dev, npages, lim, &phys)) {
 		return NULL;
+	} else if (share &&
+		   ops->set_decrypted(ctx->plat.priv, phys, npages << DMAMAP_PAGE_SHIFT, true)) {
+		/* Linux's dma_direct_alloc: refused conversion, the pages are still private. */
+		ops->free_pages(ctx->plat.priv, phys, npages);
+		dm_log(ctx, DMAMAP_LOG_ERR, "%s: coherent memory 0x%llx+0x%llx could not be shared with the host",
+		       dev->name, (unsigned long long)phys,
+		       (unsigned long long)(npages << DMAMAP_PAGE_SHIFT));
+		return NULL;
 	}
+	/* Zeroed after the conversion, which leaves the contents undefined. */
 	void *cpu = dm_phys_to_virt(ctx, phys);
 	memset(cpu, 0, npages << DMAMAP_PAGE_SHIFT);
 	if (uncached) {
@@ -346,5 +348,13 @@ void dm_direct_free(struct dmamap_device *dev, size_t size, void *cpu,
 	if (dev->restricted &&
 	    dm_swiotlb_free(dev, dev->swiotlb, phys, npages << DMAMAP_PAGE_SHIFT))
 		return;
+	if (ctx->cfg.cc_guest && ctx->plat.ops->set_decrypted &&
+	    ctx->plat.ops->set_decrypted(ctx->plat.priv, phys, npages << DMAMAP_PAGE_SHIFT, false)) {
+		/* Linux's dma_direct_free: memory still shared is leaked, never reused as private. */
+		dm_log(ctx, DMAMAP_LOG_ERR, "%s: coherent memory 0x%llx+0x%llx could not be made private again: leaked",
+		       dev->name, (unsigned long long)phys,
+		       (unsigned long long)(npages << DMAMAP_PAGE_SHIFT));
+		return;
+	}
 	ctx->plat.ops->free_pages(ctx->plat.priv, phys, npages);
 }

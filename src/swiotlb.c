@@ -9,8 +9,12 @@
  *   - 1 bit: a 128-bit free bitmap per 128-slot segment (bit set = free);
  *   - 8 bytes: orig[], the original's phys address that the START of the
  *     slot corresponds to (orig - offset-in-slot + k * 2 KiB), so any
- *     address inside a mapping finds its original without a search;
- *     all address bits set for coherent allocations (nothing to copy).
+ *     address inside a mapping finds its original without a search,
+ *     except in a mapping's first data slot, which holds the original
+ *     itself: its offset under min_align_mask tells where the mapping
+ *     starts in the slot, and a sync that begins before it copies
+ *     nothing; all address bits set for coherent allocations and free or
+ *     pad slots (nothing to copy).
  *     Bits 52..63 of an allocation's first data slot hold its device's
  *     tag (0 in every other slot): an unmap or free is executed only when
  *     its address starts a live allocation of that device and its size is
@@ -134,6 +138,7 @@ struct dm_swiotlb_pool {
 	uint32_t nsegs;
 	bool owned;               /* pages from alloc_pages, freed at destroy */
 	bool transient;
+	bool shared;              /* decrypted for a confidential VM; private again at free */
 	uint64_t npages;          /* owned pages */
 	dm_u128 *bits_mem;
 	size_t bits_n;            /* entries in bits_mem */
@@ -172,6 +177,7 @@ struct dmamap_swiotlb {
 	struct dm_ratelimit rl_full;
 	struct dm_ratelimit rl_big;
 	struct dm_ratelimit rl_quota;
+	struct dm_ratelimit rl_before;
 };
 
 static inline uint64_t dm_ld(_Atomic uint64_t *p)
@@ -332,7 +338,15 @@ static void dm_pool_free(struct dmamap_ctx *ctx, struct dm_swiotlb_pool *pool)
 {
 	if (!pool)
 		return;
-	if (pool->owned)
+	bool private = true;
+	if (pool->shared &&
+	    ctx->plat.ops->set_decrypted(ctx->plat.priv, pool->start, pool->len, false)) {
+		/* As Linux's swiotlb_free_tlb: memory that cannot be made private again is leaked. */
+		dm_log(ctx, DMAMAP_LOG_ERR, "swiotlb: 0x%llx+0x%llx cannot be made private again: leaked",
+		       (unsigned long long)pool->start, (unsigned long long)pool->len);
+		private = false;
+	}
+	if (pool->owned && private)
 		ctx->plat.ops->free_pages(ctx->plat.priv, pool->start, pool->npages);
 	free(pool->orig);
 	free(pool->meta);
@@ -415,6 +429,24 @@ static struct dm_swiotlb_pool *dm_pool_new(struct dmamap_ctx *ctx,
 	return pool;
 }
 
+/*
+ * A confidential VM's bounce pool is shared with the host, or the host's
+ * device could not read it (Linux: swiotlb_update_mem_attributes for the
+ * boot pool, swiotlb_alloc_tlb for grown and transient ones,
+ * rmem_swiotlb_device_init for restricted ones).  Without the platform's
+ * hook the pool stays private (the context said so at creation).  False
+ * when the platform refused: the caller frees the pool.
+ */
+static bool dm_pool_share(struct dmamap_ctx *ctx, struct dm_swiotlb_pool *pool)
+{
+	if (!ctx->cfg.cc_guest || !ctx->plat.ops->set_decrypted)
+		return true;
+	if (ctx->plat.ops->set_decrypted(ctx->plat.priv, pool->start, pool->len, true))
+		return false;
+	pool->shared = true;
+	return true;
+}
+
 /* Pool memory from the platform: slots rounded to segments, areas limited. */
 static struct dm_swiotlb_pool *dm_pool_alloc(struct dmamap_ctx *ctx, uint64_t nslabs,
 					     unsigned int nareas,
@@ -440,6 +472,10 @@ static struct dm_swiotlb_pool *dm_pool_alloc(struct dmamap_ctx *ctx, uint64_t ns
 	}
 	pool->owned = true;
 	pool->npages = npages;
+	if (!dm_pool_share(ctx, pool)) {
+		dm_pool_free(ctx, pool);
+		return NULL;
+	}
 	return pool;
 }
 
@@ -462,6 +498,7 @@ static struct dmamap_swiotlb *dm_mem_new(struct dmamap_ctx *ctx,
 	dm_ratelimit_init(&mem->rl_full);
 	dm_ratelimit_init(&mem->rl_big);
 	dm_ratelimit_init(&mem->rl_quota);
+	dm_ratelimit_init(&mem->rl_before);
 	/* The bootarg wins over the configuration; by default poisoning is on
 	 * exactly when the DMA API checker is (it is a debugging aid: the
 	 * release path pays for the fill). */
@@ -513,6 +550,10 @@ int dm_swiotlb_create_at(struct dmamap_ctx *ctx, dmamap_phys_addr_t phys,
 	struct dm_swiotlb_pool *pool = dm_pool_new(ctx, phys, size >> DM_IO_TLB_SHIFT, 1);
 	if (!pool)
 		return -ENOMEM;
+	if (!dm_pool_share(ctx, pool)) {
+		dm_pool_free(ctx, pool);
+		return -EIO;
+	}
 	struct dmamap_swiotlb *mem = dm_mem_new(ctx, pool);
 	if (!mem) {
 		dm_pool_free(ctx, pool);
@@ -540,6 +581,7 @@ void dm_swiotlb_destroy(struct dmamap_swiotlb *mem)
 	pthread_mutex_destroy(&mem->rl_full.lock);
 	pthread_mutex_destroy(&mem->rl_big.lock);
 	pthread_mutex_destroy(&mem->rl_quota.lock);
+	pthread_mutex_destroy(&mem->rl_before.lock);
 	free(mem);
 }
 
@@ -794,9 +836,19 @@ static struct dm_swiotlb_pool *dm_tr_make(const struct dmamap_device *dev,
 	uint64_t align = dm_roundup_pow2(npages);
 	if (period / 2 > align)
 		align = period / 2;
+	/*
+	 * As Linux's swiotlb_find_slots (CONFIG_SWIOTLB_DYNAMIC): a pool for
+	 * one request is placed below the device's reach,
+	 * min_not_zero(dma_mask, bus_dma_limit), not below the default pool's
+	 * phys_limit (that one is for pools every device shares, dm_grow).
+	 * dmamap also translates the reach through the device's windows.
+	 */
 	dmamap_phys_addr_t limit = mem->phys_limit;
-	if (dev && !dev->nranges && dev->direct_limit && dev->direct_limit < limit)
-		limit = dev->direct_limit;
+	if (dev && dev->direct_limit) {
+		limit = dm_phys_limit(dev, dev->direct_limit);
+		if (!limit)
+			return NULL; /* no window below the reach: no pool helps */
+	}
 	dmamap_phys_addr_t phys;
 	const struct dmamap_platform_ops *ops = ctx->plat.ops;
 	if (ops->alloc_pages(ctx->plat.priv, npages, align, limit, &phys))
@@ -809,6 +861,10 @@ static struct dm_swiotlb_pool *dm_tr_make(const struct dmamap_device *dev,
 	pool->owned = true;
 	pool->npages = npages;
 	pool->transient = true;
+	if (!dm_pool_share(ctx, pool)) {
+		dm_pool_free(ctx, pool);
+		return NULL;
+	}
 	*slot = dm_pool_find(dev, pool, 0, rq, bounce);
 	if (*slot < 0) {
 		dm_pool_free(ctx, pool);
@@ -927,7 +983,7 @@ static inline dmamap_phys_addr_t dm_record(struct dm_swiotlb_pool *pool, uint64_
 	uint64_t s = first + rq->pad, end = first + rq->nslots;
 	uint64_t o = orig - rq->off_low;
 	unsigned int rem = rq->rem;
-	pool->orig[s] = o | tag;
+	pool->orig[s] = orig | tag; /* the original itself: dm_bounce finds the start */
 	pool->meta[s] = rem | (rq->pad << DM_META_PAD_SHIFT) | (rq->alog << DM_META_ALIGN_SHIFT);
 	for (uint64_t i = s + 1; i < end; i++) {
 		o += DM_IO_TLB_SIZE;
@@ -994,7 +1050,8 @@ static void dm_too_big(struct dmamap_device *dev, struct dmamap_swiotlb *mem,
 		return;
 	if (!dm_ratelimit_ok(mem->ctx, &mem->rl_big, "swiotlb_tbl_map_single"))
 		return;
-	dm_log(mem->ctx, DMAMAP_LOG_ERR, "%s: swiotlb: mapping of %zu bytes exceeds the maximum %zu",
+	dm_log(mem->ctx, DMAMAP_LOG_ERR, "%s: swiotlb: mapping of %zu bytes exceeds the maximum %zu "
+	       "(with its offset and alignment it cannot fit one 256 KiB segment)",
 	       dev && dev->name ? dev->name : "(no device)", mapping_size,
 	       dm_swiotlb_max_mapping_size(dev));
 }
@@ -1084,8 +1141,14 @@ dm_tbl_map(struct dmamap_device *dev, struct dmamap_swiotlb *mem, dmamap_phys_ad
 	   dmamap_phys_addr_t *out)
 {
 	struct dm_req rq;
-	if (dm_unlikely(mapping_size > dm_swiotlb_max_mapping_size(dev) ||
-			!dm_req_init(dev, orig, mapping_size, alloc_align_mask, &rq))) {
+	/*
+	 * As Linux's swiotlb_tbl_map_single: no comparison with
+	 * swiotlb_max_mapping_size (a query for drivers, the size that fits
+	 * whatever the buffer's offset).  What can never fit, the size plus
+	 * the min_align_mask offset beyond one segment, is refused here
+	 * (-EINVAL), apart from a pool that is only full (-ENOMEM below).
+	 */
+	if (dm_unlikely(!dm_req_init(dev, orig, mapping_size, alloc_align_mask, &rq))) {
 		dm_too_big(dev, mem, mapping_size, attrs);
 		return -EINVAL;
 	}
@@ -1161,13 +1224,7 @@ int dm_swiotlb_map(struct dmamap_device *dev, dmamap_phys_addr_t phys, size_t si
 			       "no swiotlb to bounce it", dev->name, (unsigned long long)phys, size, why);
 		return -EIO;
 	}
-	if (size > dm_swiotlb_max_mapping_size(dev)) {
-		if (warn)
-			dm_log(ctx, DMAMAP_LOG_ERR, "%s: 0x%llx+%zu must bounce (%s) and exceeds "
-			       "the bounce limit of %zu", dev->name, (unsigned long long)phys, size,
-			       why, dm_swiotlb_max_mapping_size(dev));
-		return -EINVAL;
-	}
+	/* A size the slots cannot hold is the pool's to refuse (dm_tbl_map). */
 	int rc = dm_tbl_map_any(dev, dev->swiotlb, phys, size, align_mask, attrs, tlb);
 	if (rc)
 		return rc; /* the pool said why */
@@ -1184,23 +1241,58 @@ int dm_swiotlb_map(struct dmamap_device *dev, dmamap_phys_addr_t phys, size_t si
 	return 0;
 }
 
-/* Copies between the bounce buffer at tlb and its original, clamped to the mapping. */
-static void dm_bounce(struct dmamap_ctx *ctx, struct dm_swiotlb_pool *pool,
-		      dmamap_phys_addr_t tlb, size_t size, bool to_device)
+/* A sync that starts in the first data slot, in front of the mapping. */
+static __attribute__((noinline, cold)) void
+dm_before_start(const struct dmamap_device *dev, struct dmamap_swiotlb *mem,
+		dmamap_phys_addr_t tlb, size_t size, unsigned int start, unsigned int boff)
+{
+	if (!dm_ratelimit_ok(mem->ctx, &mem->rl_before, "swiotlb_bounce"))
+		return;
+	dm_log(mem->ctx, DMAMAP_LOG_ERR,
+	       "%s: swiotlb: access before mapping start: sync of 0x%llx+%zu begins at offset "
+	       "%u of its slot, the mapping at %u: nothing copied",
+	       dev && dev->name ? dev->name : "(no device)", (unsigned long long)tlb, size, boff,
+	       start);
+}
+
+/*
+ * Copies between the bounce buffer at tlb and its original, clamped to the
+ * mapping's end; a copy that would start in front of the mapping (inside
+ * its first slot, before the offset min_align_mask kept) copies nothing
+ * and says so, as Linux's swiotlb_bounce did from v5.16 to v6.8 ("Access
+ * before mapping start").  Linux v6.9 dropped that check because it could
+ * not tell the first slot from the others (so a sync there copies the
+ * bytes in front of the buffer); the tag here tells, so the check stays,
+ * and only for the first slot.
+ */
+static void dm_bounce(const struct dmamap_device *dev, struct dmamap_swiotlb *mem,
+		      struct dm_swiotlb_pool *pool, dmamap_phys_addr_t tlb, size_t size,
+		      bool to_device)
 {
 	uint64_t off = tlb - pool->start;
 	uint64_t s = off >> DM_IO_TLB_SHIFT;
-	uint64_t o = pool->orig[s] & DM_ORIG_ADDR;
+	uint64_t raw = pool->orig[s];
+	uint64_t o = raw & DM_ORIG_ADDR;
 	if (o == DM_ORIG_NONE)
 		return;
 	unsigned int boff = (unsigned int)(off & DM_SLOT_MASK);
+	if (raw & ~DM_ORIG_ADDR) {
+		/* First data slot: o is the original, the mapping starts at its offset. */
+		unsigned int start = (unsigned int)(o & (dev ? dev->min_align_mask : 0) &
+						    DM_SLOT_MASK);
+		if (dm_unlikely(boff < start)) {
+			dm_before_start(dev, mem, tlb, size, start, boff);
+			return;
+		}
+		o -= start;
+	}
 	unsigned int rem = pool->meta[s] & DM_META_REM_MASK;
 	size_t avail = rem > boff ? rem - boff : 0;
 	if (size > avail)
 		size = avail;
 	if (!size)
 		return;
-	uint8_t *cpu = dm_phys_to_virt(ctx, o + boff);
+	uint8_t *cpu = dm_phys_to_virt(mem->ctx, o + boff);
 	if (!cpu)
 		return;
 	if (to_device)
@@ -1244,7 +1336,7 @@ dm_unmap_body(struct dmamap_device *dev, struct dmamap_swiotlb *mem,
 	      uint64_t s, uint32_t m, bool copy_back, bool slow)
 {
 	if (copy_back)
-		dm_bounce(mem->ctx, pool, tlb, size, false);
+		dm_bounce(dev, mem, pool, tlb, size, false);
 	uint64_t first;
 	unsigned int n;
 	dm_alloc_of(m, s, &first, &n);
@@ -1307,31 +1399,29 @@ int dm_swiotlb_tbl_unmap(struct dmamap_device *dev, struct dmamap_swiotlb *mem,
 }
 
 /* Copy between the original and the bounce slot of a live mapping. */
-static void dm_sync(struct dmamap_swiotlb *mem, dmamap_phys_addr_t tlb, size_t size,
-		    bool to_device)
+static void dm_sync(const struct dmamap_device *dev, struct dmamap_swiotlb *mem,
+		    dmamap_phys_addr_t tlb, size_t size, bool to_device)
 {
 	int tidx;
 	struct dm_swiotlb_pool *pool = dm_pool_of(mem, tlb, &tidx);
 	if (pool)
-		dm_bounce(mem->ctx, pool, tlb, size, to_device);
+		dm_bounce(dev, mem, pool, tlb, size, to_device);
 }
 
 void dm_swiotlb_sync_for_cpu(struct dmamap_device *dev, struct dmamap_swiotlb *mem,
 			     dmamap_phys_addr_t tlb, size_t size,
 			     enum dmamap_data_direction dir)
 {
-	(void)dev;
 	if (mem && (dir == DMAMAP_FROM_DEVICE || dir == DMAMAP_BIDIRECTIONAL))
-		dm_sync(mem, tlb, size, false);
+		dm_sync(dev, mem, tlb, size, false);
 }
 
 void dm_swiotlb_sync_for_device(struct dmamap_device *dev, struct dmamap_swiotlb *mem,
 				dmamap_phys_addr_t tlb, size_t size,
 				enum dmamap_data_direction dir)
 {
-	(void)dev;
 	if (mem && (dir == DMAMAP_TO_DEVICE || dir == DMAMAP_BIDIRECTIONAL))
-		dm_sync(mem, tlb, size, true);
+		dm_sync(dev, mem, tlb, size, true);
 }
 
 dmamap_phys_addr_t dm_swiotlb_tbl_map(struct dmamap_device *dev, struct dmamap_swiotlb *mem,
@@ -1356,8 +1446,7 @@ dmamap_phys_addr_t dm_swiotlb_find_slots_raw(struct dmamap_device *dev,
 					     dmamap_phys_addr_t orig, size_t size)
 {
 	struct dm_req rq;
-	if (!mem || size > dm_swiotlb_max_mapping_size(dev) ||
-	    !dm_req_init(dev, orig, size, 0, &rq))
+	if (!mem || !dm_req_init(dev, orig, size, 0, &rq))
 		return DM_SWIOTLB_ERROR;
 	struct dm_swiotlb_pool *pool;
 	int64_t slot = dm_find(dev, mem, &rq, 0, &pool);
@@ -1381,12 +1470,20 @@ void *dm_swiotlb_alloc(struct dmamap_device *dev, struct dmamap_swiotlb *mem,
 	if (!mem || !phys || size == 0 || size > DM_SEG_BYTES)
 		return NULL;
 	size = (size + DMAMAP_PAGE_SIZE - 1) & ~(size_t)(DMAMAP_PAGE_SIZE - 1);
-	/* Page aligned; min_align_mask does not apply (nothing to mirror). */
+	/*
+	 * As Linux's swiotlb_alloc (since v6.9): the block starts aligned to
+	 * the allocation's order (a driver may rely on dma_alloc_coherent's
+	 * natural alignment), but its slot count is not rounded up to it, so
+	 * alog stays 0.  The original address is 0, so min_align_mask only
+	 * adds alignment (Linux's search matches the slot to orig 0 there).
+	 */
 	unsigned int nslots = (unsigned int)(size >> DM_IO_TLB_SHIFT);
+	uint64_t order_bytes = dm_roundup_pow2(size);
+	uint64_t amask = (order_bytes - 1) | (dev ? dev->min_align_mask : 0) | DM_SLOT_MASK;
 	struct dm_req rq = {
 		.nslots = nslots, .pad = 0, .off_low = 0,
 		.rem = (unsigned int)size, .alog = 0,
-		.amask = (DMAMAP_PAGE_SIZE - 1) >> DM_IO_TLB_SHIFT, .aval = 0,
+		.amask = amask >> DM_IO_TLB_SHIFT, .aval = 0,
 	};
 	rq.bslots = dm_boundary_slots(dev);
 	struct dm_swiotlb_pool *pool;

@@ -528,26 +528,30 @@ static void dm_xen_unmap_sg(struct dmamap_device *dev, struct dmamap_sg *sg, int
 
 /*
  * Exchange [phys, phys + 2^order pages) for machine-contiguous frames
- * below 2^bits, widening bits one at a time up to max_bits after each
- * refusal (Linux's xen_swiotlb_fixup loop).
+ * below 2^*bits, widening *bits one at a time up to max_bits after each
+ * refusal (Linux's xen_swiotlb_fixup loop).  *bits is left at the width
+ * tried last, so the next chunk of a pool starts where this one succeeded
+ * (xen_swiotlb_fixup keeps dma_bits across its chunks) instead of
+ * repeating every refused width.
  */
 static int dm_xen_exchange(struct dmamap_ctx *ctx, dmamap_phys_addr_t phys, unsigned int order,
-			   unsigned int bits, unsigned int max_bits)
+			   unsigned int *bits, unsigned int max_bits)
 {
 	const struct dmamap_hv_ops *hv = dm_hv(ctx);
 	struct dm_xen *x = ctx->xen;
 	if (!hv || !hv->exchange_contiguous)
 		return -EOPNOTSUPP;
-	for (;; bits++) {
+	for (;; ++*bits) {
 		uint64_t bfn;
 		dm_xen_count(&x->exchange_calls, 1);
-		int rc = hv->exchange_contiguous(ctx->plat.priv, DM_XEN_PFN(phys), order, bits, &bfn);
+		int rc = hv->exchange_contiguous(ctx->plat.priv, DM_XEN_PFN(phys), order, *bits,
+						 &bfn);
 		if (rc == 0) {
 			dm_xen_count(&x->exchanged_bytes, DM_XEN_PAGE_SIZE << order);
 			return 0;
 		}
 		dm_xen_count(&x->exchange_failures, 1);
-		if (rc != -ENOMEM || bits >= max_bits)
+		if (rc != -ENOMEM || *bits >= max_bits)
 			return rc;
 	}
 }
@@ -597,10 +601,15 @@ static int dm_xen_make_pool(struct dmamap_ctx *ctx, uint64_t bytes)
 		uint64_t size;
 		dmamap_swiotlb_get_pool_range(ctx, mem, 0, &base, &size);
 		uint64_t n = size / DM_XEN_CHUNK_BYTES, i;
+		/*
+		 * As xen_swiotlb_fixup: the width starts at a chunk's order once
+		 * per attempt and stays widened for the following chunks; each
+		 * halved attempt runs the fixup anew, from 2^18 again.
+		 */
+		unsigned int bits = DM_XEN_CHUNK_ORDER + DM_XEN_PAGE_SHIFT;
 		for (i = 0; i < n; i++) {
 			rc = dm_xen_exchange(ctx, base + i * DM_XEN_CHUNK_BYTES, DM_XEN_CHUNK_ORDER,
-					     DM_XEN_CHUNK_ORDER + DM_XEN_PAGE_SHIFT,
-					     DM_XEN_MAX_DMA_BITS);
+					     &bits, DM_XEN_MAX_DMA_BITS);
 			if (rc)
 				break;
 		}
@@ -665,7 +674,16 @@ static void *dm_xen_alloc(struct dmamap_device *dev, size_t size, dmamap_dma_add
 	bool straddles, foreign;
 	uint64_t bytes = npages << DM_XEN_PAGE_SHIFT;
 	int rc = dm_xen_phys_to_dma(dev, phys, bytes, &dma, &straddles, &foreign);
-	if (rc || straddles || !dm_capable(dev, dma, bytes, dev->coherent_dma_mask)) {
+	/*
+	 * Linux's range_requires_alignment (6.13+): the block is aligned to
+	 * its order in the guest (alloc_pages aligns it), so its machine
+	 * address must be too, or a driver relying on the natural alignment
+	 * of dma_alloc_coherent gets a misaligned bus address.
+	 */
+	uint64_t bfn = 0;
+	bool misaligned = !rc && !dm_xen_pfn_to_bfn(dev, DM_XEN_PFN(phys), &bfn, &foreign) &&
+			  ((bfn << DM_XEN_PAGE_SHIFT) & (bytes - 1)) != 0;
+	if (rc || straddles || misaligned || !dm_capable(dev, dma, bytes, dev->coherent_dma_mask)) {
 		/* Linux's xen_swiotlb_alloc_coherent: exchange for frames the
 		 * coherent mask reaches (no widening: the mask is the limit). */
 		unsigned int bits = dm_fls64(dev->coherent_dma_mask);
@@ -681,7 +699,7 @@ static void *dm_xen_alloc(struct dmamap_device *dev, size_t size, dmamap_dma_add
 			x->remaps = n;
 			x->remaps_cap = cap;
 		}
-		rc = dm_xen_exchange(ctx, phys, order, bits, bits);
+		rc = dm_xen_exchange(ctx, phys, order, &bits, bits);
 		if (rc == 0)
 			x->remaps[x->nremaps++] = (struct dm_xen_remap){ phys, order };
 		pthread_mutex_unlock(&x->pool_lock);

@@ -114,6 +114,17 @@ struct dmamap_platform_ops {
 	const struct dmamap_mmio_ops *mmio;
 	/* What the hardware saw, for the DMA API checker; see struct dmamap_debug_hw_ops. */
 	const struct dmamap_debug_hw_ops *debug;
+
+	/*
+	 * Confidential VMs (dmamap_config.cc_guest): make [phys, phys + size)
+	 * shared with the host (decrypted true) or private again (false), as
+	 * Linux's set_memory_decrypted / set_memory_encrypted; the contents
+	 * are undefined afterwards.  0 or a negative errno.  Optional (NULL:
+	 * the platform cannot share memory; a confidential VM's bounce pools
+	 * then stay private and its coherent allocations are refused).
+	 */
+	int (*set_decrypted)(void *plat, dmamap_phys_addr_t phys, uint64_t size,
+			     bool decrypted);
 };
 
 /*

@@ -336,9 +336,22 @@ static void test_max_mapping_size(void **state)
 		assert_int_equal(t & 4095, off);
 		dm_swiotlb_tbl_unmap(d.dev, mem, t, 262144 - 4096, DMAMAP_TO_DEVICE, 0);
 	}
-	assert_int_equal(dm_swiotlb_tbl_map(d.dev, mem, phys, 262144 - 4095, 0,
+	/*
+	 * Past max_mapping_size is refused only when it cannot fit (Linux's
+	 * swiotlb_tbl_map_single): page-aligned, 258049 bytes fit one
+	 * segment; at offset 0x400 (kept by min_align_mask) 256 KiB - 0x400 + 1
+	 * bytes cannot, as no segment holds 0x400 + that.
+	 */
+	t = dm_swiotlb_tbl_map(d.dev, mem, phys, 262144 - 4095, 0, DMAMAP_TO_DEVICE, 0);
+	assert_int_not_equal(t, DM_SWIOTLB_ERROR);
+	assert_int_equal(t & 4095, 0);
+	dm_swiotlb_tbl_unmap(d.dev, mem, t, 262144 - 4095, DMAMAP_TO_DEVICE, 0);
+	assert_int_equal(dm_swiotlb_tbl_map(d.dev, mem, phys + 0x400, 262144 - 0x400 + 1, 0,
 					    DMAMAP_TO_DEVICE, 0),
 			 DM_SWIOTLB_ERROR);
+	t = dm_swiotlb_tbl_map(d.dev, mem, phys + 0x400, 262144 - 0x400, 0, DMAMAP_TO_DEVICE, 0);
+	assert_int_not_equal(t, DM_SWIOTLB_ERROR);
+	dm_swiotlb_tbl_unmap(d.dev, mem, t, 262144 - 0x400, DMAMAP_TO_DEVICE, 0);
 	assert_int_equal(dmamap_set_min_align_mask(d.dev, 0x7ff), 0);
 	assert_int_equal(dm_swiotlb_max_mapping_size(d.dev), 262144 - 2048);
 	struct dmamap_swiotlb_stats st;
