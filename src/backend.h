@@ -86,9 +86,26 @@ extern const struct dm_map_ops dm_iommu_bypass_ops; /* a direct window: "iommu-b
 extern const struct dm_map_ops dm_xen_ops_one_to_one;
 extern const struct dm_map_ops dm_xen_ops_p2m;
 
-int dm_direct_map_phys(struct dmamap_device *dev, dmamap_phys_addr_t phys, size_t size,
-		       enum dmamap_data_direction dir, unsigned long attrs,
-		       dmamap_dma_addr_t *dma);
+/* dma-direct's slow path: bounce (not capable, or forced). */
+int dm_direct_bounce(struct dmamap_device *dev, dmamap_phys_addr_t phys, size_t size,
+		     enum dmamap_data_direction dir, unsigned long attrs, dmamap_dma_addr_t *dma);
+
+/*
+ * Linux's dma_direct_map_phys, inline in the dispatcher: one capable
+ * check, one offset, cache maintenance only for a non-coherent device.
+ */
+static inline int dm_direct_map_phys(struct dmamap_device *dev, dmamap_phys_addr_t phys,
+				     size_t size, enum dmamap_data_direction dir,
+				     unsigned long attrs, dmamap_dma_addr_t *dma)
+{
+	dmamap_dma_addr_t a = dm_phys_to_dma(dev, phys);
+	if (dm_unlikely(dev->force_bounce || !dm_capable(dev, a, size, dev->direct_limit)))
+		return dm_direct_bounce(dev, phys, size, dir, attrs, dma);
+	if (!dev->coherent && !(attrs & DMAMAP_ATTR_SKIP_CPU_SYNC))
+		dm_cache_for_device(dev->ctx, phys, size);
+	*dma = a;
+	return 0;
+}
 int dm_direct_unmap_phys(struct dmamap_device *dev, dmamap_dma_addr_t addr, size_t size,
 			 enum dmamap_data_direction dir, unsigned long attrs);
 int dm_direct_map_sg(struct dmamap_device *dev, struct dmamap_sg *sg, int nents,

@@ -26,7 +26,7 @@ static int dm_direct_reach(struct dmamap_device *dev, dmamap_phys_addr_t tlb, si
 }
 
 /* The slow path: bounce (Linux's dma_direct_map_phys calling swiotlb_map). */
-static int dm_direct_bounce(struct dmamap_device *dev, dmamap_phys_addr_t phys, size_t size,
+int dm_direct_bounce(struct dmamap_device *dev, dmamap_phys_addr_t phys, size_t size,
 			    enum dmamap_data_direction dir, unsigned long attrs,
 			    dmamap_dma_addr_t *dma)
 {
@@ -44,20 +44,6 @@ static int dm_direct_bounce(struct dmamap_device *dev, dmamap_phys_addr_t phys, 
 		return rc;
 	if (!dev->coherent && !(attrs & DMAMAP_ATTR_SKIP_CPU_SYNC))
 		dm_cache_for_device(ctx, tlb, size);
-	return 0;
-}
-
-/* Linux's dma_direct_map_phys. */
-int dm_direct_map_phys(struct dmamap_device *dev, dmamap_phys_addr_t phys, size_t size,
-		       enum dmamap_data_direction dir, unsigned long attrs,
-		       dmamap_dma_addr_t *dma)
-{
-	dmamap_dma_addr_t a = dm_phys_to_dma(dev, phys);
-	if (dm_unlikely(dev->force_bounce || !dm_capable(dev, a, size, dev->direct_limit)))
-		return dm_direct_bounce(dev, phys, size, dir, attrs, dma);
-	if (!dev->coherent && !(attrs & DMAMAP_ATTR_SKIP_CPU_SYNC))
-		dm_cache_for_device(dev->ctx, phys, size);
-	*dma = a;
 	return 0;
 }
 
