@@ -80,6 +80,23 @@ expect_rc 2 "$bin" explain "$src/tests/scenarios/bad-size.yaml"
 [ "$(wc -l < /tmp/cli.$$)" = 1 ] || fail "bad scenario: more than one line"
 grep -q "bad-size.yaml:4: platform.ram\[0\].size: bad number '12Q'" /tmp/cli.$$ || fail "bad scenario line"
 expect_rc 2 "$bench" --threads 0
+# Issue 17's shapes: the options parse, bad ones are refused, the JSON has the
+# fields.  Short runs; no timing is checked here (speed lives in PERFORMANCE.md).
+expect_rc 2 "$bench" --inflight 0
+grep -qx "dmamap-bench: bad --inflight '0': expected 1..65536" /tmp/cli.$$ || fail "bench --inflight 0"
+expect_rc 2 "$bench" --backend swiotlb --occupancy 96
+grep -qx "dmamap-bench: bad --occupancy '96': expected a percentage 0..95" /tmp/cli.$$ \
+	|| fail "bench --occupancy 96"
+expect_rc 2 "$bench" --backend direct --occupancy 50
+expect_rc 2 "$bench" --backend swiotlb-slots --check
+expect_rc 0 "$bench" --backend swiotlb --inflight 64 --occupancy 50 --check --seconds 0.05 --json
+for f in '"inflight": 64' '"occupancy": 50' '"memcpy_ns_per_op": ' '"seg_boundary": "0xffffffff"' \
+	 '"check_mismatches": 0' '"validated": true' '"ratio_to_memcpy": '; do
+	grep -qF "$f" /tmp/cli.$$ || fail "bench --inflight/--occupancy/--check JSON lacks $f"
+done
+expect_rc 0 "$bench" --backend swiotlb --inflight 1024 --threads 2 --seconds 0.05 --json
+grep -qF '"bound_ns": ' /tmp/cli.$$ || fail "bench --inflight 1024: no bound_ns"
+grep -qF '"validated": true' /tmp/cli.$$ || fail "bench --inflight 1024 --threads 2 not validated"
 
 # Scenarios: exit 0 pass, 1 fail, 2 bad input; JSON and SVG outputs.
 ex="$src/examples"
