@@ -10,7 +10,7 @@
  */
 #include "admmc.c"
 
-#include "testutil.h"
+#include "kit_fixture.h"
 
 #define CARD_BYTES (256 * 1024)
 
@@ -25,11 +25,8 @@ struct fx {
 static void fx_init(struct fx *f, const struct dmamap_kit_opts *ko,
 		    const struct dmamap_kit_dev_opts *dopt)
 {
-	char err[256];
 	memset(f, 0, sizeof(*f));
-	assert_int_equal(dmamap_kit_create(ko, &f->kit, err, sizeof(err)), 0);
-	assert_int_equal(dmamap_kit_bind(f->kit, &f->dev, dopt), 0);
-	f->hw = dmamap_kit_hw(f->kit, &f->dev);
+	f->hw = kit_fx_up(&f->kit, &f->dev, ko, dopt);
 	assert_int_equal(admmc_probe(&f->host, &f->dev), 0);
 	assert_int_equal(dma_get_max_seg_size(&f->dev), 65536);
 	assert_int_equal(f->dev.dma_parms->max_segment_size, 65536);
@@ -38,12 +35,8 @@ static void fx_init(struct fx *f, const struct dmamap_kit_opts *ko,
 
 static void fx_fini(struct fx *f)
 {
-	uint64_t leaked = 99;
 	admmc_remove(&f->host);
-	assert_int_equal(dmamap_kit_unbind(f->kit, &f->dev, &leaked), 0);
-	assert_int_equal(leaked, 0);
-	assert_int_equal(dmamap_kit_check(f->kit, stderr), 0);
-	assert_int_equal(dmamap_kit_destroy(f->kit), 0);
+	kit_fx_down(f->kit, &f->dev);
 }
 
 /* The engine: walk the ADMA table, moving bytes between memory and the card at pos. */

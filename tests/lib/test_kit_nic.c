@@ -9,7 +9,7 @@
  */
 #include "ringnic.c"
 
-#include "testutil.h"
+#include "kit_fixture.h"
 
 #include <dmamap/sim/iommu.h>
 
@@ -32,12 +32,8 @@ struct fx {
 static void fx_init(struct fx *f, const struct dmamap_kit_opts *ko,
 		    const struct dmamap_kit_dev_opts *dopt)
 {
-	char err[256];
 	memset(f, 0, sizeof(*f));
-	assert_int_equal(dmamap_kit_create(ko, &f->kit, err, sizeof(err)), 0);
-	assert_int_equal(dmamap_kit_bind(f->kit, &f->dev, dopt), 0);
-	f->hw = dmamap_kit_hw(f->kit, &f->dev);
-	assert_non_null(f->hw);
+	f->hw = kit_fx_up(&f->kit, &f->dev, ko, dopt);
 	assert_int_equal(ringnic_probe(&f->nic, &f->dev), 0);
 	assert_int_equal(*f->dev.dma_mask, DMA_BIT_MASK(32));
 	assert_int_equal(f->dev.coherent_dma_mask, DMA_BIT_MASK(32));
@@ -47,14 +43,10 @@ static void fx_init(struct fx *f, const struct dmamap_kit_opts *ko,
 
 static void fx_fini(struct fx *f)
 {
-	uint64_t leaked = 99;
 	for (unsigned int i = 0; i < nrx; i++)
 		kfree_skb(rxq[i]);
 	ringnic_remove(&f->nic);
-	assert_int_equal(dmamap_kit_unbind(f->kit, &f->dev, &leaked), 0);
-	assert_int_equal(leaked, 0); /* the dmam_ rings were released, not leaked */
-	assert_int_equal(dmamap_kit_check(f->kit, stderr), 0);
-	assert_int_equal(dmamap_kit_destroy(f->kit), 0);
+	kit_fx_down(f->kit, &f->dev); /* the dmam_ rings were released, not leaked */
 }
 
 /* The device receives one frame into the next rx slot. */
