@@ -241,7 +241,8 @@ static int dm_boot_swiotlb(struct dmamap_ctx *ctx)
 	else if (ctx->cfg.swiotlb_bytes)
 		bytes = ctx->cfg.swiotlb_bytes;
 	else if (ctx->cfg.cc_guest)
-		/* Linux's confidential-VM sizing: 6% of RAM, 64 MiB..1 GiB. */
+		/* x86 Linux's confidential-VM sizing (mem_encrypt_setup_arch):
+		 * 6% of RAM, 64 MiB..1 GiB; applied here on every arch. */
 		bytes = dm_clamp_u64(ctx->plat.total_ram * 6 / 100,
 				     DM_IO_TLB_DEFAULT_SIZE, 1ULL << 30);
 	else
@@ -261,8 +262,9 @@ static int dm_boot_swiotlb(struct dmamap_ctx *ctx)
 		.force = ctx->opts.swiotlb_force || ctx->cfg.cc_guest,
 	};
 	/*
-	 * As Linux: the requested size first (however small), then halves
-	 * down to 1 MiB when low memory is short.
+	 * As Linux's swiotlb_init_remap: the requested size first (however
+	 * small), then halves down to 1 MiB when low memory is short (Linux
+	 * re-aligns each half to 128 slots; this halves the slot count).
 	 */
 	int rc;
 	for (;;) {
@@ -278,7 +280,8 @@ static int dm_boot_swiotlb(struct dmamap_ctx *ctx)
 		return rc;
 	}
 	if (rc == -ENOMEM) {
-		/* No low memory at all: take the pool wherever RAM is. */
+		/* No low memory at all: take the pool wherever RAM is (unlike
+		 * Linux, which has no pool then; docs/DIFFERENCES.md). */
 		p.nslabs = (bytes + DM_IO_TLB_SIZE - 1) >> DM_IO_TLB_SHIFT;
 		p.phys_limit = ~0ULL;
 		rc = dm_swiotlb_create(ctx, &p, &ctx->swiotlb);
@@ -704,7 +707,8 @@ unsigned int dmamap_get_max_seg_size(struct dmamap_device *dev)
 
 int dmamap_set_seg_boundary(struct dmamap_device *dev, uint64_t mask)
 {
-	/* A boundary mask is 2^n - 1 and at least a page (Linux's rule). */
+	/* A boundary mask is 2^n - 1 (Linux assumes it; its setter does not
+	 * check) and at least a page (dmamap's own rule). */
 	if (!dev || (mask & (mask + 1)) || mask < DMAMAP_PAGE_SIZE - 1)
 		return -EINVAL;
 	dev->seg_boundary_mask = mask;

@@ -233,7 +233,7 @@ static int dm_alloc_reachable(struct dmamap_device *dev, uint64_t npages,
 	ladder[n++] = plim < zdma ? plim : zdma;
 	uint64_t align = dm_order_pages(npages);
 	if (align > 1024)
-		align = 1024; /* beyond 4 MiB Linux uses CMA: page alignment suffices */
+		align = 1024; /* capped at 4 MiB, the buddy allocator's largest order */
 	for (unsigned int i = 0; i < n; i++) {
 		dmamap_phys_addr_t phys;
 		if (p->ops->alloc_pages(p->priv, npages, align, ladder[i], &phys))

@@ -8,8 +8,8 @@
  * sees belong to the platform) and never touches DMA mappings.
  *
  * The ordering contract is implemented by one rule: an ordered write is
- * preceded by a full write barrier on its CPU (Linux's __iowmb before
- * writel), and every access, ordered or relaxed, is a single platform
+ * preceded by a write barrier on its CPU at least as strong as Linux's
+ * __iowmb before writel on each architecture, and every access, ordered or relaxed, is a single platform
  * call in program order; only relaxed writes to WC mappings may be
  * merged or reordered, by the platform.
  */

@@ -1645,8 +1645,8 @@ void dmamap_swiotlb_get_stats(struct dmamap_ctx *ctx, struct dmamap_swiotlb *poo
 		}
 	}
 	/*
-	 * Transient pools count in used_bytes as in Linux, where
-	 * swiotlb_search_pool_area() adds a transient pool's slots to
+	 * Transient pools count in used_bytes as in Linux with
+	 * CONFIG_DEBUG_FS, where swiotlb_search_pool_area() adds a transient pool's slots to
 	 * total_used and swiotlb_del_transient() takes them off; tr_lock
 	 * keeps them from being freed while read.
 	 */

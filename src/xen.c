@@ -849,7 +849,7 @@ bool dm_xen_select(struct dmamap_device *dev, const char **prefix)
 		if (mode != DMAMAP_XEN_ARM)
 			*prefix = "Linux rule: swiotlb-xen is PV-only on x86; ";
 		else if (f & DMAMAP_XENFEAT_DOM0_IOMMU)
-			*prefix = "Linux rule: dom0_iommu set, swiotlb-xen skipped; ";
+			*prefix = "Linux rule (with the dom0_iommu RFC): dom0_iommu set, swiotlb-xen skipped; ";
 		else
 			*prefix = "Linux rule: not direct-mapped, no swiotlb-xen; ";
 		if (!dev->xen->iommu && !dm_xen_one_to_one(ctx))
@@ -895,8 +895,10 @@ int dm_xen_attach(struct dmamap_device *dev, const struct dmamap_device_desc *de
 		return -ENOMEM;
 	dev->xen->iommu = desc->xen_iommu;
 	/*
-	 * Linux's pci_xen_swiotlb_init_late: the first PCI device of a PV
-	 * domU (a passthrough device, seed 003) gets the pool made now.
+	 * Older Linux's pci_xen_swiotlb_init_late (current Linux decides at
+	 * boot, xen_pv_pci_possible; docs/DIFFERENCES.md): the first PCI
+	 * device of a PV domU (a passthrough device, seed 003) gets the pool
+	 * made now.
 	 */
 	if (ctx->plat.xen_mode != DMAMAP_XEN_PV || desc->bus != DMAMAP_BUS_PCI ||
 	    desc->restricted_pool || ctx->opts.swiotlb_noforce)

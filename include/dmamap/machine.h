@@ -198,7 +198,8 @@ enum dmamap_xen_mode {
 /*
  * The hypervisor's IOMMU translates the guest's frames (its p2m, foreign
  * pages included) for the devices it covers, so guest-physical addresses
- * are their bus addresses (in the spirit of XENFEAT_ARM_dom0_iommu).
+ * are their bus addresses (in the spirit of XENFEAT_ARM_dom0_iommu, an
+ * RFC to Xen and Linux that was not merged).
  */
 #define DMAMAP_XENFEAT_DOM0_IOMMU        (1u << 2)
 /* pfn_to_bfn answers for the guest's own frames (not a Xen feature: the

@@ -40,8 +40,9 @@ enum dmamap_xen_policy {
 	DMAMAP_XEN_POLICY_PER_DEVICE = 0,
 	/*
 	 * As Linux: one global choice.  arm: swiotlb-xen when direct_mapped,
-	 * or in dom0 when not_direct_mapped is absent (and not when
-	 * dom0_iommu is set); x86: only in PV domains.
+	 * or in dom0 when not_direct_mapped is absent (and, following the
+	 * unmerged XENFEAT_ARM_dom0_iommu RFC, not when dom0_iommu is set);
+	 * x86: only in PV domains.
 	 */
 	DMAMAP_XEN_POLICY_LINUX,
 };
