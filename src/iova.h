@@ -47,6 +47,18 @@
 #define DM_IOVA_MAG_SIZE 127                         /* pfns per magazine (1 KiB) */
 #define DM_IOVA_DEPOT_MAX 32                         /* full magazines per order */
 
+/*
+ * The per-CPU windows behind the magazines (see "CPU windows" below):
+ * size-aligned tree allocations of DM_IOVA_WIN_MIN_NPAGES ..
+ * DM_IOVA_WIN_MAX_NPAGES granules are served from a window of
+ * DM_IOVA_WIN_PAGES granules (aligned to its size) that this CPU slot took
+ * from the tree, through a bitmap.
+ */
+#define DM_IOVA_WIN_SHIFT 13
+#define DM_IOVA_WIN_PAGES (1ULL << DM_IOVA_WIN_SHIFT)  /* 8192: 32 MiB at 4 KiB */
+#define DM_IOVA_WIN_MIN_NPAGES (DM_IOVA_RCACHE_MAX_NPAGES + 1)   /* 33 */
+#define DM_IOVA_WIN_MAX_NPAGES (DM_IOVA_WIN_PAGES / 16)          /* 512 */
+
 struct dm_iova_domain;
 
 struct dm_iova_stats {
@@ -70,6 +82,13 @@ struct dm_iova_stats {
 	uint64_t tree_visits_max; /* most nodes one attempt examined */
 	uint64_t slow_searches; /* exact fallback searches (see the header comment) */
 	uint64_t nomem;         /* operations refused because a node could not be allocated */
+	/* The CPU windows (allocs and frees through them count in tree_allocs/tree_frees too) */
+	uint64_t win_allocs;    /* tree allocations a window served */
+	uint64_t win_frees;     /* tree frees that went to a window */
+	uint64_t windows;       /* windows now (each one tree node, counted in tree_nodes) */
+	uint64_t win_free_pages; /* granules free in windows now (counted in free_pages) */
+	uint64_t win_carves;    /* windows taken from the tree */
+	uint64_t win_dissolves; /* windows given back (full, flush, tree exhausted) */
 };
 
 /*
