@@ -29,10 +29,18 @@
  * cacheable sizes up, so a magazine entry can go back to the tree with
  * no other record.
  *
- * Lock order: a CPU slot's lock, then a depot's or the tree's; the tree
- * lock is innermost and nothing else is taken under a depot lock.  Only
- * a flush and dm_iova_get_stats hold several CPU slots' locks at once,
- * always in index order.
+ * The windows (see "CPU windows" below and iova.h).  Each CPU slot has a
+ * seventh entry, after its six magazine entries, with the same biased
+ * lock: it guards the slot's window (a bitmap over 8192 granules taken
+ * from the tree, marked there by a WINDOW node).  No operation holds two
+ * slots' window entries, except flush, stats, check and the exhaustion
+ * path, which take them all in index order.
+ *
+ * Lock order: a CPU slot's lock (magazine or window entry), then a
+ * depot's or the tree's; the tree lock is innermost and nothing else is
+ * taken under a depot lock.  Only a flush, dm_iova_get_stats,
+ * dm_iova_check and the windows' exhaustion path hold several CPU slots'
+ * locks at once, always in index order.
  *
  * The CPU slot's lock is biased (the fast path's cost).  A (slot, order)
  * used by one thread only, the normal case (each thread its own logical
@@ -86,8 +94,11 @@ struct dm_iova_node {
 	uint64_t maxfree;           /* longest free node in this subtree, granules */
 	int32_t height;             /* leaf: 1 */
 	uint8_t kind;               /* DM_NODE_FREE, _RESERVED or _WINDOW */
-	uint32_t slot;              /* DM_NODE_WINDOW: the CPU slot whose window it is */
+	uint16_t slot;              /* DM_NODE_WINDOW: the CPU slot whose window it is */
 };
+/* 48 bytes as before the windows: 10,000 nodes must stay within L2 (10% slower at 56). */
+_Static_assert(sizeof(struct dm_iova_node) <= 48, "tree node grew");
+_Static_assert(DM_IOVA_MAX_SLOTS <= 65536, "slot must fit dm_iova_node.slot");
 
 /*
  * Node kinds.  Only FREE nodes hold free space (dm_own); RESERVED and
@@ -120,7 +131,13 @@ struct dm_iova_mag {
  * are all zero" (the summary) is the same as "the block is free".
  */
 struct dm_iova_win {
-	uint64_t base;
+	/*
+	 * Cache-line aligned (and so a multiple of lines long): the top of one
+	 * slot's bitmap, where its allocations go, must not share a line with
+	 * the next slot's base and nfree.  Unaligned, 2 threads cost 24 ns per
+	 * alloc+free each instead of 19.
+	 */
+	DM_ALIGNED_CL uint64_t base;
 	uint64_t nfree;
 	uintptr_t last;          /* the last thread that took the lock (re-biasing) */
 	uint32_t streak;         /* its locked uses in a row */
@@ -750,7 +767,7 @@ static uint64_t dm_tree_alloc_locked(struct dm_iova_domain *d, uint64_t size,
  */
 #define DM_IN_WINDOW 1
 static int dm_tree_free_locked(struct dm_iova_domain *d, uint64_t a, uint64_t size,
-			       uint32_t *win_slot)
+			       uint16_t *win_slot)
 {
 	if (size == 0 || a < d->start_pfn || a > d->end_pfn ||
 	    size > d->end_pfn - a + 1)
@@ -1210,7 +1227,8 @@ static bool dm_win_carve(struct dm_iova_domain *d, unsigned int slot,
 		if (base) {
 			struct dm_iova_node *x = dm_node_get(d);
 			*x = (struct dm_iova_node){ .lo = base, .hi = base + DM_IOVA_WIN_PAGES - 1,
-						    .kind = DM_NODE_WINDOW, .slot = slot };
+						    .kind = DM_NODE_WINDOW,
+						    .slot = (uint16_t)slot };
 			dm_tree_insert(d, x);
 			d->nnodes++;
 			atomic_fetch_add_explicit(&d->nwindows, 1, memory_order_relaxed);
@@ -1413,9 +1431,10 @@ int dm_iova_domain_init(struct dm_iova_domain **out, uint64_t granule,
 	for (size_t i = 0; i < npc; i++) {
 		if (i % DM_IOVA_PCPU_PER_SLOT == DM_IOVA_WIN_IDX) {
 			/* The window's bitmap: 1.1 KiB per slot, eager like the magazines. */
-			d->pcpu[i].win = calloc(1, sizeof(struct dm_iova_win));
+			d->pcpu[i].win = aligned_alloc(DM_CACHELINE, sizeof(struct dm_iova_win));
 			if (!d->pcpu[i].win)
 				goto nomem;
+			memset(d->pcpu[i].win, 0, sizeof(struct dm_iova_win));
 			continue;
 		}
 		/* Eager, as Linux: 12 KiB per slot; the fast path never allocates them. */
@@ -1537,7 +1556,7 @@ int dm_iova_free(struct dm_iova_domain *d, uint64_t pfn, uint64_t npages)
 			return r;
 	}
 	for (;;) {
-		uint32_t slot = 0;
+		uint16_t slot = 0;
 		dm_spin_lock(&d->tree_lock);
 		int r = dm_tree_free_locked(d, pfn, npages, &slot);
 		if (r == 0)
