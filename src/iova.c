@@ -141,6 +141,7 @@ struct dm_iova_win {
 	uint64_t nfree;
 	uintptr_t last;          /* the last thread that took the lock (re-biasing) */
 	uint32_t streak;         /* its locked uses in a row */
+	uint32_t rebias_need;    /* uses in a row that re-bias it (0: DM_IOVA_REBIAS) */
 	uint32_t carve_wait;     /* requests left before the next carve attempt */
 	uint64_t carves, dissolves;
 	uint64_t sum[DM_IOVA_WIN_SUMW];
@@ -1078,9 +1079,13 @@ static inline uint64_t dm_lowmask(uint64_t nbits) /* 1..64 */
  * shared for good, and then every use costs a plain lock (two locked
  * instructions, about 10 ns here).  When one thread then takes a shared
  * window entry DM_IOVA_REBIAS times in a row, it becomes the owner again.
- * Safe for the same reason the first claim is: owner changes only under
- * the lock, and whoever locks a slot owned by another thread runs the
- * membarrier and waits for busy == 0 before using it (dm_pcpu_claim).
+ * Each re-bias doubles the run the next one needs (up to 2^20): a slot
+ * that another thread keeps touching now and then (a completion on
+ * another CPU every few thousand operations) costs a membarrier ever
+ * more rarely, not once per visit.  Safe for the same reason the first
+ * claim is: owner changes only under the lock, and whoever locks a slot
+ * owned by another thread runs the membarrier and waits for busy == 0
+ * before using it (dm_pcpu_claim).
  */
 static void dm_win_rebias(struct dm_iova_pcpu *c, uintptr_t me)
 {
@@ -1092,9 +1097,11 @@ static void dm_win_rebias(struct dm_iova_pcpu *c, uintptr_t me)
 		w->streak = 0;
 		return;
 	}
-	if (++w->streak >= DM_IOVA_REBIAS && dm_iova_bias_ok()) {
+	uint32_t need = w->rebias_need ? w->rebias_need : DM_IOVA_REBIAS;
+	if (++w->streak >= need && dm_iova_bias_ok()) {
 		atomic_store_explicit(&c->owner, me, memory_order_relaxed);
 		w->streak = 0;
+		w->rebias_need = need < (1u << 20) ? 2 * need : need;
 	}
 }
 
