@@ -7,16 +7,20 @@
  * programs an IOMMU, never looks at devices or masks (the caller turns a
  * DMA mask into limit_pfn) and never prints.
  *
- * Behaviour (Linux's drivers/iommu/iova.c, reproduced; the code is not):
+ * Behaviour (after Linux's drivers/iommu/iova.c; the code is not):
  *   - pfn 0 is never handed out: 0 is the failure value;
- *   - allocation is top-down: the highest free block ending at or below
- *     limit_pfn (of the tree; for 33..512 granules size-aligned, of this
- *     CPU's window: see "CPU windows" below);
+ *   - allocation is top-down from the limit: the highest free block
+ *     ending at or below limit_pfn (of the tree; for 33..512 granules
+ *     size-aligned, of this CPU's window: see "CPU windows" below).
+ *     Linux walks down from a cached node next to its last allocation
+ *     instead, so its block is the same one only when that node sits at
+ *     the limit (docs/DIFFERENCES.md);
  *   - size_aligned aligns a block of n granules to roundup_pow_of_two(n);
  *   - reserved ranges (MSI windows, RAM holes) are never handed out;
  *   - a per-CPU magazine cache ("rcache") per size order 0..5 (1..32
- *     granules) in front of the tree, with a bounded shared depot of full
- *     magazines per order; the fast calls round cacheable sizes up to a
+ *     granules) in front of the tree, with a shared depot of at most 32
+ *     full magazines per order (Linux up to v6.6; later kernels trim an
+ *     unbounded depot in the background); the fast calls round cacheable sizes up to a
  *     power of two, as dma-iommu does before calling alloc_iova_fast().
  *
  * Search cost: free space is an AVL tree of free (and reserved) ranges
@@ -30,7 +34,7 @@
  * returned is the highest aligned fit among the ranges that search
  * visits; a higher range holding n but not n + a - 1 granules can be
  * passed over (Linux, scanning linearly, would take it); unaligned
- * (a = 1) nothing is, and the block is exactly Linux's.  Only when that
+ * (a = 1) nothing is.  Only when that
  * search fails (every range below the limit is shorter than n + a - 1) an
  * exact search pruning on n runs (slow_searches); it fails only when no
  * aligned fit exists, and can visit every range of length n .. n+a-2.
