@@ -69,6 +69,7 @@ struct dm_debug;
 struct dm_deferred;
 struct dm_exq;
 struct dm_map_ops;
+struct dm_live_allocs;
 
 struct dmamap_ctx {
 	struct dmamap_platform plat;     /* copied at create; facts are constant */
@@ -193,6 +194,8 @@ struct dmamap_device {
 	/* --- backend state, owned by its backend; NULL where it does not apply --- */
 	struct dm_iommu_dev *iommu;         /* behind an IOMMU (iommu.c, dma-iommu.h) */
 	struct dm_xen_dev *xen;             /* in a Xen guest (xen.c, swiotlb-xen.h) */
+	/* Its live coherent and non-coherent allocations (mapping.c); NULL: none yet. */
+	struct dm_live_allocs *allocs;
 
 	/* --- identity --- */
 	enum dmamap_bus bus;
@@ -204,6 +207,9 @@ struct dmamap_device {
 
 	struct dm_pcpu_stats stats[DM_NR_PCPU_STATS];
 };
+
+/* At device removal: forgets its allocations' records (mapping.c). */
+void dm_live_allocs_fini(struct dmamap_device *dev);
 
 static inline struct dm_pcpu_stats *dm_dev_stats(struct dmamap_device *dev)
 {

@@ -438,6 +438,7 @@ static void dm_device_free(struct dmamap_device *dev)
 {
 	dm_iommu_detach(dev);
 	dm_xen_detach(dev);
+	dm_live_allocs_fini(dev);
 	free(dev->name);
 	free(dev);
 }

@@ -562,6 +562,145 @@ void dmamap_sync_sgtable_for_device(struct dmamap_device *dev,
 
 /* ---- allocations ----------------------------------------------------------------- */
 
+/*
+ * A device's live allocations, keyed by handle: a free must name one, with
+ * its size and CPU address, or it is refused (a double free, or a free of
+ * someone else's memory, would hand pages or IOVAs that are in use to the
+ * next allocation; Linux relies on dma-debug here).  Allocations are a slow
+ * path: an open-addressing table under the device's mutex, grown at half
+ * full.  Key 0 is an empty slot, DM_ALLOC_GONE a removed one.
+ */
+#define DM_ALLOC_GONE (~(dmamap_dma_addr_t)0)
+struct dm_live_alloc {
+	dmamap_dma_addr_t key;  /* handle + 1 */
+	size_t size;
+	void *cpu;
+};
+struct dm_live_allocs {
+	pthread_mutex_t lock;
+	size_t cap, used;       /* used counts removed slots too, until a rebuild */
+	struct dm_live_alloc *e;
+};
+
+static struct dm_live_alloc *dm_allocs_find(struct dm_live_allocs *t, dmamap_dma_addr_t key)
+{
+	for (size_t i = (size_t)(key >> 12) & (t->cap - 1);; i = (i + 1) & (t->cap - 1)) {
+		if (t->e[i].key == key)
+			return &t->e[i];
+		if (t->e[i].key == 0)
+			return NULL;
+	}
+}
+
+/* Rebuilds t at cap slots without the removed ones.  0 or -ENOMEM. */
+static int dm_allocs_rebuild(struct dm_live_allocs *t, size_t cap)
+{
+	struct dm_live_alloc *e = calloc(cap, sizeof(*e));
+	if (!e)
+		return -ENOMEM;
+	struct dm_live_alloc *old = t->e;
+	size_t ocap = t->cap;
+	t->e = e;
+	t->cap = cap;
+	t->used = 0;
+	for (size_t i = 0; i < ocap; i++) {
+		if (old[i].key == 0 || old[i].key == DM_ALLOC_GONE)
+			continue;
+		size_t j = (size_t)(old[i].key >> 12) & (cap - 1);
+		while (e[j].key)
+			j = (j + 1) & (cap - 1);
+		e[j] = old[i];
+		t->used++;
+	}
+	free(old);
+	return 0;
+}
+
+/* Records a new allocation.  0 or -ENOMEM (then the caller frees it). */
+static int dm_allocs_add(struct dmamap_device *dev, dmamap_dma_addr_t handle, size_t size,
+			 void *cpu)
+{
+	struct dm_live_allocs *t = dev->allocs;
+	if (!t) {
+		pthread_mutex_lock(&dev->ctx->lock);
+		if (!dev->allocs && (t = calloc(1, sizeof(*t))) != NULL) {
+			pthread_mutex_init(&t->lock, NULL);
+			if (dm_allocs_rebuild(t, 64)) {
+				pthread_mutex_destroy(&t->lock);
+				free(t);
+				t = NULL;
+			} else {
+				dev->allocs = t;
+			}
+		}
+		t = dev->allocs;
+		pthread_mutex_unlock(&dev->ctx->lock);
+		if (!t)
+			return -ENOMEM;
+	}
+	pthread_mutex_lock(&t->lock);
+	int rc = 0;
+	if ((t->used + 1) * 2 > t->cap)
+		rc = dm_allocs_rebuild(t, t->used * 4 > t->cap ? t->cap * 2 : t->cap);
+	if (!rc) {
+		dmamap_dma_addr_t key = handle + 1;
+		size_t i = (size_t)(key >> 12) & (t->cap - 1);
+		while (t->e[i].key != 0 && t->e[i].key != DM_ALLOC_GONE)
+			i = (i + 1) & (t->cap - 1);
+		if (t->e[i].key == 0)
+			t->used++;
+		t->e[i] = (struct dm_live_alloc){ key, size, cpu };
+	}
+	pthread_mutex_unlock(&t->lock);
+	return rc;
+}
+
+/*
+ * Takes the record of the allocation a free names.  False, with a line,
+ * when there is none of that handle, size and CPU address.
+ */
+static bool dm_allocs_take(struct dmamap_device *dev, dmamap_dma_addr_t handle, size_t size,
+			   void *cpu)
+{
+	struct dm_live_allocs *t = dev->allocs;
+	struct dm_live_alloc *a = NULL;
+	bool ok = false;
+	if (t) {
+		pthread_mutex_lock(&t->lock);
+		a = dm_allocs_find(t, handle + 1);
+		ok = a && a->size == size && a->cpu == cpu;
+		if (ok)
+			a->key = DM_ALLOC_GONE;
+		pthread_mutex_unlock(&t->lock);
+	}
+	if (!ok)
+		dm_log(dev->ctx, DMAMAP_LOG_ERR,
+		       "%s: free of %p+%zu with handle 0x%llx refused: %s", dev->name, cpu, size,
+		       (unsigned long long)handle,
+		       a ? "the allocation has another size or CPU address"
+			 : "no live allocation of this device has that handle (a double free?)");
+	return ok;
+}
+
+void dm_live_allocs_fini(struct dmamap_device *dev)
+{
+	if (!dev->allocs)
+		return;
+	pthread_mutex_destroy(&dev->allocs->lock);
+	free(dev->allocs->e);
+	free(dev->allocs);
+	dev->allocs = NULL;
+}
+
+static void dm_backend_free(struct dmamap_device *dev, size_t size, void *cpu,
+			    dmamap_dma_addr_t handle, unsigned long attrs, bool coherent_mapping)
+{
+	if (dev->ops && dev->ops->free)
+		dev->ops->free(dev, size, cpu, handle, attrs);
+	else
+		dm_direct_free(dev, size, cpu, handle, attrs, coherent_mapping);
+}
+
 DM_INLINE void *dm_alloc(struct dmamap_device *dev, size_t size, dmamap_dma_addr_t *handle,
 			 unsigned long attrs, bool coherent_mapping, enum dm_dbg_type type,
 			 enum dmamap_data_direction dir, const char *where)
@@ -576,6 +715,13 @@ DM_INLINE void *dm_alloc(struct dmamap_device *dev, size_t size, dmamap_dma_addr
 	void *cpu = dev->ops && dev->ops->alloc
 			    ? dev->ops->alloc(dev, size, handle, attrs)
 			    : dm_direct_alloc(dev, size, handle, attrs, coherent_mapping);
+	if (cpu && dm_allocs_add(dev, *handle, size, cpu)) {
+		dm_log(dev->ctx, DMAMAP_LOG_ERR, "%s: no memory to record an allocation of %zu bytes",
+		       dev->name, size);
+		dm_backend_free(dev, size, cpu, *handle, attrs, coherent_mapping);
+		*handle = DMAMAP_MAPPING_ERROR;
+		cpu = NULL;
+	}
 	if (cpu) {
 		struct dm_pcpu_stats *st = dm_dev_stats(dev);
 		dm_stat_add(&st->coherent_allocs, 1);
@@ -587,22 +733,35 @@ DM_INLINE void *dm_alloc(struct dmamap_device *dev, size_t size, dmamap_dma_addr
 	return cpu;
 }
 
-/* The CPU pointer must be the one allocated for this handle. */
+/*
+ * The allocation a free names must be live, with that size and CPU
+ * address; its record is taken, and from here the free goes ahead.
+ */
 static bool dm_free_ok(struct dmamap_device *dev, void *cpu, dmamap_dma_addr_t handle,
 		       size_t size)
 {
 	if (!dev || !cpu || size == 0)
 		return false;
-	if (dev->ops && dev->ops->free)
-		return true; /* translated handles: the backend checks */
-	dmamap_phys_addr_t phys;
-	if (dm_virt_to_phys(dev->ctx, cpu, &phys) || dm_phys_to_dma(dev, phys) != handle) {
-		dm_log(dev->ctx, DMAMAP_LOG_ERR,
-		       "%s: free of %p with handle 0x%llx that does not belong to it: not freed",
-		       dev->name, cpu, (unsigned long long)handle);
-		return false;
+	return dm_allocs_take(dev, handle, size, cpu);
+}
+
+/* A free: checked, told to the checker, done or refused, counted. */
+static void dm_free(struct dmamap_device *dev, size_t size, void *cpu, dmamap_dma_addr_t handle,
+		    unsigned long attrs, bool coherent_mapping, enum dm_dbg_type type,
+		    enum dmamap_data_direction dir)
+{
+	bool ok = dm_free_ok(dev, cpu, handle, size);
+	if (dev && dm_unlikely(dev->debug))
+		dm_debug_free(dev, type, cpu, size, handle, dir, ok, DM_SITE(NULL));
+	if (!dev)
+		return;
+	if (!ok) {
+		/* Nothing was freed: live_mappings must not drop. */
+		dm_stat_add(&dm_dev_stats(dev)->refused, 1);
+		return;
 	}
-	return true;
+	dm_backend_free(dev, size, cpu, handle, attrs, coherent_mapping);
+	dm_stat_add(&dm_dev_stats(dev)->closed, 1);
 }
 
 void *dmamap_alloc_attrs(struct dmamap_device *dev, size_t size, dmamap_dma_addr_t *handle,
@@ -622,17 +781,7 @@ void *dmamap_alloc_coherent_at(struct dmamap_device *dev, size_t size,
 void dmamap_free_attrs(struct dmamap_device *dev, size_t size, void *cpu,
 		       dmamap_dma_addr_t handle, unsigned long attrs)
 {
-	bool ok = dm_free_ok(dev, cpu, handle, size);
-	if (dev && dm_unlikely(dev->debug))
-		dm_debug_free(dev, DM_DBG_COHERENT, cpu, size, handle,
-			      DMAMAP_BIDIRECTIONAL, ok, DM_SITE(NULL));
-	if (!ok)
-		return;
-	if (dev->ops && dev->ops->free)
-		dev->ops->free(dev, size, cpu, handle, attrs);
-	else
-		dm_direct_free(dev, size, cpu, handle, attrs, true);
-	dm_stat_add(&dm_dev_stats(dev)->closed, 1);
+	dm_free(dev, size, cpu, handle, attrs, true, DM_DBG_COHERENT, DMAMAP_BIDIRECTIONAL);
 }
 
 void *dmamap_alloc_noncoherent(struct dmamap_device *dev, size_t size,
@@ -649,15 +798,5 @@ void *dmamap_alloc_noncoherent(struct dmamap_device *dev, size_t size,
 void dmamap_free_noncoherent(struct dmamap_device *dev, size_t size, void *cpu,
 			     dmamap_dma_addr_t handle, enum dmamap_data_direction dir)
 {
-	bool ok = dm_free_ok(dev, cpu, handle, size);
-	if (dev && dm_unlikely(dev->debug))
-		dm_debug_free(dev, DM_DBG_NONCOHERENT, cpu, size, handle, dir, ok,
-			      DM_SITE(NULL));
-	if (!ok)
-		return;
-	if (dev->ops && dev->ops->free)
-		dev->ops->free(dev, size, cpu, handle, 0);
-	else
-		dm_direct_free(dev, size, cpu, handle, 0, false);
-	dm_stat_add(&dm_dev_stats(dev)->closed, 1);
+	dm_free(dev, size, cpu, handle, 0, false, DM_DBG_NONCOHERENT, dir);
 }

@@ -239,10 +239,23 @@ static void test_masks(void **state)
 	assert_int_equal(dmamap_set_coherent_mask(d.dev, DMAMAP_BIT_MASK(64)), 0);
 	c = dmamap_alloc_coherent(d.dev, 4096, &h);
 	tu_assert_ge(h, 4 * TU_GIB);
+	struct dmamap_device_stats st0, st;
+	dmamap_device_get_stats(d.dev, &st0);
 	/* A wrong handle is refused, not freed. */
 	dmamap_free_coherent(d.dev, 4096, c, h + 4096);
-	assert_true(tu_log_has(&e, "does not belong to it"));
+	assert_true(tu_log_has(&e, "refused: no live allocation of this device has that handle"));
+	/* So is a wrong size, and a free the checker is not there to catch twice. */
+	dmamap_free_coherent(d.dev, 8192, c, h);
+	assert_true(tu_log_has(&e, "refused: the allocation has another size or CPU address"));
 	dmamap_free_coherent(d.dev, 4096, c, h);
+	dmamap_free_coherent(d.dev, 4096, c, h);
+	dmamap_device_get_stats(d.dev, &st);
+	assert_int_equal(st.refused_unmaps - st0.refused_unmaps, 3);
+	assert_int_equal(st.live_mappings, st0.live_mappings - 1);
+	/* The refused frees gave nothing back: the pages are allocated once. */
+	void *c2 = dmamap_alloc_coherent(d.dev, 4096, &h);
+	assert_non_null(c2);
+	dmamap_free_coherent(d.dev, 4096, c2, h);
 	tu_dev_remove(&d);
 	tu_env_fini(&e);
 }

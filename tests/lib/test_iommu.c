@@ -539,6 +539,23 @@ static void test_coherent_scattered(void **state)
 	assert_int_equal(sim_dma_write(d.sd, h, got, 65536), 0);
 	assert_int_equal(tu_check(cpu, 65536, 4), -1);
 	dmamap_free_coherent(d.dev, 65536, cpu, h);
+	/*
+	 * A second free (no checker on) is refused before the backend: it
+	 * would give the IOVA back twice, and two later mappings would share it.
+	 */
+	dmamap_free_coherent(d.dev, 65536, cpu, h);
+	struct dmamap_device_stats st;
+	dmamap_device_get_stats(d.dev, &st);
+	assert_int_equal(st.refused_unmaps, 1);
+	assert_int_equal(st.live_mappings, 0);
+	dmamap_dma_addr_t h1, h2;
+	uint8_t *c1 = dmamap_alloc_coherent(d.dev, 65536, &h1);
+	uint8_t *c2 = dmamap_alloc_coherent(d.dev, 65536, &h2);
+	assert_non_null(c1);
+	assert_non_null(c2);
+	assert_true(h1 + 65536 <= h2 || h2 + 65536 <= h1);
+	dmamap_free_coherent(d.dev, 65536, c2, h2);
+	dmamap_free_coherent(d.dev, 65536, c1, h1);
 	/* Everything came back but the IOMMU's page-table pages (kept, as
 	 * Linux's io-pgtable keeps them). */
 	struct sim_iommu_domain_info di;
