@@ -195,7 +195,7 @@ struct dmamap_device {
 	struct dm_iommu_dev *iommu;         /* behind an IOMMU (iommu.c, dma-iommu.h) */
 	struct dm_xen_dev *xen;             /* in a Xen guest (xen.c, swiotlb-xen.h) */
 	/* Its live coherent and non-coherent allocations (mapping.c); NULL: none yet. */
-	struct dm_live_allocs *allocs;
+	struct dm_live_allocs *_Atomic allocs;
 
 	/* --- identity --- */
 	enum dmamap_bus bus;

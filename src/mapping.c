@@ -620,20 +620,21 @@ static int dm_allocs_rebuild(struct dm_live_allocs *t, size_t cap)
 static int dm_allocs_add(struct dmamap_device *dev, dmamap_dma_addr_t handle, size_t size,
 			 void *cpu)
 {
-	struct dm_live_allocs *t = dev->allocs;
+	struct dm_live_allocs *t = atomic_load_explicit(&dev->allocs, memory_order_acquire);
 	if (!t) {
+		/* The first allocation makes the table; ctx->lock orders two firsts. */
 		pthread_mutex_lock(&dev->ctx->lock);
-		if (!dev->allocs && (t = calloc(1, sizeof(*t))) != NULL) {
+		t = atomic_load_explicit(&dev->allocs, memory_order_relaxed);
+		if (!t && (t = calloc(1, sizeof(*t))) != NULL) {
 			pthread_mutex_init(&t->lock, NULL);
 			if (dm_allocs_rebuild(t, 64)) {
 				pthread_mutex_destroy(&t->lock);
 				free(t);
 				t = NULL;
 			} else {
-				dev->allocs = t;
+				atomic_store_explicit(&dev->allocs, t, memory_order_release);
 			}
 		}
-		t = dev->allocs;
 		pthread_mutex_unlock(&dev->ctx->lock);
 		if (!t)
 			return -ENOMEM;
@@ -662,7 +663,7 @@ static int dm_allocs_add(struct dmamap_device *dev, dmamap_dma_addr_t handle, si
 static bool dm_allocs_take(struct dmamap_device *dev, dmamap_dma_addr_t handle, size_t size,
 			   void *cpu)
 {
-	struct dm_live_allocs *t = dev->allocs;
+	struct dm_live_allocs *t = atomic_load_explicit(&dev->allocs, memory_order_acquire);
 	struct dm_live_alloc *a = NULL;
 	bool ok = false;
 	if (t) {
@@ -684,12 +685,13 @@ static bool dm_allocs_take(struct dmamap_device *dev, dmamap_dma_addr_t handle, 
 
 void dm_live_allocs_fini(struct dmamap_device *dev)
 {
-	if (!dev->allocs)
+	struct dm_live_allocs *t = atomic_load_explicit(&dev->allocs, memory_order_relaxed);
+	if (!t)
 		return;
-	pthread_mutex_destroy(&dev->allocs->lock);
-	free(dev->allocs->e);
-	free(dev->allocs);
-	dev->allocs = NULL;
+	pthread_mutex_destroy(&t->lock);
+	free(t->e);
+	free(t);
+	atomic_store_explicit(&dev->allocs, NULL, memory_order_relaxed);
 }
 
 static void dm_backend_free(struct dmamap_device *dev, size_t size, void *cpu,
