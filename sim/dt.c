@@ -615,7 +615,15 @@ static int dma_parent(const struct dt_ctx *c, int off)
 			break;
 		if (i == idx)
 			return tgt;
-		pos += 1 + (int)fdt32_to_cpu(*cp);
+		/*
+		 * The target's cell count comes from the tree: a huge one must
+		 * not wrap pos (found by fuzz_dt).  Linux's phandle parser
+		 * refuses more than MAX_PHANDLE_ARGS (16) cells.
+		 */
+		uint32_t cells = fdt32_to_cpu(*cp);
+		if (cells > 16 || cells >= (uint32_t)(n - pos))
+			break;
+		pos += 1 + (int)cells;
 	}
 	return parent_off(c, off);
 }
