@@ -187,7 +187,10 @@ sed -e 's/count: 500000/count: 2000000000/' -e '/^expect:/,$d' "$ex/million.yaml
 interrupt() { # SIGNAL OUTPUT-FLAGS...
 	local sig=$1; shift
 	rm -f "$tmp/long.trace"
-	timeout -s KILL 300 "$bin" run "$tmp/long.yaml" --trace "$tmp/long.trace" "$@" \
+	# --foreground: timeout passes our signal to dmamap once; without it,
+	# it also signals its whole process group, and a second SIGTERM that
+	# lands after the first was handled kills dmamap (exit 143, not 130).
+	timeout --foreground -s KILL 300 "$bin" run "$tmp/long.yaml" --trace "$tmp/long.trace" "$@" \
 		>"$tmp/long.out" 2>"$tmp/long.err" &
 	local pid=$! n=0
 	until [ -s "$tmp/long.trace" ] && [ "$(wc -l < "$tmp/long.trace")" -gt 2 ]; do
