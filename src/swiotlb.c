@@ -1112,10 +1112,9 @@ dm_release_extras(struct dmamap_device *dev, struct dmamap_swiotlb *mem,
 	uint64_t bytes = (uint64_t)n << DM_IO_TLB_SHIFT;
 	if (atomic_load_explicit(&mem->rel_slow, memory_order_relaxed)) {
 		memset(pool->vaddr + (first << DM_IO_TLB_SHIFT), DMAMAP_SWIOTLB_POISON, bytes);
-		const struct dmamap_platform_ops *ops = mem->ctx->plat.ops;
-		if (dev && !dev->coherent && ops->cache_clean)
-			ops->cache_clean(mem->ctx->plat.priv,
-					 pool->start + (first << DM_IO_TLB_SHIFT), bytes);
+		if (dev && !dev->coherent)
+			dm_cache_for_device(mem->ctx, pool->start + (first << DM_IO_TLB_SHIFT),
+					    bytes);
 	}
 	if (charged && dev)
 		dm_quota_put(dev, bytes);

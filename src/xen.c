@@ -357,12 +357,12 @@ static void dm_xen_cache(struct dmamap_device *dev, dmamap_phys_addr_t phys, siz
 			 bool foreign, bool invalidate)
 {
 	struct dmamap_ctx *ctx = dev->ctx;
-	const struct dmamap_platform_ops *ops = ctx->plat.ops;
 	if (!foreign) {
-		if (invalidate && ops->cache_invalidate)
-			ops->cache_invalidate(ctx->plat.priv, phys, size);
-		else if (!invalidate && ops->cache_clean)
-			ops->cache_clean(ctx->plat.priv, phys, size);
+		/* Callers invalidate only for a direction the device may write. */
+		if (invalidate)
+			dm_cache_for_cpu(ctx, phys, size, DMAMAP_FROM_DEVICE);
+		else
+			dm_cache_for_device(ctx, phys, size);
 		return;
 	}
 	const struct dmamap_hv_ops *hv = dm_hv(ctx);
@@ -714,8 +714,7 @@ static void *dm_xen_alloc(struct dmamap_device *dev, size_t size, dmamap_dma_add
 	void *cpu = dm_phys_to_virt(ctx, phys);
 	memset(cpu, 0, bytes);
 	if (!dev->coherent) {
-		if (ops->cache_clean)
-			ops->cache_clean(ctx->plat.priv, phys, bytes);
+		dm_cache_for_device(ctx, phys, bytes);
 		if (ops->set_uncached)
 			ops->set_uncached(ctx->plat.priv, phys, bytes, true);
 	}
