@@ -206,7 +206,7 @@ static dmamap_dma_addr_t dm_ex_attempt(struct dm_ex_req *e, int *why)
 		err = dm_backend_map_phys(dev, e->phys, e->size, e->dir, attrs, &a);
 	}
 	dm_tls_ex_retry = false;
-	*why = err && dm_err_exhausted(err) ? err : 0;
+	*why = dm_err_exhausted(err) ? err : 0;
 	/* Still queued: the dispatcher's failure count is not a failure. */
 	if (*why && e->kind == DM_EXK_DEFER)
 		dm_ex_uncount_failure(dev);
@@ -373,8 +373,7 @@ dmamap_dma_addr_t dm_exhaust_map_failed(struct dmamap_device *dev, dmamap_phys_a
 		dm_ex_cnt(&dev->ex.failed_now);
 		return DMAMAP_MAPPING_ERROR;
 	}
-	dmamap_dma_addr_t a = dm_ex_wait(dev, phys, size, dir, attrs, timeout, out_err);
-	return a;
+	return dm_ex_wait(dev, phys, size, dir, attrs, timeout, out_err);
 }
 
 /* ---- the driver API ------------------------------------------------------------------ */
