@@ -27,7 +27,17 @@
  *     insertion of what the unmap removed.
  *   - An IOMMU's lock guards its IOTLB, fault ring, cost and counters.
  *     Taken after a domain lock, never before; never held while taking
- *     the page allocator lock.
+ *     the page allocator lock.  Two counters are atomics instead, so the
+ *     map/unmap path takes no IOMMU lock: `maps` and `unmaps` (relaxed
+ *     increments; sim_iommu_get_stats reads them into the snapshot).
+ *   - `tlb_valid` counts the IOTLB entries with a domain; it changes only
+ *     under the IOMMU's lock, with the entry.  An entry of domain D is
+ *     inserted only with D's lock held, so an unmap holding D's lock that
+ *     reads 0 knows no entry of D can be in the IOTLB (a concurrent
+ *     decrement only removes entries), and skips the stale-marking scan.
+ *   - A domain's `ptmap` caches the machine mapping of its last table
+ *     page looked up (d->lock); machine mappings never change while the
+ *     machine lives, so a hit is always right.
  *   - Tables hold only what map wrote: a present entry is a leaf (leaf
  *     bit, or level 0) or points to a table page this domain allocated.
  *     No leaf at level 3.  pt_pages counts every table page, root
@@ -42,6 +52,7 @@
  */
 #include <errno.h>
 #include <limits.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -82,7 +93,9 @@ struct simi_iommu {
 	uint64_t cost_ns;
 	struct iotlb_entry *tlb;
 	uint64_t clock;             /* LRU stamps */
-	struct sim_iommu_stats st;
+	struct sim_iommu_stats st;  /* but maps and unmaps: below */
+	_Atomic uint64_t maps, unmaps;
+	_Atomic unsigned int tlb_valid; /* entries with a domain */
 	struct sim_iommu_fault faults[SIM_IOMMU_FAULTS]; /* ring */
 	uint64_t nfaults;           /* faults ever recorded */
 };
@@ -99,6 +112,7 @@ struct simi_domain {
 
 	pthread_mutex_t lock;           /* guards the fields below and the tables */
 	uint64_t root;                  /* 0: identity */
+	const struct simi_mapping *ptmap; /* see the invariants; may be NULL */
 	uint64_t pt_pages;
 	uint64_t mapped_bytes;
 };
@@ -142,6 +156,15 @@ static bool overlaps(uint64_t a, uint64_t asize, uint64_t b, uint64_t bsize)
 {
 	/* Sizes >= 1; compare last bytes so ranges ending at 2^64 work. */
 	return a <= b + (bsize - 1) && b <= a + (asize - 1);
+}
+
+/* u->lock held.  Empties an IOTLB entry that holds a translation. */
+static void tlb_drop(struct simi_iommu *u, struct iotlb_entry *t)
+{
+	t->domain = 0;
+	atomic_store_explicit(&u->tlb_valid,
+			      atomic_load_explicit(&u->tlb_valid, memory_order_relaxed) - 1,
+			      memory_order_relaxed);
 }
 
 /* ---- registry ----------------------------------------------------------- */
@@ -312,6 +335,22 @@ static uint64_t *pt_entries(struct sim_machine *m, uint64_t phys)
 	return sim_phys_to_cpu(m, phys);
 }
 
+/*
+ * The same, d->lock held: the walks' fast form.  Table pages come from
+ * the page allocator, mostly from one machine mapping, so the domain's
+ * last mapping answers without the registry's bisection.
+ */
+static uint64_t *dom_pt(struct sim_machine *m, struct simi_domain *d,
+			uint64_t phys)
+{
+	const struct simi_mapping *mp = d->ptmap;
+	if (!mp || phys - mp->base >= mp->end - mp->base) {
+		mp = simi_mapping_of(m, phys, SIM_PAGE_SIZE);
+		d->ptmap = mp;
+	}
+	return (uint64_t *)(void *)(mp->cpu + (phys - mp->base));
+}
+
 /* Counts a table page in and out; d->lock held (or d unpublished). */
 static void pt_account(struct simi_domain *d, bool add)
 {
@@ -398,7 +437,7 @@ static void tlb_forget_domain(struct simi_iommu *u, int id)
 	pthread_mutex_lock(&u->lock);
 	for (unsigned int i = 0; i < u->ntlb; i++)
 		if (u->tlb[i].domain == id)
-			u->tlb[i].domain = 0;
+			tlb_drop(u, &u->tlb[i]);
 	pthread_mutex_unlock(&u->lock);
 }
 
@@ -544,14 +583,14 @@ int sim_iommu_domain_set_windows(struct sim_machine *m, int domain_id,
 /* ---- tables: walk, map, unmap (domain lock held) --------------------------- */
 
 /* The leaf translating iova, or false. */
-static bool walk(struct sim_machine *m, const struct simi_domain *d,
+static bool walk(struct sim_machine *m, struct simi_domain *d,
 		 uint64_t iova, struct leaf *out)
 {
 	if (iova >= IOVA_LIMIT)
 		return false;
 	uint64_t table = d->root;
 	for (int lvl = PT_LEVELS - 1; lvl >= 0; lvl--) {
-		uint64_t e = pt_entries(m, table)[level_index(iova, lvl)];
+		uint64_t e = dom_pt(m, d, table)[level_index(iova, lvl)];
 		if (!(e & PTE_P))
 			return false;
 		if (lvl == 0 || (e & PTE_LEAF)) {
@@ -616,6 +655,66 @@ static int map_leaf(struct sim_machine *m, struct simi_domain *d,
 		pt_free_tree(m, d, *e & PTE_ADDR, lvl - 1);
 	*e = phys | bits | PTE_P | PTE_LEAF;
 	return 0;
+}
+
+/*
+ * A map of exactly one leaf (level lvl): one descent both checks that
+ * nothing is mapped in its span and writes it, where the general path
+ * runs any_leaf and then map_leaf.  Same results: 0, -EEXIST (nothing
+ * written) or -ENOMEM (tables made on the way stay, empty, as there).
+ */
+static int map_one(struct sim_machine *m, struct simi_domain *d,
+		   uint64_t iova, uint64_t phys, int lvl, uint64_t bits)
+{
+	uint64_t table = d->root;
+	for (int l = PT_LEVELS - 1; l > lvl; l--) {
+		uint64_t *e = &dom_pt(m, d, table)[level_index(iova, l)];
+		if (*e & PTE_LEAF)
+			return -EEXIST; /* a larger leaf covers it */
+		if (!(*e & PTE_P)) {
+			uint64_t np;
+			int rc = pt_alloc(m, d, &np);
+			if (rc)
+				return rc;
+			*e = np | PTE_P;
+		}
+		table = *e & PTE_ADDR;
+	}
+	uint64_t *e = &dom_pt(m, d, table)[level_index(iova, lvl)];
+	if (*e & PTE_P) {
+		if (lvl == 0 || (*e & PTE_LEAF) ||
+		    any_leaf(m, *e & PTE_ADDR, lvl - 1, iova, iova,
+			     iova + level_span(lvl)))
+			return -EEXIST;
+		pt_free_tree(m, d, *e & PTE_ADDR, lvl - 1);
+	}
+	*e = phys | bits | PTE_P | PTE_LEAF;
+	return 0;
+}
+
+/*
+ * A 4 KiB unmap by one descent: *done is what it cleared (0 when nothing
+ * was mapped).  False, with nothing changed, when a larger leaf covers
+ * the page: splitting it is unmap_level's job.
+ */
+static bool unmap_page(struct sim_machine *m, struct simi_domain *d,
+		       uint64_t iova, uint64_t *done)
+{
+	uint64_t table = d->root;
+	*done = 0;
+	for (int l = PT_LEVELS - 1; l > 0; l--) {
+		uint64_t e = dom_pt(m, d, table)[level_index(iova, l)];
+		if (!(e & PTE_P))
+			return true;
+		if (e & PTE_LEAF)
+			return false;
+		table = e & PTE_ADDR;
+	}
+	uint64_t *e = &dom_pt(m, d, table)[level_index(iova, 0)];
+	if (*e & PTE_P)
+		*done = SIM_PAGE_SIZE;
+	*e = 0;
+	return true;
 }
 
 struct unmap_walk {
@@ -683,6 +782,25 @@ static void tlb_mark_stale(struct simi_iommu *u, int id, uint64_t iova,
 }
 
 /*
+ * Domain locked: what every unmap does after the tables changed.  The
+ * IOTLB scan is skipped when the IOTLB is empty (see tlb_valid).
+ */
+static void unmap_account(struct simi_domain *d, uint64_t iova, uint64_t size,
+			  uint64_t splits, bool counted)
+{
+	struct simi_iommu *u = d->iommu;
+	if (atomic_load_explicit(&u->tlb_valid, memory_order_relaxed))
+		tlb_mark_stale(u, d->id, iova, size);
+	if (splits) {
+		pthread_mutex_lock(&u->lock);
+		u->st.splits += splits;
+		pthread_mutex_unlock(&u->lock);
+	}
+	if (counted)
+		atomic_fetch_add_explicit(&u->unmaps, 1, memory_order_relaxed);
+}
+
+/*
  * Domain locked; range checked.  See sim_iommu_unmap.  `call`: a caller's
  * unmap (counted in unmaps), not map's rollback.
  */
@@ -691,18 +809,28 @@ static int unmap_locked(struct sim_machine *m, struct simi_domain *d,
 			bool call)
 {
 	struct unmap_walk w = { .m = m, .d = d };
-	int rc = unmap_level(&w, d->root, PT_LEVELS - 1, 0, iova, iova + size);
+	int rc = 0;
+	if (size != SIM_PAGE_SIZE || !unmap_page(m, d, iova, &w.done))
+		rc = unmap_level(&w, d->root, PT_LEVELS - 1, 0, iova, iova + size);
 	d->mapped_bytes -= w.done;
-	tlb_mark_stale(d->iommu, d->id, iova, size);
-	struct simi_iommu *u = d->iommu;
-	pthread_mutex_lock(&u->lock);
-	u->st.splits += w.splits;
-	if (!rc && call)
-		u->st.unmaps++;
-	pthread_mutex_unlock(&u->lock);
+	unmap_account(d, iova, size, w.splits, !rc && call);
 	if (unmapped)
 		*unmapped = w.done;
 	return rc;
+}
+
+/* The largest supported leaf that alignment and length allow (level). */
+static int leaf_level(uint64_t page_sizes, uint64_t iova, uint64_t phys,
+		      uint64_t left)
+{
+	int lvl = 2;
+	for (; lvl > 0; lvl--) {
+		uint64_t pg = level_span(lvl);
+		if ((page_sizes & pg) && !(iova & (pg - 1)) &&
+		    !(phys & (pg - 1)) && left >= pg)
+			break;
+	}
+	return lvl;
 }
 
 /* [iova, iova + size): size > 0, 4 KiB aligned, below 2^48. */
@@ -729,27 +857,22 @@ int sim_iommu_map(struct sim_machine *m, int domain_id, uint64_t iova,
 	int rc = 0;
 	uint64_t off = 0;
 	pthread_mutex_lock(&d->lock);
-	/* All or nothing: refuse before writing anything. */
-	if (any_leaf(m, d->root, PT_LEVELS - 1, 0, iova, iova + size))
-		rc = -EEXIST;
+	int lvl = leaf_level(ps, iova, phys, size);
+	if (level_span(lvl) == size) {
+		rc = map_one(m, d, iova, phys, lvl, bits);
+		off = rc ? 0 : size;
+	} else if (any_leaf(m, d->root, PT_LEVELS - 1, 0, iova, iova + size)) {
+		rc = -EEXIST; /* all or nothing: refuse before writing anything */
+	}
 	while (!rc && off < size) {
-		/* The largest supported page alignment and length allow. */
-		int lvl = 2;
-		for (; lvl > 0; lvl--) {
-			uint64_t pg = level_span(lvl);
-			if ((ps & pg) && !((iova + off) & (pg - 1)) &&
-			    !((phys + off) & (pg - 1)) && size - off >= pg)
-				break;
-		}
+		lvl = leaf_level(ps, iova + off, phys + off, size - off);
 		rc = map_leaf(m, d, iova + off, phys + off, lvl, bits);
 		if (!rc)
 			off += level_span(lvl);
 	}
 	if (!rc) {
 		d->mapped_bytes += size;
-		pthread_mutex_lock(&d->iommu->lock);
-		d->iommu->st.maps++;
-		pthread_mutex_unlock(&d->iommu->lock);
+		atomic_fetch_add_explicit(&d->iommu->maps, 1, memory_order_relaxed);
 	} else if (off) {
 		/* Whole leaves only: no split, so this cannot fail. */
 		d->mapped_bytes += off;
@@ -826,7 +949,7 @@ static int invalidate(struct sim_machine *m, int domain_id, bool all,
 			struct iotlb_entry *t = &u->tlb[i];
 			if (t->domain == d->id &&
 			    (all || overlaps(t->iova, t->size, iova, size)))
-				t->domain = 0;
+				tlb_drop(u, t);
 		}
 		u->st.invalidations++;
 		u->st.inval_cost_ns += u->cost_ns;
@@ -883,10 +1006,14 @@ static void tlb_insert(struct simi_iommu *u, int id, const struct leaf *lf)
 		struct iotlb_entry *t = &u->tlb[i];
 		if (t->domain == id && overlaps(t->iova, t->size, lf->iova,
 						lf->size))
-			t->domain = 0;
+			tlb_drop(u, t);
 		if (victim->domain && (!t->domain || t->used < victim->used))
 			victim = t;
 	}
+	if (!victim->domain)
+		atomic_store_explicit(&u->tlb_valid,
+				      atomic_load_explicit(&u->tlb_valid, memory_order_relaxed) + 1,
+				      memory_order_relaxed);
 	*victim = (struct iotlb_entry){ .domain = id, .prot = lf->prot,
 					.iova = lf->iova, .size = lf->size,
 					.phys = lf->phys, .used = ++u->clock };
@@ -1102,6 +1229,8 @@ int sim_iommu_get_stats(struct sim_machine *m, int iommu_id,
 	if (u) {
 		pthread_mutex_lock(&u->lock);
 		*st = u->st;
+		st->maps = atomic_load_explicit(&u->maps, memory_order_relaxed);
+		st->unmaps = atomic_load_explicit(&u->unmaps, memory_order_relaxed);
 		pthread_mutex_unlock(&u->lock);
 	}
 	pthread_rwlock_unlock(&m->iommus.lock);
