@@ -52,6 +52,7 @@
  */
 #include <errno.h>
 #include <limits.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -110,7 +111,7 @@ struct simi_domain {
 	bool bypass;
 	uint64_t bypass_offset, bypass_size;
 
-	pthread_mutex_t lock;           /* guards the fields below and the tables */
+	simi_spinlock lock;             /* guards the fields below and the tables */
 	uint64_t root;                  /* 0: identity */
 	const struct simi_mapping *ptmap; /* see the invariants; may be NULL */
 	uint64_t pt_pages;
@@ -172,12 +173,25 @@ static void tlb_drop(struct simi_iommu *u, struct iotlb_entry *t)
 void simi_iommu_init(struct sim_machine *m)
 {
 	memset(&m->iommus, 0, sizeof(m->iommus));
-	m->iommus.ready = pthread_rwlock_init(&m->iommus.lock, NULL) == 0;
+	m->iommus.ready = true;
+}
+
+void simi_lock_wait(unsigned int *spins)
+{
+	if (++*spins < 128) {
+#if defined(__x86_64__) || defined(__i386__)
+		__builtin_ia32_pause();
+#elif defined(__aarch64__)
+		__asm__ __volatile__("yield");
+#endif
+		return;
+	}
+	*spins = 0;
+	sched_yield();
 }
 
 static void domain_free(struct simi_domain *d)
 {
-	pthread_mutex_destroy(&d->lock);
 	free(d);
 }
 
@@ -198,7 +212,6 @@ void simi_iommu_fini(struct sim_machine *m)
 	}
 	free(r->dom);
 	free(r->iommu);
-	pthread_rwlock_destroy(&r->lock);
 	r->ready = false;
 }
 
@@ -269,13 +282,13 @@ int sim_iommu_create(struct sim_machine *m, const struct sim_iommu_desc *d,
 	if (!u->name || !u->tlb || pthread_mutex_init(&u->lock, NULL))
 		goto fail;
 	struct simi_iommus *r = &m->iommus;
-	pthread_rwlock_wrlock(&r->lock);
+	simi_write_lock(&r->lock);
 	/*
 	 * Under a hypervisor the IOMMUs are its own (xen.c); sim_xen_create
 	 * checks for IOMMUs under this same lock, so never both.
 	 */
 	if (m->xen) {
-		pthread_rwlock_unlock(&r->lock);
+		simi_write_unlock(&r->lock);
 		pthread_mutex_destroy(&u->lock);
 		free(u->tlb);
 		free(u->name);
@@ -284,14 +297,14 @@ int sim_iommu_create(struct sim_machine *m, const struct sim_iommu_desc *d,
 	}
 	if (grow((void **)&r->iommu, r->niommu, &r->iommu_cap,
 		 sizeof(*r->iommu))) {
-		pthread_rwlock_unlock(&r->lock);
+		simi_write_unlock(&r->lock);
 		pthread_mutex_destroy(&u->lock);
 		goto fail;
 	}
 	r->iommu[r->niommu++] = u;
 	u->id = (int)r->niommu;
 	simi_platform_enable_iommu(m);
-	pthread_rwlock_unlock(&r->lock);
+	simi_write_unlock(&r->lock);
 	*id = u->id;
 	return 0;
 fail:
@@ -305,10 +318,10 @@ uint64_t sim_iommu_page_sizes(struct sim_machine *m, int iommu_id)
 {
 	if (!m || !m->iommus.ready)
 		return 0;
-	pthread_rwlock_rdlock(&m->iommus.lock);
+	simi_read_lock(&m->iommus.lock);
 	struct simi_iommu *u = iommu_get(m, iommu_id);
 	uint64_t ps = u ? u->page_sizes : 0;
-	pthread_rwlock_unlock(&m->iommus.lock);
+	simi_read_unlock(&m->iommus.lock);
 	return ps;
 }
 
@@ -316,14 +329,14 @@ int sim_iommu_set_inval_cost(struct sim_machine *m, int iommu_id, uint64_t ns)
 {
 	if (!m || !m->iommus.ready)
 		return -EINVAL;
-	pthread_rwlock_rdlock(&m->iommus.lock);
+	simi_read_lock(&m->iommus.lock);
 	struct simi_iommu *u = iommu_get(m, iommu_id);
 	if (u) {
 		pthread_mutex_lock(&u->lock);
 		u->cost_ns = ns;
 		pthread_mutex_unlock(&u->lock);
 	}
-	pthread_rwlock_unlock(&m->iommus.lock);
+	simi_read_unlock(&m->iommus.lock);
 	return u ? 0 : -EINVAL;
 }
 
@@ -397,9 +410,9 @@ int sim_iommu_domain_create(struct sim_machine *m, int iommu_id,
 	if (!m->iommus.ready)
 		return -ENOMEM;
 	struct simi_iommus *r = &m->iommus;
-	pthread_rwlock_rdlock(&r->lock);
+	simi_read_lock(&r->lock);
 	struct simi_iommu *u = iommu_get(m, iommu_id);
-	pthread_rwlock_unlock(&r->lock);
+	simi_read_unlock(&r->lock);
 	if (!u)
 		return -EINVAL; /* IOMMUs never die: u stays valid */
 
@@ -408,17 +421,13 @@ int sim_iommu_domain_create(struct sim_machine *m, int iommu_id,
 		return -ENOMEM;
 	d->type = type;
 	d->iommu = u;
-	if (pthread_mutex_init(&d->lock, NULL)) {
-		free(d);
-		return -ENOMEM;
-	}
 	if (type == SIM_IOMMU_DOMAIN_TRANSLATED && pt_alloc(m, d, &d->root)) {
 		domain_free(d);
 		return -ENOMEM;
 	}
-	pthread_rwlock_wrlock(&r->lock);
+	simi_write_lock(&r->lock);
 	if (grow((void **)&r->dom, r->ndom, &r->dom_cap, sizeof(*r->dom))) {
-		pthread_rwlock_unlock(&r->lock);
+		simi_write_unlock(&r->lock);
 		if (d->root)
 			pt_free_tree(m, d, d->root, PT_LEVELS - 1);
 		domain_free(d);
@@ -426,7 +435,7 @@ int sim_iommu_domain_create(struct sim_machine *m, int iommu_id,
 	}
 	r->dom[r->ndom++] = d;
 	d->id = (int)r->ndom;
-	pthread_rwlock_unlock(&r->lock);
+	simi_write_unlock(&r->lock);
 	*domain_id = d->id;
 	return 0;
 }
@@ -446,12 +455,12 @@ int sim_iommu_domain_destroy(struct sim_machine *m, int domain_id)
 	if (!m || !m->iommus.ready)
 		return -EINVAL;
 	struct simi_iommus *r = &m->iommus;
-	pthread_rwlock_wrlock(&r->lock);
+	simi_write_lock(&r->lock);
 	struct simi_domain *d = domain_get(m, domain_id);
 	int rc = !d ? -EINVAL : d->ndevices ? -EBUSY : 0;
 	if (!rc)
 		r->dom[domain_id - 1] = NULL;
-	pthread_rwlock_unlock(&r->lock);
+	simi_write_unlock(&r->lock);
 	if (rc)
 		return rc;
 	/*
@@ -470,7 +479,7 @@ int sim_iommu_attach(struct sim_device *dev, int domain_id)
 	if (!dev || !dev->m->iommus.ready)
 		return -EINVAL;
 	struct sim_machine *m = dev->m;
-	pthread_rwlock_wrlock(&m->iommus.lock);
+	simi_write_lock(&m->iommus.lock);
 	struct simi_domain *d = domain_get(m, domain_id);
 	if (d && dev->iommu_dom != d) {
 		if (dev->iommu_dom)
@@ -480,7 +489,7 @@ int sim_iommu_attach(struct sim_device *dev, int domain_id)
 		atomic_store_explicit(&dev->iommu_domain, d->id,
 				      memory_order_release);
 	}
-	pthread_rwlock_unlock(&m->iommus.lock);
+	simi_write_unlock(&m->iommus.lock);
 	return d ? 0 : -EINVAL;
 }
 
@@ -489,14 +498,14 @@ int sim_iommu_detach(struct sim_device *dev)
 	if (!dev || !dev->m->iommus.ready)
 		return 0;
 	struct sim_machine *m = dev->m;
-	pthread_rwlock_wrlock(&m->iommus.lock);
+	simi_write_lock(&m->iommus.lock);
 	if (dev->iommu_dom) {
 		dev->iommu_dom->ndevices--;
 		dev->iommu_dom = NULL;
 		atomic_store_explicit(&dev->iommu_domain, 0,
 				      memory_order_release);
 	}
-	pthread_rwlock_unlock(&m->iommus.lock);
+	simi_write_unlock(&m->iommus.lock);
 	return 0;
 }
 
@@ -512,10 +521,10 @@ int sim_iommu_domain_info(struct sim_machine *m, int domain_id,
 {
 	if (!m || !out || !m->iommus.ready)
 		return -EINVAL;
-	pthread_rwlock_rdlock(&m->iommus.lock);
+	simi_read_lock(&m->iommus.lock);
 	struct simi_domain *d = domain_get(m, domain_id);
 	if (d) {
-		pthread_mutex_lock(&d->lock);
+		simi_spin_lock(&d->lock);
 		*out = (struct sim_iommu_domain_info){
 			.iommu_id = d->iommu->id,
 			.type = d->type,
@@ -529,9 +538,9 @@ int sim_iommu_domain_info(struct sim_machine *m, int domain_id,
 			.bypass_offset = d->bypass_offset,
 			.bypass_size = d->bypass_size,
 		};
-		pthread_mutex_unlock(&d->lock);
+		simi_spin_unlock(&d->lock);
 	}
-	pthread_rwlock_unlock(&m->iommus.lock);
+	simi_read_unlock(&m->iommus.lock);
 	return d ? 0 : -EINVAL;
 }
 
@@ -567,7 +576,7 @@ int sim_iommu_domain_set_windows(struct sim_machine *m, int domain_id,
 	 * reading from its first window check to its last piece), so no
 	 * access sees two sets of windows.
 	 */
-	pthread_rwlock_wrlock(&m->iommus.lock);
+	simi_write_lock(&m->iommus.lock);
 	struct simi_domain *d = translated_get(m, domain_id);
 	if (d) {
 		d->tr_base = tr_base;
@@ -576,7 +585,7 @@ int sim_iommu_domain_set_windows(struct sim_machine *m, int domain_id,
 		d->bypass_offset = bypass_offset;
 		d->bypass_size = bypass_size;
 	}
-	pthread_rwlock_unlock(&m->iommus.lock);
+	simi_write_unlock(&m->iommus.lock);
 	return d ? 0 : -EINVAL;
 }
 
@@ -847,16 +856,16 @@ int sim_iommu_map(struct sim_machine *m, int domain_id, uint64_t iova,
 	    !good_range(phys, size) || (prot & ~PROT_ALL) ||
 	    !(prot & (DMAMAP_IOMMU_READ | DMAMAP_IOMMU_WRITE)))
 		return -EINVAL;
-	pthread_rwlock_rdlock(&m->iommus.lock);
+	simi_read_lock(&m->iommus.lock);
 	struct simi_domain *d = translated_get(m, domain_id);
 	if (!d) {
-		pthread_rwlock_unlock(&m->iommus.lock);
+		simi_read_unlock(&m->iommus.lock);
 		return -EINVAL;
 	}
 	uint64_t ps = d->iommu->page_sizes, bits = prot_to_pte(prot);
 	int rc = 0;
 	uint64_t off = 0;
-	pthread_mutex_lock(&d->lock);
+	simi_spin_lock(&d->lock);
 	int lvl = leaf_level(ps, iova, phys, size);
 	if (level_span(lvl) == size) {
 		rc = map_one(m, d, iova, phys, lvl, bits);
@@ -878,8 +887,8 @@ int sim_iommu_map(struct sim_machine *m, int domain_id, uint64_t iova,
 		d->mapped_bytes += off;
 		unmap_locked(m, d, iova, off, NULL, false);
 	}
-	pthread_mutex_unlock(&d->lock);
-	pthread_rwlock_unlock(&m->iommus.lock);
+	simi_spin_unlock(&d->lock);
+	simi_read_unlock(&m->iommus.lock);
 	return rc;
 }
 
@@ -890,15 +899,15 @@ int sim_iommu_unmap(struct sim_machine *m, int domain_id, uint64_t iova,
 		*unmapped = 0;
 	if (!m || !m->iommus.ready || !good_range(iova, size))
 		return -EINVAL;
-	pthread_rwlock_rdlock(&m->iommus.lock);
+	simi_read_lock(&m->iommus.lock);
 	struct simi_domain *d = translated_get(m, domain_id);
 	int rc = -EINVAL;
 	if (d) {
-		pthread_mutex_lock(&d->lock);
+		simi_spin_lock(&d->lock);
 		rc = unmap_locked(m, d, iova, size, unmapped, true);
-		pthread_mutex_unlock(&d->lock);
+		simi_spin_unlock(&d->lock);
 	}
-	pthread_rwlock_unlock(&m->iommus.lock);
+	simi_read_unlock(&m->iommus.lock);
 	return rc;
 }
 
@@ -908,16 +917,16 @@ int sim_iommu_iova_to_phys(struct sim_machine *m, int domain_id,
 {
 	if (!m || !m->iommus.ready)
 		return -EINVAL;
-	pthread_rwlock_rdlock(&m->iommus.lock);
+	simi_read_lock(&m->iommus.lock);
 	struct simi_domain *d = translated_get(m, domain_id);
 	struct leaf lf;
 	int rc = -EINVAL;
 	if (d) {
-		pthread_mutex_lock(&d->lock);
+		simi_spin_lock(&d->lock);
 		rc = walk(m, d, iova, &lf) ? 0 : -ENOENT;
-		pthread_mutex_unlock(&d->lock);
+		simi_spin_unlock(&d->lock);
 	}
-	pthread_rwlock_unlock(&m->iommus.lock);
+	simi_read_unlock(&m->iommus.lock);
 	if (!rc) {
 		if (phys)
 			*phys = lf.phys + (iova - lf.iova);
@@ -940,7 +949,7 @@ static int invalidate(struct sim_machine *m, int domain_id, bool all,
 {
 	if (!m || !m->iommus.ready)
 		return -EINVAL;
-	pthread_rwlock_rdlock(&m->iommus.lock);
+	simi_read_lock(&m->iommus.lock);
 	struct simi_domain *d = translated_get(m, domain_id);
 	if (d) {
 		struct simi_iommu *u = d->iommu;
@@ -955,7 +964,7 @@ static int invalidate(struct sim_machine *m, int domain_id, bool all,
 		u->st.inval_cost_ns += u->cost_ns;
 		pthread_mutex_unlock(&u->lock);
 	}
-	pthread_rwlock_unlock(&m->iommus.lock);
+	simi_read_unlock(&m->iommus.lock);
 	return d ? 0 : -EINVAL;
 }
 
@@ -1098,7 +1107,7 @@ static bool translate_page(struct sim_machine *m, struct simi_domain *d,
 		return true;
 	if (iova >= IOVA_LIMIT)
 		return false; /* beyond the tables: no walk */
-	pthread_mutex_lock(&d->lock);
+	simi_spin_lock(&d->lock);
 	bool found = walk(m, d, iova, lf);
 	pthread_mutex_lock(&u->lock);
 	u->st.iotlb_misses++;
@@ -1106,7 +1115,7 @@ static bool translate_page(struct sim_machine *m, struct simi_domain *d,
 	if (found)
 		tlb_insert(u, d->id, lf);
 	pthread_mutex_unlock(&u->lock);
-	pthread_mutex_unlock(&d->lock);
+	simi_spin_unlock(&d->lock);
 	return found;
 }
 
@@ -1166,7 +1175,7 @@ int simi_iommu_translate(struct sim_device *dev, uint64_t iova, uint64_t len,
 	struct sim_machine *m = dev->m;
 	if (!m->iommus.ready)
 		return SIMI_XLATE_DIRECT;
-	pthread_rwlock_rdlock(&m->iommus.lock);
+	simi_read_lock(&m->iommus.lock);
 	struct simi_domain *d = dev->iommu_dom;
 	int rc = 0;
 	if (!d || d->type != SIM_IOMMU_DOMAIN_TRANSLATED)
@@ -1213,7 +1222,7 @@ int simi_iommu_translate(struct sim_device *dev, uint64_t iova, uint64_t len,
 		a += n;
 		rem -= n;
 	}
-	pthread_rwlock_unlock(&m->iommus.lock);
+	simi_read_unlock(&m->iommus.lock);
 	return rc;
 }
 
@@ -1224,7 +1233,7 @@ int sim_iommu_get_stats(struct sim_machine *m, int iommu_id,
 {
 	if (!m || !st || !m->iommus.ready)
 		return -EINVAL;
-	pthread_rwlock_rdlock(&m->iommus.lock);
+	simi_read_lock(&m->iommus.lock);
 	struct simi_iommu *u = iommu_get(m, iommu_id);
 	if (u) {
 		pthread_mutex_lock(&u->lock);
@@ -1233,7 +1242,7 @@ int sim_iommu_get_stats(struct sim_machine *m, int iommu_id,
 		st->unmaps = atomic_load_explicit(&u->unmaps, memory_order_relaxed);
 		pthread_mutex_unlock(&u->lock);
 	}
-	pthread_rwlock_unlock(&m->iommus.lock);
+	simi_read_unlock(&m->iommus.lock);
 	return u ? 0 : -EINVAL;
 }
 
@@ -1242,7 +1251,7 @@ unsigned int sim_iommu_faults(struct sim_machine *m, int iommu_id,
 {
 	if (!m || !m->iommus.ready)
 		return 0;
-	pthread_rwlock_rdlock(&m->iommus.lock);
+	simi_read_lock(&m->iommus.lock);
 	struct simi_iommu *u = iommu_get(m, iommu_id);
 	unsigned int n = 0;
 	if (u && out) {
@@ -1256,6 +1265,6 @@ unsigned int sim_iommu_faults(struct sim_machine *m, int iommu_id,
 					   SIM_IOMMU_FAULTS];
 		pthread_mutex_unlock(&u->lock);
 	}
-	pthread_rwlock_unlock(&m->iommus.lock);
+	simi_read_unlock(&m->iommus.lock);
 	return n;
 }
