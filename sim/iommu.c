@@ -27,9 +27,12 @@
  *     insertion of what the unmap removed.
  *   - An IOMMU's lock guards its IOTLB, fault ring, cost and counters.
  *     Taken after a domain lock, never before; never held while taking
- *     the page allocator lock.  Two counters are atomics instead, so the
- *     map/unmap path takes no IOMMU lock: `maps` and `unmaps` (relaxed
- *     increments; sim_iommu_get_stats reads them into the snapshot).
+ *     the page allocator lock.  Its maps and unmaps are counted per
+ *     domain instead, under the domain's lock that map and unmap hold
+ *     anyway (no IOMMU lock and no atomic on that path); a destroyed
+ *     domain's counts move to its IOMMU's `gone` totals under the
+ *     registry's write lock, so a snapshot (registry read-locked) sees
+ *     each count exactly once.
  *   - `tlb_valid` counts the IOTLB entries with a domain; it changes only
  *     under the IOMMU's lock, with the entry.  An entry of domain D is
  *     inserted only with D's lock held, so an unmap holding D's lock that
@@ -94,8 +97,8 @@ struct simi_iommu {
 	uint64_t cost_ns;
 	struct iotlb_entry *tlb;
 	uint64_t clock;             /* LRU stamps */
-	struct sim_iommu_stats st;  /* but maps and unmaps: below */
-	_Atomic uint64_t maps, unmaps;
+	struct sim_iommu_stats st;  /* but maps and unmaps: per domain */
+	uint64_t gone_maps, gone_unmaps; /* of destroyed domains */
 	_Atomic unsigned int tlb_valid; /* entries with a domain */
 	struct sim_iommu_fault faults[SIM_IOMMU_FAULTS]; /* ring */
 	uint64_t nfaults;           /* faults ever recorded */
@@ -116,6 +119,7 @@ struct simi_domain {
 	const struct simi_mapping *ptmap; /* see the invariants; may be NULL */
 	uint64_t pt_pages;
 	uint64_t mapped_bytes;
+	uint64_t maps, unmaps;          /* calls that succeeded */
 };
 
 /* A leaf as found in the tables. */
@@ -458,8 +462,13 @@ int sim_iommu_domain_destroy(struct sim_machine *m, int domain_id)
 	simi_write_lock(&r->lock);
 	struct simi_domain *d = domain_get(m, domain_id);
 	int rc = !d ? -EINVAL : d->ndevices ? -EBUSY : 0;
-	if (!rc)
+	if (!rc) {
 		r->dom[domain_id - 1] = NULL;
+		pthread_mutex_lock(&d->iommu->lock);
+		d->iommu->gone_maps += d->maps;
+		d->iommu->gone_unmaps += d->unmaps;
+		pthread_mutex_unlock(&d->iommu->lock);
+	}
 	simi_write_unlock(&r->lock);
 	if (rc)
 		return rc;
@@ -806,7 +815,7 @@ static void unmap_account(struct simi_domain *d, uint64_t iova, uint64_t size,
 		pthread_mutex_unlock(&u->lock);
 	}
 	if (counted)
-		atomic_fetch_add_explicit(&u->unmaps, 1, memory_order_relaxed);
+		d->unmaps++;
 }
 
 /*
@@ -881,7 +890,7 @@ int sim_iommu_map(struct sim_machine *m, int domain_id, uint64_t iova,
 	}
 	if (!rc) {
 		d->mapped_bytes += size;
-		atomic_fetch_add_explicit(&d->iommu->maps, 1, memory_order_relaxed);
+		d->maps++;
 	} else if (off) {
 		/* Whole leaves only: no split, so this cannot fail. */
 		d->mapped_bytes += off;
@@ -1236,10 +1245,21 @@ int sim_iommu_get_stats(struct sim_machine *m, int iommu_id,
 	simi_read_lock(&m->iommus.lock);
 	struct simi_iommu *u = iommu_get(m, iommu_id);
 	if (u) {
+		/* Domain locks first: an IOMMU's lock is never taken before one. */
+		uint64_t maps = 0, unmaps = 0;
+		for (unsigned int i = 0; i < m->iommus.ndom; i++) {
+			struct simi_domain *d = m->iommus.dom[i];
+			if (d && d->iommu == u) {
+				simi_spin_lock(&d->lock);
+				maps += d->maps;
+				unmaps += d->unmaps;
+				simi_spin_unlock(&d->lock);
+			}
+		}
 		pthread_mutex_lock(&u->lock);
 		*st = u->st;
-		st->maps = atomic_load_explicit(&u->maps, memory_order_relaxed);
-		st->unmaps = atomic_load_explicit(&u->unmaps, memory_order_relaxed);
+		st->maps = maps + u->gone_maps;
+		st->unmaps = unmaps + u->gone_unmaps;
 		pthread_mutex_unlock(&u->lock);
 	}
 	simi_read_unlock(&m->iommus.lock);
