@@ -649,39 +649,14 @@ static bool any_leaf(struct sim_machine *m, uint64_t table, int lvl,
 }
 
 /*
- * Writes one leaf of level lvl.  The caller checked that no leaf lies in
- * its span, so a table found where the leaf goes holds none: it is freed
- * (as Linux's io-pgtable does before installing a block).  0 or -ENOMEM.
+ * Writes one leaf of level lvl after checking, in the same descent, that
+ * no leaf lies in its span: 0, -EEXIST (nothing written) or -ENOMEM
+ * (tables made on the way stay, empty).  An empty table found where the
+ * leaf goes is freed (as Linux's io-pgtable does before installing a
+ * block).  A map of one leaf needs no other check; a longer one runs
+ * any_leaf over its whole range first, to be all or nothing.
  */
 static int map_leaf(struct sim_machine *m, struct simi_domain *d,
-		    uint64_t iova, uint64_t phys, int lvl, uint64_t bits)
-{
-	uint64_t table = d->root;
-	for (int l = PT_LEVELS - 1; l > lvl; l--) {
-		uint64_t *e = &pt_entries(m, table)[level_index(iova, l)];
-		if (!(*e & PTE_P)) {
-			uint64_t np;
-			int rc = pt_alloc(m, d, &np);
-			if (rc)
-				return rc;
-			*e = np | PTE_P;
-		}
-		table = *e & PTE_ADDR;
-	}
-	uint64_t *e = &pt_entries(m, table)[level_index(iova, lvl)];
-	if ((*e & PTE_P) && lvl > 0 && !(*e & PTE_LEAF))
-		pt_free_tree(m, d, *e & PTE_ADDR, lvl - 1);
-	*e = phys | bits | PTE_P | PTE_LEAF;
-	return 0;
-}
-
-/*
- * A map of exactly one leaf (level lvl): one descent both checks that
- * nothing is mapped in its span and writes it, where the general path
- * runs any_leaf and then map_leaf.  Same results: 0, -EEXIST (nothing
- * written) or -ENOMEM (tables made on the way stay, empty, as there).
- */
-static int map_one(struct sim_machine *m, struct simi_domain *d,
 		   uint64_t iova, uint64_t phys, int lvl, uint64_t bits)
 {
 	uint64_t table = d->root;
@@ -875,15 +850,12 @@ int sim_iommu_map(struct sim_machine *m, int domain_id, uint64_t iova,
 	int rc = 0;
 	uint64_t off = 0;
 	simi_spin_lock(&d->lock);
-	int lvl = leaf_level(ps, iova, phys, size);
-	if (level_span(lvl) == size) {
-		rc = map_one(m, d, iova, phys, lvl, bits);
-		off = rc ? 0 : size;
-	} else if (any_leaf(m, d->root, PT_LEVELS - 1, 0, iova, iova + size)) {
-		rc = -EEXIST; /* all or nothing: refuse before writing anything */
-	}
+	/* All or nothing: one leaf's own descent checks it; more need a look first. */
+	if (level_span(leaf_level(ps, iova, phys, size)) < size &&
+	    any_leaf(m, d->root, PT_LEVELS - 1, 0, iova, iova + size))
+		rc = -EEXIST;
 	while (!rc && off < size) {
-		lvl = leaf_level(ps, iova + off, phys + off, size - off);
+		int lvl = leaf_level(ps, iova + off, phys + off, size - off);
 		rc = map_leaf(m, d, iova + off, phys + off, lvl, bits);
 		if (!rc)
 			off += level_span(lvl);
