@@ -9,7 +9,7 @@
  * through the driver API (dmamap_alloc_coherent, dmamap_map_single,
  * dmamap_map_sg), and the device sees only what dmamap returned.
  *
- * Usage: dmamap-nvme-vfio BDF [variant...]
+ * Usage: dmamap-nvme-vfio [--serial SN] BDF [variant...]
  *   variants: strict lazy dma32 untrusted broken (default: all but broken)
  * Output, one line per fact, prefixed "NVME-VFIO:"; per variant a final
  * "NVME-VFIO: PASS variant=X" or "NVME-VFIO: FAIL variant=X: why".  The
@@ -104,6 +104,9 @@ struct nvme {
 	uint64_t max_iova_end; /* the highest IOVA byte the device was given */
 	char why[256];
 };
+
+/* --serial: the controller serial Identify must return (NULL: any). */
+static const char *want_serial;
 
 #define say(...) do { printf("NVME-VFIO: " __VA_ARGS__); putchar('\n'); fflush(stdout); } while (0)
 
@@ -266,9 +269,10 @@ static int identify(struct nvme *n)
 				mn[i] = 0;
 			say("identify variant=%s serial=\"%s\" model=\"%s\" mdts=%u", n->var->name,
 			    sn, mn, buf[77]);
-			/* The serial QEMU was given (-device nvme,serial=dmamap) came through DMA. */
-			if (strcmp(sn, "dmamap")) {
-				fail(n, "Identify: serial \"%s\", expected \"dmamap\"", sn);
+			/* The serial given with --serial (the VM test: QEMU's
+			 * -device nvme,serial=dmamap) came through DMA. */
+			if (want_serial && strcmp(sn, want_serial)) {
+				fail(n, "Identify: serial \"%s\", expected \"%s\"", sn, want_serial);
 				goto out;
 			}
 		} else {
@@ -739,8 +743,15 @@ close:
 
 int main(int argc, char **argv)
 {
+	const char *prog = argv[0];
+	if (argc > 2 && !strcmp(argv[1], "--serial")) {
+		want_serial = argv[2];
+		argv += 2;
+		argc -= 2;
+	}
 	if (argc < 2) {
-		fprintf(stderr, "usage: %s BDF [strict|lazy|dma32|untrusted|broken ...]\n", argv[0]);
+		fprintf(stderr, "usage: %s [--serial SN] BDF [strict|lazy|dma32|untrusted|broken ...]\n",
+			prog);
 		return 2;
 	}
 	const char *all[] = { "strict", "lazy", "dma32", "untrusted" };
@@ -752,7 +763,7 @@ int main(int argc, char **argv)
 			if (!strcmp(variants[k].name, names[i]))
 				var = &variants[k];
 		if (!var) {
-			fprintf(stderr, "%s: unknown variant \"%s\"\n", argv[0], names[i]);
+			fprintf(stderr, "%s: unknown variant \"%s\"\n", prog, names[i]);
 			return 2;
 		}
 		failed += run_variant(argv[1], var) != 0;
