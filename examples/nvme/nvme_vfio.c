@@ -27,6 +27,7 @@
 #include <string.h>
 #include <time.h>
 
+#include <dmamap/debug.h>
 #include <dmamap/dma.h>
 #include <dmamap/iomap.h>
 #include <dmamap/platform.h>
@@ -124,6 +125,14 @@ static void lib_log(void *priv, enum dmamap_log_level lvl, const char *msg)
 	(void)priv;
 	if (lvl <= DMAMAP_LOG_WARN)
 		printf("NVME-VFIO: dmamap log %d: %s\n", (int)lvl, msg);
+}
+
+/* The DMA API checker is on in every variant: each report is printed (and fails it). */
+static void checker_report(void *priv, const struct dmamap_debug_report *r)
+{
+	(void)priv;
+	printf("NVME-VFIO: checker %s at %s: %s\n", dmamap_debug_kind_name(r->kind), r->origin,
+	       r->msg);
 }
 
 static void plat_log(void *priv, enum dmamap_log_level lvl, const char *msg)
@@ -578,14 +587,16 @@ static int test_reuse(struct nvme *n, bool strict)
 	if (!p)
 		return fail(n, "no arena page");
 	dmamap_dma_addr_t a = dmamap_map_single(n->dev, p, PG, DMAMAP_TO_DEVICE);
+	if (dmamap_mapping_error(n->dev, a))
+		return fail(n, "map failed");
 	dmamap_unmap_single(n->dev, a, PG, DMAMAP_TO_DEVICE);
 	dmamap_dma_addr_t b = dmamap_map_single(n->dev, p, PG, DMAMAP_TO_DEVICE);
+	if (dmamap_mapping_error(n->dev, b))
+		return fail(n, "map failed");
 	dmamap_unmap_single(n->dev, b, PG, DMAMAP_TO_DEVICE);
 	dmamap_vfio_free(n->v, p, PG);
 	say("reuse variant=%s first=0x%" PRIx64 " second=0x%" PRIx64 " %s", n->var->name,
 	    (uint64_t)a, (uint64_t)b, a == b ? "same" : "different");
-	if (dmamap_mapping_error(n->dev, a) || dmamap_mapping_error(n->dev, b))
-		return fail(n, "map failed");
 	if (strict != (a == b))
 		return fail(n, "%s: the second map got %s IOVA", strict ? "strict" : "lazy",
 			    a == b ? "the same" : "another");
@@ -655,12 +666,14 @@ static int run_variant(const char *bdf, const struct variant *var)
 		.swiotlb_mode = DMAMAP_SWIOTLB_ON,
 		.swiotlb_bytes = 4ULL << 20,
 		.log = lib_log,
+		.dma_debug = true,
 	};
 	int ret = -1;
 	if ((rc = dmamap_ctx_create(dmamap_vfio_platform(n->v), &cfg, &n->ctx))) {
 		fail(n, "dmamap_ctx_create: %s", dmamap_strerror(rc));
 		goto close;
 	}
+	dmamap_debug_set_callback(n->ctx, checker_report, NULL);
 	struct dmamap_device_desc desc;
 	dmamap_vfio_device_desc(n->v, &desc);
 	desc.untrusted = var->untrusted;
@@ -729,6 +742,12 @@ dev:
 		dmamap_device_remove(n->dev, &leaked);
 		if (leaked && !ret)
 			ret = fail(n, "%" PRIu64 " mappings leaked", leaked);
+	}
+	{
+		uint64_t reports = dmamap_debug_count(n->ctx, DMAMAP_DEBUG_ANY);
+		say("checker variant=%s reports=%" PRIu64, var->name, reports);
+		if (reports && !ret)
+			ret = fail(n, "the DMA API checker reported %" PRIu64 " problem(s)", reports);
 	}
 ctx:
 	dmamap_ctx_destroy(n->ctx);
