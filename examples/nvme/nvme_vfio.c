@@ -9,7 +9,7 @@
  * through the driver API (dmamap_alloc_coherent, dmamap_map_single,
  * dmamap_map_sg), and the device sees only what dmamap returned.
  *
- * Usage: dmamap-nvme-vfio [--serial SN] BDF [variant...]
+ * Usage: dmamap-nvme-vfio [--serial SN] [--no-hugetlb] BDF [variant...]
  *   variants: strict lazy dma32 untrusted broken (default: all but broken)
  * Output, one line per fact, prefixed "NVME-VFIO:"; per variant a final
  * "NVME-VFIO: PASS variant=X" or "NVME-VFIO: FAIL variant=X: why".  The
@@ -108,6 +108,8 @@ struct nvme {
 
 /* --serial: the controller serial Identify must return (NULL: any). */
 static const char *want_serial;
+/* --no-hugetlb: the arena in 4 KiB pages even where hugetlb pages exist. */
+static bool no_hugetlb;
 
 #define say(...) do { printf("NVME-VFIO: " __VA_ARGS__); putchar('\n'); fflush(stdout); } while (0)
 
@@ -655,7 +657,8 @@ static int run_variant(const char *bdf, const struct variant *var)
 {
 	struct nvme nv = { .var = var }, *n = &nv;
 	char err[512];
-	struct dmamap_vfio_opts o = { .arena_bytes = 32ULL << 20, .log = plat_log };
+	struct dmamap_vfio_opts o = { .arena_bytes = 32ULL << 20, .no_hugetlb = no_hugetlb,
+				      .log = plat_log };
 	int rc = dmamap_vfio_open(bdf, &o, &n->v, err, sizeof(err));
 	if (rc) {
 		say("FAIL variant=%s: dmamap_vfio_open: %s (%d)", var->name, err, rc);
@@ -763,14 +766,22 @@ close:
 int main(int argc, char **argv)
 {
 	const char *prog = argv[0];
-	if (argc > 2 && !strcmp(argv[1], "--serial")) {
-		want_serial = argv[2];
-		argv += 2;
-		argc -= 2;
+	for (;;) {
+		if (argc > 2 && !strcmp(argv[1], "--serial")) {
+			want_serial = argv[2];
+			argv += 2;
+			argc -= 2;
+		} else if (argc > 1 && !strcmp(argv[1], "--no-hugetlb")) {
+			no_hugetlb = true;
+			argv++;
+			argc--;
+		} else {
+			break;
+		}
 	}
 	if (argc < 2) {
-		fprintf(stderr, "usage: %s [--serial SN] BDF [strict|lazy|dma32|untrusted|broken ...]\n",
-			prog);
+		fprintf(stderr, "usage: %s [--serial SN] [--no-hugetlb] BDF "
+			"[strict|lazy|dma32|untrusted|broken ...]\n", prog);
 		return 2;
 	}
 	const char *all[] = { "strict", "lazy", "dma32", "untrusted" };

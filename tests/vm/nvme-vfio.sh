@@ -62,7 +62,7 @@ timeout --foreground -k 5 "$TIMEOUT" qemu-system-x86_64 -M q35 -accel tcg -m 1G 
 	-device intel-iommu,intremap=off \
 	-drive file="$WORK/disk.img",if=none,id=nvm,format=raw -device nvme,serial=dmamap,drive=nvm \
 	-kernel "$VMLINUZ" -initrd "$WORK/initramfs.cpio" \
-	-append "console=ttyS0 intel_iommu=on iommu=nopt panic=-1 quiet loglevel=4" \
+	-append "console=ttyS0 intel_iommu=on iommu=nopt hugepages=20 panic=-1 quiet loglevel=4" \
 	-display none -monitor none -serial file:"$LOG" -no-reboot -nodefaults \
 	</dev/null >"$WORK/qemu.out" 2>&1
 rc=$?
@@ -105,5 +105,10 @@ else
 	grep -i dmar "$LOG.txt" | head -n 5 >&2
 	bad=1
 fi
+# Both kinds of arena ran: 2 MiB hugetlb pages, and 4 KiB pages (broken).
+grep -q "^NVME-VFIO: vfio: .*arena 32 MiB (2 MiB hugetlb pages)" "$LOG.txt" ||
+	{ echo "nvme-vfio: FAIL: no variant ran on a hugetlb arena" >&2; bad=1; }
+grep -q "^NVME-VFIO: vfio: .*arena 32 MiB (4 KiB pages)" "$LOG.txt" ||
+	{ echo "nvme-vfio: FAIL: no variant ran on a 4 KiB-page arena" >&2; bad=1; }
 if [ $bad -ne 0 ]; then show; fail "see above (${secs}s)"; fi
 echo "nvme-vfio: all variants passed in one guest boot (${secs}s)"
