@@ -167,8 +167,12 @@ static int vf_alloc_locked(struct dmamap_vfio *v, uint64_t npages, uint64_t alig
 		top = lim_pages;
 	if (top < npages)
 		return -ENOMEM;
-	/* The arena's physical base is 2 MiB-aligned, so page alignment is index alignment. */
-	uint64_t s = (top - npages) & ~(align - 1);
+	/* Alignment is of the physical address: index s is page base_pfn + s. */
+	const uint64_t base_pfn = DMAMAP_VFIO_PHYS_BASE / VF_PAGE;
+	uint64_t s = ((base_pfn + top - npages) & ~(align - 1));
+	if (s < base_pfn)
+		return -ENOMEM;
+	s -= base_pfn;
 	for (;;) {
 		uint64_t i = 0;
 		while (i < npages && !v->used[s + i])

@@ -65,9 +65,13 @@ static void test_page_allocator(void **state)
 	assert_int_equal(plat_alloc_pages(v, 1, 1, PB - 1, &q), -ENOMEM);
 	assert_int_equal(plat_alloc_pages(v, 0, 1, ~0ULL, &q), -ENOMEM);
 	assert_int_equal(plat_alloc_pages(v, 1, 3, ~0ULL, &q), -ENOMEM);
-	/* 2 MiB-aligned: page 512 (page 1023 is taken, so not the top half's end). */
+	/* 2 MiB-aligned in physical terms (the arena starts at 1 MiB): index 768. */
 	assert_int_equal(plat_alloc_pages(v, 2, 512, ~0ULL, &q), 0);
-	assert_int_equal(q, PB + 512 * 4096);
+	assert_int_equal(q, PB + 768 * 4096);
+	assert_int_equal(q % (2 << 20), 0);
+	/* 4 MiB-aligned: only physical 4 MiB (index 768, taken) is in the arena. */
+	assert_int_equal(plat_alloc_pages(v, 1, 1024, ~0ULL, &p), -ENOMEM);
+	p = PB + 252 * 4096;
 	plat_free_pages(v, q, 2);
 	plat_free_pages(v, p, 4);
 	/* Fill what is left, then nothing more; a free makes room again. */
