@@ -1,6 +1,7 @@
 # dmamap: the two commands a new machine needs.
 #   make demo   installs what is missing, builds, runs the built-in demo
-#   make check  installs what is missing, builds, runs every test, then
+#   make check  installs what is missing, builds, runs every test and the
+#               VFIO VM test (make test-vfio), then
 #               the whole suite again under ASan + UBSan, the concurrency
 #               tests under ThreadSanitizer, and the fuzz gate: every
 #               committed fuzz input replayed, then a fixed number of
