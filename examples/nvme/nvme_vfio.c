@@ -10,7 +10,7 @@
  * dmamap_map_sg), and the device sees only what dmamap returned.
  *
  * Usage: dmamap-nvme-vfio [--serial SN] [--no-hugetlb] BDF [variant...]
- *   variants: strict lazy dma32 untrusted broken (default: all but broken)
+ *   variants: strict lazy dma32 untrusted dac broken (default: all but broken)
  * Output, one line per fact, prefixed "NVME-VFIO:"; per variant a final
  * "NVME-VFIO: PASS variant=X" or "NVME-VFIO: FAIL variant=X: why".  The
  * broken variant unmaps a buffer and then hands its IOVA to the device:
@@ -80,14 +80,16 @@ struct variant {
 	unsigned int mask_bits;
 	bool untrusted;
 	bool broken;
+	bool dac;         /* iommu.forcedac=1: every IOVA must lie above 4 GiB */
 };
 
 static const struct variant variants[] = {
-	{ "strict", "iommu.strict=1", 64, false, false },
-	{ "lazy", "iommu.strict=0", 64, false, false },
-	{ "dma32", "iommu.strict=1", 32, false, false },
-	{ "untrusted", "iommu.strict=1", 64, true, false },
-	{ "broken", "iommu.strict=1", 64, false, true },
+	{ .name = "strict", .bootargs = "iommu.strict=1", .mask_bits = 64 },
+	{ .name = "lazy", .bootargs = "iommu.strict=0", .mask_bits = 64 },
+	{ .name = "dma32", .bootargs = "iommu.strict=1", .mask_bits = 32 },
+	{ .name = "untrusted", .bootargs = "iommu.strict=1", .mask_bits = 64, .untrusted = true },
+	{ .name = "dac", .bootargs = "iommu.strict=1 iommu.forcedac=1", .mask_bits = 64, .dac = true },
+	{ .name = "broken", .bootargs = "iommu.strict=1", .mask_bits = 64, .broken = true },
 };
 
 struct nvme {
@@ -103,6 +105,7 @@ struct nvme {
 	uint32_t lba_size;
 	uint64_t nsze;
 	uint64_t max_iova_end; /* the highest IOVA byte the device was given */
+	uint64_t min_iova;     /* the lowest (UINT64_MAX: none yet) */
 	char why[256];
 };
 
@@ -158,6 +161,8 @@ static void log_iova(struct nvme *n, const char *what, dmamap_dma_addr_t dma, ui
 	    (uint64_t)dma, len);
 	if (dma + len - 1 > n->max_iova_end)
 		n->max_iova_end = dma + len - 1;
+	if (dma < n->min_iova)
+		n->min_iova = dma;
 }
 
 static void db_write(struct nvme *n, uint16_t qid, bool cq, uint16_t val)
@@ -655,7 +660,7 @@ out:
 
 static int run_variant(const char *bdf, const struct variant *var)
 {
-	struct nvme nv = { .var = var }, *n = &nv;
+	struct nvme nv = { .var = var, .min_iova = UINT64_MAX }, *n = &nv;
 	char err[512];
 	struct dmamap_vfio_opts o = { .arena_bytes = 32ULL << 20, .no_hugetlb = no_hugetlb,
 				      .log = plat_log };
@@ -709,6 +714,12 @@ static int run_variant(const char *bdf, const struct variant *var)
 		fail(n, "IOVA end 0x%" PRIx64 " is past the mask", n->max_iova_end);
 		goto io;
 	}
+	/* Without forcedac a PCI device's IOVAs stay below 4 GiB while they fit. */
+	if (var->dac != (n->min_iova > 0xffffffffULL)) {
+		fail(n, "lowest IOVA 0x%" PRIx64 " is %s 4 GiB", n->min_iova,
+		     var->dac ? "below" : "above");
+		goto io;
+	}
 	ret = 0;
 io:
 	/* Disable the controller before its queues go (no DMA into freed memory). */
@@ -736,8 +747,9 @@ io:
 		dmamap_vfio_get_stats(n->v, &vs);
 		say("stats variant=%s maps=%" PRIu64 " bounced=%" PRIu64 " coherent=%" PRIu64
 		    " vfio_map_dma=%" PRIu64 " vfio_unmap_dma=%" PRIu64 " iotlb_syncs=%" PRIu64
-		    " max_iova_end=0x%" PRIx64, var->name, ds.maps, ds.bounced_maps,
-		    ds.coherent_allocs, vs.map_dma, vs.unmap_dma, vs.iotlb_syncs, n->max_iova_end);
+		    " min_iova=0x%" PRIx64 " max_iova_end=0x%" PRIx64, var->name, ds.maps,
+		    ds.bounced_maps, ds.coherent_allocs, vs.map_dma, vs.unmap_dma, vs.iotlb_syncs,
+		    n->min_iova, n->max_iova_end);
 	}
 dev:
 	{

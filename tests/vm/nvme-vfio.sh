@@ -79,7 +79,7 @@ grep -q "VM-INIT: done" "$LOG.txt" || { show; fail "the guest did not finish (ex
 grep -q "VM-INIT: FAIL" "$LOG.txt" && { show; fail "guest set-up: $(grep 'VM-INIT: FAIL' "$LOG.txt")"; }
 
 bad=0
-for v in strict lazy dma32 untrusted broken; do
+for v in strict lazy dma32 untrusted dac broken; do
 	if grep -q "^NVME-VFIO: PASS variant=$v\$" "$LOG.txt"; then
 		echo "nvme-vfio: PASS variant=$v ($(grep -c "^NVME-VFIO: iova variant=$v " "$LOG.txt") IOVAs logged)"
 	else
@@ -87,7 +87,7 @@ for v in strict lazy dma32 untrusted broken; do
 		bad=1
 	fi
 done
-for v in strict lazy dma32 untrusted; do
+for v in strict lazy dma32 untrusted dac; do
 	for s in 512 4096 131072; do
 		grep -q "^NVME-VFIO: data variant=$v size=$s .* ok" "$LOG.txt" ||
 			{ echo "nvme-vfio: FAIL variant=$v: no read-back of $s bytes" >&2; bad=1; }
