@@ -16,8 +16,17 @@ if [ -f "$stamp" ] && [ -f "$cache/xen.elf" ] && [ -f "$cache/vmlinuz" ]; then
 	exit 0
 fi
 cd "$cache/debs"
-kpkg=$(apt-cache depends linux-image-amd64 2>/dev/null |
-	sed -n 's/^ *Depends: \(linux-image-[0-9][^ ]*-amd64\)$/\1/p' | head -n1)
+resolve() {
+	apt-cache depends linux-image-amd64 2>/dev/null |
+		sed -n 's/^ *Depends: \(linux-image-[0-9][^ ]*-amd64\)$/\1/p' | head -n1
+}
+kpkg=$(resolve)
+if [ -z "$kpkg" ]; then
+	# A fresh machine may have no package lists yet.
+	SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO=sudo
+	$SUDO apt-get update -qq || true
+	kpkg=$(resolve)
+fi
 if [ -z "$kpkg" ]; then
 	echo "fetch: cannot resolve linux-image-amd64's kernel package (apt-get update?)" >&2
 	exit 1
