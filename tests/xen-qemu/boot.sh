@@ -17,7 +17,7 @@ shift 3
 linux_args=${linux_args//,/,,}
 timeout --foreground -k 5 "${XENLAB_TIMEOUT:-120}" \
 qemu-system-x86_64 -M q35,kernel-irqchip=off -accel tcg -cpu max,-rdtscp \
-	-m "${XENLAB_MEM:-6G}" -smp 2 -device intel-iommu,intremap=on \
+	-m "${XENLAB_MEM:-6G}" -smp "${XENLAB_SMP:-2}" -device intel-iommu,intremap=on \
 	-display none -monitor none -serial "file:$log" -no-reboot \
 	-nic none -device pcnet,netdev=n0 -netdev user,id=n0,restrict=on \
 	-kernel "$cache/xen.elf" -append "console=com1 $xen_args" \

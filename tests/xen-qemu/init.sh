@@ -3,7 +3,6 @@
 # and Xen report about DMA between XENLAB markers on the console, then powers
 # off.  Reads only; the one action is bringing the 32-bit pcnet NIC up so
 # that its receive ring gets mapped (and bounced when out of its reach).
-/bin/busybox --install -s /bin
 export PATH=/bin
 mount -t proc proc /proc
 mount -t sysfs sys /sys
@@ -27,11 +26,12 @@ for d in /sys/bus/pci/devices/*; do
 done
 if [ -n "$nic" ]; then
 	insmod /lib/modules/mii.ko 2>&1; insmod /lib/modules/pcnet32.ko 2>&1
-	sleep 1
 	for n in /sys/class/net/*; do
 		[ "$(readlink -f $n/device)" = "$(readlink -f $nic)" ] && ip link set "$(basename $n)" up
 	done
-	sleep 2
+	# The receive ring is mapped by the time `ip link set up` returns
+	# (pcnet32_open -> pcnet32_init_ring); a moment for the first refill.
+	sleep 1
 fi
 sec pci; for d in /sys/bus/pci/devices/*; do
 	drv=$(basename "$(readlink $d/driver 2>/dev/null)" 2>/dev/null)
