@@ -91,7 +91,7 @@ check: test test-xen test-asan test-tsan fuzz-gate
 # recorded as explained; XENLAB_SKIP=1 skips it (loudly) where QEMU cannot
 # run.  xen-fidelity boots every configuration and rewrites
 # docs/XEN-FIDELITY.md.
-XEN_TEST_CONFIGS ?= pvh-iommu,pvh-noiommu,pvh-noforce,pvh-1g,pv
+XEN_TEST_CONFIGS ?= pvh-iommu,pvh-noiommu,pvh-noforce
 .PHONY: test-xen xen-fidelity
 test-xen:
 	@if [ "$(XENLAB_SKIP)" = 1 ]; then ./tests/xen-qemu/test-xen.sh --skip; else \
