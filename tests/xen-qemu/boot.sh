@@ -21,4 +21,4 @@ qemu-system-x86_64 -M q35,kernel-irqchip=off -accel tcg -cpu max,-rdtscp \
 	-display none -monitor none -serial "file:$log" -no-reboot \
 	-nic none -device pcnet,netdev=n0 -netdev user,id=n0,restrict=on \
 	-kernel "$cache/xen.elf" -append "console=com1 $xen_args" \
-	-initrd "$cache/vmlinuz $linux_args,$cache/initramfs.cpio.gz" "$@"
+	-initrd "$cache/vmlinuz $linux_args,${XENLAB_INITRD:-$cache/initramfs.cpio.gz}" "$@"

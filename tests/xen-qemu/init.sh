@@ -20,6 +20,9 @@ sec swiotlb_before; for f in /sys/kernel/debug/swiotlb/*; do show "$f"; done; en
 sec iomem; grep -v '^ ' /proc/iomem | head -n 40; end iomem
 sec meminfo; grep -E 'MemTotal|DirectMap' /proc/meminfo; end meminfo
 sec iommu_groups; ls /sys/kernel/iommu_groups 2>/dev/null | wc -l; end iommu_groups
+# A PV domU's PCI devices come through pcifront (a module in Debian); the
+# module refuses to load anywhere else.
+[ -f /lib/modules/xen-pcifront.ko ] && insmod /lib/modules/xen-pcifront.ko 2>/dev/null && sleep 2
 nic=""
 for d in /sys/bus/pci/devices/*; do
 	[ "$(cat $d/vendor):$(cat $d/device)" = "0x1022:0x2000" ] && nic=$d

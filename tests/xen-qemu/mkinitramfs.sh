@@ -21,5 +21,6 @@ cp "$here/init.sh" "$tmp/init"
 chmod +x "$tmp/init"
 m=$cache/root/lib/modules/$kver/kernel/drivers/net
 cp "$m/mii.ko" "$m/ethernet/amd/pcnet32.ko" "$tmp/lib/modules/"
+cp "$cache/root/lib/modules/$kver/kernel/drivers/pci/xen-pcifront.ko" "$tmp/lib/modules/"
 (cd "$tmp" && find . | cpio -o -H newc --quiet | gzip -1) >"$out.tmp"
 mv "$out.tmp" "$out"
