@@ -10,7 +10,7 @@ PKGS=(build-essential cmake pkg-config libcmocka-dev libfdt-dev
       device-tree-compiler libyaml-dev libjansson-dev clang libclang-rt-14-dev)
 # --- xen-qemu (issue 20): tests/xen-qemu/ boots Xen 4.17 + Linux under QEMU.
 # `install-deps.sh xen` also fetches Xen and the kernel (apt-get download
-# into build-vm/, extracted with dpkg-deb -x) once everything is installed.
+# into build-vm/xen/, extracted with dpkg-deb -x) once everything is installed.
 PKGS+=(qemu-system-x86 busybox-static cpio python3)
 if [ "${1:-}" = xen ]; then
 	trap 'rc=$?; [ $rc -ne 0 ] || "$(dirname "$0")/../tests/xen-qemu/fetch.sh" || exit 1' EXIT

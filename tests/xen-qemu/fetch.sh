@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # tests/xen-qemu/fetch.sh - fetches Debian 12's Xen 4.17 hypervisor and its
 # dom0-capable kernel with `apt-get download` into an ignored in-repo cache
-# (build-vm/ by default) and extracts them with dpkg-deb -x.  Idempotent:
+# (build-vm/xen/ by default) and extracts them with dpkg-deb -x.  Idempotent:
 # does nothing when the extracted files are already there.
 #
 # The kernel's package is found at fetch time: linux-image-amd64 is a
@@ -9,7 +9,7 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
-cache=${XENLAB_CACHE:-$repo/build-vm}
+cache=${XENLAB_CACHE:-$repo/build-vm/xen}
 mkdir -p "$cache/debs" "$cache/root"
 stamp=$cache/fetched.ok
 if [ -f "$stamp" ] && [ -f "$cache/xen.elf" ] && [ -f "$cache/vmlinuz" ]; then

@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # tests/xen-qemu/mkinitramfs-dom0xl.sh - builds a dom0 initramfs with Xen's
 # toolstack from Debian's packages (apt-get download + dpkg-deb -x into
-# build-vm/domu/), the harness initramfs and kernel for PV domUs, and one
+# build-vm/xen/domu/), the harness initramfs and kernel for PV domUs, and one
 # xl config per domU (domU names: nopci, pci).  Rebuilt every call (the
 # cpio is cheap next to a boot).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
-cache=${XENLAB_CACHE:-$repo/build-vm}
+cache=${XENLAB_CACHE:-$repo/build-vm/xen}
 kver=$(cat "$cache/kernel-version")
 d=$cache/domu
 mkdir -p "$d/debs" "$d/root"

@@ -4,7 +4,7 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
-cache=${XENLAB_CACHE:-$repo/build-vm}
+cache=${XENLAB_CACHE:-$repo/build-vm/xen}
 kver=$(cat "$cache/kernel-version")
 out=$cache/initramfs.cpio.gz
 bb=$(command -v busybox || true)

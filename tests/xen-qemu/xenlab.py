@@ -11,7 +11,7 @@ writes the Markdown comparison (docs/XEN-FIDELITY.md).  Exit status 0 when
 every field agrees or its disagreement is one recorded in EXPLAINED below,
 1 on any other disagreement or a configuration that did not boot as
 recorded, 2 on a usage or environment error.  Never writes outside the
-cache folder (build-vm/) except the table it is told to write.
+cache folder (build-vm/xen/) except the table it is told to write.
 """
 import json
 import os
@@ -22,7 +22,7 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
-CACHE = os.environ.get("XENLAB_CACHE", os.path.join(REPO, "build-vm"))
+CACHE = os.environ.get("XENLAB_CACHE", os.path.join(REPO, "build-vm", "xen"))
 SCN = os.path.join(REPO, "tests", "scenarios", "xen-real")
 GIB4 = 1 << 32
 
@@ -116,6 +116,27 @@ def kv(block):
     return out
 
 
+def crash_of(text):
+    for pat in (r"\(XEN\) (d\dv\d Triple fault)", r"(Kernel panic - not syncing: [^\r\n]*)",
+                r"\(XEN\) (Panic on CPU \d+:)", r"(domain_crash_sync called from entry.S)"):
+        m = re.search(pat, text)
+        if m:
+            return m.group(1)
+    return "no XENLAB-DONE"
+
+
+def boot_finished(name, text):
+    """Whether a log is a finished boot: /init (and every domU's) said
+    XENLAB-DONE, or Xen refused the configuration as recorded."""
+    if name in REFUSED:
+        key, want = REFUSED[name]
+        if facts_of(text).get(key) == want:
+            return True
+    if name in DOMUS:
+        return text.count("XENLAB-DONE") == len(DOMUS[name]) + 1
+    return "XENLAB-DONE" in text
+
+
 def facts_of(text):
     """What the log says happened: every value read from Xen's or Linux's
     own output, none assumed."""
@@ -182,7 +203,8 @@ def real_row(f):
         "nic_ops": None if not has_nic else "swiotlb-xen" if (pv and pool) else "dma-direct",
         # debugfs has no swiotlb files for a pool made late (6.1 creates
         # them at boot only): not observable there.
-        "nic_bounced": None if not has_nic or f["io_tlb_used_after"] is None else slots_used > 0,
+        "nic_bounced": None if not has_nic else False if not pool else
+                       None if f["io_tlb_used_after"] is None else slots_used > 0,
         "nic_map_failed": None if not has_nic else f["nic_map_error"],
         # Xen's low memory handed to the guest by XENMEM_exchange: only
         # xen_swiotlb_fixup asks for it (PV); a PVH dom0 never does.
@@ -317,9 +339,22 @@ def main(argv):
         log = os.path.join(logs, n + ".log")
         secs = None
         if not a.reuse:
-            rc, secs, out = sh_boot(n, log)
-            if rc not in (0,):
-                print("xenlab: %s: boot.sh exited %d:\n%s" % (n, rc, out[-2000:]), file=sys.stderr)
+            # Xen under QEMU's TCG now and then dies for reasons of its own
+            # (a triple fault in a PVH dom0's early boot, seen 2 times in
+            # about 40 boots): a boot that neither finished nor ended as
+            # recorded is tried again, up to XENLAB_TRIES times, and said so.
+            tries = int(os.environ.get("XENLAB_TRIES", "3"))
+            for attempt in range(1, tries + 1):
+                rc, secs, out = sh_boot(n, log)
+                text = open(log, errors="replace").read() if os.path.exists(log) else ""
+                if boot_finished(n, text):
+                    break
+                keep = "%s.try%d.log" % (log[:-4], attempt)
+                os.replace(log, keep) if os.path.exists(log) else None
+                print("xenlab: %s: attempt %d did not finish (boot.sh exit %d; %s), log kept in %s"
+                      % (n, attempt, rc, crash_of(text), keep), file=sys.stderr)
+                if attempt == tries:
+                    os.replace(keep, log)
         if not os.path.exists(log):
             print("xenlab: %s: no log %s" % (n, log), file=sys.stderr)
             return 2
@@ -366,10 +401,18 @@ def write_table(path, names, results):
       % vers("xen-version"))
     w("(linux-image-%s, package %s; `Linux version %s`) under QEMU's TCG"
       % (vers("kernel-version"), vers("kernel-package-version"), any_f.get("linux_version", "?")))
-    w("(q35, 6 GiB, 2 vCPUs, an emulated Intel VT-d, a pcnet NIC whose driver sets a 32-bit DMA mask),")
+    w("(q35, 6 GiB, 2 vCPUs, `-cpu max` without RDTSCP and AVX (tests/xen-qemu/boot.sh says why), an")
+    w("emulated Intel VT-d, a pcnet NIC whose driver sets a 32-bit DMA mask),")
     w("with a busybox initramfs whose /init brings the NIC up (its receive ring gets mapped) and prints")
     w("what Linux and Xen report (tests/xen-qemu/init.sh).  dmamap runs the scenario that mirrors the")
-    w("configuration (tests/scenarios/xen-real/NAME.yaml, `policy: linux`).")
+    w("configuration (tests/scenarios/xen-real/NAME.yaml, `policy: linux`).  The domU rows come from")
+    w("one boot of a PV dom0 whose initramfs carries Xen's toolstack from Debian's packages (xl,")
+    w("xenstored, xenconsoled) and starts two PV domUs with the same kernel and /init.")
+    w("")
+    w("What is measured is the mapping side: which pool exists, where, and whether the NIC's")
+    w("ring went through it.  The NIC's DMA itself faults in QEMU's emulated VT-d under Xen")
+    w("(`[VT-D]DMAR: reason 02 - Present bit in context entry is clear`), so no packet moves; the")
+    w("maps are made by the driver before that, and that is what the table compares.")
     w("")
     w("## Summary")
     w("")
@@ -449,15 +492,16 @@ def write_table(path, names, results):
 NOT_BOOTED_EXTRA = [
     ("PV dom0 with SMAP on",
      "Xen 4.17 under QEMU's TCG (`-cpu max,-rdtscp`) crashes the PV dom0 before its first "
-     "printk: `d0v0 Unhandled: vec 14, #PF[0001]` on the guest kernel's stack page "
-     "(a present page with _PAGE_USER, as a 64-bit PV kernel's pages are), then "
-     "`domain_crash_sync called from entry.S: fault at ... create_bounce_frame+0x14f`: Xen faulted "
-     "writing the exception frame for dom0's first page fault onto dom0's stack.  Error code 1 "
-     "(present, supervisor read) on a present user page is an SMAP violation, and Xen's `smap=0` "
-     "alone makes it boot (`smep=0` is not needed), so the PV configurations run with `smap=0`, "
-     "which changes nothing about DMA.  Not settled in the time box: whether Xen's STAC/CLAC "
-     "around create_bounce_frame or QEMU's TCG emulation of CR4.SMAP/EFLAGS.AC is at fault "
-     "(real hardware and KVM run PV dom0s with SMAP)."),
+     "printk: `d0v0 Unhandled: vec 14, #PF[0001]` at cr2 = dom0's own kernel stack "
+     "(present in the page walk Xen prints, with _PAGE_USER as a 64-bit PV kernel's pages "
+     "are), then `domain_crash_sync called from entry.S: ... create_bounce_frame+0x14f`: dom0 "
+     "has no trap table yet, so Xen cannot deliver the fault and kills it.  Error code 1 is a "
+     "*supervisor* read of a present page, yet a PV kernel runs in ring 3: the access was "
+     "made in supervisor mode, on dom0's behalf, and a supervisor read of a user page is what "
+     "SMAP forbids.  Xen's `smap=0` alone makes it boot (`smep=0` is not needed), so the PV "
+     "configurations run with `smap=0`, which changes nothing about DMA.  Not settled in the "
+     "20-minute time box: whether Xen misses a STAC on that path or QEMU's TCG mis-emulates "
+     "CR4.SMAP/EFLAGS.AC (real hardware and KVM run PV dom0s with SMAP)."),
     ("A PV domU's passed-through device's bounces",
      "not observable: Linux 6.1 makes the swiotlb debugfs files at boot only, so a pool made late "
      "(pcifront) has none; the domU's pool itself (made late, 4 MiB) is compared above."),
