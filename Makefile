@@ -1,6 +1,8 @@
 # dmamap: the two commands a new machine needs.
 #   make demo   installs what is missing, builds, runs the built-in demo
-#   make check  installs what is missing, builds, runs every test, then
+#   make check  installs what is missing, builds, runs every test, the
+#               VFIO VM test (make test-vfio) and real Xen against the
+#               Xen model (make test-xen), then
 #               the whole suite again under ASan + UBSan, the concurrency
 #               tests under ThreadSanitizer, and the fuzz gate: every
 #               committed fuzz input replayed, then a fixed number of
@@ -28,7 +30,7 @@ space := $(subst ,, )
 # without ASLR it runs anywhere (when the sandbox lets setarch turn it off).
 NO_ASLR := $(shell setarch $$(uname -m) -R true 2>/dev/null && echo setarch $$(uname -m) -R)
 
-.PHONY: all deps build demo check test test-asan test-tsan fuzz fuzz-gate fuzz-build fuzz-replay bench clean install
+.PHONY: all deps build demo check test test-vfio test-asan test-tsan fuzz fuzz-gate fuzz-build fuzz-replay bench clean install
 
 all: build
 
@@ -82,8 +84,18 @@ fuzz-gate: fuzz-build
 fuzz-replay: fuzz-build
 	./fuzz/run-fuzzers.sh --replay fuzz/crashes $(BUILD_FUZZ)
 
-check: test test-xen test-asan test-tsan fuzz-gate
-	@echo "check: all suites passed (plain, Xen under QEMU, ASan+UBSan, TSan, fuzz gate)"
+# ---- issue 19: real DMA by a real device -----------------------------------
+# The userspace NVMe driver on libdmamap-vfio, in a Debian kernel booted
+# under QEMU TCG with an emulated Intel IOMMU (tests/vm/nvme-vfio.sh): one
+# guest boot runs every variant.  Once, not under the sanitizers.
+test-vfio: deps
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo $(DEV_FLAGS) >/dev/null
+	cmake --build $(BUILD) -j $(JOBS) --target nvme_vfio
+	./tests/vm/nvme-vfio.sh $(BUILD)/dmamap-nvme-vfio
+# ---- end issue 19 -----------------------------------------------------------
+
+check: test test-vfio test-xen test-asan test-tsan fuzz-gate
+	@echo "check: all suites passed (plain, VFIO VM, Xen under QEMU, ASan+UBSan, TSan, fuzz gate)"
 
 # --- xen-qemu (issue 20): dmamap's Xen model against real Xen 4.17 + Linux
 # 6.1 booted under QEMU (tests/xen-qemu/README.md).  test-xen boots the

@@ -27,7 +27,20 @@
  *     insertion of what the unmap removed.
  *   - An IOMMU's lock guards its IOTLB, fault ring, cost and counters.
  *     Taken after a domain lock, never before; never held while taking
- *     the page allocator lock.
+ *     the page allocator lock.  Its maps and unmaps are counted per
+ *     domain instead, under the domain's lock that map and unmap hold
+ *     anyway (no IOMMU lock and no atomic on that path); a destroyed
+ *     domain's counts move to its IOMMU's `gone` totals under the
+ *     registry's write lock, so a snapshot (registry read-locked) sees
+ *     each count exactly once.
+ *   - `tlb_valid` counts the IOTLB entries with a domain; it changes only
+ *     under the IOMMU's lock, with the entry.  An entry of domain D is
+ *     inserted only with D's lock held, so an unmap holding D's lock that
+ *     reads 0 knows no entry of D can be in the IOTLB (a concurrent
+ *     decrement only removes entries), and skips the stale-marking scan.
+ *   - A domain's `ptmap` caches the machine mapping of its last table
+ *     page looked up (d->lock); machine mappings never change while the
+ *     machine lives, so a hit is always right.
  *   - Tables hold only what map wrote: a present entry is a leaf (leaf
  *     bit, or level 0) or points to a table page this domain allocated.
  *     No leaf at level 3.  pt_pages counts every table page, root
@@ -42,6 +55,8 @@
  */
 #include <errno.h>
 #include <limits.h>
+#include <sched.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -82,7 +97,9 @@ struct simi_iommu {
 	uint64_t cost_ns;
 	struct iotlb_entry *tlb;
 	uint64_t clock;             /* LRU stamps */
-	struct sim_iommu_stats st;
+	struct sim_iommu_stats st;  /* but maps and unmaps: per domain */
+	uint64_t gone_maps, gone_unmaps; /* of destroyed domains */
+	_Atomic unsigned int tlb_valid; /* entries with a domain */
 	struct sim_iommu_fault faults[SIM_IOMMU_FAULTS]; /* ring */
 	uint64_t nfaults;           /* faults ever recorded */
 };
@@ -97,10 +114,12 @@ struct simi_domain {
 	bool bypass;
 	uint64_t bypass_offset, bypass_size;
 
-	pthread_mutex_t lock;           /* guards the fields below and the tables */
+	simi_spinlock lock;             /* guards the fields below and the tables */
 	uint64_t root;                  /* 0: identity */
+	const struct simi_mapping *ptmap; /* see the invariants; may be NULL */
 	uint64_t pt_pages;
 	uint64_t mapped_bytes;
+	uint64_t maps, unmaps;          /* calls that succeeded */
 };
 
 /* A leaf as found in the tables. */
@@ -144,17 +163,39 @@ static bool overlaps(uint64_t a, uint64_t asize, uint64_t b, uint64_t bsize)
 	return a <= b + (bsize - 1) && b <= a + (asize - 1);
 }
 
+/* u->lock held.  Empties an IOTLB entry that holds a translation. */
+static void tlb_drop(struct simi_iommu *u, struct iotlb_entry *t)
+{
+	t->domain = 0;
+	atomic_store_explicit(&u->tlb_valid,
+			      atomic_load_explicit(&u->tlb_valid, memory_order_relaxed) - 1,
+			      memory_order_relaxed);
+}
+
 /* ---- registry ----------------------------------------------------------- */
 
 void simi_iommu_init(struct sim_machine *m)
 {
 	memset(&m->iommus, 0, sizeof(m->iommus));
-	m->iommus.ready = pthread_rwlock_init(&m->iommus.lock, NULL) == 0;
+	m->iommus.ready = true;
+}
+
+void simi_lock_wait(unsigned int *spins)
+{
+	if (++*spins < 128) {
+#if defined(__x86_64__) || defined(__i386__)
+		__builtin_ia32_pause();
+#elif defined(__aarch64__)
+		__asm__ __volatile__("yield");
+#endif
+		return;
+	}
+	*spins = 0;
+	sched_yield();
 }
 
 static void domain_free(struct simi_domain *d)
 {
-	pthread_mutex_destroy(&d->lock);
 	free(d);
 }
 
@@ -175,7 +216,6 @@ void simi_iommu_fini(struct sim_machine *m)
 	}
 	free(r->dom);
 	free(r->iommu);
-	pthread_rwlock_destroy(&r->lock);
 	r->ready = false;
 }
 
@@ -246,13 +286,13 @@ int sim_iommu_create(struct sim_machine *m, const struct sim_iommu_desc *d,
 	if (!u->name || !u->tlb || pthread_mutex_init(&u->lock, NULL))
 		goto fail;
 	struct simi_iommus *r = &m->iommus;
-	pthread_rwlock_wrlock(&r->lock);
+	simi_write_lock(&r->lock);
 	/*
 	 * Under a hypervisor the IOMMUs are its own (xen.c); sim_xen_create
 	 * checks for IOMMUs under this same lock, so never both.
 	 */
 	if (m->xen) {
-		pthread_rwlock_unlock(&r->lock);
+		simi_write_unlock(&r->lock);
 		pthread_mutex_destroy(&u->lock);
 		free(u->tlb);
 		free(u->name);
@@ -261,14 +301,14 @@ int sim_iommu_create(struct sim_machine *m, const struct sim_iommu_desc *d,
 	}
 	if (grow((void **)&r->iommu, r->niommu, &r->iommu_cap,
 		 sizeof(*r->iommu))) {
-		pthread_rwlock_unlock(&r->lock);
+		simi_write_unlock(&r->lock);
 		pthread_mutex_destroy(&u->lock);
 		goto fail;
 	}
 	r->iommu[r->niommu++] = u;
 	u->id = (int)r->niommu;
 	simi_platform_enable_iommu(m);
-	pthread_rwlock_unlock(&r->lock);
+	simi_write_unlock(&r->lock);
 	*id = u->id;
 	return 0;
 fail:
@@ -282,10 +322,10 @@ uint64_t sim_iommu_page_sizes(struct sim_machine *m, int iommu_id)
 {
 	if (!m || !m->iommus.ready)
 		return 0;
-	pthread_rwlock_rdlock(&m->iommus.lock);
+	simi_read_lock(&m->iommus.lock);
 	struct simi_iommu *u = iommu_get(m, iommu_id);
 	uint64_t ps = u ? u->page_sizes : 0;
-	pthread_rwlock_unlock(&m->iommus.lock);
+	simi_read_unlock(&m->iommus.lock);
 	return ps;
 }
 
@@ -293,14 +333,14 @@ int sim_iommu_set_inval_cost(struct sim_machine *m, int iommu_id, uint64_t ns)
 {
 	if (!m || !m->iommus.ready)
 		return -EINVAL;
-	pthread_rwlock_rdlock(&m->iommus.lock);
+	simi_read_lock(&m->iommus.lock);
 	struct simi_iommu *u = iommu_get(m, iommu_id);
 	if (u) {
 		pthread_mutex_lock(&u->lock);
 		u->cost_ns = ns;
 		pthread_mutex_unlock(&u->lock);
 	}
-	pthread_rwlock_unlock(&m->iommus.lock);
+	simi_read_unlock(&m->iommus.lock);
 	return u ? 0 : -EINVAL;
 }
 
@@ -310,6 +350,22 @@ int sim_iommu_set_inval_cost(struct sim_machine *m, int iommu_id, uint64_t ns)
 static uint64_t *pt_entries(struct sim_machine *m, uint64_t phys)
 {
 	return sim_phys_to_cpu(m, phys);
+}
+
+/*
+ * The same, d->lock held: the walks' fast form.  Table pages come from
+ * the page allocator, mostly from one machine mapping, so the domain's
+ * last mapping answers without the registry's bisection.
+ */
+static uint64_t *dom_pt(struct sim_machine *m, struct simi_domain *d,
+			uint64_t phys)
+{
+	const struct simi_mapping *mp = d->ptmap;
+	if (!mp || phys - mp->base >= mp->end - mp->base) {
+		mp = simi_mapping_of(m, phys, SIM_PAGE_SIZE);
+		d->ptmap = mp;
+	}
+	return (uint64_t *)(void *)(mp->cpu + (phys - mp->base));
 }
 
 /* Counts a table page in and out; d->lock held (or d unpublished). */
@@ -358,9 +414,9 @@ int sim_iommu_domain_create(struct sim_machine *m, int iommu_id,
 	if (!m->iommus.ready)
 		return -ENOMEM;
 	struct simi_iommus *r = &m->iommus;
-	pthread_rwlock_rdlock(&r->lock);
+	simi_read_lock(&r->lock);
 	struct simi_iommu *u = iommu_get(m, iommu_id);
-	pthread_rwlock_unlock(&r->lock);
+	simi_read_unlock(&r->lock);
 	if (!u)
 		return -EINVAL; /* IOMMUs never die: u stays valid */
 
@@ -369,17 +425,13 @@ int sim_iommu_domain_create(struct sim_machine *m, int iommu_id,
 		return -ENOMEM;
 	d->type = type;
 	d->iommu = u;
-	if (pthread_mutex_init(&d->lock, NULL)) {
-		free(d);
-		return -ENOMEM;
-	}
 	if (type == SIM_IOMMU_DOMAIN_TRANSLATED && pt_alloc(m, d, &d->root)) {
 		domain_free(d);
 		return -ENOMEM;
 	}
-	pthread_rwlock_wrlock(&r->lock);
+	simi_write_lock(&r->lock);
 	if (grow((void **)&r->dom, r->ndom, &r->dom_cap, sizeof(*r->dom))) {
-		pthread_rwlock_unlock(&r->lock);
+		simi_write_unlock(&r->lock);
 		if (d->root)
 			pt_free_tree(m, d, d->root, PT_LEVELS - 1);
 		domain_free(d);
@@ -387,7 +439,7 @@ int sim_iommu_domain_create(struct sim_machine *m, int iommu_id,
 	}
 	r->dom[r->ndom++] = d;
 	d->id = (int)r->ndom;
-	pthread_rwlock_unlock(&r->lock);
+	simi_write_unlock(&r->lock);
 	*domain_id = d->id;
 	return 0;
 }
@@ -398,7 +450,7 @@ static void tlb_forget_domain(struct simi_iommu *u, int id)
 	pthread_mutex_lock(&u->lock);
 	for (unsigned int i = 0; i < u->ntlb; i++)
 		if (u->tlb[i].domain == id)
-			u->tlb[i].domain = 0;
+			tlb_drop(u, &u->tlb[i]);
 	pthread_mutex_unlock(&u->lock);
 }
 
@@ -407,12 +459,17 @@ int sim_iommu_domain_destroy(struct sim_machine *m, int domain_id)
 	if (!m || !m->iommus.ready)
 		return -EINVAL;
 	struct simi_iommus *r = &m->iommus;
-	pthread_rwlock_wrlock(&r->lock);
+	simi_write_lock(&r->lock);
 	struct simi_domain *d = domain_get(m, domain_id);
 	int rc = !d ? -EINVAL : d->ndevices ? -EBUSY : 0;
-	if (!rc)
+	if (!rc) {
 		r->dom[domain_id - 1] = NULL;
-	pthread_rwlock_unlock(&r->lock);
+		pthread_mutex_lock(&d->iommu->lock);
+		d->iommu->gone_maps += d->maps;
+		d->iommu->gone_unmaps += d->unmaps;
+		pthread_mutex_unlock(&d->iommu->lock);
+	}
+	simi_write_unlock(&r->lock);
 	if (rc)
 		return rc;
 	/*
@@ -431,7 +488,7 @@ int sim_iommu_attach(struct sim_device *dev, int domain_id)
 	if (!dev || !dev->m->iommus.ready)
 		return -EINVAL;
 	struct sim_machine *m = dev->m;
-	pthread_rwlock_wrlock(&m->iommus.lock);
+	simi_write_lock(&m->iommus.lock);
 	struct simi_domain *d = domain_get(m, domain_id);
 	if (d && dev->iommu_dom != d) {
 		if (dev->iommu_dom)
@@ -441,7 +498,7 @@ int sim_iommu_attach(struct sim_device *dev, int domain_id)
 		atomic_store_explicit(&dev->iommu_domain, d->id,
 				      memory_order_release);
 	}
-	pthread_rwlock_unlock(&m->iommus.lock);
+	simi_write_unlock(&m->iommus.lock);
 	return d ? 0 : -EINVAL;
 }
 
@@ -450,14 +507,14 @@ int sim_iommu_detach(struct sim_device *dev)
 	if (!dev || !dev->m->iommus.ready)
 		return 0;
 	struct sim_machine *m = dev->m;
-	pthread_rwlock_wrlock(&m->iommus.lock);
+	simi_write_lock(&m->iommus.lock);
 	if (dev->iommu_dom) {
 		dev->iommu_dom->ndevices--;
 		dev->iommu_dom = NULL;
 		atomic_store_explicit(&dev->iommu_domain, 0,
 				      memory_order_release);
 	}
-	pthread_rwlock_unlock(&m->iommus.lock);
+	simi_write_unlock(&m->iommus.lock);
 	return 0;
 }
 
@@ -473,10 +530,10 @@ int sim_iommu_domain_info(struct sim_machine *m, int domain_id,
 {
 	if (!m || !out || !m->iommus.ready)
 		return -EINVAL;
-	pthread_rwlock_rdlock(&m->iommus.lock);
+	simi_read_lock(&m->iommus.lock);
 	struct simi_domain *d = domain_get(m, domain_id);
 	if (d) {
-		pthread_mutex_lock(&d->lock);
+		simi_spin_lock(&d->lock);
 		*out = (struct sim_iommu_domain_info){
 			.iommu_id = d->iommu->id,
 			.type = d->type,
@@ -490,9 +547,9 @@ int sim_iommu_domain_info(struct sim_machine *m, int domain_id,
 			.bypass_offset = d->bypass_offset,
 			.bypass_size = d->bypass_size,
 		};
-		pthread_mutex_unlock(&d->lock);
+		simi_spin_unlock(&d->lock);
 	}
-	pthread_rwlock_unlock(&m->iommus.lock);
+	simi_read_unlock(&m->iommus.lock);
 	return d ? 0 : -EINVAL;
 }
 
@@ -528,7 +585,7 @@ int sim_iommu_domain_set_windows(struct sim_machine *m, int domain_id,
 	 * reading from its first window check to its last piece), so no
 	 * access sees two sets of windows.
 	 */
-	pthread_rwlock_wrlock(&m->iommus.lock);
+	simi_write_lock(&m->iommus.lock);
 	struct simi_domain *d = translated_get(m, domain_id);
 	if (d) {
 		d->tr_base = tr_base;
@@ -537,21 +594,21 @@ int sim_iommu_domain_set_windows(struct sim_machine *m, int domain_id,
 		d->bypass_offset = bypass_offset;
 		d->bypass_size = bypass_size;
 	}
-	pthread_rwlock_unlock(&m->iommus.lock);
+	simi_write_unlock(&m->iommus.lock);
 	return d ? 0 : -EINVAL;
 }
 
 /* ---- tables: walk, map, unmap (domain lock held) --------------------------- */
 
 /* The leaf translating iova, or false. */
-static bool walk(struct sim_machine *m, const struct simi_domain *d,
+static bool walk(struct sim_machine *m, struct simi_domain *d,
 		 uint64_t iova, struct leaf *out)
 {
 	if (iova >= IOVA_LIMIT)
 		return false;
 	uint64_t table = d->root;
 	for (int lvl = PT_LEVELS - 1; lvl >= 0; lvl--) {
-		uint64_t e = pt_entries(m, table)[level_index(iova, lvl)];
+		uint64_t e = dom_pt(m, d, table)[level_index(iova, lvl)];
 		if (!(e & PTE_P))
 			return false;
 		if (lvl == 0 || (e & PTE_LEAF)) {
@@ -592,16 +649,21 @@ static bool any_leaf(struct sim_machine *m, uint64_t table, int lvl,
 }
 
 /*
- * Writes one leaf of level lvl.  The caller checked that no leaf lies in
- * its span, so a table found where the leaf goes holds none: it is freed
- * (as Linux's io-pgtable does before installing a block).  0 or -ENOMEM.
+ * Writes one leaf of level lvl after checking, in the same descent, that
+ * no leaf lies in its span: 0, -EEXIST (nothing written) or -ENOMEM
+ * (tables made on the way stay, empty).  An empty table found where the
+ * leaf goes is freed (as Linux's io-pgtable does before installing a
+ * block).  A map of one leaf needs no other check; a longer one runs
+ * any_leaf over its whole range first, to be all or nothing.
  */
 static int map_leaf(struct sim_machine *m, struct simi_domain *d,
-		    uint64_t iova, uint64_t phys, int lvl, uint64_t bits)
+		   uint64_t iova, uint64_t phys, int lvl, uint64_t bits)
 {
 	uint64_t table = d->root;
 	for (int l = PT_LEVELS - 1; l > lvl; l--) {
-		uint64_t *e = &pt_entries(m, table)[level_index(iova, l)];
+		uint64_t *e = &dom_pt(m, d, table)[level_index(iova, l)];
+		if (*e & PTE_LEAF)
+			return -EEXIST; /* a larger leaf covers it */
 		if (!(*e & PTE_P)) {
 			uint64_t np;
 			int rc = pt_alloc(m, d, &np);
@@ -611,11 +673,41 @@ static int map_leaf(struct sim_machine *m, struct simi_domain *d,
 		}
 		table = *e & PTE_ADDR;
 	}
-	uint64_t *e = &pt_entries(m, table)[level_index(iova, lvl)];
-	if ((*e & PTE_P) && lvl > 0 && !(*e & PTE_LEAF))
+	uint64_t *e = &dom_pt(m, d, table)[level_index(iova, lvl)];
+	if (*e & PTE_P) {
+		if (lvl == 0 || (*e & PTE_LEAF) ||
+		    any_leaf(m, *e & PTE_ADDR, lvl - 1, iova, iova,
+			     iova + level_span(lvl)))
+			return -EEXIST;
 		pt_free_tree(m, d, *e & PTE_ADDR, lvl - 1);
+	}
 	*e = phys | bits | PTE_P | PTE_LEAF;
 	return 0;
+}
+
+/*
+ * A 4 KiB unmap by one descent: *done is what it cleared (0 when nothing
+ * was mapped).  False, with nothing changed, when a larger leaf covers
+ * the page: splitting it is unmap_level's job.
+ */
+static bool unmap_page(struct sim_machine *m, struct simi_domain *d,
+		       uint64_t iova, uint64_t *done)
+{
+	uint64_t table = d->root;
+	*done = 0;
+	for (int l = PT_LEVELS - 1; l > 0; l--) {
+		uint64_t e = dom_pt(m, d, table)[level_index(iova, l)];
+		if (!(e & PTE_P))
+			return true;
+		if (e & PTE_LEAF)
+			return false;
+		table = e & PTE_ADDR;
+	}
+	uint64_t *e = &dom_pt(m, d, table)[level_index(iova, 0)];
+	if (*e & PTE_P)
+		*done = SIM_PAGE_SIZE;
+	*e = 0;
+	return true;
 }
 
 struct unmap_walk {
@@ -683,6 +775,25 @@ static void tlb_mark_stale(struct simi_iommu *u, int id, uint64_t iova,
 }
 
 /*
+ * Domain locked: what every unmap does after the tables changed.  The
+ * IOTLB scan is skipped when the IOTLB is empty (see tlb_valid).
+ */
+static void unmap_account(struct simi_domain *d, uint64_t iova, uint64_t size,
+			  uint64_t splits, bool counted)
+{
+	struct simi_iommu *u = d->iommu;
+	if (atomic_load_explicit(&u->tlb_valid, memory_order_relaxed))
+		tlb_mark_stale(u, d->id, iova, size);
+	if (splits) {
+		pthread_mutex_lock(&u->lock);
+		u->st.splits += splits;
+		pthread_mutex_unlock(&u->lock);
+	}
+	if (counted)
+		d->unmaps++;
+}
+
+/*
  * Domain locked; range checked.  See sim_iommu_unmap.  `call`: a caller's
  * unmap (counted in unmaps), not map's rollback.
  */
@@ -691,18 +802,28 @@ static int unmap_locked(struct sim_machine *m, struct simi_domain *d,
 			bool call)
 {
 	struct unmap_walk w = { .m = m, .d = d };
-	int rc = unmap_level(&w, d->root, PT_LEVELS - 1, 0, iova, iova + size);
+	int rc = 0;
+	if (size != SIM_PAGE_SIZE || !unmap_page(m, d, iova, &w.done))
+		rc = unmap_level(&w, d->root, PT_LEVELS - 1, 0, iova, iova + size);
 	d->mapped_bytes -= w.done;
-	tlb_mark_stale(d->iommu, d->id, iova, size);
-	struct simi_iommu *u = d->iommu;
-	pthread_mutex_lock(&u->lock);
-	u->st.splits += w.splits;
-	if (!rc && call)
-		u->st.unmaps++;
-	pthread_mutex_unlock(&u->lock);
+	unmap_account(d, iova, size, w.splits, !rc && call);
 	if (unmapped)
 		*unmapped = w.done;
 	return rc;
+}
+
+/* The largest supported leaf that alignment and length allow (level). */
+static int leaf_level(uint64_t page_sizes, uint64_t iova, uint64_t phys,
+		      uint64_t left)
+{
+	int lvl = 2;
+	for (; lvl > 0; lvl--) {
+		uint64_t pg = level_span(lvl);
+		if ((page_sizes & pg) && !(iova & (pg - 1)) &&
+		    !(phys & (pg - 1)) && left >= pg)
+			break;
+	}
+	return lvl;
 }
 
 /* [iova, iova + size): size > 0, 4 KiB aligned, below 2^48. */
@@ -719,44 +840,36 @@ int sim_iommu_map(struct sim_machine *m, int domain_id, uint64_t iova,
 	    !good_range(phys, size) || (prot & ~PROT_ALL) ||
 	    !(prot & (DMAMAP_IOMMU_READ | DMAMAP_IOMMU_WRITE)))
 		return -EINVAL;
-	pthread_rwlock_rdlock(&m->iommus.lock);
+	simi_read_lock(&m->iommus.lock);
 	struct simi_domain *d = translated_get(m, domain_id);
 	if (!d) {
-		pthread_rwlock_unlock(&m->iommus.lock);
+		simi_read_unlock(&m->iommus.lock);
 		return -EINVAL;
 	}
 	uint64_t ps = d->iommu->page_sizes, bits = prot_to_pte(prot);
 	int rc = 0;
 	uint64_t off = 0;
-	pthread_mutex_lock(&d->lock);
-	/* All or nothing: refuse before writing anything. */
-	if (any_leaf(m, d->root, PT_LEVELS - 1, 0, iova, iova + size))
+	simi_spin_lock(&d->lock);
+	/* All or nothing: one leaf's own descent checks it; more need a look first. */
+	if (level_span(leaf_level(ps, iova, phys, size)) < size &&
+	    any_leaf(m, d->root, PT_LEVELS - 1, 0, iova, iova + size))
 		rc = -EEXIST;
 	while (!rc && off < size) {
-		/* The largest supported page alignment and length allow. */
-		int lvl = 2;
-		for (; lvl > 0; lvl--) {
-			uint64_t pg = level_span(lvl);
-			if ((ps & pg) && !((iova + off) & (pg - 1)) &&
-			    !((phys + off) & (pg - 1)) && size - off >= pg)
-				break;
-		}
+		int lvl = leaf_level(ps, iova + off, phys + off, size - off);
 		rc = map_leaf(m, d, iova + off, phys + off, lvl, bits);
 		if (!rc)
 			off += level_span(lvl);
 	}
 	if (!rc) {
 		d->mapped_bytes += size;
-		pthread_mutex_lock(&d->iommu->lock);
-		d->iommu->st.maps++;
-		pthread_mutex_unlock(&d->iommu->lock);
+		d->maps++;
 	} else if (off) {
 		/* Whole leaves only: no split, so this cannot fail. */
 		d->mapped_bytes += off;
 		unmap_locked(m, d, iova, off, NULL, false);
 	}
-	pthread_mutex_unlock(&d->lock);
-	pthread_rwlock_unlock(&m->iommus.lock);
+	simi_spin_unlock(&d->lock);
+	simi_read_unlock(&m->iommus.lock);
 	return rc;
 }
 
@@ -767,15 +880,15 @@ int sim_iommu_unmap(struct sim_machine *m, int domain_id, uint64_t iova,
 		*unmapped = 0;
 	if (!m || !m->iommus.ready || !good_range(iova, size))
 		return -EINVAL;
-	pthread_rwlock_rdlock(&m->iommus.lock);
+	simi_read_lock(&m->iommus.lock);
 	struct simi_domain *d = translated_get(m, domain_id);
 	int rc = -EINVAL;
 	if (d) {
-		pthread_mutex_lock(&d->lock);
+		simi_spin_lock(&d->lock);
 		rc = unmap_locked(m, d, iova, size, unmapped, true);
-		pthread_mutex_unlock(&d->lock);
+		simi_spin_unlock(&d->lock);
 	}
-	pthread_rwlock_unlock(&m->iommus.lock);
+	simi_read_unlock(&m->iommus.lock);
 	return rc;
 }
 
@@ -785,16 +898,16 @@ int sim_iommu_iova_to_phys(struct sim_machine *m, int domain_id,
 {
 	if (!m || !m->iommus.ready)
 		return -EINVAL;
-	pthread_rwlock_rdlock(&m->iommus.lock);
+	simi_read_lock(&m->iommus.lock);
 	struct simi_domain *d = translated_get(m, domain_id);
 	struct leaf lf;
 	int rc = -EINVAL;
 	if (d) {
-		pthread_mutex_lock(&d->lock);
+		simi_spin_lock(&d->lock);
 		rc = walk(m, d, iova, &lf) ? 0 : -ENOENT;
-		pthread_mutex_unlock(&d->lock);
+		simi_spin_unlock(&d->lock);
 	}
-	pthread_rwlock_unlock(&m->iommus.lock);
+	simi_read_unlock(&m->iommus.lock);
 	if (!rc) {
 		if (phys)
 			*phys = lf.phys + (iova - lf.iova);
@@ -817,7 +930,7 @@ static int invalidate(struct sim_machine *m, int domain_id, bool all,
 {
 	if (!m || !m->iommus.ready)
 		return -EINVAL;
-	pthread_rwlock_rdlock(&m->iommus.lock);
+	simi_read_lock(&m->iommus.lock);
 	struct simi_domain *d = translated_get(m, domain_id);
 	if (d) {
 		struct simi_iommu *u = d->iommu;
@@ -826,13 +939,13 @@ static int invalidate(struct sim_machine *m, int domain_id, bool all,
 			struct iotlb_entry *t = &u->tlb[i];
 			if (t->domain == d->id &&
 			    (all || overlaps(t->iova, t->size, iova, size)))
-				t->domain = 0;
+				tlb_drop(u, t);
 		}
 		u->st.invalidations++;
 		u->st.inval_cost_ns += u->cost_ns;
 		pthread_mutex_unlock(&u->lock);
 	}
-	pthread_rwlock_unlock(&m->iommus.lock);
+	simi_read_unlock(&m->iommus.lock);
 	return d ? 0 : -EINVAL;
 }
 
@@ -883,10 +996,14 @@ static void tlb_insert(struct simi_iommu *u, int id, const struct leaf *lf)
 		struct iotlb_entry *t = &u->tlb[i];
 		if (t->domain == id && overlaps(t->iova, t->size, lf->iova,
 						lf->size))
-			t->domain = 0;
+			tlb_drop(u, t);
 		if (victim->domain && (!t->domain || t->used < victim->used))
 			victim = t;
 	}
+	if (!victim->domain)
+		atomic_store_explicit(&u->tlb_valid,
+				      atomic_load_explicit(&u->tlb_valid, memory_order_relaxed) + 1,
+				      memory_order_relaxed);
 	*victim = (struct iotlb_entry){ .domain = id, .prot = lf->prot,
 					.iova = lf->iova, .size = lf->size,
 					.phys = lf->phys, .used = ++u->clock };
@@ -971,7 +1088,7 @@ static bool translate_page(struct sim_machine *m, struct simi_domain *d,
 		return true;
 	if (iova >= IOVA_LIMIT)
 		return false; /* beyond the tables: no walk */
-	pthread_mutex_lock(&d->lock);
+	simi_spin_lock(&d->lock);
 	bool found = walk(m, d, iova, lf);
 	pthread_mutex_lock(&u->lock);
 	u->st.iotlb_misses++;
@@ -979,7 +1096,7 @@ static bool translate_page(struct sim_machine *m, struct simi_domain *d,
 	if (found)
 		tlb_insert(u, d->id, lf);
 	pthread_mutex_unlock(&u->lock);
-	pthread_mutex_unlock(&d->lock);
+	simi_spin_unlock(&d->lock);
 	return found;
 }
 
@@ -1039,7 +1156,7 @@ int simi_iommu_translate(struct sim_device *dev, uint64_t iova, uint64_t len,
 	struct sim_machine *m = dev->m;
 	if (!m->iommus.ready)
 		return SIMI_XLATE_DIRECT;
-	pthread_rwlock_rdlock(&m->iommus.lock);
+	simi_read_lock(&m->iommus.lock);
 	struct simi_domain *d = dev->iommu_dom;
 	int rc = 0;
 	if (!d || d->type != SIM_IOMMU_DOMAIN_TRANSLATED)
@@ -1086,7 +1203,7 @@ int simi_iommu_translate(struct sim_device *dev, uint64_t iova, uint64_t len,
 		a += n;
 		rem -= n;
 	}
-	pthread_rwlock_unlock(&m->iommus.lock);
+	simi_read_unlock(&m->iommus.lock);
 	return rc;
 }
 
@@ -1097,14 +1214,27 @@ int sim_iommu_get_stats(struct sim_machine *m, int iommu_id,
 {
 	if (!m || !st || !m->iommus.ready)
 		return -EINVAL;
-	pthread_rwlock_rdlock(&m->iommus.lock);
+	simi_read_lock(&m->iommus.lock);
 	struct simi_iommu *u = iommu_get(m, iommu_id);
 	if (u) {
+		/* Domain locks first: an IOMMU's lock is never taken before one. */
+		uint64_t maps = 0, unmaps = 0;
+		for (unsigned int i = 0; i < m->iommus.ndom; i++) {
+			struct simi_domain *d = m->iommus.dom[i];
+			if (d && d->iommu == u) {
+				simi_spin_lock(&d->lock);
+				maps += d->maps;
+				unmaps += d->unmaps;
+				simi_spin_unlock(&d->lock);
+			}
+		}
 		pthread_mutex_lock(&u->lock);
 		*st = u->st;
+		st->maps = maps + u->gone_maps;
+		st->unmaps = unmaps + u->gone_unmaps;
 		pthread_mutex_unlock(&u->lock);
 	}
-	pthread_rwlock_unlock(&m->iommus.lock);
+	simi_read_unlock(&m->iommus.lock);
 	return u ? 0 : -EINVAL;
 }
 
@@ -1113,7 +1243,7 @@ unsigned int sim_iommu_faults(struct sim_machine *m, int iommu_id,
 {
 	if (!m || !m->iommus.ready)
 		return 0;
-	pthread_rwlock_rdlock(&m->iommus.lock);
+	simi_read_lock(&m->iommus.lock);
 	struct simi_iommu *u = iommu_get(m, iommu_id);
 	unsigned int n = 0;
 	if (u && out) {
@@ -1127,6 +1257,6 @@ unsigned int sim_iommu_faults(struct sim_machine *m, int iommu_id,
 					   SIM_IOMMU_FAULTS];
 		pthread_mutex_unlock(&u->lock);
 	}
-	pthread_rwlock_unlock(&m->iommus.lock);
+	simi_read_unlock(&m->iommus.lock);
 	return n;
 }

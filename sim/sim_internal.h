@@ -113,17 +113,85 @@ struct simi_iommu;
 struct simi_domain;
 
 /*
+ * The simulated IOMMU's locks (iommu.c, xen.c).  pthread's rwlock and
+ * mutex cost about 100 instructions a pair on the map/unmap path, where
+ * the sections they guard are a few table entries; these cost one atomic
+ * each way.  Waiters spin with a pause, then give the CPU up every 128
+ * spins (the holder may be preempted).  The simulator has its own: it
+ * never includes the library's src/base.h.
+ *
+ * simi_rwlock: readers first, like pthread's default (a reader that
+ * already holds it may take it again while a writer waits): a count of
+ * readers, or SIMI_RW_WRITER while a writer holds it.
+ */
+typedef _Atomic unsigned int simi_rwlock;
+typedef _Atomic unsigned int simi_spinlock;
+#define SIMI_RW_WRITER 0x80000000u
+
+void simi_lock_wait(unsigned int *spins); /* iommu.c: pause or yield */
+
+static inline void simi_read_lock(simi_rwlock *l)
+{
+	unsigned int v = atomic_load_explicit(l, memory_order_relaxed), spins = 0;
+	for (;;) {
+		if (!(v & SIMI_RW_WRITER) &&
+		    atomic_compare_exchange_weak_explicit(l, &v, v + 1, memory_order_acquire,
+							  memory_order_relaxed))
+			return;
+		if (v & SIMI_RW_WRITER) {
+			simi_lock_wait(&spins);
+			v = atomic_load_explicit(l, memory_order_relaxed);
+		}
+	}
+}
+
+static inline void simi_read_unlock(simi_rwlock *l)
+{
+	atomic_fetch_sub_explicit(l, 1, memory_order_release);
+}
+
+static inline void simi_write_lock(simi_rwlock *l)
+{
+	unsigned int spins = 0, v = 0;
+	while (!atomic_compare_exchange_weak_explicit(l, &v, SIMI_RW_WRITER, memory_order_acquire,
+						      memory_order_relaxed)) {
+		simi_lock_wait(&spins);
+		v = 0;
+	}
+}
+
+static inline void simi_write_unlock(simi_rwlock *l)
+{
+	atomic_store_explicit(l, 0, memory_order_release);
+}
+
+static inline void simi_spin_lock(simi_spinlock *l)
+{
+	unsigned int spins = 0;
+	while (atomic_exchange_explicit(l, 1, memory_order_acquire)) {
+		do
+			simi_lock_wait(&spins);
+		while (atomic_load_explicit(l, memory_order_relaxed));
+	}
+}
+
+static inline void simi_spin_unlock(simi_spinlock *l)
+{
+	atomic_store_explicit(l, 0, memory_order_release);
+}
+
+/*
  * The machine's IOMMUs and domains (iommu.c).  `lock` guards every field
  * and every device's iommu_dom: readers are DMA translations and the
  * domain calls (map, unmap, invalidations: the domain must not die under
  * them), writers create or destroy domains and attach or detach devices.
  * Ids are index + 1 and never reused; a destroyed domain leaves NULL.
- * `ready` is false only when the lock could not be initialised: every
- * IOMMU call then fails (creation with -ENOMEM) and no device is ever
+ * `ready` is true from simi_iommu_init to simi_iommu_fini: outside that
+ * every IOMMU call fails (creation with -ENOMEM) and no device is ever
  * attached.
  */
 struct simi_iommus {
-	pthread_rwlock_t lock;
+	simi_rwlock lock;
 	bool ready;
 	void (*flush_hook)(void *arg, int domain_id); /* sim_iommu_set_flush_hook */
 	void *flush_hook_arg;
@@ -301,7 +369,7 @@ unsigned int simi_dev_dbg_strays(struct sim_device *dev,
 
 /* ---- iommu.c --------------------------------------------------------------- */
 
-/* Never fails: a failed lock init leaves iommus.ready false. */
+/* Never fails (the locks need no initialisation). */
 void simi_iommu_init(struct sim_machine *m);
 /* Host memory only: page-table pages die with machine memory. */
 void simi_iommu_fini(struct sim_machine *m);

@@ -705,7 +705,7 @@ int sim_xen_create(struct sim_machine *m, const struct sim_xen_desc *d,
 	 * checks m->xen under the same lock, so the machine ends up with
 	 * either IOMMUs or a hypervisor, never both.
 	 */
-	pthread_rwlock_wrlock(&m->iommus.lock);
+	simi_write_lock(&m->iommus.lock);
 	if (m->xen || m->iommus.niommu) {
 		rc = -EBUSY;
 		if (why)
@@ -726,7 +726,7 @@ int sim_xen_create(struct sim_machine *m, const struct sim_xen_desc *d,
 		simi_platform_enable_xen(m, d->mode, d->initial_domain,
 					 d->features);
 	}
-	pthread_rwlock_unlock(&m->iommus.lock);
+	simi_write_unlock(&m->iommus.lock);
 	if (rc) {
 		munmap(other, x->host_frames_end << SIM_PAGE_SHIFT);
 		pthread_rwlock_destroy(&x->lock);

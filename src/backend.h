@@ -29,6 +29,7 @@
 #define DM_BACKEND_H
 
 #include "context.h"
+#include "swiotlb.h"
 
 /* Exhaustion: the errors on which the device's exhaustion policy applies. */
 static inline bool dm_err_exhausted(int err)
@@ -93,10 +94,12 @@ int dm_direct_bounce(struct dmamap_device *dev, dmamap_phys_addr_t phys, size_t 
 /*
  * Linux's dma_direct_map_phys, inline in the dispatcher: one capable
  * check, one offset, cache maintenance only for a non-coherent device.
+ * always_inline: the dispatcher's copy must not become a call (LTO made
+ * one of it once the ops tables took its address).
  */
-static inline int dm_direct_map_phys(struct dmamap_device *dev, dmamap_phys_addr_t phys,
-				     size_t size, enum dmamap_data_direction dir,
-				     unsigned long attrs, dmamap_dma_addr_t *dma)
+static inline __attribute__((always_inline)) int
+dm_direct_map_inline(struct dmamap_device *dev, dmamap_phys_addr_t phys, size_t size,
+		     enum dmamap_data_direction dir, unsigned long attrs, dmamap_dma_addr_t *dma)
 {
 	dmamap_dma_addr_t a = dm_phys_to_dma(dev, phys);
 	if (dm_unlikely(dev->force_bounce || !dm_capable(dev, a, size, dev->direct_limit)))
@@ -104,6 +107,33 @@ static inline int dm_direct_map_phys(struct dmamap_device *dev, dmamap_phys_addr
 	if (!dev->coherent && !(attrs & DMAMAP_ATTR_SKIP_CPU_SYNC))
 		dm_cache_for_device(dev->ctx, phys, size);
 	*dma = a;
+	return 0;
+}
+static inline int dm_direct_map_phys(struct dmamap_device *dev, dmamap_phys_addr_t phys,
+				     size_t size, enum dmamap_data_direction dir,
+				     unsigned long attrs, dmamap_dma_addr_t *dma)
+{
+	return dm_direct_map_inline(dev, phys, size, dir, attrs, dma);
+}
+
+/* dma-direct's unmap of a bounced mapping (direct.c): phys is in dev->swiotlb. */
+int dm_direct_unmap_bounced(struct dmamap_device *dev, dmamap_phys_addr_t phys, size_t size,
+			    enum dmamap_data_direction dir, unsigned long attrs);
+
+/*
+ * Linux's dma_direct_unmap_phys, inline in the dispatcher: a mapping that
+ * did not bounce (its address is not in the device's pool: one inline
+ * range test) has work only on a non-coherent device.
+ */
+static inline __attribute__((always_inline)) int
+dm_direct_unmap_inline(struct dmamap_device *dev, dmamap_dma_addr_t addr, size_t size,
+		       enum dmamap_data_direction dir, unsigned long attrs)
+{
+	dmamap_phys_addr_t phys = dm_dma_to_phys(dev, addr);
+	if (dm_unlikely(dm_swiotlb_contains_inline(dev->swiotlb, phys)))
+		return dm_direct_unmap_bounced(dev, phys, size, dir, attrs);
+	if (!dev->coherent && !(attrs & DMAMAP_ATTR_SKIP_CPU_SYNC))
+		dm_cache_for_cpu(dev->ctx, phys, size, dir);
 	return 0;
 }
 int dm_direct_unmap_phys(struct dmamap_device *dev, dmamap_dma_addr_t addr, size_t size,
@@ -137,13 +167,23 @@ uint64_t dm_direct_required_mask(struct dmamap_device *dev);
 	.sync_for_device = dm_direct_sync_for_device
 
 /* The device's backend for a single map: inline dma-direct or its ops. */
-static inline int dm_backend_map_phys(struct dmamap_device *dev, dmamap_phys_addr_t phys,
+static inline __attribute__((always_inline)) int dm_backend_map_phys(struct dmamap_device *dev, dmamap_phys_addr_t phys,
 				      size_t size, enum dmamap_data_direction dir,
 				      unsigned long attrs, dmamap_dma_addr_t *dma)
 {
 	if (dm_likely(!dev->ops))
-		return dm_direct_map_phys(dev, phys, size, dir, attrs, dma);
+		return dm_direct_map_inline(dev, phys, size, dir, attrs, dma);
 	return dev->ops->map_phys(dev, phys, size, dir, attrs, dma);
+}
+
+/* The device's backend for a single unmap: inline dma-direct or its ops. */
+static inline __attribute__((always_inline)) int dm_backend_unmap_phys(struct dmamap_device *dev, dmamap_dma_addr_t addr,
+					size_t size, enum dmamap_data_direction dir,
+					unsigned long attrs)
+{
+	if (dm_likely(!dev->ops))
+		return dm_direct_unmap_inline(dev, addr, size, dir, attrs);
+	return dev->ops->unmap_phys(dev, addr, size, dir, attrs);
 }
 
 /* ---- policy (policy.c): which backend a device gets, and why ------------------------ */

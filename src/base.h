@@ -21,6 +21,16 @@
 
 #define DM_SZ_4G (1ULL << 32)
 
+/*
+ * The hot paths' thread-locals (the CPU index, the counter slot): the
+ * initial-exec model, one %fs-relative load.  The default model in
+ * position-independent code is a call to __tls_get_addr that the linker
+ * may relax, but the compiler has already saved registers around it.  A
+ * library loaded with dlopen takes these few bytes from the static TLS
+ * surplus the C library keeps for that.
+ */
+#define DM_TLS_IE __attribute__((tls_model("initial-exec")))
+
 /* ---- bits ------------------------------------------------------------------- */
 
 /* Linux's fls64: the 1-based index of the highest set bit, 0 for 0. */

@@ -1,13 +1,14 @@
 /*
  * src/bootargs.c - the kernel command line options dmamap understands.
  *
- * Owns: parsing swiotlb=, iommu= and iommu.strict= into struct
+ * Owns: parsing swiotlb=, iommu=, iommu.strict= and iommu.forcedac= into struct
  * dm_bootopts.  Never acts on them (core.c and policy.c do).
  *
  * Grammar (Linux's):
  *   swiotlb=<slabs>[,<areas>][,force|noforce]   or   swiotlb=noforce
  *   iommu=pt|nopt|soft|off|on|strict|nostrict   (comma-separated list)
  *   iommu.strict=0|1
+ *   iommu.forcedac=0|1                          (PCI: no 32-bit IOVA first)
  *   swiotlb_poison=0|1                          (poison released bounce slots)
  *   dma_debug=on|off (or 1|0)                   (the DMA API checker, debug.c)
  * <slabs> is rounded up to a 128-slot segment (at least one); <areas> up to
@@ -151,6 +152,10 @@ int dm_parse_bootargs(const char *args, struct dm_bootopts *o,
 			ok = vlen == 1 && (val[0] == '0' || val[0] == '1');
 			if (ok)
 				o->iommu_strict = val[0] - '0';
+		} else if (klen == 14 && !strncmp(word, "iommu.forcedac", 14)) {
+			ok = vlen == 1 && (val[0] == '0' || val[0] == '1');
+			if (ok)
+				o->iommu_forcedac = val[0] == '1';
 		} else if (klen == 9 && !strncmp(word, "dma_debug", 9)) {
 			/* The DMA API checker (debug.c): on|off (1|0). */
 			bool on = (vlen == 2 && !strncmp(val, "on", 2)) ||

@@ -2,6 +2,7 @@
  * src/bootargs.h - the kernel command line, as the library reads it.
  *
  * Owns: the parsed boot options (swiotlb=, iommu=, iommu.strict=,
+ * iommu.forcedac=,
  * swiotlb_poison=, dma_debug=).  Never decides anything from them
  * (core.c, policy.c and the backends do).
  */
@@ -27,6 +28,7 @@ struct dm_bootopts {
 	bool swiotlb_noforce;     /* swiotlb=noforce: no swiotlb at all */
 	enum dm_iommu_mode iommu_mode;
 	int iommu_strict;         /* -1 unset, 0 lazy, 1 strict */
+	bool iommu_forcedac;      /* iommu.forcedac=1: no 32-bit IOVA first */
 	int swiotlb_poison;       /* swiotlb_poison=0|1 (swiotlb.c, exhaust.h); -1 unset */
 	/* ---- DMA API checker (debug.c): dma_debug=on|off ---- */
 	bool dma_debug_set;       /* dma_debug= given */

@@ -29,7 +29,7 @@
  * Each thread counts as one logical CPU: the first call hands out the next
  * number, dmamap_set_cpu() overrides it.  One TLS load on the fast path.
  */
-extern _Thread_local int dm_tls_cpu;
+extern DM_TLS_IE _Thread_local int dm_tls_cpu;
 unsigned int dm_cpu_slow(void);
 static inline unsigned int dm_cpu(void)
 {
@@ -73,6 +73,20 @@ struct dm_live_allocs;
 
 struct dmamap_ctx {
 	struct dmamap_platform plat;     /* copied at create; facts are constant */
+	/*
+	 * The platform's linear ranges, copied and ordered largest first: the
+	 * inline lookups below try them in this order, so a buffer in the
+	 * largest range (the likeliest place for one) costs one compare.
+	 * plat.linear keeps the platform's own order for those who need it.
+	 */
+	struct dmamap_linear_range *lin;
+	unsigned int nlin;
+	/*
+	 * plat.max_ram_end, but below DMAMAP_MAPPING_ERROR: a map that ends at
+	 * or below it can neither run past RAM nor be the error value (the
+	 * dispatcher's fast path tests only this).
+	 */
+	dmamap_phys_addr_t fast_ram_end;
 	struct dmamap_config cfg;        /* bootargs points at bootargs_copy */
 	char *bootargs_copy;
 	struct dm_bootopts opts;
@@ -126,9 +140,14 @@ struct dm_pcpu_stats {
 };
 #define DM_NR_PCPU_STATS 64 /* slots; the last is the shared one */
 
-/* This thread's counter slot (-1: none yet), and whether it is shared. */
-extern _Thread_local int dm_tls_stat;
-extern _Thread_local bool dm_tls_stat_shared;
+/*
+ * This thread's counter slot (-1: none yet).  The last slot is the shared
+ * one (never owned), so "shared" needs no flag of its own: the slot number
+ * says it, and the hot paths test ownership with one unsigned compare
+ * (dm_own_stats) on the one TLS load they make.
+ */
+#define DM_STAT_SHARED (DM_NR_PCPU_STATS - 1)
+extern DM_TLS_IE _Thread_local int dm_tls_stat;
 unsigned int dm_stat_slot_slow(void);
 
 static inline unsigned int dm_stat_slot(void)
@@ -137,13 +156,29 @@ static inline unsigned int dm_stat_slot(void)
 	return dm_likely(s >= 0) ? (unsigned int)s : dm_stat_slot_slow();
 }
 
+/* Adds to a counter of this thread's slot (dm_dev_stats: claimed already). */
 static inline void dm_stat_add(_Atomic uint64_t *c, uint64_t v)
 {
-	if (dm_unlikely(dm_tls_stat_shared))
+	if (dm_unlikely(dm_tls_stat == DM_STAT_SHARED))
 		atomic_fetch_add_explicit(c, v, memory_order_relaxed);
 	else
 		atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + v,
 				      memory_order_relaxed);
+}
+
+/*
+ * The hot paths' form: the slot this thread owns, for dm_own_add, or NULL
+ * when it owns none (not claimed yet, or shared): then dm_dev_stats and
+ * dm_stat_add, out of the way.
+ */
+struct dmamap_device;
+static inline struct dm_pcpu_stats *dm_own_stats(struct dmamap_device *dev);
+
+/* A counter of a slot this thread owns: a plain load and store, no lock. */
+static inline void dm_own_add(_Atomic uint64_t *c, uint64_t v)
+{
+	atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + v,
+			      memory_order_relaxed);
 }
 
 /* How a device's ops were chosen; set with the mask. */
@@ -162,6 +197,13 @@ struct dmamap_device {
 	/* DMA API checker (debug.c): ctx->debug != NULL, fixed at add; the
 	 * dispatcher's one branch when the checker is off. */
 	bool debug;
+	/*
+	 * The dispatcher's fast path applies (mapping.c): no ops, not forced
+	 * to bounce, no dma-ranges, coherent, no checker.  Derived from those
+	 * fields by dm_dev_refresh_plain, which core.c calls whenever they
+	 * change (device add, every dm_policy_select).
+	 */
+	bool direct_plain;
 	unsigned int nranges;            /* 0: bus == phys */
 	struct dmamap_dma_range ranges[DMAMAP_MAX_DMA_RANGES];
 
@@ -208,12 +250,24 @@ struct dmamap_device {
 	struct dm_pcpu_stats stats[DM_NR_PCPU_STATS];
 };
 
+static inline void dm_dev_refresh_plain(struct dmamap_device *dev)
+{
+	dev->direct_plain = !dev->ops && !dev->force_bounce && dev->nranges == 0 &&
+			    dev->coherent && !dev->debug;
+}
+
 /* At device removal: forgets its allocations' records (mapping.c). */
 void dm_live_allocs_fini(struct dmamap_device *dev);
 
 static inline struct dm_pcpu_stats *dm_dev_stats(struct dmamap_device *dev)
 {
 	return &dev->stats[dm_stat_slot()];
+}
+
+static inline struct dm_pcpu_stats *dm_own_stats(struct dmamap_device *dev)
+{
+	unsigned int s = (unsigned int)dm_tls_stat; /* -1 wraps to "not owned" */
+	return dm_likely(s < DM_STAT_SHARED) ? &dev->stats[s] : NULL;
 }
 /* ---- address translation (dma-ranges) ------------------------------------------ */
 
@@ -288,14 +342,18 @@ static inline bool dm_capable(const struct dmamap_device *dev,
 	       dm_dma_to_phys(dev, end) - dm_dma_to_phys(dev, dma) == end - dma;
 }
 
-/* CPU pointer -> phys through the platform's linear ranges or callback. */
+/*
+ * CPU pointer -> phys through the linear ranges (largest first) or the
+ * platform's callback.  A range holds p when p - cpu < size: one unsigned
+ * compare (p below cpu wraps past any size a range can have).
+ */
 static inline int dm_virt_to_phys(const struct dmamap_ctx *ctx, const void *cpu,
 				  dmamap_phys_addr_t *phys)
 {
 	uintptr_t p = (uintptr_t)cpu;
-	for (unsigned int i = 0; i < ctx->plat.nlinear; i++) {
-		const struct dmamap_linear_range *r = &ctx->plat.linear[i];
-		if (p >= (uintptr_t)r->cpu && p - (uintptr_t)r->cpu < r->size) {
+	for (unsigned int i = 0; i < ctx->nlin; i++) {
+		const struct dmamap_linear_range *r = &ctx->lin[i];
+		if (p - (uintptr_t)r->cpu < r->size) {
 			*phys = r->phys + (p - (uintptr_t)r->cpu);
 			return 0;
 		}
@@ -303,14 +361,24 @@ static inline int dm_virt_to_phys(const struct dmamap_ctx *ctx, const void *cpu,
 	return ctx->plat.ops->virt_to_phys(ctx->plat.priv, cpu, phys);
 }
 
+/* The linear range holding phys, or NULL (then ask the platform). */
+static inline const struct dmamap_linear_range *dm_linear_of(const struct dmamap_ctx *ctx,
+							     dmamap_phys_addr_t phys)
+{
+	for (unsigned int i = 0; i < ctx->nlin; i++) {
+		const struct dmamap_linear_range *r = &ctx->lin[i];
+		if (phys - r->phys < r->size)
+			return r;
+	}
+	return NULL;
+}
+
 static inline void *dm_phys_to_virt(const struct dmamap_ctx *ctx,
 				    dmamap_phys_addr_t phys)
 {
-	for (unsigned int i = 0; i < ctx->plat.nlinear; i++) {
-		const struct dmamap_linear_range *r = &ctx->plat.linear[i];
-		if (phys >= r->phys && phys - r->phys < r->size)
-			return (char *)r->cpu + (phys - r->phys);
-	}
+	const struct dmamap_linear_range *r = dm_linear_of(ctx, phys);
+	if (dm_likely(r != NULL))
+		return (char *)r->cpu + (phys - r->phys);
 	return ctx->plat.ops->phys_to_virt(ctx->plat.priv, phys);
 }
 
@@ -318,12 +386,9 @@ static inline void *dm_phys_to_virt(const struct dmamap_ctx *ctx,
 static inline bool dm_phys_is_ram(const struct dmamap_ctx *ctx,
 				  dmamap_phys_addr_t phys, uint64_t size)
 {
-	for (unsigned int i = 0; i < ctx->plat.nlinear; i++) {
-		const struct dmamap_linear_range *r = &ctx->plat.linear[i];
-		if (phys >= r->phys && phys - r->phys < r->size &&
-		    size <= r->size - (phys - r->phys))
-			return true;
-	}
+	const struct dmamap_linear_range *r = dm_linear_of(ctx, phys);
+	if (r && size <= r->size - (phys - r->phys))
+		return true;
 	return ctx->plat.ops->phys_is_ram(ctx->plat.priv, phys, size);
 }
 /* ---- cache maintenance (non-coherent devices) ------------------------------------ */

@@ -33,8 +33,7 @@
  * thread's slot is given back by its key's destructor at exit; the
  * release/acquire pair hands the slot's counts to the next owner.
  */
-_Thread_local int dm_tls_stat = -1;
-_Thread_local bool dm_tls_stat_shared;
+DM_TLS_IE _Thread_local int dm_tls_stat = -1;
 static _Atomic uint64_t dm_stat_owned;
 static pthread_key_t dm_stat_key;
 static pthread_once_t dm_stat_once = PTHREAD_ONCE_INIT;
@@ -70,12 +69,11 @@ unsigned int dm_stat_slot_slow(void)
 		}
 	}
 	/* Every slot owned (or no key): share the last one, atomically. */
-	dm_tls_stat_shared = true;
-	dm_tls_stat = DM_NR_PCPU_STATS - 1;
-	return DM_NR_PCPU_STATS - 1;
+	dm_tls_stat = DM_STAT_SHARED;
+	return DM_STAT_SHARED;
 }
 
-_Thread_local int dm_tls_cpu = -1;
+DM_TLS_IE _Thread_local int dm_tls_cpu = -1;
 static _Atomic unsigned int dm_next_cpu;
 
 unsigned int dm_cpu_slow(void)
@@ -297,6 +295,30 @@ static int dm_boot_swiotlb(struct dmamap_ctx *ctx)
 	return 0;
 }
 
+/* Larger ranges first (qsort); equal sizes by address, so the order is fixed. */
+static int dm_lin_cmp(const void *a, const void *b)
+{
+	const struct dmamap_linear_range *x = a, *y = b;
+	if (x->size != y->size)
+		return x->size > y->size ? -1 : 1;
+	return x->phys < y->phys ? -1 : x->phys > y->phys;
+}
+
+/* ctx->lin: the platform's linear ranges, largest first (context.h). */
+static int dm_lin_init(struct dmamap_ctx *ctx)
+{
+	unsigned int n = ctx->plat.linear ? ctx->plat.nlinear : 0;
+	if (!n)
+		return 0;
+	ctx->lin = malloc(n * sizeof(*ctx->lin));
+	if (!ctx->lin)
+		return -ENOMEM;
+	memcpy(ctx->lin, ctx->plat.linear, n * sizeof(*ctx->lin));
+	qsort(ctx->lin, n, sizeof(*ctx->lin), dm_lin_cmp);
+	ctx->nlin = n;
+	return 0;
+}
+
 int dmamap_ctx_create(const struct dmamap_platform *plat,
 		      const struct dmamap_config *cfg, struct dmamap_ctx **out)
 {
@@ -317,9 +339,16 @@ int dmamap_ctx_create(const struct dmamap_platform *plat,
 		return -EINVAL;
 	}
 	ctx->plat = *plat;
+	ctx->fast_ram_end = plat->max_ram_end < DMAMAP_MAPPING_ERROR ? plat->max_ram_end
+								     : DMAMAP_MAPPING_ERROR - 1;
+	if (dm_lin_init(ctx)) {
+		free(ctx);
+		return -ENOMEM;
+	}
 	if (cfg->bootargs) {
 		ctx->bootargs_copy = strdup(cfg->bootargs);
 		if (!ctx->bootargs_copy) {
+			free(ctx->lin);
 			free(ctx);
 			return -ENOMEM;
 		}
@@ -369,6 +398,7 @@ fail:
 	dm_debug_fini(ctx);
 	pthread_mutex_destroy(&ctx->lock);
 	free(ctx->bootargs_copy);
+	free(ctx->lin);
 	free(ctx);
 	return rc;
 }
@@ -396,6 +426,7 @@ int dmamap_ctx_destroy(struct dmamap_ctx *ctx)
 	free(ctx->devices);
 	pthread_mutex_destroy(&ctx->lock);
 	free(ctx->bootargs_copy);
+	free(ctx->lin);
 	free(ctx);
 	return 0;
 }
@@ -490,6 +521,7 @@ int dmamap_device_add(struct dmamap_ctx *ctx, const struct dmamap_device_desc *d
 		return rc;
 	}
 	dm_policy_select(dev);
+	dm_dev_refresh_plain(dev);
 
 	pthread_mutex_lock(&ctx->lock);
 	if (ctx->ndevices == ctx->devices_cap) {
@@ -507,6 +539,7 @@ int dmamap_device_add(struct dmamap_ctx *ctx, const struct dmamap_device_desc *d
 	pthread_mutex_unlock(&ctx->lock);
 	if (ctx->debug) { /* the DMA API checker watches it from now on */
 		dev->debug = true;
+		dm_dev_refresh_plain(dev);
 		dm_debug_device_added(dev);
 	}
 	dm_log(ctx, DMAMAP_LOG_DEBUG, "%s: %s: %s", dev->name, dev->ops_name, dev->reason);
@@ -615,6 +648,7 @@ int dmamap_set_mask(struct dmamap_device *dev, uint64_t mask)
 		return -EIO;
 	dev->dma_mask = mask;
 	dm_policy_select(dev);
+	dm_dev_refresh_plain(dev);
 	return 0;
 }
 
@@ -624,6 +658,7 @@ int dmamap_set_coherent_mask(struct dmamap_device *dev, uint64_t mask)
 		return -EIO;
 	dev->coherent_dma_mask = mask;
 	dm_policy_select(dev);
+	dm_dev_refresh_plain(dev);
 	return 0;
 }
 
@@ -635,6 +670,7 @@ int dmamap_set_mask_and_coherent(struct dmamap_device *dev, uint64_t mask)
 	dev->dma_mask = mask;
 	dev->coherent_dma_mask = mask;
 	dm_policy_select(dev);
+	dm_dev_refresh_plain(dev);
 	return 0;
 }
 

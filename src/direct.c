@@ -17,14 +17,6 @@
 #include <stdint.h>
 #include <string.h>
 
-/* A bounce slot's bus address, if the device reaches it (dm_swiotlb_map). */
-static int dm_direct_reach(struct dmamap_device *dev, dmamap_phys_addr_t tlb, size_t size,
-			   dmamap_dma_addr_t *dma)
-{
-	*dma = dm_phys_to_dma(dev, tlb);
-	return dm_capable(dev, *dma, size, dev->direct_limit) ? 0 : -EIO;
-}
-
 /* The slow path: bounce (Linux's dma_direct_map_phys calling swiotlb_map). */
 int dm_direct_bounce(struct dmamap_device *dev, dmamap_phys_addr_t phys, size_t size,
 			    enum dmamap_data_direction dir, unsigned long attrs,
@@ -37,9 +29,10 @@ int dm_direct_bounce(struct dmamap_device *dev, dmamap_phys_addr_t phys, size_t 
 		return -EIO;
 	}
 	dmamap_phys_addr_t tlb;
-	int rc = dm_swiotlb_map(dev, phys, size, 0, dir, attrs,
-				dev->force_bounce ? "forced" : "DMA address overflow",
-				dm_direct_reach, &tlb, dma);
+	/* Its reach: dm_reach_direct, this file's capable check, inline there. */
+	int rc = dm_swiotlb_map_direct(dev, phys, size, dir, attrs,
+				       dev->force_bounce ? "forced" : "DMA address overflow",
+				       &tlb, dma);
 	if (rc)
 		return rc;
 	if (!dev->coherent && !(attrs & DMAMAP_ATTR_SKIP_CPU_SYNC))
@@ -71,13 +64,12 @@ int dm_direct_unmap_phys(struct dmamap_device *dev, dmamap_dma_addr_t addr,
 			 size_t size, enum dmamap_data_direction dir,
 			 unsigned long attrs)
 {
-	dmamap_phys_addr_t phys = dm_dma_to_phys(dev, addr);
-	if (dm_likely(!dev->swiotlb || !dm_swiotlb_contains(dev->swiotlb, phys))) {
-		/* Not bounced: only a non-coherent device has work (the fast path). */
-		if (!dev->coherent && !(attrs & DMAMAP_ATTR_SKIP_CPU_SYNC))
-			dm_cache_for_cpu(dev->ctx, phys, size, dir);
-		return 0;
-	}
+	return dm_direct_unmap_inline(dev, addr, size, dir, attrs);
+}
+
+int dm_direct_unmap_bounced(struct dmamap_device *dev, dmamap_phys_addr_t phys, size_t size,
+			    enum dmamap_data_direction dir, unsigned long attrs)
+{
 	/*
 	 * Bounced.  The slot's cache lines go before the copy back, and only
 	 * for a live mapping of this device: a stale or double unmap must not

@@ -180,7 +180,8 @@ int dm_iommu_attach(struct dmamap_device *dev, const struct dmamap_device_desc *
 		return -ENOMEM;
 	*idev = (struct dm_iommu_dev){
 		.untrusted = desc->untrusted,
-		.pci_32bit_first = desc->bus == DMAMAP_BUS_PCI,
+		/* Linux's iommu_dma_set_pci_32bit_workaround: unless iommu.forcedac=1. */
+		.pci_32bit_first = desc->bus == DMAMAP_BUS_PCI && !ctx->opts.iommu_forcedac,
 		.has_bypass = desc->has_bypass,
 		.linear_ok = desc->iommu_linear,
 		.bypass_offset = desc->bypass_offset,

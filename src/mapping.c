@@ -24,22 +24,34 @@ static inline bool dm_valid_dir(enum dmamap_data_direction dir)
 	return (unsigned int)dir <= DMAMAP_FROM_DEVICE;
 }
 
-/* Reports a misuse once per call site class; never crashes. */
-static bool dm_bad_call(struct dmamap_device *dev, const char *fn,
-			enum dmamap_data_direction dir, size_t size)
+/* Says what is wrong with a call dm_bad_call refused (out of line). */
+static __attribute__((noinline, cold)) void dm_bad_call_report(struct dmamap_device *dev,
+							       const char *fn,
+							       enum dmamap_data_direction dir,
+							       size_t size)
 {
-	if (dm_unlikely(!dev))
-		return true;
-	if (dm_unlikely(!dm_valid_dir(dir))) {
+	if (!dev)
+		return;
+	if (!dm_valid_dir(dir))
 		dm_log(dev->ctx, DMAMAP_LOG_ERR, "%s: %s with invalid direction %d",
 		       dev->name, fn, (int)dir);
-		return true;
-	}
-	if (dm_unlikely(size == 0)) {
+	else if (size == 0)
 		dm_log(dev->ctx, DMAMAP_LOG_ERR, "%s: %s of 0 bytes", dev->name, fn);
-		return true;
-	}
-	return false;
+}
+
+/*
+ * A call with no device, an invalid direction or 0 bytes: reported (but
+ * for a missing device), never crashes.  Inline, the three tests OR-ed
+ * into one branch; the message is written out of line.
+ */
+static inline __attribute__((always_inline)) bool
+dm_bad_call(struct dmamap_device *dev, const char *fn, enum dmamap_data_direction dir,
+	    size_t size)
+{
+	if (dm_likely((dev != NULL) & dm_valid_dir(dir) & (size != 0)))
+		return false;
+	dm_bad_call_report(dev, fn, dir, size);
+	return true;
 }
 
 /*
@@ -57,11 +69,11 @@ static inline bool dm_past_ram(struct dmamap_device *dev, dmamap_phys_addr_t phy
 	return true;
 }
 
-static inline void dm_count_map(struct dmamap_device *dev, dmamap_dma_addr_t a,
-				size_t size)
+static __attribute__((noinline)) void dm_count_map_slow(struct dmamap_device *dev,
+							 dmamap_dma_addr_t a, size_t size)
 {
 	struct dm_pcpu_stats *st = dm_dev_stats(dev);
-	if (dm_likely(a != DMAMAP_MAPPING_ERROR)) {
+	if (a != DMAMAP_MAPPING_ERROR) {
 		dm_stat_add(&st->opened, 1);
 		dm_stat_add(&st->bytes_mapped, size);
 	} else {
@@ -69,11 +81,41 @@ static inline void dm_count_map(struct dmamap_device *dev, dmamap_dma_addr_t a,
 	}
 }
 
+/* A map counted: in the thread's own slot, plain adds; else out of line. */
+static inline void dm_count_map(struct dmamap_device *dev, dmamap_dma_addr_t a,
+				size_t size)
+{
+	struct dm_pcpu_stats *st = dm_own_stats(dev);
+	if (dm_likely(st != NULL && a != DMAMAP_MAPPING_ERROR)) {
+		dm_own_add(&st->opened, 1);
+		dm_own_add(&st->bytes_mapped, size);
+		return;
+	}
+	dm_count_map_slow(dev, a, size);
+}
+
+static __attribute__((noinline)) void dm_count_unmap_slow(struct dmamap_device *dev, int rc)
+{
+	dm_stat_add(dm_likely(!rc) ? &dm_dev_stats(dev)->closed : &dm_dev_stats(dev)->refused, 1);
+}
+
+/* An unmap counted; a refused one closed nothing (live_mappings must not wrap). */
+static inline void dm_count_unmap(struct dmamap_device *dev, int rc)
+{
+	struct dm_pcpu_stats *st = dm_own_stats(dev);
+	if (dm_likely(st != NULL && !rc)) {
+		dm_own_add(&st->closed, 1);
+		return;
+	}
+	dm_count_unmap_slow(dev, rc);
+}
+
 /*
- * The map and unmap bodies are always inlined into each public entry
- * point, so the checker's origin (DM_SITE: the macro's "file:line" or the
- * caller's return address) is the driver's, and with the checker off the
- * only trace of it is one predictable branch on dev->debug.
+ * The checker's origin of a single map or unmap (struct dm_site: the
+ * macro's "file:line" or the caller's return address) is taken in the
+ * public entry point and handed to the general path, so it is the
+ * driver's; with the checker off its only trace on the general path is
+ * one predictable branch on dev->debug.
  */
 #define DM_INLINE static inline __attribute__((always_inline))
 
@@ -81,12 +123,14 @@ static inline void dm_count_map(struct dmamap_device *dev, dmamap_dma_addr_t a,
  * The single map: validate, call the backend, apply the exhaustion policy
  * on its failure, count, tell the checker.  call: a per-call policy (the
  * wait and deferred forms), NULL for the device's.  0 and *dma, or a
- * negative errno with *dma = DMAMAP_MAPPING_ERROR.
+ * negative errno with *dma = DMAMAP_MAPPING_ERROR.  The general path: the
+ * public entry points take it (out of line, below) for whatever their
+ * fast path does not handle, passing the driver's call site.
  */
-DM_INLINE int dm_map_phys(struct dmamap_device *dev, dmamap_phys_addr_t phys, size_t size,
-			  enum dmamap_data_direction dir, unsigned long attrs,
-			  enum dm_dbg_type type, const void *cpu, const char *where,
-			  const struct dm_ex_call *call, dmamap_dma_addr_t *dma)
+DM_INLINE int dm_map_phys_body(struct dmamap_device *dev, dmamap_phys_addr_t phys, size_t size,
+			       enum dmamap_data_direction dir, unsigned long attrs,
+			       enum dm_dbg_type type, const void *cpu, struct dm_site site,
+			       const struct dm_ex_call *call, dmamap_dma_addr_t *dma)
 {
 	*dma = DMAMAP_MAPPING_ERROR;
 	if (dm_bad_call(dev, "map", dir, size) || dm_unlikely(dm_past_ram(dev, phys, size))) {
@@ -101,15 +145,14 @@ DM_INLINE int dm_map_phys(struct dmamap_device *dev, dmamap_phys_addr_t phys, si
 		a = dm_exhaust_map_failed(dev, phys, size, dir, attrs, err, call, &err);
 	dm_count_map(dev, a, size);
 	if (dm_unlikely(dev->debug))
-		dm_debug_map(dev, type, cpu, phys, true, size, dir, attrs, a,
-			     DM_SITE(where));
+		dm_debug_map(dev, type, cpu, phys, true, size, dir, attrs, a, site);
 	*dma = a;
 	return err;
 }
 
-DM_INLINE void dm_unmap_phys(struct dmamap_device *dev, dmamap_dma_addr_t addr,
-			     size_t size, enum dmamap_data_direction dir,
-			     unsigned long attrs, enum dm_dbg_type type)
+DM_INLINE void dm_unmap_body(struct dmamap_device *dev, dmamap_dma_addr_t addr, size_t size,
+			     enum dmamap_data_direction dir, unsigned long attrs,
+			     enum dm_dbg_type type, struct dm_site site)
 {
 	if (dm_bad_call(dev, "unmap", dir, size))
 		return;
@@ -117,7 +160,7 @@ DM_INLINE void dm_unmap_phys(struct dmamap_device *dev, dmamap_dma_addr_t addr,
 		dm_log(dev->ctx, DMAMAP_LOG_ERR, "%s: unmap of DMAMAP_MAPPING_ERROR",
 		       dev->name);
 		if (dev->debug)
-			dm_debug_unmap(dev, type, addr, size, dir, DM_SITE(NULL));
+			dm_debug_unmap(dev, type, addr, size, dir, site);
 		return;
 	}
 	/*
@@ -126,20 +169,15 @@ DM_INLINE void dm_unmap_phys(struct dmamap_device *dev, dmamap_dma_addr_t addr,
 	 * every backend (dma-direct and the IOMMU cannot tell by themselves).
 	 */
 	int rc = -EINVAL;
-	if (dm_likely(!dev->debug) || dm_debug_unmap(dev, type, addr, size, dir, DM_SITE(NULL))) {
-		if (dm_likely(!dev->ops))
-			rc = dm_direct_unmap_phys(dev, addr, size, dir, attrs);
-		else
-			rc = dev->ops->unmap_phys(dev, addr, size, dir, attrs);
-	}
-	/* A refused unmap closed nothing: live_mappings must not wrap. */
-	dm_stat_add(dm_likely(!rc) ? &dm_dev_stats(dev)->closed : &dm_dev_stats(dev)->refused, 1);
+	if (dm_likely(!dev->debug) || dm_debug_unmap(dev, type, addr, size, dir, site))
+		rc = dm_backend_unmap_phys(dev, addr, size, dir, attrs);
+	dm_count_unmap(dev, rc);
 }
 
-DM_INLINE int dm_map_single(struct dmamap_device *dev, void *cpu, size_t size,
-			    enum dmamap_data_direction dir, unsigned long attrs,
-			    enum dm_dbg_type type, const char *where,
-			    const struct dm_ex_call *call, dmamap_dma_addr_t *dma)
+DM_INLINE int dm_map_single_body(struct dmamap_device *dev, void *cpu, size_t size,
+				 enum dmamap_data_direction dir, unsigned long attrs,
+				 enum dm_dbg_type type, struct dm_site site,
+				 const struct dm_ex_call *call, dmamap_dma_addr_t *dma)
 {
 	dmamap_phys_addr_t phys;
 	*dma = DMAMAP_MAPPING_ERROR;
@@ -152,34 +190,167 @@ DM_INLINE int dm_map_single(struct dmamap_device *dev, void *cpu, size_t size,
 		dm_stat_add(&dm_dev_stats(dev)->map_failures, 1);
 		if (dev->debug)
 			dm_debug_map(dev, type, cpu, 0, false, size, dir, attrs,
-				     DMAMAP_MAPPING_ERROR, DM_SITE(where));
+				     DMAMAP_MAPPING_ERROR, site);
 		return -EINVAL;
 	}
-	return dm_map_phys(dev, phys, size, dir, attrs, type, cpu, where, call, dma);
+	return dm_map_phys_body(dev, phys, size, dir, attrs, type, cpu, site, call, dma);
 }
 
 int dm_map_call(struct dmamap_device *dev, void *cpu, dmamap_phys_addr_t phys, size_t size,
 		enum dmamap_data_direction dir, unsigned long attrs,
 		const struct dm_ex_call *call, dmamap_dma_addr_t *dma)
 {
+	struct dm_site site = DM_SITE(NULL);
 	if (cpu)
-		return dm_map_single(dev, cpu, size, dir, attrs, DM_DBG_SINGLE, NULL, call, dma);
-	return dm_map_phys(dev, phys, size, dir, attrs, DM_DBG_PHYS, NULL, NULL, call, dma);
+		return dm_map_single_body(dev, cpu, size, dir, attrs, DM_DBG_SINGLE, site, call, dma);
+	return dm_map_phys_body(dev, phys, size, dir, attrs, DM_DBG_PHYS, NULL, site, call, dma);
 }
+
+/*
+ * The general path of each public entry point, out of line, with at most
+ * six arguments (the call type is in the name; the _at forms pass their
+ * origin for attrs, which they do not take): the fast path's fallback is
+ * then a tail call, and the fast path saves no registers.  pc: the
+ * driver's return address (the checker's origin when there is no "file:line").
+ */
+#define DM_SLOW __attribute__((noinline)) static
+DM_SLOW dmamap_dma_addr_t dm_slow_map_single(struct dmamap_device *dev, void *cpu, size_t size,
+					     enum dmamap_data_direction dir, unsigned long attrs,
+					     const void *pc)
+{
+	dmamap_dma_addr_t a;
+	dm_map_single_body(dev, cpu, size, dir, attrs, DM_DBG_SINGLE,
+			   (struct dm_site){ NULL, pc }, NULL, &a);
+	return a;
+}
+DM_SLOW dmamap_dma_addr_t dm_slow_map_single_at(struct dmamap_device *dev, void *cpu, size_t size,
+						enum dmamap_data_direction dir, const char *where,
+						const void *pc)
+{
+	dmamap_dma_addr_t a;
+	dm_map_single_body(dev, cpu, size, dir, 0, DM_DBG_SINGLE,
+			   (struct dm_site){ where, pc }, NULL, &a);
+	return a;
+}
+DM_SLOW dmamap_dma_addr_t dm_slow_map_page(struct dmamap_device *dev, void *cpu, size_t size,
+					   enum dmamap_data_direction dir, unsigned long attrs,
+					   const void *pc)
+{
+	dmamap_dma_addr_t a;
+	dm_map_single_body(dev, cpu, size, dir, attrs, DM_DBG_PAGE,
+			   (struct dm_site){ NULL, pc }, NULL, &a);
+	return a;
+}
+DM_SLOW dmamap_dma_addr_t dm_slow_map_page_at(struct dmamap_device *dev, void *cpu, size_t size,
+					      enum dmamap_data_direction dir, const char *where,
+					      const void *pc)
+{
+	dmamap_dma_addr_t a;
+	dm_map_single_body(dev, cpu, size, dir, 0, DM_DBG_PAGE,
+			   (struct dm_site){ where, pc }, NULL, &a);
+	return a;
+}
+DM_SLOW dmamap_dma_addr_t dm_slow_map_phys(struct dmamap_device *dev, dmamap_phys_addr_t phys,
+					   size_t size, enum dmamap_data_direction dir,
+					   unsigned long attrs, const void *pc)
+{
+	dmamap_dma_addr_t a;
+	dm_map_phys_body(dev, phys, size, dir, attrs, DM_DBG_PHYS, NULL,
+			 (struct dm_site){ NULL, pc }, NULL, &a);
+	return a;
+}
+#define DM_SLOW_UNMAP(name, type)                                                          \
+	DM_SLOW void name(struct dmamap_device *dev, dmamap_dma_addr_t addr, size_t size,  \
+			  enum dmamap_data_direction dir, unsigned long attrs, const void *pc) \
+	{                                                                                  \
+		dm_unmap_body(dev, addr, size, dir, attrs, type, (struct dm_site){ NULL, pc }); \
+	}
+DM_SLOW_UNMAP(dm_slow_unmap_single, DM_DBG_SINGLE)
+DM_SLOW_UNMAP(dm_slow_unmap_page, DM_DBG_PAGE)
+DM_SLOW_UNMAP(dm_slow_unmap_phys, DM_DBG_PHYS)
+
+/*
+ * The fast paths (Linux's dma_map_page_attrs with dma_map_direct and
+ * dma_direct_map_phys inline): a device whose dev->direct_plain says it
+ * is plain dma-direct (no ops, not forced to bounce, no dma-ranges,
+ * coherent, no checker: attrs then change nothing) mapping a buffer
+ * inside RAM that it can reach, counted by a thread that owns its counter
+ * slot: the bus address is the physical address, one capable check, two
+ * plain counter adds.  Everything else, errors included, goes to the
+ * general path above, which answers these calls the same way: the fast
+ * paths are a subset of it, never a different answer.  Nothing on the
+ * way is a call.
+ */
+
+/* Valid arguments: a device, a direction, a size. */
+DM_INLINE bool dm_args_ok(const struct dmamap_device *dev, enum dmamap_data_direction dir,
+			  size_t size)
+{
+	return dev && dm_valid_dir(dir) && size;
+}
+
+/* True (and *dma) when the fast path mapped [phys, phys + size); size > 0. */
+DM_INLINE bool dm_map_fast(struct dmamap_device *dev, dmamap_phys_addr_t phys, size_t size,
+			   dmamap_dma_addr_t *dma)
+{
+	dmamap_phys_addr_t end = dev->ctx->fast_ram_end; /* below MAPPING_ERROR */
+	if (!dev->direct_plain || !(phys <= end && size - 1 <= end - phys) ||
+	    !(phys + (size - 1) <= dev->direct_limit))
+		return false;
+	struct dm_pcpu_stats *st = dm_own_stats(dev);
+	if (dm_unlikely(!st))
+		return false;
+	dm_own_add(&st->opened, 1);
+	dm_own_add(&st->bytes_mapped, size);
+	*dma = phys;
+	return true;
+}
+
+/* A CPU pointer in the largest linear range (the one tried inline). */
+DM_INLINE bool dm_map_fast_cpu(struct dmamap_device *dev, const void *cpu, size_t size,
+			       dmamap_dma_addr_t *dma)
+{
+	const struct dmamap_ctx *ctx = dev->ctx;
+	uintptr_t p = (uintptr_t)cpu;
+	if (dm_unlikely(ctx->nlin == 0))
+		return false;
+	const struct dmamap_linear_range *r = &ctx->lin[0];
+	return dm_likely(p - (uintptr_t)r->cpu < r->size) &&
+	       dm_map_fast(dev, r->phys + (p - (uintptr_t)r->cpu), size, dma);
+}
+
+/* True when the fast path unmapped addr: a plain device's, not a bounce slot. */
+DM_INLINE bool dm_unmap_fast(struct dmamap_device *dev, dmamap_dma_addr_t addr, size_t size,
+			     enum dmamap_data_direction dir)
+{
+	if (!dm_args_ok(dev, dir, size) || addr == DMAMAP_MAPPING_ERROR || !dev->direct_plain ||
+	    dm_swiotlb_maybe_contains(dev->swiotlb, addr))
+		return false;
+	struct dm_pcpu_stats *st = dm_own_stats(dev);
+	if (dm_unlikely(!st))
+		return false;
+	dm_own_add(&st->closed, 1); /* dm_direct_unmap_inline: nothing else to do */
+	return true;
+}
+
+#define DM_PC __builtin_return_address(0)
 
 dmamap_dma_addr_t dmamap_map_phys(struct dmamap_device *dev, dmamap_phys_addr_t phys,
 				  size_t size, enum dmamap_data_direction dir,
 				  unsigned long attrs)
 {
 	dmamap_dma_addr_t a;
-	dm_map_phys(dev, phys, size, dir, attrs, DM_DBG_PHYS, NULL, NULL, NULL, &a);
-	return a;
+	if (dm_likely(dm_args_ok(dev, dir, size) && dm_map_fast(dev, phys, size, &a)))
+		return a;
+	return dm_slow_map_phys(dev, phys, size, dir, attrs, DM_PC);
 }
 
 void dmamap_unmap_phys(struct dmamap_device *dev, dmamap_dma_addr_t addr, size_t size,
 		       enum dmamap_data_direction dir, unsigned long attrs)
 {
-	dm_unmap_phys(dev, addr, size, dir, attrs, DM_DBG_PHYS);
+	if (dm_likely(dm_unmap_fast(dev, addr, size, dir)))
+		return;
+	dm_slow_unmap_phys(dev, addr, size, dir, attrs, DM_PC);
 }
 
 dmamap_dma_addr_t dmamap_map_single_attrs(struct dmamap_device *dev, void *cpu,
@@ -187,8 +358,9 @@ dmamap_dma_addr_t dmamap_map_single_attrs(struct dmamap_device *dev, void *cpu,
 					  unsigned long attrs)
 {
 	dmamap_dma_addr_t a;
-	dm_map_single(dev, cpu, size, dir, attrs, DM_DBG_SINGLE, NULL, NULL, &a);
-	return a;
+	if (dm_likely(dm_args_ok(dev, dir, size) && dm_map_fast_cpu(dev, cpu, size, &a)))
+		return a;
+	return dm_slow_map_single(dev, cpu, size, dir, attrs, DM_PC);
 }
 
 dmamap_dma_addr_t dmamap_map_single_at(struct dmamap_device *dev, void *cpu,
@@ -196,15 +368,18 @@ dmamap_dma_addr_t dmamap_map_single_at(struct dmamap_device *dev, void *cpu,
 				       const char *origin)
 {
 	dmamap_dma_addr_t a;
-	dm_map_single(dev, cpu, size, dir, 0, DM_DBG_SINGLE, origin, NULL, &a);
-	return a;
+	if (dm_likely(dm_args_ok(dev, dir, size) && dm_map_fast_cpu(dev, cpu, size, &a)))
+		return a;
+	return dm_slow_map_single_at(dev, cpu, size, dir, origin, DM_PC);
 }
 
 void dmamap_unmap_single_attrs(struct dmamap_device *dev, dmamap_dma_addr_t addr,
 			       size_t size, enum dmamap_data_direction dir,
 			       unsigned long attrs)
 {
-	dm_unmap_phys(dev, addr, size, dir, attrs, DM_DBG_SINGLE);
+	if (dm_likely(dm_unmap_fast(dev, addr, size, dir)))
+		return;
+	dm_slow_unmap_single(dev, addr, size, dir, attrs, DM_PC);
 }
 
 dmamap_dma_addr_t dmamap_map_page_attrs(struct dmamap_device *dev,
@@ -212,10 +387,11 @@ dmamap_dma_addr_t dmamap_map_page_attrs(struct dmamap_device *dev,
 					size_t size, enum dmamap_data_direction dir,
 					unsigned long attrs)
 {
+	void *cpu = (char *)dmamap_page_address(page) + offset;
 	dmamap_dma_addr_t a;
-	dm_map_single(dev, (char *)dmamap_page_address(page) + offset,
-			     size, dir, attrs, DM_DBG_PAGE, NULL, NULL, &a);
-	return a;
+	if (dm_likely(dm_args_ok(dev, dir, size) && dm_map_fast_cpu(dev, cpu, size, &a)))
+		return a;
+	return dm_slow_map_page(dev, cpu, size, dir, attrs, DM_PC);
 }
 
 dmamap_dma_addr_t dmamap_map_page_at(struct dmamap_device *dev,
@@ -223,17 +399,20 @@ dmamap_dma_addr_t dmamap_map_page_at(struct dmamap_device *dev,
 				     size_t size, enum dmamap_data_direction dir,
 				     const char *origin)
 {
+	void *cpu = (char *)dmamap_page_address(page) + offset;
 	dmamap_dma_addr_t a;
-	dm_map_single(dev, (char *)dmamap_page_address(page) + offset,
-			     size, dir, 0, DM_DBG_PAGE, origin, NULL, &a);
-	return a;
+	if (dm_likely(dm_args_ok(dev, dir, size) && dm_map_fast_cpu(dev, cpu, size, &a)))
+		return a;
+	return dm_slow_map_page_at(dev, cpu, size, dir, origin, DM_PC);
 }
 
 void dmamap_unmap_page_attrs(struct dmamap_device *dev, dmamap_dma_addr_t addr,
 			     size_t size, enum dmamap_data_direction dir,
 			     unsigned long attrs)
 {
-	dm_unmap_phys(dev, addr, size, dir, attrs, DM_DBG_PAGE);
+	if (dm_likely(dm_unmap_fast(dev, addr, size, dir)))
+		return;
+	dm_slow_unmap_page(dev, addr, size, dir, attrs, DM_PC);
 }
 
 dmamap_dma_addr_t dmamap_map_resource(struct dmamap_device *dev, dmamap_phys_addr_t phys,

@@ -145,12 +145,10 @@ struct dm_swiotlb_pool {
 };
 
 struct dmamap_swiotlb {
-	/* Hot, read-only after create. */
+	/* Hot, read-only after create; h first (swiotlb.h's inline contains). */
+	struct dm_swiotlb_head h;
 	struct dm_swiotlb_pool *boot;
-	dmamap_phys_addr_t boot_start;
-	uint64_t boot_len;
 	struct dmamap_ctx *ctx;
-	bool dynamic;
 	bool force;
 	bool restricted;
 	bool late;                     /* made after boot (dm_swiotlb_mark_late) */
@@ -488,8 +486,8 @@ static struct dmamap_swiotlb *dm_mem_new(struct dmamap_ctx *ctx,
 	memset(mem, 0, sizeof(*mem));
 	mem->ctx = ctx;
 	mem->boot = boot;
-	mem->boot_start = boot->start;
-	mem->boot_len = boot->len;
+	mem->h.boot_start = boot->start;
+	mem->h.boot_len = boot->len;
 	mem->nareas = boot->nareas;
 	atomic_init(&mem->pools[0], boot);
 	atomic_init(&mem->npools, 1);
@@ -527,7 +525,7 @@ int dm_swiotlb_create(struct dmamap_ctx *ctx, const struct dm_swiotlb_params *p,
 		dm_pool_free(ctx, boot);
 		return -ENOMEM;
 	}
-	mem->dynamic = p->dynamic;
+	mem->h.dynamic = p->dynamic;
 	mem->force = p->force;
 	mem->phys_limit = p->phys_limit;
 	*out = mem;
@@ -632,9 +630,9 @@ static inline struct dm_swiotlb_pool *dm_pool_of(struct dmamap_swiotlb *mem,
 						 dmamap_phys_addr_t phys, int *tidx)
 {
 	*tidx = -1;
-	if (dm_likely(phys - mem->boot_start < mem->boot_len))
+	if (dm_likely(phys - mem->h.boot_start < mem->h.boot_len))
 		return mem->boot;
-	if (!mem->dynamic)
+	if (!mem->h.dynamic)
 		return NULL;
 	return dm_pool_of_slow(mem, phys, tidx);
 }
@@ -643,9 +641,9 @@ bool dm_swiotlb_contains(const struct dmamap_swiotlb *mem, dmamap_phys_addr_t ph
 {
 	if (!mem)
 		return false;
-	if (dm_likely(phys - mem->boot_start < mem->boot_len))
+	if (dm_likely(phys - mem->h.boot_start < mem->h.boot_len))
 		return true;
-	if (dm_likely(!mem->dynamic))
+	if (dm_likely(!mem->h.dynamic))
 		return false;
 	int tidx;
 	return dm_pool_of((struct dmamap_swiotlb *)mem, phys, &tidx) != NULL;
@@ -970,7 +968,7 @@ dm_find(const struct dmamap_device *dev, struct dmamap_swiotlb *mem,
 		*pool = mem->boot;
 		return slot;
 	}
-	if (!mem->dynamic)
+	if (!mem->h.dynamic)
 		return -1;
 	return dm_find_dynamic(dev, mem, cpu, rq, bounce, pool);
 }
@@ -1210,10 +1208,11 @@ static int dm_tbl_map_any(struct dmamap_device *dev, struct dmamap_swiotlb *mem,
  * succeeds.  The messages name the device and the buffer; why says why
  * it had to bounce.
  */
-int dm_swiotlb_map(struct dmamap_device *dev, dmamap_phys_addr_t phys, size_t size,
-		   unsigned int align_mask, enum dmamap_data_direction dir, unsigned long attrs,
-		   const char *why, dm_bounce_reach_fn reach, dmamap_phys_addr_t *tlb,
-		   dmamap_dma_addr_t *dma)
+static inline __attribute__((always_inline)) int
+dm_swiotlb_map_body(struct dmamap_device *dev, dmamap_phys_addr_t phys, size_t size,
+		    unsigned int align_mask, enum dmamap_data_direction dir, unsigned long attrs,
+		    const char *why, dm_bounce_reach_fn reach, dmamap_phys_addr_t *tlb,
+		    dmamap_dma_addr_t *dma)
 {
 	struct dmamap_ctx *ctx = dev->ctx;
 	bool warn = !(attrs & DMAMAP_ATTR_NO_WARN);
@@ -1234,10 +1233,33 @@ int dm_swiotlb_map(struct dmamap_device *dev, dmamap_phys_addr_t phys, size_t si
 		       "reach: the pool is no use to it", dev->name, (unsigned long long)*tlb, size);
 		return rc;
 	}
-	struct dm_pcpu_stats *st = dm_dev_stats(dev);
-	dm_stat_add(&st->bounced_maps, 1);
-	dm_stat_add(&st->bounced_bytes, size);
+	struct dm_pcpu_stats *st = dm_own_stats(dev);
+	if (dm_likely(st != NULL)) {
+		dm_own_add(&st->bounced_maps, 1);
+		dm_own_add(&st->bounced_bytes, size);
+	} else {
+		st = dm_dev_stats(dev);
+		dm_stat_add(&st->bounced_maps, 1);
+		dm_stat_add(&st->bounced_bytes, size);
+	}
 	return 0;
+}
+
+int dm_swiotlb_map(struct dmamap_device *dev, dmamap_phys_addr_t phys, size_t size,
+		   unsigned int align_mask, enum dmamap_data_direction dir, unsigned long attrs,
+		   const char *why, dm_bounce_reach_fn reach, dmamap_phys_addr_t *tlb,
+		   dmamap_dma_addr_t *dma)
+{
+	return dm_swiotlb_map_body(dev, phys, size, align_mask, dir, attrs, why, reach, tlb, dma);
+}
+
+/* dma-direct's bounce: the same, its reach check inline (no indirect call). */
+int dm_swiotlb_map_direct(struct dmamap_device *dev, dmamap_phys_addr_t phys, size_t size,
+			  enum dmamap_data_direction dir, unsigned long attrs, const char *why,
+			  dmamap_phys_addr_t *tlb, dmamap_dma_addr_t *dma)
+{
+	return dm_swiotlb_map_body(dev, phys, size, 0, dir, attrs, why, dm_reach_direct, tlb,
+				   dma);
 }
 
 /* A sync that starts in the first data slot, in front of the mapping. */
@@ -1624,7 +1646,7 @@ void dmamap_swiotlb_get_stats(struct dmamap_ctx *ctx, struct dmamap_swiotlb *poo
 	st->nareas = mem->nareas;
 	/* What existed at boot: nothing of a pool made later. */
 	st->boot_total_bytes = mem->late ? 0 : mem->boot->nslabs << DM_IO_TLB_SHIFT;
-	st->boot_base = mem->boot_start;
+	st->boot_base = mem->h.boot_start;
 	unsigned int n = atomic_load_explicit(&mem->npools, memory_order_acquire);
 	st->npools = n;
 	uint64_t used = 0, hi = 0, bounced = 0, fails = 0;

@@ -53,6 +53,40 @@ bool dm_swiotlb_contains(const struct dmamap_swiotlb *mem,
 			 dmamap_phys_addr_t phys);
 
 /*
+ * The first member of every struct dmamap_swiotlb, read-only after
+ * create: what an inline "is this a bounce address?" reads (every
+ * dma-direct unmap asks).
+ */
+struct dm_swiotlb_head {
+	dmamap_phys_addr_t boot_start;
+	uint64_t boot_len;
+	bool dynamic;             /* grown and transient pools may exist */
+};
+
+/*
+ * False when phys is surely not a bounce address of mem (NULL: none):
+ * outside the boot pool of a pool that never grows.  No call.
+ */
+static inline bool dm_swiotlb_maybe_contains(const struct dmamap_swiotlb *mem,
+					     dmamap_phys_addr_t phys)
+{
+	const struct dm_swiotlb_head *h = (const struct dm_swiotlb_head *)mem;
+	return h && (phys - h->boot_start < h->boot_len || h->dynamic);
+}
+
+/* dm_swiotlb_contains, with the boot pool's test inline (mem may be NULL). */
+static inline bool dm_swiotlb_contains_inline(const struct dmamap_swiotlb *mem,
+					      dmamap_phys_addr_t phys)
+{
+	const struct dm_swiotlb_head *h = (const struct dm_swiotlb_head *)mem;
+	if (!h)
+		return false;
+	if (dm_likely(phys - h->boot_start >= h->boot_len) && dm_likely(!h->dynamic))
+		return false;
+	return dm_swiotlb_contains(mem, phys);
+}
+
+/*
  * Whether the device reaches a bounce slot, and at which bus address: 0
  * and *dma, or a negative errno (the slot is then given back).
  */
@@ -78,6 +112,24 @@ int dm_swiotlb_map(struct dmamap_device *dev, dmamap_phys_addr_t phys, size_t si
 		   unsigned int align_mask, enum dmamap_data_direction dir, unsigned long attrs,
 		   const char *why, dm_bounce_reach_fn reach, dmamap_phys_addr_t *tlb,
 		   dmamap_dma_addr_t *dma);
+/*
+ * dma-direct's reach (direct.c's capable check, with its dma-ranges):
+ * the slot's bus address, if it is below the device's limit and inside
+ * one window.  Inline here so that dm_swiotlb_map_direct makes no
+ * indirect call for it.
+ */
+static inline int dm_reach_direct(struct dmamap_device *dev, dmamap_phys_addr_t tlb,
+				  size_t size, dmamap_dma_addr_t *dma)
+{
+	*dma = dm_phys_to_dma(dev, tlb);
+	return dm_capable(dev, *dma, size, dev->direct_limit) ? 0 : -EIO;
+}
+
+/* dm_swiotlb_map with align_mask 0 and reach dm_reach_direct (dma-direct's bounce). */
+int dm_swiotlb_map_direct(struct dmamap_device *dev, dmamap_phys_addr_t phys, size_t size,
+			  enum dmamap_data_direction dir, unsigned long attrs, const char *why,
+			  dmamap_phys_addr_t *tlb, dmamap_dma_addr_t *dma);
+
 /*
  * Release a mapping made by dm_swiotlb_map (tlb is what it gave).
  * Copies back first when dir is FROM_DEVICE or BIDIRECTIONAL and

@@ -37,6 +37,11 @@ static void test_bootargs(void **state)
 	assert_int_equal(dm_parse_bootargs("a=1 swiotlb=12x", &o, &bad), -EINVAL);
 	assert_int_equal(strncmp(bad, "swiotlb=12x", 11), 0);
 	assert_int_equal(dm_parse_bootargs("iommu.strict=2", &o, &bad), -EINVAL);
+	assert_false(o.iommu_forcedac);
+	assert_int_equal(dm_parse_bootargs("iommu.forcedac=1", &o, &bad), 0);
+	assert_true(o.iommu_forcedac);
+	assert_int_equal(dm_parse_bootargs("iommu.forcedac=yes", &o, &bad), -EINVAL);
+	assert_int_equal(strncmp(bad, "iommu.forcedac=yes", 18), 0);
 	assert_int_equal(dm_parse_bootargs("swiotlb=", &o, &bad), -EINVAL);
 	assert_int_equal(dm_parse_bootargs("swiotlb=1,2,force,9", &o, &bad), -EINVAL);
 }

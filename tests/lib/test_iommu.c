@@ -366,6 +366,33 @@ static void test_32bit_first(void **state)
 	ifx_fini(&f, &d, 1);
 }
 
+/* iommu.forcedac=1: a PCI device's IOVAs come from its full mask at once
+ * (the top of the space, as the allocator hands out top-down), and a
+ * 32-bit device's still stay below 4 GiB. */
+static void test_forcedac(void **state)
+{
+	(void)state;
+	struct ifx f;
+	struct tu_dev d[2];
+	ifx_init(&f, "iommu.strict=1 iommu.forcedac=1", 8);
+	ifx_dev(&f, &d[0], "nvme", 48, true, NULL);
+	ifx_dev(&f, &d[1], "old-hba", 32, true, NULL);
+	uint64_t phys;
+	uint8_t *buf = tu_alloc_low(&f.e, 1, &phys);
+	dmamap_dma_addr_t a = dmamap_map_single(d[0].dev, buf, 4096, DMAMAP_TO_DEVICE);
+	dmamap_dma_addr_t b = dmamap_map_single(d[1].dev, buf, 4096, DMAMAP_TO_DEVICE);
+	assert_false(dmamap_mapping_error(d[0].dev, a));
+	assert_false(dmamap_mapping_error(d[1].dev, b));
+	tu_assert_ge(a, 1ULL << 32);
+	tu_assert_lt(a, 1ULL << 48);
+	tu_assert_lt(b, 1ULL << 32);
+	assert_false(tu_log_has(&f.e, "32-bit IOVA space full"));
+	dmamap_unmap_single(d[0].dev, a, 4096, DMAMAP_TO_DEVICE);
+	dmamap_unmap_single(d[1].dev, b, 4096, DMAMAP_TO_DEVICE);
+	tu_free(&f.e, buf, 1);
+	ifx_fini(&f, d, 2);
+}
+
 /* Scattered pages become one bus segment, split by max_segment_size and
  * the boundary; a segment starting mid-page starts a new one. */
 static void test_sg_coalesce(void **state)
@@ -703,6 +730,7 @@ int main(void)
 		cmocka_unit_test(test_lazy_quiet_flushed_by_deferred_work),
 		cmocka_unit_test(test_lazy_quiet_flushed_by_timer_thread),
 		cmocka_unit_test(test_32bit_first),
+		cmocka_unit_test(test_forcedac),
 		cmocka_unit_test(test_sg_coalesce),
 		cmocka_unit_test(test_sg_sync_noncoherent),
 		cmocka_unit_test(test_untrusted_bounce),
