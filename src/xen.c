@@ -38,6 +38,15 @@
 #define DM_XEN_CHUNK_BYTES ((uint64_t)DM_IO_TLB_SEGSIZE << DM_IO_TLB_SHIFT)
 #define DM_XEN_CHUNK_ORDER 6u   /* 256 KiB = 2^6 pages */
 #define DM_XEN_MAX_DMA_BITS 32u
+/*
+ * Linux's swiotlb_init_late (the late pool of pci_xen_swiotlb_init_late)
+ * takes its pool as one __get_free_pages block, shrinking the order until
+ * one is found: never more than the page allocator's largest block,
+ * 2^(MAX_ORDER - 1) pages = 4 MiB on x86 (MAX_ORDER 11, 4 KiB pages).
+ * Seen on Debian's 6.1 in a PV domU under Xen 4.17 (docs/XEN-FIDELITY.md:
+ * "software IO TLB: only able to allocate 4 MB").
+ */
+#define DM_XEN_LATE_POOL_MAX (4ULL << 20)
 
 struct dm_xen_foreign {
 	uint64_t pfn, bfn;
@@ -897,7 +906,7 @@ int dm_xen_attach(struct dmamap_device *dev, const struct dmamap_device_desc *de
 	 * Older Linux's pci_xen_swiotlb_init_late (current Linux decides at
 	 * boot, xen_pv_pci_possible; docs/DIFFERENCES.md): the first PCI
 	 * device of a PV domU (a passthrough device, seed 003) gets the pool
-	 * made now.
+	 * made now, at most DM_XEN_LATE_POOL_MAX.
 	 */
 	if (ctx->plat.xen_mode != DMAMAP_XEN_PV || desc->bus != DMAMAP_BUS_PCI ||
 	    desc->restricted_pool || ctx->opts.swiotlb_noforce)
@@ -905,7 +914,8 @@ int dm_xen_attach(struct dmamap_device *dev, const struct dmamap_device_desc *de
 	pthread_mutex_lock(&x->pool_lock);
 	int rc = 0;
 	if (!ctx->swiotlb) {
-		rc = dm_xen_make_pool(ctx, dm_xen_pool_bytes(ctx));
+		uint64_t want = dm_xen_pool_bytes(ctx);
+		rc = dm_xen_make_pool(ctx, want < DM_XEN_LATE_POOL_MAX ? want : DM_XEN_LATE_POOL_MAX);
 		if (rc == 0) {
 			x->pool_late = true;
 			dm_swiotlb_mark_late(ctx->swiotlb);
