@@ -16,7 +16,7 @@ PKGS+=(qemu-system-x86 busybox-static cpio xz-utils zstd)
 # --- xen-qemu (issue 20): tests/xen-qemu/ boots Xen 4.17 + Linux under QEMU.
 # `install-deps.sh xen` also fetches Xen and the kernel (apt-get download
 # into build-vm/xen/, extracted with dpkg-deb -x) once everything is installed.
-PKGS+=(qemu-system-x86 busybox-static cpio python3)   # QEMU etc. also issue 19's
+PKGS+=(python3)   # tests/xen-qemu/xenlab.py; QEMU, busybox and cpio: above
 if [ "${1:-}" = xen ]; then
 	trap 'rc=$?; [ $rc -ne 0 ] || "$(dirname "$0")/../tests/xen-qemu/fetch.sh" || exit 1' EXIT
 fi
