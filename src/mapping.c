@@ -214,42 +214,30 @@ int dm_map_call(struct dmamap_device *dev, void *cpu, dmamap_phys_addr_t phys, s
  * driver's return address (the checker's origin when there is no "file:line").
  */
 #define DM_SLOW __attribute__((noinline)) static
-DM_SLOW dmamap_dma_addr_t dm_slow_map_single(struct dmamap_device *dev, void *cpu, size_t size,
-					     enum dmamap_data_direction dir, unsigned long attrs,
-					     const void *pc)
-{
-	dmamap_dma_addr_t a;
-	dm_map_single_body(dev, cpu, size, dir, attrs, DM_DBG_SINGLE,
-			   (struct dm_site){ NULL, pc }, NULL, &a);
-	return a;
-}
-DM_SLOW dmamap_dma_addr_t dm_slow_map_single_at(struct dmamap_device *dev, void *cpu, size_t size,
-						enum dmamap_data_direction dir, const char *where,
-						const void *pc)
-{
-	dmamap_dma_addr_t a;
-	dm_map_single_body(dev, cpu, size, dir, 0, DM_DBG_SINGLE,
-			   (struct dm_site){ where, pc }, NULL, &a);
-	return a;
-}
-DM_SLOW dmamap_dma_addr_t dm_slow_map_page(struct dmamap_device *dev, void *cpu, size_t size,
-					   enum dmamap_data_direction dir, unsigned long attrs,
-					   const void *pc)
-{
-	dmamap_dma_addr_t a;
-	dm_map_single_body(dev, cpu, size, dir, attrs, DM_DBG_PAGE,
-			   (struct dm_site){ NULL, pc }, NULL, &a);
-	return a;
-}
-DM_SLOW dmamap_dma_addr_t dm_slow_map_page_at(struct dmamap_device *dev, void *cpu, size_t size,
-					      enum dmamap_data_direction dir, const char *where,
-					      const void *pc)
-{
-	dmamap_dma_addr_t a;
-	dm_map_single_body(dev, cpu, size, dir, 0, DM_DBG_PAGE,
-			   (struct dm_site){ where, pc }, NULL, &a);
-	return a;
-}
+#define DM_SLOW_MAP(name, type)                                                            \
+	DM_SLOW dmamap_dma_addr_t name(struct dmamap_device *dev, void *cpu, size_t size,   \
+				       enum dmamap_data_direction dir, unsigned long attrs, \
+				       const void *pc)                                      \
+	{                                                                                  \
+		dmamap_dma_addr_t a;                                                       \
+		dm_map_single_body(dev, cpu, size, dir, attrs, type,                       \
+				   (struct dm_site){ NULL, pc }, NULL, &a);                \
+		return a;                                                                  \
+	}
+#define DM_SLOW_MAP_AT(name, type)                                                         \
+	DM_SLOW dmamap_dma_addr_t name(struct dmamap_device *dev, void *cpu, size_t size,   \
+				       enum dmamap_data_direction dir, const char *where,   \
+				       const void *pc)                                      \
+	{                                                                                  \
+		dmamap_dma_addr_t a;                                                       \
+		dm_map_single_body(dev, cpu, size, dir, 0, type, (struct dm_site){ where, pc }, \
+				   NULL, &a);                                              \
+		return a;                                                                  \
+	}
+DM_SLOW_MAP(dm_slow_map_single, DM_DBG_SINGLE)
+DM_SLOW_MAP_AT(dm_slow_map_single_at, DM_DBG_SINGLE)
+DM_SLOW_MAP(dm_slow_map_page, DM_DBG_PAGE)
+DM_SLOW_MAP_AT(dm_slow_map_page_at, DM_DBG_PAGE)
 DM_SLOW dmamap_dma_addr_t dm_slow_map_phys(struct dmamap_device *dev, dmamap_phys_addr_t phys,
 					   size_t size, enum dmamap_data_direction dir,
 					   unsigned long attrs, const void *pc)
