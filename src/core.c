@@ -238,9 +238,10 @@ static int dm_boot_swiotlb(struct dmamap_ctx *ctx)
 		bytes = ctx->opts.swiotlb_nslabs << DM_IO_TLB_SHIFT;
 	else if (ctx->cfg.swiotlb_bytes)
 		bytes = ctx->cfg.swiotlb_bytes;
-	else if (ctx->cfg.cc_guest)
+	else if (ctx->cfg.cc_guest && ctx->plat.arch == DMAMAP_ARCH_X86)
 		/* x86 Linux's confidential-VM sizing (mem_encrypt_setup_arch):
-		 * 6% of RAM, 64 MiB..1 GiB; applied here on every arch. */
+		 * 6% of RAM, 64 MiB..1 GiB.  Other architectures' confidential
+		 * guests (arm64 realms) keep the default size. */
 		bytes = dm_clamp_u64(ctx->plat.total_ram * 6 / 100,
 				     DM_IO_TLB_DEFAULT_SIZE, 1ULL << 30);
 	else

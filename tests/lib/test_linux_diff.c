@@ -8,7 +8,7 @@
  * coherent alignment, maps above max_mapping_size, the Xen exchange's
  * address width, dma_supported behind an IOMMU, the transient pool's
  * limit, iommu=off and swiotlb detection, a sync before a mapping's
- * start, a confidential VM's shared memory).  Reaches into src/ only for exact error codes (backend.h).
+ * start, a confidential VM's shared memory and its pool's size).  Reaches into src/ only for exact error codes (backend.h).
  */
 #include "testutil.h"
 
@@ -670,6 +670,36 @@ static void test_cc_guest_without_hook(void **state)
 	tu_env_fini(&e);
 }
 
+/*
+ * The 6% pool of a confidential VM is x86's (mem_encrypt_setup_arch); an
+ * arm64 realm keeps the default 64 MiB (arm64's mem_init has no such
+ * sizing).  Both machines have 16 GiB, where 6% is about 983 MiB.
+ */
+static void test_cc_guest_pool_size_by_arch(void **state)
+{
+	(void)state;
+	const enum dmamap_arch archs[] = { DMAMAP_ARCH_X86, DMAMAP_ARCH_ARM64 };
+	const uint64_t want[] = { (16 * TU_GIB * 6 / 100 + 262143) / 262144 * 262144, 64 * TU_MIB };
+	for (unsigned int i = 0; i < 2; i++) {
+		struct tu_env e;
+		memset(&e, 0, sizeof(e));
+		/* ZONE_DMA: x86's 16 MiB; arm64's 32 bits (the pool's place). */
+		struct sim_machine_desc md = { .arch = archs[i], .ncpus = 2,
+					       .zone_dma_limit = i ? 4 * TU_GIB - 1 : 0 };
+		md.ram[md.nram++] = (struct sim_ram_range){ 0, 2 * TU_GIB };
+		md.ram[md.nram++] = (struct sim_ram_range){ 4 * TU_GIB, 14 * TU_GIB };
+		const char *why = NULL;
+		assert_int_equal(sim_machine_create(&md, &e.m, &why), 0);
+		struct dmamap_config cfg = { .cc_guest = true, .log = tu_log_cb, .log_priv = &e };
+		assert_int_equal(dmamap_ctx_create(sim_platform(e.m), &cfg, &e.ctx), 0);
+		struct dmamap_swiotlb_stats ss;
+		dmamap_swiotlb_get_stats(e.ctx, NULL, &ss);
+		assert_true(ss.force);
+		assert_int_equal(ss.boot_total_bytes, want[i]);
+		tu_env_fini(&e);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -683,6 +713,7 @@ int main(void)
 		cmocka_unit_test(test_sync_before_mapping_start),
 		cmocka_unit_test(test_cc_guest_shared_memory),
 		cmocka_unit_test(test_cc_guest_without_hook),
+		cmocka_unit_test(test_cc_guest_pool_size_by_arch),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
