@@ -200,8 +200,8 @@ struct dmamap_device {
 	/*
 	 * The dispatcher's fast path applies (mapping.c): no ops, not forced
 	 * to bounce, no dma-ranges, coherent, no checker.  Derived from those
-	 * fields by dm_dev_refresh_plain, which core.c calls whenever they
-	 * change (device add, every dm_policy_select).
+	 * fields by dm_dev_refresh_plain, which dm_policy_select calls after
+	 * every choice (and core.c when the checker takes the device).
 	 */
 	bool direct_plain;
 	unsigned int nranges;            /* 0: bus == phys */

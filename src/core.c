@@ -522,7 +522,6 @@ int dmamap_device_add(struct dmamap_ctx *ctx, const struct dmamap_device_desc *d
 		return rc;
 	}
 	dm_policy_select(dev);
-	dm_dev_refresh_plain(dev);
 
 	pthread_mutex_lock(&ctx->lock);
 	if (ctx->ndevices == ctx->devices_cap) {
@@ -649,7 +648,6 @@ int dmamap_set_mask(struct dmamap_device *dev, uint64_t mask)
 		return -EIO;
 	dev->dma_mask = mask;
 	dm_policy_select(dev);
-	dm_dev_refresh_plain(dev);
 	return 0;
 }
 
@@ -659,7 +657,6 @@ int dmamap_set_coherent_mask(struct dmamap_device *dev, uint64_t mask)
 		return -EIO;
 	dev->coherent_dma_mask = mask;
 	dm_policy_select(dev);
-	dm_dev_refresh_plain(dev);
 	return 0;
 }
 
@@ -671,7 +668,6 @@ int dmamap_set_mask_and_coherent(struct dmamap_device *dev, uint64_t mask)
 	dev->dma_mask = mask;
 	dev->coherent_dma_mask = mask;
 	dm_policy_select(dev);
-	dm_dev_refresh_plain(dev);
 	return 0;
 }
 

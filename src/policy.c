@@ -113,7 +113,7 @@ static void dm_policy_native(struct dmamap_device *dev)
 			 limiter, (unsigned long long)limit, (unsigned long long)required);
 }
 
-void dm_policy_select(struct dmamap_device *dev)
+static void dm_policy_choose(struct dmamap_device *dev)
 {
 	const char *prefix = "";
 	dm_set_direct_limit(dev);
@@ -125,4 +125,11 @@ void dm_policy_select(struct dmamap_device *dev)
 		memcpy(tail, dev->reason, sizeof(tail));
 		snprintf(dev->reason, sizeof(dev->reason), "%.200s%.180s", prefix, tail);
 	}
+}
+
+/* The choice, then the dispatcher's fast-path flag derived from it. */
+void dm_policy_select(struct dmamap_device *dev)
+{
+	dm_policy_choose(dev);
+	dm_dev_refresh_plain(dev);
 }
