@@ -78,12 +78,7 @@ static inline bool dm_swiotlb_maybe_contains(const struct dmamap_swiotlb *mem,
 static inline bool dm_swiotlb_contains_inline(const struct dmamap_swiotlb *mem,
 					      dmamap_phys_addr_t phys)
 {
-	const struct dm_swiotlb_head *h = (const struct dm_swiotlb_head *)mem;
-	if (!h)
-		return false;
-	if (dm_likely(phys - h->boot_start >= h->boot_len) && dm_likely(!h->dynamic))
-		return false;
-	return dm_swiotlb_contains(mem, phys);
+	return dm_unlikely(dm_swiotlb_maybe_contains(mem, phys)) && dm_swiotlb_contains(mem, phys);
 }
 
 /*
