@@ -98,6 +98,15 @@ static bool dm_iommu_item(const char *s, size_t len, struct dm_bootopts *o)
 	return false;
 }
 
+/* A 0|1 option value into *out; false (nothing written) for anything else. */
+static bool dm_parse_bit(const char *val, size_t vlen, int *out)
+{
+	if (vlen != 1 || (val[0] != '0' && val[0] != '1'))
+		return false;
+	*out = val[0] - '0';
+	return true;
+}
+
 int dm_parse_bootargs(const char *args, struct dm_bootopts *o,
 		      const char **bad_word)
 {
@@ -145,17 +154,13 @@ int dm_parse_bootargs(const char *args, struct dm_bootopts *o,
 				it = ie + 1;
 			}
 		} else if (klen == 14 && !strncmp(word, "swiotlb_poison", 14)) {
-			ok = vlen == 1 && (val[0] == '0' || val[0] == '1');
-			if (ok)
-				o->swiotlb_poison = val[0] - '0';
+			ok = dm_parse_bit(val, vlen, &o->swiotlb_poison);
 		} else if (klen == 12 && !strncmp(word, "iommu.strict", 12)) {
-			ok = vlen == 1 && (val[0] == '0' || val[0] == '1');
-			if (ok)
-				o->iommu_strict = val[0] - '0';
+			ok = dm_parse_bit(val, vlen, &o->iommu_strict);
 		} else if (klen == 14 && !strncmp(word, "iommu.forcedac", 14)) {
-			ok = vlen == 1 && (val[0] == '0' || val[0] == '1');
-			if (ok)
-				o->iommu_forcedac = val[0] == '1';
+			int v = 0;
+			ok = dm_parse_bit(val, vlen, &v);
+			o->iommu_forcedac = v;
 		} else if (klen == 9 && !strncmp(word, "dma_debug", 9)) {
 			/* The DMA API checker (debug.c): on|off (1|0). */
 			bool on = (vlen == 2 && !strncmp(val, "on", 2)) ||
